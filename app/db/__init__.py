@@ -1,0 +1,1 @@
+"""Database layer: tables, engine and sessions, the embedded server, migration helpers."""

@@ -1,0 +1,76 @@
+"""Where the database is, and engines and sessions for it.
+
+Two connections exist: the *owner* (migrations, CLI administration) and the *service* role, which
+can only read and write rows. The API never connects as the owner.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from app.config import Settings
+
+
+@dataclass(frozen=True)
+class DatabaseUrls:
+    """The owner's and the service's connection URLs for one database."""
+
+    owner: URL
+    service: URL
+    embedded: bool
+
+
+def _asyncpg(url: str | URL) -> URL:
+    parsed = make_url(url) if isinstance(url, str) else url
+    if parsed.drivername in ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2"):
+        parsed = parsed.set(drivername="postgresql+asyncpg")
+    if parsed.drivername != "postgresql+asyncpg":
+        raise ValueError(f"Ponte needs PostgreSQL (postgresql+asyncpg://), got {parsed.drivername}")
+    return parsed
+
+
+def resolve_database(settings: Settings) -> DatabaseUrls:
+    """Returns the URLs to use; starts the embedded server when no DATABASE_URL is set."""
+    if settings.database_url:
+        owner = _asyncpg(settings.database_url)
+        embedded = False
+    else:
+        from app.db.embedded import embedded_owner_url
+
+        owner = embedded_owner_url(settings.data_dir, settings.db_name)
+        embedded = True
+    if settings.app_database_url:
+        service = _asyncpg(settings.app_database_url)
+    else:
+        password = settings.db_app_password.get_secret_value() if settings.db_app_password else None
+        service = owner.set(username=settings.db_app_role, password=password)
+    return DatabaseUrls(owner=owner, service=service, embedded=embedded)
+
+
+def create_engine(url: URL, settings: Settings, *, pool_size: int | None = None) -> AsyncEngine:
+    """Returns an async engine that checks connections before use, so it survives a restart."""
+    return create_async_engine(
+        url,
+        pool_size=pool_size or settings.db_pool_size,
+        max_overflow=settings.db_pool_size,
+        pool_pre_ping=True,
+        pool_timeout=settings.db_connect_timeout_s,
+        connect_args={
+            "timeout": settings.db_connect_timeout_s,
+            "command_timeout": 60,
+            "server_settings": {"application_name": "ponte"},
+        },
+    )
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Returns the session factory; objects stay readable after commit."""
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)

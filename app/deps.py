@@ -1,0 +1,70 @@
+"""Request-scoped dependencies: the session (commits on success), the principal, role guards."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.errors import ServiceUnavailable, Unauthorized
+from app.ml.encoder import Encoder
+from app.schemas import Principal
+from app.services.authz import Permission, authorize
+from app.services.keys import authenticate
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """Yields a session; commits if the endpoint succeeded, rolls back otherwise."""
+    factory = getattr(request.app.state, "sessionmaker", None)
+    if factory is None:
+        raise ServiceUnavailable("the database is not configured yet")
+    async with factory() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        else:
+            await session.commit()
+
+
+# scope="function": commit before the response is sent, so a failed commit is never a 2xx.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+def get_encoder(request: Request) -> Encoder:
+    """Returns the process's encoder."""
+    encoder: Encoder | None = getattr(request.app.state, "encoder", None)
+    if encoder is None:
+        raise ServiceUnavailable("the model is not loaded yet")
+    return encoder
+
+
+EncoderDep = Annotated[Encoder, Depends(get_encoder)]
+
+
+async def get_principal(request: Request, session: SessionDep) -> Principal:
+    """Returns the caller established from ``Authorization: Bearer <key>``."""
+    header = request.headers.get("authorization", "")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise Unauthorized("send 'Authorization: Bearer <API key>'")
+    principal = await authenticate(session, key.strip())
+    request.state.principal = principal
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def require(permission: Permission) -> Any:
+    """Returns a dependency that admits only roles granted ``permission``."""
+
+    async def guard(principal: PrincipalDep) -> Principal:
+        authorize(principal, permission)
+        return principal
+
+    guard.__name__ = f"require_{permission.name}"
+    return Depends(guard)

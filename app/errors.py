@@ -1,0 +1,75 @@
+"""Error types. Each maps to one HTTP status and an RFC 9457 problem type; a leaf module."""
+
+from __future__ import annotations
+
+from typing import Any
+
+PROBLEM_BASE = "https://ponte.dev/problems/"
+
+
+class AppError(Exception):
+    """An expected failure that the API renders as problem+json, never as a 500."""
+
+    status: int = 400
+    code: str = "bad-request"
+    title: str = "Bad request"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.errors = errors
+        self.headers = headers or {}
+
+    @property
+    def type_uri(self) -> str:
+        """Returns the problem type URI for this error class."""
+        return PROBLEM_BASE + self.code
+
+
+class BadRequest(AppError):
+    status, code, title = 400, "bad-request", "Bad request"
+
+
+class Unauthorized(AppError):
+    status, code, title = 401, "unauthorized", "Missing or invalid API key"
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": 'Bearer realm="ponte"'})
+
+
+class Forbidden(AppError):
+    status, code, title = 403, "forbidden", "The key's role does not allow this"
+
+
+class NotFound(AppError):
+    status, code, title = 404, "not-found", "Not found"
+
+
+class Conflict(AppError):
+    status, code, title = 409, "conflict", "Conflict"
+
+
+class PreconditionFailed(AppError):
+    status, code, title = 412, "precondition-failed", "Precondition failed"
+
+
+class PayloadTooLarge(AppError):
+    status, code, title = 413, "payload-too-large", "Request body too large"
+
+
+class UnsupportedMediaType(AppError):
+    status, code, title = 415, "unsupported-media-type", "Unsupported media type"
+
+
+class ValidationFailed(AppError):
+    status, code, title = 422, "validation-failed", "The request is not valid"
+
+
+class ServiceUnavailable(AppError):
+    status, code, title = 503, "unavailable", "Service unavailable"

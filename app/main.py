@@ -1,0 +1,99 @@
+"""The application: ``create_app()`` wires settings, database, encoder, routers and middleware."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app import __version__
+from app.api import health, keys, resources
+from app.api.middleware import BodyLimitMiddleware, Metrics, RequestContextMiddleware
+from app.api.problems import register_problem_handlers
+from app.config import Settings, get_settings
+from app.db.engine import DatabaseUrls, create_engine, resolve_database, session_factory
+from app.db.migrate import head_revisions
+from app.logging import configure_logging, get_logger
+from app.ml.encoder import Encoder
+from app.services.keys import bootstrap_admin
+
+log = get_logger("ponte")
+
+
+async def _bootstrap(app: FastAPI, settings: Settings) -> None:
+    if settings.bootstrap_admin_key is None:
+        return
+    try:
+        async with app.state.sessionmaker() as session, session.begin():
+            created = await bootstrap_admin(
+                session, settings.bootstrap_admin_key.get_secret_value()
+            )
+    except Exception as exc:  # the schema may not exist yet; /readyz says so
+        log.warning("bootstrap_skipped", reason=type(exc).__name__)
+        return
+    log.info("bootstrap", tenant_created=created)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    encoder: Encoder | None = None,
+    database: DatabaseUrls | None = None,
+) -> FastAPI:
+    """Returns the ASGI app. Tests pass their own encoder and database; production passes none."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        urls = database if database is not None else await asyncio.to_thread(
+            resolve_database, settings
+        )
+        engine = create_engine(urls.service, settings)
+        app.state.engine = engine
+        app.state.sessionmaker = session_factory(engine)
+        await _bootstrap(app, settings)
+        if app.state.encoder is None:
+            path = settings.resolved_model_path()
+            app.state.encoder = await asyncio.to_thread(Encoder, path, settings.model_device)
+            log.info("model_loaded", model=app.state.encoder.model_id)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Ponte",
+        version=__version__,
+        summary="Employer–candidate matching for job-integration programmes",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.encoder = encoder
+    app.state.migration_head = head_revisions()
+    app.state.metrics = Metrics()
+    register_problem_handlers(app)
+    for router in (
+        health.router,
+        keys.router,
+        resources.employers,
+        resources.vacancies,
+        resources.candidates,
+        resources.sensitive,
+    ):
+        app.include_router(router)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        max_bulk_bytes=settings.max_bulk_body_bytes,
+    )
+    app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
+    return app
+
+
+def app_factory() -> FastAPI:
+    """Entry point for ``uvicorn --factory app.main:app_factory``."""
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    return create_app(settings)

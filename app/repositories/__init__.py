@@ -1,0 +1,1 @@
+"""Every SQL statement of Ponte lives here; every method on tenant data takes the tenant."""

@@ -1,0 +1,199 @@
+"""Employers, vacancies, candidates and candidates' sensitive data.
+
+The three caller-addressed kinds share one repository shape: rows keyed by ``(tenant_id,
+external_id)``, written by upsert, listed in ``external_id`` order with keyset pagination.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from typing import Any, ClassVar, Generic, TypeVar, cast
+
+from sqlalchemy import ColumnElement, Select, func, literal_column, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.tables import Candidate, CandidateSensitive, Employer, Vacancy
+
+M = TypeVar("M", Employer, Vacancy, Candidate)
+
+
+class ResourceRepository(Generic[M]):
+    """Tenant-scoped reads and writes of one resource table."""
+
+    model: ClassVar[type[Any]]
+    # filter name -> (column or JSON path); equality filters only, see ``_filter``.
+    equality_filters: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def _base(self, tenant_id: uuid.UUID) -> Select[tuple[M]]:
+        return select(self.model).where(self.model.tenant_id == tenant_id)
+
+    async def get(
+        self, tenant_id: uuid.UUID, external_id: str, *, for_update: bool = False
+    ) -> M | None:
+        """Returns the tenant's row with this external id (locked when ``for_update``)."""
+        stmt = self._base(tenant_id).where(self.model.external_id == external_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return await self.session.scalar(stmt)  # type: ignore[no-any-return]
+
+    async def get_by_id(self, tenant_id: uuid.UUID, row_id: uuid.UUID) -> M | None:
+        """Returns the tenant's row with this internal id."""
+        stmt = self._base(tenant_id).where(self.model.id == row_id)
+        return await self.session.scalar(stmt)  # type: ignore[no-any-return]
+
+    async def upsert(
+        self, tenant_id: uuid.UUID, external_id: str, values: dict[str, Any]
+    ) -> tuple[M, bool]:
+        """Creates or replaces the row; returns it and whether it was created."""
+        stmt = (
+            insert(self.model)
+            .values(tenant_id=tenant_id, external_id=external_id, **values)
+            .on_conflict_do_update(
+                index_elements=["tenant_id", "external_id"],
+                set_={
+                    **values,
+                    "version": self.model.version + 1,
+                    "updated_at": func.now(),
+                },
+            )
+            .returning(self.model, literal_column("(xmax = 0)").label("created"))
+        )
+        row = (
+            await self.session.execute(stmt, execution_options={"populate_existing": True})
+        ).one()
+        return row[0], bool(row[1])
+
+    async def delete(self, row: M) -> None:
+        """Deletes ``row`` (its tenant was checked when it was read)."""
+        await self.session.delete(row)
+        await self.session.flush()
+
+    def _filter(self, name: str, value: Any) -> ColumnElement[bool]:
+        target = self.equality_filters[name]
+        if target.startswith("location."):
+            key = target.split(".", 1)[1]
+            return self.model.location[key].astext == str(value)  # type: ignore[no-any-return]
+        return getattr(self.model, target) == value  # type: ignore[no-any-return]
+
+    async def list(
+        self,
+        tenant_id: uuid.UUID,
+        *,
+        limit: int,
+        after: str | None = None,
+        filters: dict[str, Any] | None = None,
+        updated_since: dt.datetime | None = None,
+    ) -> Sequence[M]:
+        """Returns up to ``limit`` rows after ``after`` in external-id order, filtered."""
+        stmt = self._base(tenant_id)
+        for name, value in (filters or {}).items():
+            if value is not None:
+                stmt = stmt.where(self._filter(name, value))
+        if updated_since is not None:
+            stmt = stmt.where(self.model.updated_at >= updated_since)
+        if after is not None:
+            stmt = stmt.where(self.model.external_id > after)
+        stmt = stmt.order_by(self.model.external_id).limit(limit)
+        return cast(Sequence[M], (await self.session.scalars(stmt)).all())
+
+
+class EmployerRepository(ResourceRepository[Employer]):
+    model = Employer
+    equality_filters: ClassVar[dict[str, str]] = {
+        "size": "size",
+        "sector": "sector",
+        "municipality": "location.municipality",
+    }
+
+    async def count_vacancies(self, tenant_id: uuid.UUID, employer_id: uuid.UUID) -> int:
+        """Returns how many vacancies (any status) refer to this employer."""
+        stmt = (
+            select(func.count())
+            .select_from(Vacancy)
+            .where(Vacancy.tenant_id == tenant_id, Vacancy.employer_id == employer_id)
+        )
+        return int(await self.session.scalar(stmt) or 0)
+
+    async def external_ids(
+        self, tenant_id: uuid.UUID, employer_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, str]:
+        """Returns the external id of each of these employers."""
+        if not employer_ids:
+            return {}
+        stmt = select(Employer.id, Employer.external_id).where(
+            Employer.tenant_id == tenant_id, Employer.id.in_(set(employer_ids))
+        )
+        return {row.id: row.external_id for row in await self.session.execute(stmt)}
+
+
+class VacancyRepository(ResourceRepository[Vacancy]):
+    model = Vacancy
+    equality_filters: ClassVar[dict[str, str]] = {
+        "status": "status",
+        "contract": "contract",
+        "remote": "remote",
+        "employer_id": "employer_id",
+        "municipality": "location.municipality",
+    }
+
+
+class CandidateRepository(ResourceRepository[Candidate]):
+    model = Candidate
+    equality_filters: ClassVar[dict[str, str]] = {
+        "status": "status",
+        "work_permit": "work_permit",
+        "municipality": "location.municipality",
+    }
+
+
+class SensitiveRepository:
+    """The sensitive part of candidates; read and written only through these methods."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(
+        self, tenant_id: uuid.UUID, candidate_id: uuid.UUID, *, for_update: bool = False
+    ) -> CandidateSensitive | None:
+        """Returns the sensitive record of one candidate of the tenant."""
+        stmt = select(CandidateSensitive).where(
+            CandidateSensitive.tenant_id == tenant_id,
+            CandidateSensitive.candidate_id == candidate_id,
+        )
+        if for_update:
+            stmt = stmt.with_for_update()
+        return await self.session.scalar(stmt)
+
+    async def upsert(
+        self, tenant_id: uuid.UUID, candidate_id: uuid.UUID, values: dict[str, Any]
+    ) -> tuple[CandidateSensitive, bool]:
+        """Creates or replaces the record; returns it and whether it was created."""
+        stmt: Any = (
+            insert(CandidateSensitive)
+            .values(tenant_id=tenant_id, candidate_id=candidate_id, **values)
+            .on_conflict_do_update(
+                index_elements=["candidate_id"],
+                set_={
+                    **values,
+                    "version": CandidateSensitive.version + 1,
+                    "updated_at": func.now(),
+                },
+                where=CandidateSensitive.tenant_id == tenant_id,
+            )
+            .returning(CandidateSensitive, literal_column("(xmax = 0)").label("created"))
+        )
+        row = (
+            await self.session.execute(stmt, execution_options={"populate_existing": True})
+        ).one()
+        return row[0], bool(row[1])
+
+    async def delete(self, row: CandidateSensitive) -> None:
+        """Deletes the record."""
+        await self.session.delete(row)
+        await self.session.flush()

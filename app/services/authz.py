@@ -1,0 +1,41 @@
+"""Roles and what they may do. One table, read by the API's guards and by the docs."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from app.errors import Forbidden
+from app.schemas import Principal, Role
+
+
+class Permission(StrEnum):
+    employers_read = "employers:read"
+    employers_write = "employers:write"
+    vacancies_read = "vacancies:read"
+    vacancies_write = "vacancies:write"
+    candidates_read = "candidates:read"
+    candidates_write = "candidates:write"
+    candidates_sensitive = "candidates:sensitive"
+    keys_manage = "keys:manage"
+
+
+_SCOUT = frozenset(
+    {Permission.employers_read, Permission.vacancies_read, Permission.candidates_read}
+)
+_INTEGRATION = _SCOUT | {
+    Permission.employers_write,
+    Permission.vacancies_write,
+    Permission.candidates_write,
+    Permission.candidates_sensitive,
+}
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.admin: frozenset(Permission),
+    Role.integration: frozenset(_INTEGRATION),
+    Role.scout: _SCOUT,
+}
+
+
+def authorize(principal: Principal, permission: Permission) -> None:
+    """Raises Forbidden unless the principal's role grants ``permission``."""
+    if permission not in ROLE_PERMISSIONS[principal.role]:
+        raise Forbidden(f"role '{principal.role}' may not {permission.value}")

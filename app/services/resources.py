@@ -1,0 +1,311 @@
+"""Create, read, replace, merge-patch, delete and list employers, vacancies and candidates."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+from collections.abc import Sequence
+from typing import Any, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.tables import Candidate, Employer, Vacancy
+from app.errors import BadRequest, Conflict, NotFound, ValidationFailed
+from app.repositories.resources import (
+    CandidateRepository,
+    EmployerRepository,
+    ResourceRepository,
+    SensitiveRepository,
+    VacancyRepository,
+)
+from app.schemas import CandidateIn, CandidateSensitiveIn, EmployerIn, Principal, VacancyIn
+from app.services.concurrency import Preconditions, entity_tag
+
+M = TypeVar("M", Employer, Vacancy, Candidate)
+In = TypeVar("In", bound=BaseModel)
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """Applies an RFC 7396 JSON merge patch to ``target`` and returns the result."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+def validation_errors(exc: ValidationError) -> list[dict[str, Any]]:
+    """Returns pydantic's errors in the problem+json ``errors`` shape."""
+    return [
+        {"loc": ["body", *err["loc"]], "msg": err["msg"], "type": err["type"]}
+        for err in exc.errors(include_url=False, include_context=False)
+    ]
+
+
+def encode_cursor(last_external_id: str) -> str:
+    """Returns an opaque cursor that resumes after ``last_external_id``."""
+    raw = json.dumps({"after": last_external_id}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    """Returns the external id a cursor resumes after; BadRequest if it is not ours."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        after = json.loads(raw)["after"]
+    except (binascii.Error, ValueError, KeyError, TypeError) as exc:
+        raise BadRequest("invalid cursor") from exc
+    if not isinstance(after, str):
+        raise BadRequest("invalid cursor")
+    return after
+
+
+class Written(BaseModel):
+    """A resource's representation with its entity tag, as a read or write returns it."""
+
+    body: dict[str, Any]
+    etag: str
+    created: bool = False
+
+
+class ResourceService(Generic[M, In]):
+    """The use cases every caller-addressed resource shares."""
+
+    kind: ClassVar[str]
+    repository_class: ClassVar[type[ResourceRepository[Any]]]
+    schema: ClassVar[type[BaseModel]]
+
+    def __init__(self, session: AsyncSession, principal: Principal) -> None:
+        self.session = session
+        self.principal = principal
+        self.repo: ResourceRepository[M] = self.repository_class(session)
+
+    @property
+    def tenant_id(self) -> Any:
+        return self.principal.tenant_id
+
+    async def _values(self, body: In) -> dict[str, Any]:
+        """Returns the column values for ``body``."""
+        return body.model_dump()
+
+    async def _represent(self, rows: Sequence[M]) -> list[dict[str, Any]]:
+        """Returns the API representation of each row."""
+        fields = self.schema.model_fields
+        return [
+            {
+                "external_id": row.external_id,
+                **{name: getattr(row, name) for name in fields},
+                "created_at": row.created_at,
+                "updated_at": row.updated_at,
+            }
+            for row in rows
+        ]
+
+    async def _written(self, row: M, created: bool = False) -> Written:
+        body = (await self._represent([row]))[0]
+        return Written(body=body, etag=entity_tag(row.id, row.version), created=created)
+
+    async def _require(self, external_id: str, *, for_update: bool = False) -> M:
+        row = await self.repo.get(self.tenant_id, external_id, for_update=for_update)
+        if row is None:
+            raise NotFound(f"no {self.kind} '{external_id}'")
+        return row
+
+    async def get(self, external_id: str) -> Written:
+        """Returns one resource of the caller's tenant."""
+        return await self._written(await self._require(external_id))
+
+    async def put(self, external_id: str, body: In, pre: Preconditions) -> Written:
+        """Creates or replaces a resource (idempotent)."""
+        current = await self.repo.get(self.tenant_id, external_id, for_update=True)
+        pre.check(entity_tag(current.id, current.version) if current else None)
+        row, created = await self.repo.upsert(self.tenant_id, external_id, await self._values(body))
+        return await self._written(row, created)
+
+    async def patch(self, external_id: str, patch: dict[str, Any], pre: Preconditions) -> Written:
+        """Applies a JSON merge patch to the stored resource and validates the result."""
+        current = await self._require(external_id, for_update=True)
+        pre.check(entity_tag(current.id, current.version))
+        represented = (await self._represent([current]))[0]
+        document = {k: v for k, v in represented.items() if k in self.schema.model_fields}
+        document = json.loads(json.dumps(document, default=str))
+        try:
+            body = self.schema.model_validate(merge_patch(document, patch))
+        except ValidationError as exc:
+            raise ValidationFailed(errors=validation_errors(exc)) from exc
+        row, _ = await self.repo.upsert(
+            self.tenant_id,
+            external_id,
+            await self._values(body),  # type: ignore[arg-type]
+        )
+        return await self._written(row)
+
+    async def delete(self, external_id: str, pre: Preconditions) -> None:
+        """Deletes a resource."""
+        current = await self._require(external_id, for_update=True)
+        pre.check(entity_tag(current.id, current.version))
+        await self._before_delete(current)
+        await self.repo.delete(current)
+
+    async def _before_delete(self, row: M) -> None:
+        """Raises if ``row`` may not be deleted."""
+
+    async def list(
+        self,
+        *,
+        limit: int,
+        cursor: str | None,
+        filters: dict[str, Any],
+        updated_since: dt.datetime | None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Returns a page of the tenant's resources and the cursor of the next page."""
+        after = decode_cursor(cursor) if cursor else None
+        resolved = await self._filters(filters)
+        if resolved is None:
+            return [], None
+        rows = await self.repo.list(
+            self.tenant_id,
+            limit=limit + 1,
+            after=after,
+            filters=resolved,
+            updated_since=updated_since,
+        )
+        page = list(rows[:limit])
+        next_cursor = encode_cursor(page[-1].external_id) if len(rows) > limit else None
+        return await self._represent(page), next_cursor
+
+    async def _filters(self, filters: dict[str, Any]) -> dict[str, Any] | None:
+        """Returns repository filters, or None when they can match nothing."""
+        return filters
+
+
+class EmployerService(ResourceService[Employer, EmployerIn]):
+    kind = "employer"
+    repository_class = EmployerRepository
+    schema = EmployerIn
+
+    async def _before_delete(self, row: Employer) -> None:
+        repo = EmployerRepository(self.session)
+        count = await repo.count_vacancies(self.tenant_id, row.id)
+        if count:
+            raise Conflict(
+                f"employer '{row.external_id}' still has {count} vacancies; delete them first"
+            )
+
+
+class VacancyService(ResourceService[Vacancy, VacancyIn]):
+    kind = "vacancy"
+    repository_class = VacancyRepository
+    schema = VacancyIn
+
+    async def _employer_id(self, external_id: str, loc: list[str]) -> Any:
+        employer = await EmployerRepository(self.session).get(self.tenant_id, external_id)
+        if employer is None:
+            raise ValidationFailed(
+                f"no employer '{external_id}'",
+                errors=[{"loc": loc, "msg": "unknown employer", "type": "reference"}],
+            )
+        return employer.id
+
+    async def _values(self, body: VacancyIn) -> dict[str, Any]:
+        values = body.model_dump()
+        employer_external_id = values.pop("employer_external_id")
+        values["employer_id"] = await self._employer_id(
+            employer_external_id, ["body", "employer_external_id"]
+        )
+        return values
+
+    async def _represent(self, rows: Sequence[Vacancy]) -> list[dict[str, Any]]:
+        names = await EmployerRepository(self.session).external_ids(
+            self.tenant_id, [row.employer_id for row in rows]
+        )
+        fields = [f for f in self.schema.model_fields if f != "employer_external_id"]
+        return [
+            {
+                "external_id": row.external_id,
+                "employer_external_id": names[row.employer_id],
+                **{name: getattr(row, name) for name in fields},
+                "created_at": row.created_at,
+                "updated_at": row.updated_at,
+            }
+            for row in rows
+        ]
+
+    async def _filters(self, filters: dict[str, Any]) -> dict[str, Any] | None:
+        filters = dict(filters)
+        employer = filters.pop("employer_external_id", None)
+        if employer is not None:
+            found = await EmployerRepository(self.session).get(self.tenant_id, employer)
+            if found is None:
+                return None
+            filters["employer_id"] = found.id
+        return filters
+
+
+class CandidateService(ResourceService[Candidate, CandidateIn]):
+    kind = "candidate"
+    repository_class = CandidateRepository
+    schema = CandidateIn
+
+
+class SensitiveService:
+    """The sensitive part of a candidate: stored apart, never a scoring feature."""
+
+    fields = tuple(CandidateSensitiveIn.model_fields)
+
+    def __init__(self, session: AsyncSession, principal: Principal) -> None:
+        self.session = session
+        self.principal = principal
+        self.candidates = CandidateRepository(session)
+        self.repo = SensitiveRepository(session)
+
+    async def _candidate(self, external_id: str) -> Candidate:
+        row = await self.candidates.get(self.principal.tenant_id, external_id)
+        if row is None:
+            raise NotFound(f"no candidate '{external_id}'")
+        return row
+
+    def _written(self, external_id: str, row: Any, created: bool = False) -> Written:
+        body = {
+            "candidate_external_id": external_id,
+            **{name: getattr(row, name) for name in self.fields},
+            "created_at": row.created_at,
+            "updated_at": row.updated_at,
+        }
+        return Written(body=body, etag=entity_tag(row.candidate_id, row.version), created=created)
+
+    async def get(self, external_id: str) -> Written:
+        """Returns the sensitive record of a candidate."""
+        candidate = await self._candidate(external_id)
+        row = await self.repo.get(self.principal.tenant_id, candidate.id)
+        if row is None:
+            raise NotFound(f"candidate '{external_id}' has no sensitive record")
+        return self._written(external_id, row)
+
+    async def put(
+        self, external_id: str, body: CandidateSensitiveIn, pre: Preconditions
+    ) -> Written:
+        """Creates or replaces the sensitive record of a candidate."""
+        candidate = await self._candidate(external_id)
+        current = await self.repo.get(self.principal.tenant_id, candidate.id, for_update=True)
+        pre.check(entity_tag(current.candidate_id, current.version) if current else None)
+        values = body.model_dump(mode="json")
+        values["consent_recorded_on"] = body.consent_recorded_on
+        row, created = await self.repo.upsert(self.principal.tenant_id, candidate.id, values)
+        return self._written(external_id, row, created)
+
+    async def delete(self, external_id: str, pre: Preconditions) -> None:
+        """Deletes the sensitive record of a candidate."""
+        candidate = await self._candidate(external_id)
+        row = await self.repo.get(self.principal.tenant_id, candidate.id, for_update=True)
+        if row is None:
+            raise NotFound(f"candidate '{external_id}' has no sensitive record")
+        pre.check(entity_tag(row.candidate_id, row.version))
+        await self.repo.delete(row)
