@@ -85,6 +85,21 @@ def downgrade(revision: Annotated[str, typer.Argument(help="Target revision, or 
 
 
 @cli.command()
+def revision(
+    message: Annotated[str, typer.Argument(help="What the migration does")],
+    autogenerate: Annotated[
+        bool, typer.Option(help="Diff the tables in app/db/tables.py against the database")
+    ] = True,
+) -> None:
+    """Write a new migration script (read and edit it before committing)."""
+    from alembic import command
+
+    settings = _settings()
+    config = migrations.alembic_config(resolve_database(settings).owner, settings)
+    command.revision(config, message=message, autogenerate=autogenerate)
+
+
+@cli.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind")] = None,
     port: Annotated[int | None, typer.Option(help="TCP port")] = None,

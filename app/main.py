@@ -14,7 +14,7 @@ from app.api.middleware import BodyLimitMiddleware, Metrics, RequestContextMiddl
 from app.api.problems import register_problem_handlers
 from app.config import Settings, get_settings
 from app.db.engine import DatabaseUrls, create_engine, resolve_database, session_factory
-from app.db.migrate import head_revisions
+from app.db.migrate import head_revisions, known_revisions
 from app.logging import configure_logging, get_logger
 from app.ml.encoder import Encoder
 from app.services.keys import bootstrap_admin
@@ -47,8 +47,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        urls = database if database is not None else await asyncio.to_thread(
-            resolve_database, settings
+        urls = (
+            database
+            if database is not None
+            else await asyncio.to_thread(resolve_database, settings)
         )
         engine = create_engine(urls.service, settings)
         app.state.engine = engine
@@ -72,6 +74,7 @@ def create_app(
     app.state.settings = settings
     app.state.encoder = encoder
     app.state.migration_head = head_revisions()
+    app.state.migration_known = known_revisions()
     app.state.metrics = Metrics()
     register_problem_handlers(app)
     for router in (

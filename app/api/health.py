@@ -23,6 +23,7 @@ async def readyz(request: Request) -> JSONResponse:
     result = await readiness(
         getattr(state, "sessionmaker", None),
         state.migration_head,
+        state.migration_known,
         getattr(state, "encoder", None) is not None,
     )
     if result["ready"]:
@@ -32,7 +33,7 @@ async def readyz(request: Request) -> JSONResponse:
         503,
         "not-ready",
         "Not ready",
-        "; ".join(f"{k}: {v}" for k, v in result["checks"].items() if v != "ok"),
+        "; ".join(f"{k}: {v}" for k, v in result["checks"].items() if v not in ("ok", "ahead")),
         extra={"checks": result["checks"]},
         headers={"Retry-After": "5"},
     )

@@ -66,9 +66,7 @@ def stop_embedded_server(data_dir: Path) -> None:
 
     server = get_embedded_server(data_dir)
     pg_ctl: Any = getattr(_commands, "pg_ctl")  # noqa: B009  (generated at import time)
-    pg_ctl(
-        ["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user
-    )
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user)
 
 
 def restart_embedded_server(data_dir: Path) -> None:

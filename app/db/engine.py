@@ -42,6 +42,10 @@ def resolve_database(settings: Settings) -> DatabaseUrls:
     if settings.database_url:
         owner = _asyncpg(settings.database_url)
         embedded = False
+    elif settings.app_database_url:
+        # A service container given only its own credentials: nothing here may run DDL.
+        service = _asyncpg(settings.app_database_url)
+        return DatabaseUrls(owner=service, service=service, embedded=False)
     else:
         from app.db.embedded import embedded_owner_url
 

@@ -51,3 +51,10 @@ def downgrade(owner_url: URL, settings: Settings, revision: str) -> None:
 def head_revisions() -> set[str]:
     """Returns the head revision ids of the migration scripts."""
     return set(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
+def known_revisions() -> set[str]:
+    """Returns every revision id this code's migration scripts know."""
+    return {
+        script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()
+    }

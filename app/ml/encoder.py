@@ -29,7 +29,7 @@ class Encoder:
             else (Path(model_path).resolve().parent.name)
         )
         self.batch_size = batch_size
-        self.dimension = int(self._model.get_sentence_embedding_dimension() or 0)
+        self.dimension = int(self._model.get_embedding_dimension() or 0)
         self.max_seq_length = int(self._model.max_seq_length or 0)
 
     def encode(self, texts: list[str]) -> npt.NDArray[np.float32]:

@@ -10,9 +10,20 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.repositories.health import applied_revisions, ping
 
 
+def migration_state(applied: set[str], head: set[str], known: set[str]) -> str:
+    """Returns "ok" (at head), "ahead" (a newer release migrated) or "behind"."""
+    if applied == head:
+        return "ok"
+    if applied and not applied & known:
+        # A newer release has migrated; migrations are expand-first, so this code still works.
+        return "ahead"
+    return "behind"
+
+
 async def readiness(
     sessions: async_sessionmaker[AsyncSession] | None,
     head: set[str],
+    known: set[str],
     model_loaded: bool,
     timeout_s: float = 3.0,
 ) -> dict[str, Any]:
@@ -31,5 +42,8 @@ async def readiness(
             checks["database"] = f"unreachable ({type(exc).__name__})"
             checks["migrations"] = "unknown"
         else:
-            checks["migrations"] = "ok" if applied == head else "behind"
-    return {"ready": all(v == "ok" for v in checks.values()), "checks": checks}
+            checks["migrations"] = migration_state(applied, head, known)
+    ready = all(v == "ok" for k, v in checks.items() if k != "migrations") and checks[
+        "migrations"
+    ] in ("ok", "ahead")
+    return {"ready": ready, "checks": checks}

@@ -1,0 +1,119 @@
+"""Liveness, readiness (including a real database outage), request ids and logs."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import httpx
+import pytest
+
+from app.config import Settings
+from app.db import migrate
+from app.db.embedded import (
+    embedded_owner_url,
+    restart_embedded_server,
+    stop_embedded_server,
+)
+from app.db.engine import DatabaseUrls
+from app.main import create_app
+from tests import payloads
+from tests.conftest import make_settings
+
+
+async def test_healthz_and_readyz(client):
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    r = await client.get("/readyz")
+    assert r.status_code == 200
+    assert r.json()["status"] == "ready"
+
+
+async def test_readyz_follows_its_own_database_server(tmp_path_factory, encoder):
+    """Its own embedded server: stop it, readyz says 503; start it, readyz recovers."""
+    data_dir = tmp_path_factory.mktemp("outage")
+    settings: Settings = make_settings(data_dir)
+    owner = await asyncio.to_thread(embedded_owner_url, data_dir, settings.db_name)
+    urls = DatabaseUrls(
+        owner=owner, service=owner.set(username=settings.db_app_role), embedded=True
+    )
+    app = create_app(settings, encoder=encoder, database=urls)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            # Not migrated yet: the service role does not even exist.
+            r = await c.get("/readyz")
+            assert r.status_code == 503
+            assert r.headers["content-type"] == "application/problem+json"
+            await asyncio.to_thread(migrate.upgrade, owner, settings, "head")
+            r = await c.get("/readyz")
+            assert r.status_code == 200, r.text
+
+            await asyncio.to_thread(stop_embedded_server, data_dir)
+            try:
+                r = await c.get("/readyz")
+                assert r.status_code == 503
+                assert r.json()["checks"]["database"].startswith("unreachable")
+                # A request that needs the database gets a 503 too, not a 500.
+                r = await c.get("/v1/me", headers={"Authorization": "Bearer ponte_a_b"})
+                assert r.status_code == 503
+            finally:
+                await asyncio.to_thread(restart_embedded_server, data_dir)
+            r = await c.get("/readyz")
+            assert r.status_code == 200, r.text
+
+
+async def test_readyz_reports_migrations_behind_and_ahead(settings, encoder, database):
+    app = create_app(settings, encoder=encoder, database=database)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            # This code knows a newer head than the database is at: not ready.
+            app.state.migration_head = {"9999_future"}
+            app.state.migration_known = app.state.migration_known | {"9999_future"}
+            r = await c.get("/readyz")
+            assert r.status_code == 503
+            assert r.json()["checks"]["migrations"] == "behind"
+            # The database is at a revision this code does not know (a newer release
+            # migrated during a rolling upgrade): still ready.
+            app.state.migration_head = {"0000_old"}
+            app.state.migration_known = {"0000_old"}
+            r = await c.get("/readyz")
+            assert r.status_code == 200
+            assert r.json()["checks"]["migrations"] == "ahead"
+
+
+async def test_readyz_without_model(settings, database):
+    app = create_app(settings, encoder=None, database=database)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        r = await c.get("/readyz")  # lifespan not run: no model, no database
+    assert r.status_code == 503
+    assert r.json()["checks"]["model"] == "not loaded"
+
+
+async def test_request_id_is_echoed_or_made(client):
+    r = await client.get("/healthz", headers={"X-Request-ID": "abc-123"})
+    assert r.headers["x-request-id"] == "abc-123"
+    r = await client.get("/healthz", headers={"X-Request-ID": "bad id with spaces"})
+    assert r.headers["x-request-id"] != "bad id with spaces"
+    assert len(r.headers["x-request-id"]) == 32
+
+
+async def test_access_log_carries_route_templates_not_ids(client, make_key, caplog):
+    admin = await make_key("alpha", "admin")
+    with caplog.at_level(logging.INFO, logger="ponte.access"):
+        await client.put(
+            "/v1/candidates/fiscal-code-RSSMRA80A01F205X",
+            json=payloads.candidate(summary="Maria Rossi, via Roma 1"),
+            headers={**admin, "X-Request-ID": "req-42"},
+        )
+    text = " ".join(str(record.msg) for record in caplog.records)
+    assert "/v1/candidates/{external_id}" in text
+    assert "req-42" in text
+    assert "RSSMRA80A01F205X" not in text
+    assert "Maria Rossi" not in text
+
+
+@pytest.mark.parametrize("path", ["/openapi.json", "/docs"])
+async def test_openapi_is_served(client, path):
+    assert (await client.get(path)).status_code == 200
