@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.errors import ServiceUnavailable, Unauthorized
+from app.errors import ServiceUnavailable, Unauthorized, UnsupportedMediaType
 from app.ml.encoder import Encoder
 from app.schemas import Principal
 from app.services.authz import Permission, authorize
@@ -57,6 +57,18 @@ async def get_principal(request: Request, session: SessionDep) -> Principal:
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def json_body(request: Request) -> None:
+    """Refuses a body that is not declared as JSON (415), before anything reads it."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "application/json" and not media.endswith("+json"):
+        raise UnsupportedMediaType(
+            "send the body as application/json (merge patches: application/merge-patch+json)"
+        )
+
+
+JSON_BODY = [Depends(json_body)]
 
 
 def require(permission: Permission) -> Any:

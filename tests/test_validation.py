@@ -49,6 +49,9 @@ BAD_CANDIDATES = [
     (payloads.candidate(location={"country": "Italy"}), "country"),
     (payloads.candidate(skills="cook"), "skills"),
     ([1, 2, 3], "body"),
+    (payloads.candidate(summary="CV\u0000 pasted from a PDF"), "NUL"),
+    (payloads.candidate(skills=["cook\u0000"]), "NUL"),
+    (payloads.candidate(location={"municipality": "Mi\u0000lano"}), "NUL"),
 ]
 
 
@@ -94,6 +97,21 @@ async def test_bad_employer_bodies_are_422(client, admin, body):
     assert_problem(await client.put("/v1/employers/e-1", json=body, headers=admin), 422)
 
 
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+async def test_non_json_body_is_415(client, admin, content_type):
+    headers = {**admin, **({"Content-Type": content_type} if content_type else {})}
+    r = await client.put("/v1/candidates/c-1", content=b'{"summary": "x"}', headers=headers)
+    assert_problem(r, 415)
+    r = await client.patch("/v1/candidates/c-1", content=b'{"summary": "x"}', headers=headers)
+    assert_problem(r, 415)
+    r = await client.put(
+        "/v1/candidates/c-1",
+        content=b'{"summary": "x"}',
+        headers={**admin, "Content-Type": "application/json; charset=utf-8"},
+    )
+    assert r.status_code == 201
+
+
 async def test_malformed_json_is_400(client, admin):
     r = await client.put(
         "/v1/employers/e-1",
@@ -114,6 +132,12 @@ async def test_bad_path_and_query_are_4xx(client, admin):
     )
     assert_problem(
         await client.get("/v1/candidates", params={"status": "happy"}, headers=admin), 422
+    )
+    r = await client.get("/v1/candidates", params={"municipality": "Mi\x00lano"}, headers=admin)
+    assert_problem(r, 422)
+    nul_cursor = "eyJhZnRlciI6ImFcdTAwMDAifQ"  # {"after":"a\u0000"}
+    assert_problem(
+        await client.get("/v1/employers", params={"cursor": nul_cursor}, headers=admin), 400
     )
     assert_problem(await client.get("/v1/nothing-here", headers=admin), 404)
     assert_problem(await client.post("/v1/employers/e-1", json={}, headers=admin), 405)

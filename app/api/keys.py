@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 
-from app.deps import PrincipalDep, SessionDep, require
+from app.deps import JSON_BODY, PrincipalDep, SessionDep, require
 from app.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, Principal
 from app.services import keys
 from app.services.authz import ROLE_PERMISSIONS, Permission
@@ -35,6 +35,7 @@ async def list_keys(session: SessionDep, principal: Admin) -> Any:
     response_model=ApiKeyCreated,
     status_code=201,
     summary="Create an API key in this tenant (the secret is shown once)",
+    dependencies=JSON_BODY,
 )
 async def create_key(body: ApiKeyCreate, session: SessionDep, principal: Admin) -> Any:
     record, secret = await keys.create_key(

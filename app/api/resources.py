@@ -10,9 +10,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Header, Path, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from app.deps import SessionDep, require
+from app.deps import JSON_BODY, SessionDep, require
 from app.schemas import (
     EXTERNAL_ID_PATTERN,
     CandidateIn,
@@ -30,6 +30,7 @@ from app.schemas import (
     VacancyOut,
     VacancyStatus,
     WorkPermit,
+    reject_nul,
 )
 from app.services.authz import Permission
 from app.services.concurrency import Preconditions
@@ -58,6 +59,11 @@ class ListQuery(BaseModel):
     limit: int = Field(default=50, ge=1, le=200)
     cursor: str | None = Field(default=None, max_length=400)
     updated_since: dt.datetime | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        return reject_nul(data)
 
     def filters(self) -> dict[str, Any]:
         """Returns the resource-specific filters that were given."""
@@ -115,6 +121,7 @@ def resource_router(
         status_code=200,
         responses={201: {"model": out_model, "description": "Created"}},
         summary=f"Create or replace a {kind}",
+        dependencies=JSON_BODY,
     )
     async def put(
         request: Request,
@@ -148,6 +155,7 @@ def resource_router(
         base + "/{external_id}",
         response_model=out_model,
         summary=f"Change a {kind} with a JSON merge patch (RFC 7396)",
+        dependencies=JSON_BODY,
     )
     async def patch(
         external_id: ExternalIdPath,
@@ -225,6 +233,7 @@ Sensitive = Annotated[Principal, require(Permission.candidates_sensitive)]
     "/v1/candidates/{external_id}/sensitive",
     response_model=CandidateSensitiveOut,
     summary="Create or replace a candidate's sensitive record (never used for scoring)",
+    dependencies=JSON_BODY,
 )
 async def put_sensitive(
     external_id: ExternalIdPath,

@@ -62,7 +62,7 @@ def decode_cursor(cursor: str) -> str:
         after = json.loads(raw)["after"]
     except (binascii.Error, ValueError, KeyError, TypeError) as exc:
         raise BadRequest("invalid cursor") from exc
-    if not isinstance(after, str):
+    if not isinstance(after, str) or "\x00" in after:
         raise BadRequest("invalid cursor")
     return after
 
