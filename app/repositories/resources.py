@@ -18,6 +18,28 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.tables import Candidate, CandidateSensitive, Employer, Vacancy
 
 M = TypeVar("M", Employer, Vacancy, Candidate)
+R = TypeVar("R")
+
+
+async def versioned_upsert(
+    session: AsyncSession, model: type[R], identity: dict[str, Any], values: dict[str, Any]
+) -> tuple[R, bool]:
+    """Inserts or replaces the row whose unique key is ``identity``, bumping its version.
+
+    Returns the row and whether it was created (``xmax = 0`` marks a freshly inserted tuple).
+    """
+    table: Any = model
+    stmt = (
+        insert(table)
+        .values(**identity, **values)
+        .on_conflict_do_update(
+            index_elements=list(identity),
+            set_={**values, "version": table.version + 1, "updated_at": func.now()},
+        )
+        .returning(table, literal_column("(xmax = 0)").label("created"))
+    )
+    row = (await session.execute(stmt, execution_options={"populate_existing": True})).one()
+    return row[0], bool(row[1])
 
 
 class ResourceRepository(Generic[M]):
@@ -51,23 +73,12 @@ class ResourceRepository(Generic[M]):
         self, tenant_id: uuid.UUID, external_id: str, values: dict[str, Any]
     ) -> tuple[M, bool]:
         """Creates or replaces the row; returns it and whether it was created."""
-        stmt = (
-            insert(self.model)
-            .values(tenant_id=tenant_id, external_id=external_id, **values)
-            .on_conflict_do_update(
-                index_elements=["tenant_id", "external_id"],
-                set_={
-                    **values,
-                    "version": self.model.version + 1,
-                    "updated_at": func.now(),
-                },
-            )
-            .returning(self.model, literal_column("(xmax = 0)").label("created"))
+        return await versioned_upsert(
+            self.session,
+            self.model,
+            {"tenant_id": tenant_id, "external_id": external_id},
+            values,
         )
-        row = (
-            await self.session.execute(stmt, execution_options={"populate_existing": True})
-        ).one()
-        return row[0], bool(row[1])
 
     async def delete(self, row: M) -> None:
         """Deletes ``row`` (its tenant was checked when it was read)."""
@@ -174,24 +185,13 @@ class SensitiveRepository:
         self, tenant_id: uuid.UUID, candidate_id: uuid.UUID, values: dict[str, Any]
     ) -> tuple[CandidateSensitive, bool]:
         """Creates or replaces the record; returns it and whether it was created."""
-        stmt: Any = (
-            insert(CandidateSensitive)
-            .values(tenant_id=tenant_id, candidate_id=candidate_id, **values)
-            .on_conflict_do_update(
-                index_elements=["candidate_id"],
-                set_={
-                    **values,
-                    "version": CandidateSensitive.version + 1,
-                    "updated_at": func.now(),
-                },
-                where=CandidateSensitive.tenant_id == tenant_id,
-            )
-            .returning(CandidateSensitive, literal_column("(xmax = 0)").label("created"))
+        # candidate_id is unique across tenants; the tenant goes with it in every insert.
+        return await versioned_upsert(
+            self.session,
+            CandidateSensitive,
+            {"candidate_id": candidate_id},
+            {"tenant_id": tenant_id, **values},
         )
-        row = (
-            await self.session.execute(stmt, execution_options={"populate_existing": True})
-        ).one()
-        return row[0], bool(row[1])
 
     async def delete(self, row: CandidateSensitive) -> None:
         """Deletes the record."""
