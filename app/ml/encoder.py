@@ -19,7 +19,12 @@ class Encoder:
             raise FileNotFoundError(f"model folder not found: {model_path}")
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
+
+        # A progress bar on stderr would break the one-JSON-object-per-line logs.
+        transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
 
         self._model: Any = SentenceTransformer(model_path, device=device)
         self.model_path = model_path

@@ -1,0 +1,149 @@
+"""Benchmark: latency of the CRUD API over TCP, against a real `ponte serve` in another process.
+
+    .venv/bin/python bench/api_crud.py [--n 500] [--concurrency 1 4]
+
+Starts `ponte serve --migrate` on a scratch embedded PostgreSQL (or on DATABASE_URL's server, if
+set), bootstraps an admin key, then times candidate PUTs (create), GETs, PATCHes and list pages.
+Prints a Markdown table (milliseconds) and the server's resident memory afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+PONTE = Path(sys.executable).with_name("ponte")
+
+
+def candidate(i: int) -> dict:
+    """Returns a plausible candidate profile, different for each i."""
+    trades = ["aiuto cuoco", "magazziniere", "addetta pulizie", "OSS", "commessa", "elettricista"]
+    trade = trades[i % len(trades)]
+    return {
+        "skills": [trade, "lavoro in squadra", {"label": "patente B", "level": 3, "years": i % 7}],
+        "summary": f"Esperienza di {i % 9 + 1} anni come {trade}; disponibile su turni. " * 3,
+        "languages": [{"code": "it", "level": "B1"}, {"code": "en", "level": "A2"}],
+        "location": {"municipality": "Milano", "country": "IT", "lat": 45.46, "lon": 9.19},
+        "max_commute_km": 20,
+        "available_from": "2027-01-07",
+        "work_permit": "yes",
+    }
+
+
+def percentiles(samples: list[float]) -> tuple[float, float, float]:
+    """Returns p50, p95 and p99 of ``samples`` in milliseconds."""
+    qs = statistics.quantiles(samples, n=100, method="inclusive")
+    return qs[49] * 1000, qs[94] * 1000, qs[98] * 1000
+
+
+async def timed(coro) -> float:
+    start = time.perf_counter()
+    r = await coro
+    elapsed = time.perf_counter() - start
+    if r.status_code >= 400:
+        raise RuntimeError(f"{r.request.method} {r.request.url} -> {r.status_code}: {r.text}")
+    return elapsed
+
+
+async def run_phase(concurrency: int, calls: list) -> tuple[list[float], float]:
+    """Runs ``calls`` (factories of coroutines) ``concurrency`` at a time."""
+    samples: list[float] = []
+    queue = list(calls)
+    start = time.perf_counter()
+
+    async def worker() -> None:
+        while queue:
+            make = queue.pop()
+            samples.append(await timed(make()))
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return samples, time.perf_counter() - start
+
+
+async def bench(base: str, key: str, n: int, concurrency: int, tag: str) -> list[tuple]:
+    headers = {"Authorization": f"Bearer {key}"}
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    rows = []
+    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=30) as c:
+        ids = [f"bench-{tag}-{i:05d}" for i in range(n)]
+        phases = {
+            "PUT create": [lambda i=i: c.put(f"/v1/candidates/{i}", json=candidate(n)) for i in ids],
+            "GET one": [lambda i=i: c.get(f"/v1/candidates/{i}") for i in ids],
+            "PATCH": [
+                lambda i=i: c.patch(f"/v1/candidates/{i}", json={"max_commute_km": 25}) for i in ids
+            ],
+            "GET list (50)": [lambda: c.get("/v1/candidates", params={"limit": 50})] * n,
+        }
+        for name, calls in phases.items():
+            samples, wall = await run_phase(concurrency, calls)
+            p50, p95, p99 = percentiles(samples)
+            rows.append((name, concurrency, len(samples), p50, p95, p99, len(samples) / wall))
+    return rows
+
+
+def wait_ready(base: str, proc: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("ponte serve exited early")
+        try:
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError("ponte serve did not become ready")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=500, help="requests per phase")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4])
+    parser.add_argument("--port", type=int, default=8765)
+    args = parser.parse_args()
+
+    data_dir = Path(tempfile.mkdtemp(prefix="ponte-bench-"))
+    key = "bench-" + secrets.token_hex(16)
+    env = {
+        **os.environ,
+        "PONTE_DATA_DIR": str(data_dir),
+        "PONTE_BOOTSTRAP_ADMIN_KEY": key,
+        "PONTE_LOG_LEVEL": "WARNING",
+    }
+    base = f"http://127.0.0.1:{args.port}"
+    proc = subprocess.Popen(  # noqa: S603
+        [str(PONTE), "serve", "--migrate", "--port", str(args.port)], env=env, cwd=ROOT
+    )
+    try:
+        wait_ready(base, proc)
+        rows = []
+        for conc in args.concurrency:
+            rows += asyncio.run(bench(base, key, args.n, conc, f"c{conc}"))
+        rss = psutil.Process(proc.pid).memory_info().rss / 2**20
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+    print("| operation | concurrency | requests | p50 ms | p95 ms | p99 ms | req/s |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, conc, count, p50, p95, p99, rps in rows:
+        print(f"| {name} | {conc} | {count} | {p50:.1f} | {p95:.1f} | {p99:.1f} | {rps:.0f} |")
+    print(f"\nserver resident memory after the run: {rss:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
