@@ -67,6 +67,8 @@ def create_engine(url: URL, settings: Settings, *, pool_size: int | None = None)
         max_overflow=settings.db_pool_size,
         pool_pre_ping=True,
         pool_timeout=settings.db_connect_timeout_s,
+        # Statement parameters are people's data: keep them out of exception texts and logs.
+        hide_parameters=True,
         connect_args={
             "timeout": settings.db_connect_timeout_s,
             "command_timeout": 60,
