@@ -7,6 +7,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
+from pgvector.sqlalchemy import Vector
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
@@ -25,12 +26,22 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base
 
 ROLES = ("admin", "integration", "scout")
+# The default model (all-MiniLM-L6-v2) has 384 dimensions; a model of another size needs a
+# migration that changes these columns and rebuilds their indexes.
+EMBEDDING_DIM = 384
+# Texts in Italian, Dutch and English meet in one deployment: index each under all three
+# stemmers (and queries OR the three), so "magazzinieri" finds "magazziniere".
+TSV_EXPRESSION = (
+    "to_tsvector('english'::regconfig, coalesce(search_text, '')) || "
+    "to_tsvector('italian'::regconfig, coalesce(search_text, '')) || "
+    "to_tsvector('dutch'::regconfig, coalesce(search_text, ''))"
+)
 
 
 def _uuid_pk() -> Mapped[uuid.UUID]:
@@ -93,6 +104,31 @@ class _Resource:
     updated_at: Mapped[dt.datetime] = _created()
 
 
+class _Embedded:
+    """Columns of a resource that matching reads: its vectors, their model, its searchable text."""
+
+    embedding: Mapped[Any] = mapped_column(Vector(EMBEDDING_DIM), nullable=True)
+    embedding_model: Mapped[str | None] = mapped_column(Text)
+    content_hash: Mapped[bytes | None] = mapped_column(LargeBinary)
+    search_text: Mapped[str | None] = mapped_column(Text)
+    search_tsv: Mapped[Any] = mapped_column(
+        TSVECTOR, Computed(TSV_EXPRESSION, persisted=True), nullable=True
+    )
+
+
+def _vector_index(table: str, column: str = "embedding") -> Index:
+    return Index(
+        f"ix_{table}_{column}_hnsw",
+        column,
+        postgresql_using="hnsw",
+        postgresql_ops={column: "vector_cosine_ops"},
+    )
+
+
+def _tsv_index(table: str) -> Index:
+    return Index(f"ix_{table}_search_tsv", "search_tsv", postgresql_using="gin")
+
+
 class Employer(_Resource, Base):
     __tablename__ = "employers"
     __table_args__ = (
@@ -115,16 +151,22 @@ WORK_PERMITS = ("yes", "no", "pending", "unknown")
 
 
 def _lat() -> Mapped[float | None]:
-    return mapped_column(Double, Computed("((location ->> 'lat'))::double precision"))
+    return mapped_column(
+        Double, Computed("((location ->> 'lat'))::double precision", persisted=True)
+    )
 
 
 def _lon() -> Mapped[float | None]:
-    return mapped_column(Double, Computed("((location ->> 'lon'))::double precision"))
+    return mapped_column(
+        Double, Computed("((location ->> 'lon'))::double precision", persisted=True)
+    )
 
 
-class Vacancy(_Resource, Base):
+class Vacancy(_Embedded, _Resource, Base):
     __tablename__ = "vacancies"
     __table_args__ = (
+        _vector_index("vacancies"),
+        _tsv_index("vacancies"),
         UniqueConstraint("tenant_id", "external_id"),
         UniqueConstraint("tenant_id", "id"),
         ForeignKeyConstraint(
@@ -155,11 +197,14 @@ class Vacancy(_Resource, Base):
     positions: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("1"))
     stipend: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     status: Mapped[str] = mapped_column(Text, nullable=False, server_default=text("'open'"))
+    title_embedding: Mapped[Any] = mapped_column(Vector(EMBEDDING_DIM), nullable=True)
 
 
-class Candidate(_Resource, Base):
+class Candidate(_Embedded, _Resource, Base):
     __tablename__ = "candidates"
     __table_args__ = (
+        _vector_index("candidates"),
+        _tsv_index("candidates"),
         UniqueConstraint("tenant_id", "external_id"),
         UniqueConstraint("tenant_id", "id"),
         CheckConstraint(_in("status", CANDIDATE_STATUSES), name="status"),
@@ -185,6 +230,7 @@ class Candidate(_Resource, Base):
     education_level: Mapped[int | None] = mapped_column(SmallInteger)
     work_permit: Mapped[str] = mapped_column(Text, nullable=False, server_default=text("'unknown'"))
     status: Mapped[str] = mapped_column(Text, nullable=False, server_default=text("'active'"))
+    occupation_embedding: Mapped[Any] = mapped_column(Vector(EMBEDDING_DIM), nullable=True)
 
 
 class CandidateSensitive(Base):
@@ -212,3 +258,89 @@ class CandidateSensitive(Base):
     version: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("1"))
     created_at: Mapped[dt.datetime] = _created()
     updated_at: Mapped[dt.datetime] = _created()
+
+
+class CandidateChunk(Base):
+    """One window of a candidate's text with its vector, so a long CV is searched whole."""
+
+    __tablename__ = "candidate_chunks"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "candidate_id"],
+            ["candidates.tenant_id", "candidates.id"],
+            ondelete="CASCADE",
+        ),
+        _vector_index("candidate_chunks"),
+    )
+
+    candidate_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    chunk_no: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = _tenant_fk()
+    char_start: Mapped[int] = mapped_column(Integer, nullable=False)
+    char_end: Mapped[int] = mapped_column(Integer, nullable=False)
+    embedding: Mapped[Any] = mapped_column(Vector(EMBEDDING_DIM), nullable=False)
+
+
+class SkillEmbedding(Base):
+    """Cache of skill-label vectors per model, keyed by the label's hash: it holds no text."""
+
+    __tablename__ = "skill_embeddings"
+
+    model_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    label_hash: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
+    embedding: Mapped[Any] = mapped_column(Vector(EMBEDDING_DIM), nullable=False)
+
+
+class Shortlist(Base):
+    """An immutable snapshot of one ranking, for audit and for training the re-ranker."""
+
+    __tablename__ = "shortlists"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "id"),
+        ForeignKeyConstraint(
+            ["tenant_id", "vacancy_id"],
+            ["vacancies.tenant_id", "vacancies.id"],
+            ondelete="SET NULL (vacancy_id)",
+        ),
+        Index(
+            "ix_shortlists_tenant_id_vacancy_id_created_at", "tenant_id", "vacancy_id", "created_at"
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    tenant_id: Mapped[uuid.UUID] = _tenant_fk()
+    vacancy_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    created_at: Mapped[dt.datetime] = _created()
+    key_id: Mapped[str | None] = mapped_column(Text)
+    ranker_version: Mapped[str] = mapped_column(Text, nullable=False)
+    embedding_model: Mapped[str] = mapped_column(Text, nullable=False)
+    params: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    excluded_by_gate: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    considered: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class ShortlistItem(Base):
+    """One ranked candidate of a snapshot, by internal id only (erasure cuts the link)."""
+
+    __tablename__ = "shortlist_items"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "shortlist_id"],
+            ["shortlists.tenant_id", "shortlists.id"],
+            ondelete="CASCADE",
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "candidate_id"],
+            ["candidates.tenant_id", "candidates.id"],
+            ondelete="SET NULL (candidate_id)",
+        ),
+        Index("ix_shortlist_items_candidate_id", "candidate_id"),
+    )
+
+    shortlist_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    rank: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = _tenant_fk()
+    candidate_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    score: Mapped[float] = mapped_column(Double, nullable=False)
+    features: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    explanation: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)

@@ -94,17 +94,13 @@ def upgrade() -> None:
         sa.Column(
             "lat",
             sa.Double(),
-            sa.Computed(
-                "((location ->> 'lat'))::double precision",
-            ),
+            sa.Computed("((location ->> 'lat'))::double precision", persisted=True),
             nullable=True,
         ),
         sa.Column(
             "lon",
             sa.Double(),
-            sa.Computed(
-                "((location ->> 'lon'))::double precision",
-            ),
+            sa.Computed("((location ->> 'lon'))::double precision", persisted=True),
             nullable=True,
         ),
         sa.Column("max_commute_km", sa.Double(), nullable=True),
@@ -258,17 +254,13 @@ def upgrade() -> None:
         sa.Column(
             "lat",
             sa.Double(),
-            sa.Computed(
-                "((location ->> 'lat'))::double precision",
-            ),
+            sa.Computed("((location ->> 'lat'))::double precision", persisted=True),
             nullable=True,
         ),
         sa.Column(
             "lon",
             sa.Double(),
-            sa.Computed(
-                "((location ->> 'lon'))::double precision",
-            ),
+            sa.Computed("((location ->> 'lon'))::double precision", persisted=True),
             nullable=True,
         ),
         sa.Column("remote", sa.Boolean(), server_default=sa.text("false"), nullable=False),
