@@ -37,6 +37,30 @@ class Encoder:
         self.dimension = int(self._model.get_embedding_dimension() or 0)
         self.max_seq_length = int(self._model.max_seq_length or 0)
 
+    def chunk_spans(
+        self, text: str, max_tokens: int = 200, overlap: int = 40
+    ) -> list[tuple[int, int]]:
+        """Returns character spans of overlapping windows that each fit the model's input.
+
+        The model reads 256 tokens; a multi-page CV is cut into windows so that nothing past
+        the first paragraph is lost. Windows overlap so a sentence on a border is seen whole.
+        """
+        if not text.strip():
+            return []
+        offsets = self._model.tokenizer(
+            text, add_special_tokens=False, return_offsets_mapping=True
+        )["offset_mapping"]
+        if len(offsets) <= max_tokens:
+            return [(0, len(text))]
+        spans = []
+        step = max_tokens - overlap
+        for first in range(0, len(offsets), step):
+            window = offsets[first : first + max_tokens]
+            spans.append((int(window[0][0]), int(window[-1][1])))
+            if first + max_tokens >= len(offsets):
+                break
+        return spans
+
     def encode(self, texts: list[str]) -> npt.NDArray[np.float32]:
         """Returns one normalised vector per text (blocking: call it from a worker thread)."""
         if not texts:

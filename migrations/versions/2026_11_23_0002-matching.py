@@ -30,7 +30,71 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+FUNCTIONS = """
+CREATE FUNCTION ponte_cefr_rank(level text) RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT CASE upper(level)
+    WHEN 'A1' THEN 1 WHEN 'A2' THEN 2 WHEN 'B1' THEN 3 WHEN 'B2' THEN 4
+    WHEN 'C1' THEN 5 WHEN 'C2' THEN 6 WHEN 'NATIVE' THEN 7 ELSE 0 END
+$$;
+
+CREATE FUNCTION ponte_haversine_km(lat1 double precision, lon1 double precision,
+                                   lat2 double precision, lon2 double precision)
+RETURNS double precision LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT 2 * 6371.0088 * asin(sqrt(
+    power(sin(radians(lat2 - lat1) / 2), 2)
+    + cos(radians(lat1)) * cos(radians(lat2)) * power(sin(radians(lon2 - lon1) / 2), 2)))
+$$;
+
+CREATE FUNCTION ponte_or_tsquery(query text) RETURNS tsquery
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+  SELECT replace(plainto_tsquery('english'::regconfig, query)::text, ' & ', ' | ')::tsquery
+      || replace(plainto_tsquery('italian'::regconfig, query)::text, ' & ', ' | ')::tsquery
+      || replace(plainto_tsquery('dutch'::regconfig, query)::text, ' & ', ' | ')::tsquery
+$$;
+
+CREATE FUNCTION ponte_language_gate(required jsonb, spoken jsonb) RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT CASE
+    WHEN jsonb_array_length(required) = 0 THEN 1
+    WHEN jsonb_array_length(spoken) = 0 THEN 0
+    WHEN EXISTS (
+      SELECT FROM jsonb_array_elements(required) r
+      WHERE NOT EXISTS (
+        SELECT FROM jsonb_array_elements(spoken) s
+        WHERE s ->> 'code' = r ->> 'code'
+          AND ponte_cefr_rank(s ->> 'level') >= ponte_cefr_rank(r ->> 'min_level')))
+    THEN -1 ELSE 1 END
+$$;
+
+CREATE FUNCTION ponte_language_fit(required jsonb, spoken jsonb) RETURNS double precision
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT CASE
+    WHEN jsonb_array_length(required) = 0 THEN NULL
+    WHEN jsonb_array_length(spoken) = 0 THEN 0.5
+    ELSE (SELECT avg(CASE WHEN EXISTS (
+            SELECT FROM jsonb_array_elements(spoken) s
+            WHERE s ->> 'code' = r ->> 'code'
+              AND ponte_cefr_rank(s ->> 'level') >= ponte_cefr_rank(r ->> 'min_level'))
+          THEN 1.0 ELSE 0.0 END)
+          FROM jsonb_array_elements(required) r) END
+$$;
+"""
+
+FUNCTION_NAMES = (
+    "ponte_language_fit(jsonb, jsonb)",
+    "ponte_language_gate(jsonb, jsonb)",
+    "ponte_or_tsquery(text)",
+    "ponte_haversine_km(double precision, double precision, double precision, double precision)",
+    "ponte_cefr_rank(text)",
+)
+
+
 def upgrade() -> None:
+    # asyncpg prepares each statement: one CREATE FUNCTION at a time.
+    for statement in FUNCTIONS.split("\n\n"):
+        if statement.strip():
+            op.execute(statement)
     op.create_table(
         "skill_embeddings",
         sa.Column("model_id", sa.Text(), nullable=False),
@@ -200,6 +264,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    for name in FUNCTION_NAMES:
+        op.execute(f"DROP FUNCTION IF EXISTS {name}")
     revoke_all("candidate_chunks", "skill_embeddings", "shortlists", "shortlist_items")
     op.drop_index("ix_vacancies_search_tsv", table_name="vacancies", postgresql_using="gin")
     op.drop_index(
