@@ -19,6 +19,7 @@ from app.db import migrate as migrations
 from app.db.engine import DatabaseUrls, create_engine, resolve_database, session_factory
 from app.errors import AppError
 from app.logging import configure_logging
+from app.ml.encoder import Encoder
 from app.schemas import CandidateIn, CandidateSensitiveIn, EmployerIn, Principal, Role, VacancyIn
 from app.services import keys as key_service
 from app.services.concurrency import Preconditions
@@ -116,12 +117,18 @@ def serve(
     _serve(settings, urls, host, port)
 
 
-def _serve(settings: Settings, urls: DatabaseUrls, host: str | None, port: int | None) -> None:
+def _serve(
+    settings: Settings,
+    urls: DatabaseUrls,
+    host: str | None,
+    port: int | None,
+    encoder: Encoder | None = None,
+) -> None:
     import uvicorn
 
     from app.main import create_app
 
-    app = create_app(settings, database=urls)
+    app = create_app(settings, database=urls, encoder=encoder)
     # uvicorn re-raises SIGTERM after its graceful shutdown; with the default action the process
     # would die without running atexit, leaving the embedded PostgreSQL running. Exit instead.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
@@ -221,7 +228,7 @@ def demo_data() -> dict[str, Any]:
 
 
 async def load_demo(
-    session: AsyncSession, tenant_name: str = "default"
+    session: AsyncSession, encoder: Encoder, tenant_name: str = "default"
 ) -> tuple[str, dict[str, int]]:
     """Creates ``tenant_name`` if needed, upserts the demo data, returns a new admin key."""
     try:
@@ -239,11 +246,11 @@ async def load_demo(
         await EmployerService(session, principal).put(ext, EmployerIn(**item), always)
     for item in data["vacancies"]:
         ext = item.pop("external_id")
-        await VacancyService(session, principal).put(ext, VacancyIn(**item), always)
+        await VacancyService(session, principal, encoder).put(ext, VacancyIn(**item), always)
     for item in data["candidates"]:
         ext = item.pop("external_id")
         sensitive = item.pop("sensitive", None)
-        await CandidateService(session, principal).put(ext, CandidateIn(**item), always)
+        await CandidateService(session, principal, encoder).put(ext, CandidateIn(**item), always)
         if sensitive:
             await SensitiveService(session, principal).put(
                 ext, CandidateSensitiveIn(**sensitive), always
@@ -264,7 +271,8 @@ def demo(
     settings = _settings()
     urls = resolve_database(settings)
     migrations.upgrade(urls.owner, settings)
-    secret, counts = _with_session(urls, settings, load_demo)
+    encoder = Encoder(settings.resolved_model_path(), settings.model_device)
+    secret, counts = _with_session(urls, settings, lambda s: load_demo(s, encoder))
     where = f"http://{host or settings.host}:{port or settings.port}"
     typer.echo(
         f"Demo data in tenant 'default': {counts['employers']} employers, "
@@ -275,7 +283,7 @@ def demo(
     typer.echo(f"API: {where}  (OpenAPI docs: {where}/docs)", err=True)
     sys.stderr.flush()
     if serve_api:
-        _serve(settings, urls, host, port)
+        _serve(settings, urls, host, port, encoder)
 
 
 def main() -> None:

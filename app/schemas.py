@@ -393,3 +393,47 @@ class Page(BaseModel, Generic[T]):
 
 
 TENANT_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+# ---------------------------------------------------------------- matching
+
+
+class ShortlistRequest(Strict):
+    limit: int = Field(default=20, ge=1, le=200)
+    gates: dict[str, bool] = Field(
+        default_factory=dict,
+        description="Switch a gate off with false: status, not_placed, availability, language, "
+        "commute, permit",
+    )
+
+
+class BulkRequest(Strict):
+    items: list[dict[str, Any]] = Field(min_length=1, max_length=1000)
+
+
+class BulkItemResult(BaseModel):
+    external_id: str | None
+    status: Literal["created", "updated", "error"]
+    error: str | None = None
+
+
+class BulkResponse(BaseModel):
+    items: list[BulkItemResult]
+
+
+class Weights(Strict):
+    """Scorer weights per feature (each 0–10); features left out keep their current weight."""
+
+    semantic_best: float | None = Field(default=None, ge=0, le=10)
+    semantic_profile: float | None = Field(default=None, ge=0, le=10)
+    must_have: float | None = Field(default=None, ge=0, le=10)
+    nice_to_have: float | None = Field(default=None, ge=0, le=10)
+    lexical: float | None = Field(default=None, ge=0, le=10)
+    title: float | None = Field(default=None, ge=0, le=10)
+    language: float | None = Field(default=None, ge=0, le=10)
+    distance: float | None = Field(default=None, ge=0, le=10)
+    availability: float | None = Field(default=None, ge=0, le=10)
+
+
+class TenantSettingsPatch(Strict):
+    weights: Weights | None = None

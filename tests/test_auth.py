@@ -36,7 +36,14 @@ async def test_key_format_and_only_hash_stored(client, make_key, owner_engine):
         "tenant": "alpha",
         "role": "scout",
         "key_id": key_id,
-        "permissions": ["candidates:read", "employers:read", "vacancies:read"],
+        "permissions": [
+            "candidates:read",
+            "employers:read",
+            "matches:read",
+            "shortlists:create",
+            "shortlists:read",
+            "vacancies:read",
+        ],
     }
     async with owner_engine.connect() as conn:
         row = (

@@ -7,6 +7,7 @@ expected access here before it can ship.
 from __future__ import annotations
 
 import re
+import uuid
 
 import pytest
 
@@ -27,6 +28,14 @@ EXPECTED: dict[tuple[str, str], str | frozenset[str]] = {
     ("PUT", "/v1/candidates/{external_id}/sensitive"): WRITERS,
     ("GET", "/v1/candidates/{external_id}/sensitive"): WRITERS,
     ("DELETE", "/v1/candidates/{external_id}/sensitive"): WRITERS,
+    ("POST", "/v1/vacancies/{external_id}/shortlists"): ANY_KEY,
+    ("GET", "/v1/vacancies/{external_id}/shortlists"): ANY_KEY,
+    ("GET", "/v1/shortlists/{shortlist_id}"): ANY_KEY,
+    ("GET", "/v1/candidates/{external_id}/matches"): ANY_KEY,
+    ("POST", "/v1/candidates:bulk"): WRITERS,
+    ("POST", "/v1/vacancies:bulk"): WRITERS,
+    ("GET", "/v1/tenant/settings"): ADMIN,
+    ("PATCH", "/v1/tenant/settings"): ADMIN,
 }
 for plural in ("employers", "vacancies", "candidates"):
     EXPECTED[("GET", f"/v1/{plural}")] = ANY_KEY
@@ -40,6 +49,10 @@ BODIES = {
     "/v1/candidates/{external_id}": payloads.candidate(),
     "/v1/candidates/{external_id}/sensitive": payloads.sensitive(),
     "/v1/api-keys": {"role": "scout"},
+    "/v1/vacancies/{external_id}/shortlists": {"limit": 5},
+    "/v1/candidates:bulk": {"items": [{"external_id": "c-1", **payloads.candidate()}]},
+    "/v1/vacancies:bulk": {"items": [{"external_id": "v-1", **payloads.vacancy("e-1")}]},
+    "/v1/tenant/settings": {"weights": {"lexical": 0.2}},
 }
 
 
@@ -63,8 +76,9 @@ async def test_role_matrix(app, client, make_key, role):
     for method, path in _routes(app):
         expected = EXPECTED[(method, path)]
         url = re.sub(r"\{[a-z_]+\}", "x-1", path)
+        url = url.replace("/shortlists/x-1", f"/shortlists/{uuid.uuid4()}")
         body = BODIES.get(path) if method in ("PUT", "POST", "PATCH") else None
-        if method == "PATCH":
+        if method == "PATCH" and path != "/v1/tenant/settings":
             body = {}
         r = await client.request(method, url, json=body, headers=headers)
         assert r.status_code < 500, (method, path, role, r.text)

@@ -12,7 +12,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from app.deps import JSON_BODY, SessionDep, require
+from app.deps import JSON_BODY, EncoderDep, SessionDep, require
 from app.schemas import (
     EXTERNAL_ID_PATTERN,
     CandidateIn,
@@ -129,10 +129,11 @@ def resource_router(
         body: body_model,  # type: ignore[valid-type]
         session: SessionDep,
         principal: Writer,
+        encoder: EncoderDep,
         if_match: IfMatch = None,
         if_none_match: IfNoneMatch = None,
     ) -> Response:
-        written = await service_class(session, principal).put(
+        written = await service_class(session, principal, encoder).put(
             external_id, body, Preconditions(if_match, if_none_match)
         )
         if written.created:
@@ -162,9 +163,10 @@ def resource_router(
         body: Annotated[dict[str, Any], Body(media_type=MERGE_PATCH)],
         session: SessionDep,
         principal: Writer,
+        encoder: EncoderDep,
         if_match: IfMatch = None,
     ) -> Response:
-        written = await service_class(session, principal).patch(
+        written = await service_class(session, principal, encoder).patch(
             external_id, body, Preconditions(if_match)
         )
         return _json(written)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +18,15 @@ class TenantRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    async def get(self, tenant_id: uuid.UUID) -> Tenant | None:
+        """Returns the tenant with this id, if any."""
+        return await self.session.get(Tenant, tenant_id)
+
+    async def set_settings(self, tenant: Tenant, settings: dict[str, Any]) -> None:
+        """Replaces the tenant's settings document."""
+        tenant.settings = settings
+        await self.session.flush()
 
     async def get_by_name(self, name: str) -> Tenant | None:
         """Returns the tenant called ``name``, if any."""

@@ -16,17 +16,30 @@ class Permission(StrEnum):
     candidates_read = "candidates:read"
     candidates_write = "candidates:write"
     candidates_sensitive = "candidates:sensitive"
+    shortlists_write = "shortlists:create"
+    shortlists_read = "shortlists:read"
+    matches_read = "matches:read"
+    bulk_write = "bulk:write"
     keys_manage = "keys:manage"
+    tenant_settings = "tenant:settings"
 
 
 _SCOUT = frozenset(
-    {Permission.employers_read, Permission.vacancies_read, Permission.candidates_read}
+    {
+        Permission.employers_read,
+        Permission.vacancies_read,
+        Permission.candidates_read,
+        Permission.shortlists_write,
+        Permission.shortlists_read,
+        Permission.matches_read,
+    }
 )
 _INTEGRATION = _SCOUT | {
     Permission.employers_write,
     Permission.vacancies_write,
     Permission.candidates_write,
     Permission.candidates_sensitive,
+    Permission.bulk_write,
 }
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.admin: frozenset(Permission),

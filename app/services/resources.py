@@ -6,6 +6,7 @@ import base64
 import binascii
 import datetime as dt
 import json
+import re
 from collections.abc import Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -13,7 +14,15 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.tables import Candidate, Employer, Vacancy
-from app.errors import BadRequest, Conflict, NotFound, ValidationFailed
+from app.errors import (
+    AppError,
+    BadRequest,
+    Conflict,
+    NotFound,
+    ServiceUnavailable,
+    ValidationFailed,
+)
+from app.ml.encoder import Encoder
 from app.repositories.resources import (
     CandidateRepository,
     EmployerRepository,
@@ -21,8 +30,16 @@ from app.repositories.resources import (
     SensitiveRepository,
     VacancyRepository,
 )
-from app.schemas import CandidateIn, CandidateSensitiveIn, EmployerIn, Principal, VacancyIn
+from app.schemas import (
+    EXTERNAL_ID_PATTERN,
+    CandidateIn,
+    CandidateSensitiveIn,
+    EmployerIn,
+    Principal,
+    VacancyIn,
+)
 from app.services.concurrency import Preconditions, entity_tag
+from app.services.vectors import VectorService
 
 M = TypeVar("M", Employer, Vacancy, Candidate)
 In = TypeVar("In", bound=BaseModel)
@@ -39,6 +56,16 @@ def merge_patch(target: Any, patch: Any) -> Any:
         else:
             result[key] = merge_patch(result.get(key), value)
     return result
+
+
+EXTERNAL_ID = re.compile(EXTERNAL_ID_PATTERN)
+
+
+def _first_error(errors: list[dict[str, Any]]) -> str:
+    first = errors[0]
+    where = ".".join(str(part) for part in first["loc"][1:]) or "body"
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{where}: {first['msg']}{more}"
 
 
 def validation_errors(exc: ValidationError) -> list[dict[str, Any]]:
@@ -82,10 +109,16 @@ class ResourceService(Generic[M, In]):
     repository_class: ClassVar[type[ResourceRepository[Any]]]
     schema: ClassVar[type[BaseModel]]
 
-    def __init__(self, session: AsyncSession, principal: Principal) -> None:
+    def __init__(
+        self, session: AsyncSession, principal: Principal, encoder: Encoder | None = None
+    ) -> None:
         self.session = session
         self.principal = principal
+        self.encoder = encoder
         self.repo: ResourceRepository[M] = self.repository_class(session)
+
+    async def _after_write(self, rows: Sequence[M]) -> None:
+        """Brings derived data (vectors) up to date before the write is acknowledged."""
 
     @property
     def tenant_id(self) -> Any:
@@ -127,6 +160,7 @@ class ResourceService(Generic[M, In]):
         current = await self.repo.get(self.tenant_id, external_id, for_update=True)
         pre.check(entity_tag(current.id, current.version) if current else None)
         row, created = await self.repo.upsert(self.tenant_id, external_id, await self._values(body))
+        await self._after_write([row])
         return await self._written(row, created)
 
     async def patch(self, external_id: str, patch: dict[str, Any], pre: Preconditions) -> Written:
@@ -145,6 +179,7 @@ class ResourceService(Generic[M, In]):
             external_id,
             await self._values(body),  # type: ignore[arg-type]
         )
+        await self._after_write([row])
         return await self._written(row)
 
     async def delete(self, external_id: str, pre: Preconditions) -> None:
@@ -153,6 +188,41 @@ class ResourceService(Generic[M, In]):
         pre.check(entity_tag(current.id, current.version))
         await self._before_delete(current)
         await self.repo.delete(current)
+
+    async def bulk_upsert(self, items: Sequence[Any]) -> list[dict[str, Any]]:
+        """Creates or replaces many resources; a bad or repeated item is reported, the rest
+        stored. Results keep the input order; vectors are computed in one batch at the end."""
+        results: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        stored: list[M] = []
+        for raw in items:
+            external_id = raw.get("external_id") if isinstance(raw, dict) else None
+            result: dict[str, Any] = {"external_id": external_id}
+            results.append(result)
+            if not isinstance(external_id, str) or not EXTERNAL_ID.match(external_id):
+                result.update(status="error", error="external_id missing or not a valid id")
+                continue
+            if external_id in seen:
+                result.update(status="error", error="external_id repeated in this request")
+                continue
+            seen.add(external_id)
+            try:
+                body = self.schema.model_validate(
+                    {k: v for k, v in raw.items() if k != "external_id"}
+                )
+                async with self.session.begin_nested():
+                    values = await self._values(body)  # type: ignore[arg-type]
+                    row, created = await self.repo.upsert(self.tenant_id, external_id, values)
+            except ValidationError as exc:
+                result.update(status="error", error=_first_error(validation_errors(exc)))
+                continue
+            except AppError as exc:
+                result.update(status="error", error=exc.detail)
+                continue
+            stored.append(row)
+            result["status"] = "created" if created else "updated"
+        await self._after_write(stored)
+        return results
 
     async def _before_delete(self, row: M) -> None:
         """Raises if ``row`` may not be deleted."""
@@ -238,6 +308,9 @@ class VacancyService(ResourceService[Vacancy, VacancyIn]):
             for row in rows
         ]
 
+    async def _after_write(self, rows: Sequence[Vacancy]) -> None:
+        await _vectors(self).refresh_vacancies(rows)
+
     async def _filters(self, filters: dict[str, Any]) -> dict[str, Any] | None:
         filters = dict(filters)
         employer = filters.pop("employer_external_id", None)
@@ -249,10 +322,19 @@ class VacancyService(ResourceService[Vacancy, VacancyIn]):
         return filters
 
 
+def _vectors(service: ResourceService[Any, Any]) -> VectorService:
+    if service.encoder is None:
+        raise ServiceUnavailable("the model is not loaded yet")
+    return VectorService(service.session, service.encoder)
+
+
 class CandidateService(ResourceService[Candidate, CandidateIn]):
     kind = "candidate"
     repository_class = CandidateRepository
     schema = CandidateIn
+
+    async def _after_write(self, rows: Sequence[Candidate]) -> None:
+        await _vectors(self).refresh_candidates(rows)
 
 
 class SensitiveService:

@@ -1,0 +1,120 @@
+"""Shortlists, matches, bulk writes and the tenant's scorer settings."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+
+from app.api.resources import ExternalIdPath
+from app.deps import JSON_BODY, EncoderDep, SessionDep, require
+from app.schemas import BulkRequest, BulkResponse, Principal, ShortlistRequest, TenantSettingsPatch
+from app.services import tenant_settings
+from app.services.authz import Permission
+from app.services.matching import MatchingService
+from app.services.resources import CandidateService, VacancyService
+
+router = APIRouter(tags=["matching"])
+Shortlister = Annotated[Principal, require(Permission.shortlists_write)]
+ShortlistReader = Annotated[Principal, require(Permission.shortlists_read)]
+MatchReader = Annotated[Principal, require(Permission.matches_read)]
+BulkWriter = Annotated[Principal, require(Permission.bulk_write)]
+Admin = Annotated[Principal, require(Permission.tenant_settings)]
+
+
+@router.post(
+    "/v1/vacancies/{external_id}/shortlists",
+    status_code=201,
+    summary="Rank the tenant's candidates for a vacancy; the result is stored as a snapshot",
+    dependencies=JSON_BODY,
+)
+async def create_shortlist(
+    external_id: ExternalIdPath,
+    body: ShortlistRequest,
+    session: SessionDep,
+    principal: Shortlister,
+    encoder: EncoderDep,
+) -> Any:
+    service = MatchingService(session, principal, encoder)
+    return await service.create_shortlist(external_id, body.limit, body.gates)
+
+
+@router.get(
+    "/v1/vacancies/{external_id}/shortlists", summary="The vacancy's shortlists, newest first"
+)
+async def list_shortlists(
+    external_id: ExternalIdPath,
+    session: SessionDep,
+    principal: ShortlistReader,
+    encoder: EncoderDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Any:
+    items = await MatchingService(session, principal, encoder).list_shortlists(external_id, limit)
+    return {"items": items}
+
+
+@router.get("/v1/shortlists/{shortlist_id}", summary="A stored shortlist with its items")
+async def get_shortlist(
+    shortlist_id: Annotated[uuid.UUID, Path()],
+    session: SessionDep,
+    principal: ShortlistReader,
+    encoder: EncoderDep,
+) -> Any:
+    return await MatchingService(session, principal, encoder).read_shortlist(shortlist_id)
+
+
+@router.get(
+    "/v1/candidates/{external_id}/matches",
+    summary="Rank the tenant's open vacancies for a candidate",
+)
+async def candidate_matches(
+    external_id: ExternalIdPath,
+    session: SessionDep,
+    principal: MatchReader,
+    encoder: EncoderDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    gates_off: Annotated[
+        list[str] | None, Query(max_length=6, description="Gates to switch off")
+    ] = None,
+) -> Any:
+    switches = dict.fromkeys(gates_off or [], False)
+    return await MatchingService(session, principal, encoder).matches_for_candidate(
+        external_id, limit, switches
+    )
+
+
+@router.post(
+    "/v1/candidates:bulk",
+    response_model=BulkResponse,
+    summary="Create or replace up to 1,000 candidates; each item reports its own outcome",
+    dependencies=JSON_BODY,
+)
+async def bulk_candidates(
+    body: BulkRequest, session: SessionDep, principal: BulkWriter, encoder: EncoderDep
+) -> Any:
+    return {"items": await CandidateService(session, principal, encoder).bulk_upsert(body.items)}
+
+
+@router.post(
+    "/v1/vacancies:bulk",
+    response_model=BulkResponse,
+    summary="Create or replace up to 1,000 vacancies; each item reports its own outcome",
+    dependencies=JSON_BODY,
+)
+async def bulk_vacancies(
+    body: BulkRequest, session: SessionDep, principal: BulkWriter, encoder: EncoderDep
+) -> Any:
+    return {"items": await VacancyService(session, principal, encoder).bulk_upsert(body.items)}
+
+
+@router.get("/v1/tenant/settings", summary="The tenant's scorer weights")
+async def get_settings(session: SessionDep, principal: Admin) -> Any:
+    return await tenant_settings.read_settings(session, principal)
+
+
+@router.patch(
+    "/v1/tenant/settings", summary="Change the tenant's scorer weights", dependencies=JSON_BODY
+)
+async def patch_settings(body: TenantSettingsPatch, session: SessionDep, principal: Admin) -> Any:
+    return await tenant_settings.update_settings(session, principal, body)

@@ -1,0 +1,223 @@
+"""Features of a (vacancy, candidate) pair, the default weighted scorer, and explanations.
+
+Everything here is pure: vectors and plain values in, numbers and dicts out. Gates and the
+database-side features (similarities, lexical rank, distance) arrive already computed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from app.ml.text import skill_key
+
+Vector = npt.NDArray[np.float32]
+
+FEATURES = (
+    "semantic_best",
+    "semantic_profile",
+    "must_have",
+    "nice_to_have",
+    "lexical",
+    "title",
+    "language",
+    "distance",
+    "availability",
+)
+
+# The default scorer: a weighted mean of features in [0, 1]. Skill coverage leads because it is
+# what a scout checks first; semantics catch what labels miss (CVs as free text, synonyms);
+# practical fit (language, distance, availability) breaks ties among similar profiles, and the
+# hard gates have already removed the impossible ones. Tenants can override any weight.
+DEFAULT_WEIGHTS: dict[str, float] = {
+    "semantic_best": 0.20,
+    "semantic_profile": 0.10,
+    "must_have": 0.30,
+    "nice_to_have": 0.05,
+    "lexical": 0.15,
+    "title": 0.10,
+    "language": 0.04,
+    "distance": 0.03,
+    "availability": 0.03,
+}
+SCORER_VERSION = "weighted-v1"
+SOFT_MATCH_THRESHOLD = 0.62
+GATES = ("status", "not_placed", "availability", "language", "commute", "permit")
+GateState = Literal["pass", "unknown", "fail"]
+_GATE_STATE: dict[int, GateState] = {1: "pass", 0: "unknown", -1: "fail"}
+
+
+def gate_state(value: int | None) -> GateState:
+    """Maps the database's 1 / 0 / -1 to "pass" / "unknown" / "fail"."""
+    return _GATE_STATE[0 if value is None else int(value)]
+
+
+@dataclass(frozen=True)
+class RequiredSkill:
+    label: str
+    must_have: bool = True
+    weight: float = 1.0
+
+
+@dataclass
+class SkillMatch:
+    """How one required skill was met by one of the candidate's skills, if at all."""
+
+    required: str
+    must_have: bool
+    weight: float
+    matched_index: int | None = None
+    kind: Literal["exact", "soft"] | None = None
+    similarity: float = 0.0
+
+
+def match_skills(
+    required: Sequence[RequiredSkill],
+    candidate_labels: Sequence[str],
+    vectors: Mapping[str, Vector],
+    threshold: float = SOFT_MATCH_THRESHOLD,
+) -> list[SkillMatch]:
+    """Matches each required skill to the candidate's best skill: exact label, else the most
+    similar label (by skill-label embeddings) when its cosine reaches ``threshold``."""
+    keys = [skill_key(label) for label in candidate_labels]
+    exact = {key: i for i, key in reversed(list(enumerate(keys)))}
+    usable = [i for i, key in enumerate(keys) if key in vectors]
+    matrix = np.stack([vectors[keys[i]] for i in usable]) if usable else None
+    matches = []
+    for req in required:
+        match = SkillMatch(req.label, req.must_have, req.weight)
+        key = skill_key(req.label)
+        if key in exact:
+            match.matched_index, match.kind, match.similarity = exact[key], "exact", 1.0
+        elif matrix is not None and key in vectors:
+            sims = matrix @ vectors[key]
+            best = int(np.argmax(sims))
+            similarity = float(sims[best])
+            if similarity >= threshold:
+                match.matched_index, match.kind = usable[best], "soft"
+                match.similarity = round(similarity, 4)
+        matches.append(match)
+    return matches
+
+
+def coverage(matches: Sequence[SkillMatch], must_have: bool) -> float | None:
+    """Returns the weighted share of (must-have or nice-to-have) skills met; None if none asked.
+
+    A soft match counts by its similarity, so "forklift driving" for "operate forklift" counts
+    nearly fully and a loose neighbour counts little.
+    """
+    chosen = [m for m in matches if m.must_have == must_have]
+    total = sum(m.weight for m in chosen)
+    if not chosen or total <= 0:
+        return None
+    met = sum(
+        m.weight * (1.0 if m.kind == "exact" else m.similarity if m.kind else 0.0) for m in chosen
+    )
+    return met / total
+
+
+def distance_fit(remote: bool, km: float | None, max_km: float | None) -> float:
+    """Returns 1 near, falling to 0 at the candidate's commute limit (30 km if unknown)."""
+    if remote:
+        return 1.0
+    if km is None:
+        return 0.5
+    limit = max_km if max_km and max_km > 0 else 30.0
+    return max(0.0, 1.0 - km / limit) if km <= limit else 0.0
+
+
+def availability_fit(gate: int | None) -> float:
+    """Returns 1 when available by the start date, 0.5 when unknown, 0 when later."""
+    return {1: 1.0, 0: 0.5, -1: 0.0}[0 if gate is None else int(gate)]
+
+
+def clip01(value: float | None) -> float | None:
+    """Clamps a similarity into [0, 1] (None stays None)."""
+    if value is None or math.isnan(value):
+        return None
+    return min(1.0, max(0.0, float(value)))
+
+
+def combine(features: Mapping[str, float | None], weights: Mapping[str, float]) -> float:
+    """Returns the weighted mean of the known features (unknown ones drop out), in [0, 1]."""
+    num = den = 0.0
+    for name, value in features.items():
+        w = weights.get(name, 0.0)
+        if value is not None and w > 0:
+            num += w * value
+            den += w
+    return num / den if den else 0.0
+
+
+@dataclass
+class Explanation:
+    """Why a candidate is where it is, in terms a scout can check."""
+
+    summary: str
+    components: dict[str, float | None]
+    matched_skills: list[dict[str, Any]] = field(default_factory=list)
+    missing_skills: list[str] = field(default_factory=list)
+    gates: dict[str, str] = field(default_factory=dict)
+    distance_km: float | None = None
+
+
+def explain(
+    features: Mapping[str, float | None],
+    matches: Sequence[SkillMatch],
+    gates: Mapping[str, GateState],
+    distance_km: float | None,
+    remote: bool,
+) -> Explanation:
+    """Builds the explanation: one readable sentence plus the parts it is made of."""
+    must = [m for m in matches if m.must_have]
+    met_must = [m for m in must if m.kind]
+    missing = [m.required for m in must if not m.kind]
+    parts = []
+    if must:
+        parts.append(f"meets {len(met_must)} of {len(must)} must-have skills")
+        soft = [m for m in met_must if m.kind == "soft"]
+        if soft:
+            parts[-1] += f" ({len(soft)} by a similar skill)"
+    sem = features.get("semantic_best") or 0.0
+    parts.append(
+        "profile text is a "
+        + ("strong" if sem >= 0.6 else "fair" if sem >= 0.4 else "weak")
+        + " match for the vacancy"
+    )
+    if gates.get("language") == "pass":
+        parts.append("speaks the required languages")
+    elif gates.get("language") == "unknown":
+        parts.append("languages not recorded")
+    if remote:
+        parts.append("remote job")
+    elif distance_km is not None:
+        parts.append(f"{distance_km:.0f} km away")
+    unknown = [g for g, s in gates.items() if s == "unknown" and g != "language"]
+    if unknown:
+        parts.append("unknown: " + ", ".join(unknown))
+    summary = "; ".join(parts)
+    summary = summary[0].upper() + summary[1:] + "."
+    if missing:
+        summary += " Missing: " + ", ".join(missing) + "."
+    return Explanation(
+        summary=summary,
+        components={k: (round(v, 4) if v is not None else None) for k, v in features.items()},
+        matched_skills=[
+            {
+                "required": m.required,
+                "matched_index": m.matched_index,
+                "kind": m.kind,
+                "similarity": m.similarity,
+            }
+            for m in matches
+            if m.kind
+        ],
+        missing_skills=missing,
+        gates=dict(gates),
+        distance_km=round(distance_km, 2) if distance_km is not None else None,
+    )

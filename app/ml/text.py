@@ -1,0 +1,66 @@
+"""The texts Ponte embeds and indexes, built the same way for the API, batch jobs and evaluation."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+_SPACE = re.compile(r"\s+")
+
+
+def skill_key(label: str) -> str:
+    """Returns the comparison form of a skill label (case- and spacing-insensitive)."""
+    return _SPACE.sub(" ", label).strip().casefold()
+
+
+def label_hash(label: str) -> bytes:
+    """Returns the cache key of a skill label: a hash, so the cache holds no text."""
+    return hashlib.sha256(skill_key(label).encode("utf-8")).digest()
+
+
+def content_hash(model_id: str, *texts: str) -> bytes:
+    """Returns the hash that decides whether stored vectors are still current."""
+    digest = hashlib.sha256(model_id.encode("utf-8"))
+    for text in texts:
+        digest.update(b"\x1f" + text.encode("utf-8"))
+    return digest.digest()
+
+
+def _labels(items: Iterable[Any]) -> list[str]:
+    return [item["label"] if isinstance(item, dict) else str(item) for item in items]
+
+
+def _sentence(text: str | None) -> str:
+    text = _SPACE.sub(" ", text or "").strip()
+    if text and text[-1] not in ".!?":
+        text += "."
+    return text
+
+
+def candidate_text(
+    summary: str | None, skills: Sequence[Any], desired_occupations: Sequence[str] = ()
+) -> str:
+    """Returns a candidate's text: summary, then "Skills: …", then desired occupations."""
+    parts = [_sentence(summary)]
+    labels = _labels(skills)
+    if labels:
+        parts.append("Skills: " + ", ".join(labels) + ".")
+    if desired_occupations:
+        parts.append("Looking for work as: " + ", ".join(desired_occupations) + ".")
+    return " ".join(p for p in parts if p)
+
+
+def vacancy_text(title: str, description: str | None, required_skills: Sequence[Any]) -> str:
+    """Returns a vacancy's text: title, description, then "Required: …"."""
+    parts = [_sentence(title), _sentence(description)]
+    labels = _labels(required_skills)
+    if labels:
+        parts.append("Required: " + ", ".join(labels) + ".")
+    return " ".join(p for p in parts if p)
+
+
+def occupation_text(desired_occupations: Sequence[str]) -> str:
+    """Returns the text compared with vacancy titles (empty when the candidate named none)."""
+    return ", ".join(o.strip() for o in desired_occupations if o.strip())

@@ -1,0 +1,179 @@
+"""Matching SQL: gates, retrieval (vector, chunk, full-text) and pair features.
+
+Both directions share one pair expression set over ``candidates c JOIN vacancies v`` in the
+same tenant. Each gate is an SQL expression worth 1 (pass), 0 (unknown) or -1 (fail), so
+filtering, the per-gate counts and the explanations all read the same definition.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pgvector.sqlalchemy import Vector
+from sqlalchemy import bindparam, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.tables import EMBEDDING_DIM
+
+GATE_SQL: dict[str, str] = {
+    # Paused or withdrawn people are not put forward; 'placed' is its own gate below.
+    "status": "CASE WHEN c.status IN ('active', 'placed') THEN 1 ELSE -1 END",
+    "not_placed": "CASE WHEN c.status = 'placed' THEN -1 ELSE 1 END",
+    "availability": (
+        "CASE WHEN c.available_from IS NULL OR v.start_date IS NULL THEN 0 "
+        "WHEN c.available_from <= v.start_date THEN 1 ELSE -1 END"
+    ),
+    "language": "ponte_language_gate(v.languages, c.languages)",
+    "commute": (
+        "CASE WHEN v.remote THEN 1 "
+        "WHEN c.lat IS NULL OR v.lat IS NULL OR c.max_commute_km IS NULL THEN 0 "
+        "WHEN ponte_haversine_km(c.lat, c.lon, v.lat, v.lon) <= c.max_commute_km THEN 1 "
+        "ELSE -1 END"
+    ),
+    "permit": "CASE c.work_permit WHEN 'no' THEN -1 WHEN 'yes' THEN 1 ELSE 0 END",
+}
+
+Direction = Literal["shortlist", "matches"]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """One side fixed, the other ranked: a vacancy's candidates, or a candidate's vacancies."""
+
+    direction: Direction
+    tenant_id: uuid.UUID
+    anchor_id: uuid.UUID
+    gates: tuple[str, ...]
+
+    @property
+    def ranked(self) -> str:
+        return "c" if self.direction == "shortlist" else "v"
+
+    @property
+    def anchor(self) -> str:
+        return "v" if self.direction == "shortlist" else "c"
+
+    def where(self) -> str:
+        """Returns the pair filter: same tenant, anchor fixed, open vacancies for matches."""
+        clause = (
+            "c.tenant_id = :tenant_id AND v.tenant_id = :tenant_id "
+            f"AND {self.anchor}.id = :anchor_id"
+        )
+        if self.direction == "matches":
+            clause += " AND v.status = 'open'"
+        return clause
+
+    def passing(self) -> str:
+        """Returns the condition that no enabled gate fails."""
+        return " AND ".join(f"({GATE_SQL[g]}) <> -1" for g in self.gates) or "TRUE"
+
+    def params(self) -> dict[str, Any]:
+        return {"tenant_id": self.tenant_id, "anchor_id": self.anchor_id}
+
+
+_FROM = "FROM candidates c JOIN vacancies v ON v.tenant_id = c.tenant_id"
+_QVEC = bindparam("qvec", type_=Vector(EMBEDDING_DIM))
+
+
+class MatchRepository:
+    """Runs the matching statements for one scope."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def tune_vector_search(self, rows: int) -> None:
+        """Lets HNSW return at least ``rows`` rows, scanning on past filtered-out ones."""
+        await self.session.execute(
+            text("SELECT set_config('hnsw.ef_search', :ef, true)"), {"ef": str(max(40, rows))}
+        )
+        await self.session.execute(
+            text("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)")
+        )
+
+    async def gate_counts(self, scope: Scope) -> dict[str, int]:
+        """Returns how many ranked rows each gate fails, how many there are and how many pass."""
+        fails = ", ".join(
+            f"count(*) FILTER (WHERE ({GATE_SQL[g]}) = -1) AS {g}" for g in scope.gates
+        )
+        sql = (
+            f"SELECT count(*) AS total, count(*) FILTER (WHERE {scope.passing()}) AS passing"
+            f"{', ' + fails if fails else ''} {_FROM} WHERE {scope.where()}"
+        )
+        row = (await self.session.execute(text(sql), scope.params())).mappings().one()
+        return {k: int(v) for k, v in row.items()}
+
+    async def nearest(
+        self, scope: Scope, query_vector: Any, k: int, *, exact: bool
+    ) -> list[uuid.UUID]:
+        """Returns the ids of the ``k`` passing rows whose embedding is nearest the query.
+
+        ``exact`` scans the (small) passing set instead of the HNSW index, so a selective gate
+        never starves the result.
+        """
+        r = scope.ranked
+        order = f"({r}.embedding <=> :qvec)" + (" + 0" if exact else "")
+        sql = (
+            f"SELECT {r}.id {_FROM} WHERE {scope.where()} AND {scope.passing()} "
+            f"AND {r}.embedding IS NOT NULL ORDER BY {order} LIMIT :k"
+        )
+        stmt = text(sql).bindparams(_QVEC)
+        rows = await self.session.execute(stmt, {**scope.params(), "qvec": query_vector, "k": k})
+        return [row[0] for row in rows]
+
+    async def nearest_chunks(
+        self, scope: Scope, query_vector: Any, k: int, *, exact: bool
+    ) -> list[uuid.UUID]:
+        """Returns candidates (shortlist direction) owning the chunks nearest the query."""
+        order = "(ch.embedding <=> :qvec)" + (" + 0" if exact else "")
+        sql = (
+            "SELECT ch.candidate_id FROM candidate_chunks ch "
+            "JOIN candidates c ON c.id = ch.candidate_id AND c.tenant_id = ch.tenant_id "
+            "JOIN vacancies v ON v.tenant_id = c.tenant_id "
+            f"WHERE ch.tenant_id = :tenant_id AND {scope.where()} AND {scope.passing()} "
+            f"ORDER BY {order} LIMIT :k"
+        )
+        stmt = text(sql).bindparams(_QVEC)
+        rows = await self.session.execute(
+            stmt, {**scope.params(), "qvec": query_vector, "k": 3 * k}
+        )
+        return list(dict.fromkeys(row[0] for row in rows))[:k]
+
+    async def lexical(self, scope: Scope, k: int) -> list[uuid.UUID]:
+        """Returns the passing rows ranked highest by full-text search of the anchor's text."""
+        r, a = scope.ranked, scope.anchor
+        sql = (
+            f"SELECT {r}.id {_FROM} CROSS JOIN LATERAL "
+            f"(SELECT ponte_or_tsquery(coalesce({a}.search_text, '')) AS q) lq "
+            f"WHERE {scope.where()} AND {scope.passing()} AND {r}.search_tsv @@ lq.q "
+            f"ORDER BY ts_rank_cd({r}.search_tsv, lq.q, 32) DESC, {r}.id LIMIT :k"
+        )
+        rows = await self.session.execute(text(sql), {**scope.params(), "k": k})
+        return [row[0] for row in rows]
+
+    async def pair_features(self, scope: Scope, ids: Sequence[uuid.UUID]) -> list[dict[str, Any]]:
+        """Returns, for these ranked rows, every database-side feature, gate and field the
+        scorer and the explanations need."""
+        if not ids:
+            return []
+        r, a = scope.ranked, scope.anchor
+        gates = ", ".join(f"({sql}) AS gate_{name}" for name, sql in GATE_SQL.items())
+        sql = f"""
+            SELECT c.id AS candidate_id, c.external_id AS candidate_external_id,
+                   v.id AS vacancy_id, v.external_id AS vacancy_external_id,
+                   1 - (c.embedding <=> v.embedding) AS semantic_profile,
+                   (SELECT max(1 - (ch.embedding <=> v.embedding)) FROM candidate_chunks ch
+                     WHERE ch.candidate_id = c.id AND ch.tenant_id = c.tenant_id) AS semantic_chunk,
+                   1 - (c.occupation_embedding <=> v.title_embedding) AS title,
+                   ts_rank_cd({r}.search_tsv,
+                              ponte_or_tsquery(coalesce({a}.search_text, '')), 32) AS lexical_raw,
+                   ponte_language_fit(v.languages, c.languages) AS language,
+                   CASE WHEN c.lat IS NOT NULL AND v.lat IS NOT NULL
+                        THEN ponte_haversine_km(c.lat, c.lon, v.lat, v.lon) END AS distance_km,
+                   c.max_commute_km, v.remote, c.skills, v.required_skills, {gates}
+            {_FROM} WHERE {scope.where()} AND {r}.id = ANY(:ids)
+        """
+        rows = await self.session.execute(text(sql), {**scope.params(), "ids": list(ids)})
+        return [dict(row) for row in rows.mappings()]

@@ -1,0 +1,335 @@
+"""Ranking: explained shortlists of candidates for a vacancy, and vacancies for a candidate.
+
+Pipeline: gates (in SQL) → retrieval (vector, chunk and full-text candidates, merged) → pair
+features (SQL + skill matching here) → the tenant's scorer → explanations → a stored snapshot.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.tables import Candidate, Shortlist, Vacancy
+from app.errors import BadRequest, NotFound
+from app.ml.encoder import Encoder
+from app.ml.scoring import (
+    DEFAULT_WEIGHTS,
+    FEATURES,
+    GATES,
+    SCORER_VERSION,
+    RequiredSkill,
+    availability_fit,
+    clip01,
+    combine,
+    coverage,
+    distance_fit,
+    explain,
+    gate_state,
+    match_skills,
+)
+from app.ml.text import label_hash
+from app.repositories.matching import MatchRepository, Scope
+from app.repositories.resources import CandidateRepository, VacancyRepository
+from app.repositories.shortlists import ShortlistRepository
+from app.repositories.tenants import TenantRepository
+from app.repositories.vectors import VectorRepository
+from app.schemas import Principal
+from app.services.vectors import VectorService
+
+# Below this many gate-passing rows an exact scan is cheaper and never misses a row.
+EXACT_SCAN_BELOW = 2000
+
+
+def _labels(items: Sequence[Any]) -> list[str]:
+    return [item["label"] if isinstance(item, dict) else str(item) for item in items]
+
+
+def _required(items: Sequence[Any]) -> list[RequiredSkill]:
+    return [
+        RequiredSkill(i["label"], bool(i.get("must_have", True)), float(i.get("weight", 1.0)))
+        for i in items
+    ]
+
+
+def _matched_ref(label: str) -> str:
+    # Snapshots keep a short hash of the candidate's label, not the label itself.
+    return label_hash(label).hex()[:16]
+
+
+class MatchingService:
+    """Ranks within the caller's tenant with its weights."""
+
+    def __init__(self, session: AsyncSession, principal: Principal, encoder: Encoder) -> None:
+        self.session = session
+        self.principal = principal
+        self.encoder = encoder
+        self.vectors = VectorService(session, encoder)
+        self.repo = MatchRepository(session)
+        self.shortlists = ShortlistRepository(session)
+
+    async def weights(self) -> dict[str, float]:
+        """Returns the tenant's scorer weights (defaults where the tenant set none)."""
+        tenant = await TenantRepository(self.session).get(self.principal.tenant_id)
+        custom = (tenant.settings or {}).get("weights", {}) if tenant else {}
+        return {**DEFAULT_WEIGHTS, **{k: float(v) for k, v in custom.items() if k in FEATURES}}
+
+    @staticmethod
+    def enabled_gates(switches: dict[str, bool] | None) -> tuple[str, ...]:
+        """Returns the gates left on; unknown gate names are an error."""
+        switches = switches or {}
+        unknown = sorted(set(switches) - set(GATES))
+        if unknown:
+            raise BadRequest(f"unknown gates: {', '.join(unknown)}; known: {', '.join(GATES)}")
+        return tuple(g for g in GATES if switches.get(g, True))
+
+    async def _rank(
+        self, scope: Scope, query_vector: Any, limit: int
+    ) -> tuple[list[dict[str, Any]], dict[str, int], int]:
+        counts = await self.repo.gate_counts(scope)
+        passing = counts["passing"]
+        k = max(4 * limit, 100)
+        exact = passing <= EXACT_SCAN_BELOW
+        await self.repo.tune_vector_search(k)
+        ids = await self.repo.nearest(scope, query_vector, k, exact=exact)
+        if scope.direction == "shortlist":
+            ids += await self.repo.nearest_chunks(scope, query_vector, k, exact=exact)
+        ids += await self.repo.lexical(scope, k)
+        rows = await self.repo.pair_features(scope, list(dict.fromkeys(ids)))
+        scored = await self._score(rows, scope)
+        scored.sort(key=lambda item: (-item["score"], str(item["ranked_id"])))
+        excluded = {g: counts[g] for g in scope.gates}
+        return scored[:limit], excluded, counts["total"]
+
+    async def _score(self, rows: list[dict[str, Any]], scope: Scope) -> list[dict[str, Any]]:
+        if not rows:
+            return []
+        labels = {label for row in rows for label in _labels(row["skills"])}
+        labels |= {label for row in rows for label in _labels(row["required_skills"])}
+        skill_vectors = await self.vectors.skill_vectors(labels)
+        weights = await self.weights()
+        lexical_max = max((row["lexical_raw"] or 0.0) for row in rows) or 1.0
+        scored = []
+        for row in rows:
+            candidate_labels = _labels(row["skills"])
+            matches = match_skills(
+                _required(row["required_skills"]), candidate_labels, skill_vectors
+            )
+            # Only the gates that were applied are reported; a gate switched off says nothing.
+            gates = {g: gate_state(row[f"gate_{g}"]) for g in scope.gates}
+            semantic_profile = clip01(row["semantic_profile"]) or 0.0
+            semantic_chunk = clip01(row["semantic_chunk"])
+            features: dict[str, float | None] = {
+                "semantic_best": max(semantic_profile, semantic_chunk or 0.0),
+                "semantic_profile": semantic_profile,
+                "must_have": coverage(matches, must_have=True),
+                "nice_to_have": coverage(matches, must_have=False),
+                "lexical": (row["lexical_raw"] or 0.0) / lexical_max,
+                "title": clip01(row["title"]),
+                "language": row["language"],
+                "distance": distance_fit(row["remote"], row["distance_km"], row["max_commute_km"]),
+                "availability": availability_fit(row["gate_availability"]),
+            }
+            explanation = explain(features, matches, gates, row["distance_km"], row["remote"])
+            scored.append(
+                {
+                    "ranked_id": row["candidate_id" if scope.ranked == "c" else "vacancy_id"],
+                    "candidate_id": row["candidate_id"],
+                    "candidate_external_id": row["candidate_external_id"],
+                    "vacancy_id": row["vacancy_id"],
+                    "vacancy_external_id": row["vacancy_external_id"],
+                    "score": round(combine(features, weights), 6),
+                    "features": features,
+                    "matches": matches,
+                    "candidate_labels": candidate_labels,
+                    "explanation": explanation,
+                }
+            )
+        return scored
+
+    async def _vacancy(self, external_id: str) -> Vacancy:
+        row = await VacancyRepository(self.session).get(self.principal.tenant_id, external_id)
+        if row is None:
+            raise NotFound(f"no vacancy '{external_id}'")
+        await self.vectors.refresh_vacancies([row])
+        await self.session.refresh(row)
+        return row
+
+    async def _candidate(self, external_id: str) -> Candidate:
+        row = await CandidateRepository(self.session).get(self.principal.tenant_id, external_id)
+        if row is None:
+            raise NotFound(f"no candidate '{external_id}'")
+        await self.vectors.refresh_candidates([row])
+        await self.session.refresh(row)
+        return row
+
+    async def create_shortlist(
+        self, vacancy_external_id: str, limit: int, gate_switches: dict[str, bool] | None
+    ) -> dict[str, Any]:
+        """Ranks the tenant's candidates for a vacancy and stores the result as a snapshot."""
+        gates = self.enabled_gates(gate_switches)
+        vacancy = await self._vacancy(vacancy_external_id)
+        scope = Scope("shortlist", self.principal.tenant_id, vacancy.id, gates)
+        ranked, excluded, total = await self._rank(scope, np.asarray(vacancy.embedding), limit)
+        params = {"limit": limit, "gates": {g: g in gates for g in GATES}}
+        snapshot = await self.shortlists.create(
+            {
+                "tenant_id": self.principal.tenant_id,
+                "vacancy_id": vacancy.id,
+                "key_id": self.principal.key_id,
+                "ranker_version": SCORER_VERSION,
+                "embedding_model": self.encoder.model_id,
+                "params": {**params, "weights": await self.weights()},
+                "excluded_by_gate": excluded,
+                "considered": total,
+            },
+            [
+                {
+                    "rank": rank,
+                    "candidate_id": item["candidate_id"],
+                    "score": item["score"],
+                    "features": item["features"],
+                    "explanation": self._stored_explanation(item),
+                }
+                for rank, item in enumerate(ranked, start=1)
+            ],
+        )
+        return await self.read_shortlist(snapshot.id, snapshot=snapshot)
+
+    @staticmethod
+    def _stored_explanation(item: dict[str, Any]) -> dict[str, Any]:
+        explanation = item["explanation"]
+        labels = item["candidate_labels"]
+        matched = [
+            {**m, "matched_ref": _matched_ref(labels[m["matched_index"]])}
+            for m in explanation.matched_skills
+        ]
+        return {
+            "summary": explanation.summary,
+            "components": explanation.components,
+            "matched_skills": matched,
+            "missing_skills": explanation.missing_skills,
+            "gates": explanation.gates,
+            "distance_km": explanation.distance_km,
+        }
+
+    @staticmethod
+    def _public_explanation(stored: dict[str, Any], labels: list[str] | None) -> dict[str, Any]:
+        """Renders a stored explanation, naming the candidate's matching skill if it still
+        holds the same label at the same place (after an erasure or an edit it is null)."""
+        matched = []
+        for m in stored.get("matched_skills", []):
+            index = m.get("matched_index")
+            label = (
+                labels[index]
+                if labels is not None and index is not None and index < len(labels)
+                else None
+            )
+            if label is not None and _matched_ref(label) != m.get("matched_ref"):
+                label = None
+            matched.append(
+                {
+                    "required": m["required"],
+                    "matched_by": label,
+                    "kind": m["kind"],
+                    "similarity": m["similarity"],
+                }
+            )
+        return {
+            "summary": stored["summary"],
+            "components": stored["components"],
+            "matched_skills": matched,
+            "missing_skills": stored["missing_skills"],
+            "gates": stored["gates"],
+            "distance_km": stored["distance_km"],
+        }
+
+    async def read_shortlist(
+        self, shortlist_id: uuid.UUID, *, snapshot: Shortlist | None = None
+    ) -> dict[str, Any]:
+        """Returns a stored snapshot with its items."""
+        tenant_id = self.principal.tenant_id
+        snapshot = snapshot or await self.shortlists.get(tenant_id, shortlist_id)
+        if snapshot is None:
+            raise NotFound(f"no shortlist '{shortlist_id}'")
+        items = []
+        for item, external_id, skills in await self.shortlists.items(tenant_id, snapshot.id):
+            labels = _labels(skills) if skills is not None else None
+            items.append(
+                {
+                    "rank": item.rank,
+                    "candidate_external_id": external_id,
+                    "score": item.score,
+                    "explanation": self._public_explanation(item.explanation, labels),
+                }
+            )
+        return {
+            "id": snapshot.id,
+            "vacancy_external_id": await self.shortlists.vacancy_external_id(
+                tenant_id, snapshot.vacancy_id
+            ),
+            "created_at": snapshot.created_at,
+            "ranker_version": snapshot.ranker_version,
+            "embedding_model": snapshot.embedding_model,
+            "params": {k: v for k, v in snapshot.params.items() if k != "weights"},
+            "considered": snapshot.considered,
+            "excluded_by_gate": snapshot.excluded_by_gate,
+            "items": items,
+        }
+
+    async def list_shortlists(self, vacancy_external_id: str, limit: int) -> list[dict[str, Any]]:
+        """Returns the vacancy's snapshots, newest first, without their items."""
+        vacancy = await VacancyRepository(self.session).get(
+            self.principal.tenant_id, vacancy_external_id
+        )
+        if vacancy is None:
+            raise NotFound(f"no vacancy '{vacancy_external_id}'")
+        rows = await self.shortlists.list_for_vacancy(self.principal.tenant_id, vacancy.id, limit)
+        return [
+            {
+                "id": row.id,
+                "vacancy_external_id": vacancy_external_id,
+                "created_at": row.created_at,
+                "ranker_version": row.ranker_version,
+                "embedding_model": row.embedding_model,
+                "considered": row.considered,
+                "excluded_by_gate": row.excluded_by_gate,
+            }
+            for row in rows
+        ]
+
+    async def matches_for_candidate(
+        self, candidate_external_id: str, limit: int, gate_switches: dict[str, bool] | None
+    ) -> dict[str, Any]:
+        """Ranks the tenant's open vacancies for a candidate (not stored)."""
+        gates = self.enabled_gates(gate_switches)
+        candidate = await self._candidate(candidate_external_id)
+        scope = Scope("matches", self.principal.tenant_id, candidate.id, gates)
+        # Vacancies are embedded when written; this catches rows left stale by a model change.
+        stale = await VectorRepository(self.session).stale_in_tenant(
+            Vacancy, self.principal.tenant_id, self.encoder.model_id
+        )
+        await self.vectors.refresh_vacancies(stale)
+        ranked, excluded, total = await self._rank(scope, np.asarray(candidate.embedding), limit)
+        items = []
+        for rank, item in enumerate(ranked, start=1):
+            stored = self._stored_explanation(item)
+            items.append(
+                {
+                    "rank": rank,
+                    "vacancy_external_id": item["vacancy_external_id"],
+                    "score": item["score"],
+                    "explanation": self._public_explanation(stored, item["candidate_labels"]),
+                }
+            )
+        return {
+            "candidate_external_id": candidate_external_id,
+            "ranker_version": SCORER_VERSION,
+            "embedding_model": self.encoder.model_id,
+            "considered": total,
+            "excluded_by_gate": excluded,
+            "items": items,
+        }

@@ -1,0 +1,42 @@
+"""A tenant's own settings: today the scorer's weights."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.errors import NotFound, ValidationFailed
+from app.ml.scoring import DEFAULT_WEIGHTS
+from app.repositories.tenants import TenantRepository
+from app.schemas import Principal, TenantSettingsPatch
+
+
+async def read_settings(session: AsyncSession, principal: Principal) -> dict[str, Any]:
+    """Returns the effective weights and the defaults they override."""
+    tenant = await TenantRepository(session).get(principal.tenant_id)
+    if tenant is None:
+        raise NotFound("tenant not found")
+    custom = (tenant.settings or {}).get("weights", {})
+    return {"weights": {**DEFAULT_WEIGHTS, **custom}, "default_weights": DEFAULT_WEIGHTS}
+
+
+async def update_settings(
+    session: AsyncSession, principal: Principal, patch: TenantSettingsPatch
+) -> dict[str, Any]:
+    """Merges new weights into the tenant's settings; at least one weight must stay positive."""
+    repo = TenantRepository(session)
+    tenant = await repo.get(principal.tenant_id)
+    if tenant is None:
+        raise NotFound("tenant not found")
+    settings = dict(tenant.settings or {})
+    if patch.weights is not None:
+        weights = {**settings.get("weights", {}), **patch.weights.model_dump(exclude_none=True)}
+        if not any(v > 0 for v in {**DEFAULT_WEIGHTS, **weights}.values()):
+            raise ValidationFailed(
+                "at least one weight must be positive",
+                errors=[{"loc": ["body", "weights"], "msg": "all zero", "type": "value_error"}],
+            )
+        settings["weights"] = weights
+    await repo.set_settings(tenant, settings)
+    return await read_settings(session, principal)

@@ -1,0 +1,148 @@
+"""Keeping vectors current: embed on write, in batches, off the event loop, never twice.
+
+A PUT returns only after its vectors are stored (read-your-writes for matching). Unchanged text
+is not embedded again (content hash per model); each distinct skill label is embedded once per
+model and cached by its hash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.tables import Candidate, Vacancy
+from app.ml.encoder import Encoder
+from app.ml.text import (
+    candidate_text,
+    content_hash,
+    label_hash,
+    occupation_text,
+    skill_key,
+    vacancy_text,
+)
+from app.repositories.vectors import VectorRepository
+
+
+def _labels(items: Iterable[Any]) -> list[str]:
+    return [item["label"] if isinstance(item, dict) else str(item) for item in items]
+
+
+def _mean_unit(vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    mean = vectors.mean(axis=0)
+    norm = float(np.linalg.norm(mean))
+    unit: npt.NDArray[np.float32] = (mean / norm if norm > 0 else mean).astype(np.float32)
+    return unit
+
+
+class VectorService:
+    """Embeds candidates, vacancies and skill labels with one encoder."""
+
+    def __init__(self, session: AsyncSession, encoder: Encoder) -> None:
+        self.encoder = encoder
+        self.repo = VectorRepository(session)
+
+    @property
+    def model_id(self) -> str:
+        return self.encoder.model_id
+
+    async def _encode(self, texts: list[str]) -> np.ndarray:
+        return await asyncio.to_thread(self.encoder.encode, texts)
+
+    async def skill_vectors(self, labels: Iterable[str]) -> dict[str, np.ndarray]:
+        """Returns a vector per skill key, from the cache or embedded now (and cached)."""
+        by_key: dict[str, str] = {}
+        for label in labels:
+            by_key.setdefault(skill_key(label), label)
+        hashes = {label_hash(k): k for k in by_key}
+        cached = await self.repo.skill_vectors(self.model_id, list(hashes))
+        out = {hashes[h]: np.asarray(v, dtype=np.float32) for h, v in cached.items()}
+        missing = [k for k in by_key if k not in out]
+        if missing:
+            fresh = await self._encode([by_key[k] for k in missing])
+            await self.repo.add_skill_vectors(
+                self.model_id, {label_hash(k): vec for k, vec in zip(missing, fresh, strict=True)}
+            )
+            out.update(zip(missing, fresh, strict=True))
+        return out
+
+    async def refresh_candidates(self, rows: Sequence[Candidate], *, force: bool = False) -> int:
+        """Embeds the candidates whose text changed (or all, with ``force``); returns how many."""
+        work = []
+        for row in rows:
+            text = candidate_text(row.summary, row.skills, row.desired_occupations)
+            occupations = occupation_text(row.desired_occupations)
+            digest = content_hash(self.model_id, text, occupations)
+            if force or row.content_hash != digest or row.embedding_model != self.model_id:
+                spans = await asyncio.to_thread(self.encoder.chunk_spans, text)
+                work.append((row, text, occupations, digest, spans or [(0, len(text))]))
+        if not work:
+            return 0
+        texts: list[str] = []
+        for _, text, occupations, _, spans in work:
+            texts += [text[start:end] for start, end in spans]
+            if occupations:
+                texts.append(occupations)
+        vectors = await self._encode(texts)
+        await self.skill_vectors(label for row, *_ in work for label in _labels(row.skills))
+        at = 0
+        for row, text, occupations, digest, spans in work:
+            chunk_vectors = vectors[at : at + len(spans)]
+            at += len(spans)
+            occupation_vector = None
+            if occupations:
+                occupation_vector = vectors[at]
+                at += 1
+            await self.repo.set_candidate_vectors(
+                row.tenant_id,
+                row.id,
+                model_id=self.model_id,
+                content_hash=digest,
+                search_text=text,
+                embedding=_mean_unit(chunk_vectors),
+                occupation_embedding=occupation_vector,
+                chunks=[
+                    (start, end, vec)
+                    for (start, end), vec in zip(spans, chunk_vectors, strict=True)
+                ],
+            )
+        return len(work)
+
+    async def refresh_vacancies(self, rows: Sequence[Vacancy], *, force: bool = False) -> int:
+        """Embeds the vacancies whose text changed (or all, with ``force``); returns how many."""
+        work = []
+        for row in rows:
+            text = vacancy_text(row.title, row.description, row.required_skills)
+            digest = content_hash(self.model_id, text, row.title)
+            if force or row.content_hash != digest or row.embedding_model != self.model_id:
+                spans = await asyncio.to_thread(self.encoder.chunk_spans, text)
+                work.append((row, text, digest, spans or [(0, len(text))]))
+        if not work:
+            return 0
+        texts: list[str] = []
+        for row, text, _, spans in work:
+            texts += [text[start:end] for start, end in spans]
+            texts.append(row.title)
+        vectors = await self._encode(texts)
+        await self.skill_vectors(
+            label for row, *_ in work for label in _labels(row.required_skills)
+        )
+        at = 0
+        for row, text, digest, spans in work:
+            chunk_vectors = vectors[at : at + len(spans)]
+            title_vector = vectors[at + len(spans)]
+            at += len(spans) + 1
+            await self.repo.set_vacancy_vectors(
+                row.tenant_id,
+                row.id,
+                model_id=self.model_id,
+                content_hash=digest,
+                search_text=text,
+                embedding=_mean_unit(chunk_vectors),
+                title_embedding=title_vector,
+            )
+        return len(work)
