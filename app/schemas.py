@@ -408,7 +408,7 @@ class ShortlistRequest(Strict):
 
 
 class BulkRequest(Strict):
-    items: list[dict[str, Any]] = Field(min_length=1, max_length=1000)
+    items: list[Any] = Field(min_length=1, max_length=1000)
 
 
 class BulkItemResult(BaseModel):
