@@ -9,6 +9,7 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable
 from importlib import resources as package_files
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -21,6 +22,7 @@ from app.errors import AppError
 from app.logging import configure_logging
 from app.ml.encoder import Encoder
 from app.schemas import CandidateIn, CandidateSensitiveIn, EmployerIn, Principal, Role, VacancyIn
+from app.services import evaluation, vector_jobs
 from app.services import keys as key_service
 from app.services.concurrency import Preconditions
 from app.services.resources import (
@@ -219,6 +221,94 @@ def keys_revoke(key_id: str) -> None:
         resolve_database(settings), settings, lambda s: key_service.revoke_key(s, key_id, None)
     )
     typer.echo(f"revoked {key_id}", err=True)
+
+
+@cli.command()
+def reembed(
+    all_rows: Annotated[
+        bool, typer.Option("--all", help="Re-embed every row, not only stale ones")
+    ] = False,
+    batch: Annotated[int, typer.Option(min=1, max=1000, help="Rows per transaction")] = 64,
+) -> None:
+    """Embed candidates and vacancies whose vectors are missing or from another model.
+
+    Each batch is committed on its own, so an interrupted run resumes where it stopped.
+    """
+    settings = _settings()
+    urls = resolve_database(settings)
+    encoder = Encoder(settings.resolved_model_path(), settings.model_device)
+
+    async def run() -> dict[str, int]:
+        engine = create_engine(urls.owner, settings, pool_size=1)
+        sessions = session_factory(engine)
+        try:
+            if all_rows:
+                async with sessions() as session, session.begin():
+                    await vector_jobs.mark_all_stale(session)
+            done = {"candidates": 0, "vacancies": 0}
+            for kind in done:
+                while True:
+                    async with sessions() as session, session.begin():
+                        count = await vector_jobs.reembed_batch(session, encoder, kind, batch)
+                    if not count:
+                        break
+                    done[kind] += count
+                    typer.echo(f"{kind}: {done[kind]} re-embedded", err=True)
+            return done
+        finally:
+            await engine.dispose()
+
+    done = asyncio.run(run())
+    typer.echo(
+        f"re-embedded {done['candidates']} candidates and {done['vacancies']} vacancies "
+        f"with {encoder.model_id}",
+        err=True,
+    )
+
+
+@cli.command("eval")
+def eval_command(
+    set_dir: Annotated[Path, typer.Option("--set", help="Folder in the format of shared/eval")],
+    skills: Annotated[
+        bool, typer.Option("--skills/--no-skills", help="Give vacancies their required skills")
+    ] = True,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write metrics here")] = None,
+) -> None:
+    """Rank an evaluation set through the API's code path and print metrics beside baselines."""
+    settings = _settings()
+    urls = resolve_database(settings)
+    migrations.upgrade(urls.owner, settings)
+    encoder = Encoder(settings.resolved_model_path(), settings.model_device)
+    data = evaluation.EvalSet.load(set_dir)
+
+    async def run() -> dict[str, list[str]]:
+        engine = create_engine(urls.owner, settings, pool_size=2)
+        try:
+            return await evaluation.ponte_rankings(
+                session_factory(engine),
+                encoder,
+                data,
+                skills,
+                progress=lambda line: typer.echo(line, err=True),
+            )
+        finally:
+            await engine.dispose()
+
+    rankings = {"ponte": asyncio.run(run())}
+    rankings.update(evaluation.baseline_rankings(data, encoder, skills))
+    metrics = evaluation.report(rankings, data)
+    label = "with required skills" if skills else "title + description only"
+    typer.echo(f"{set_dir.name} ({label}); tune = even-numbered vacancies, test = odd")
+    typer.echo("| split | method | queries | nDCG@10 | MRR | recall@10 |")
+    typer.echo("|---|---|---:|---:|---:|---:|")
+    for split, methods in metrics.items():
+        for method, m in methods.items():
+            typer.echo(
+                f"| {split} | {method} | {m['queries']} | {m['ndcg@10']:.4f} | "
+                f"{m['mrr']:.4f} | {m['recall@10']:.4f} |"
+            )
+    if json_out:
+        json_out.write_text(json.dumps(metrics, indent=1))
 
 
 def demo_data() -> dict[str, Any]:

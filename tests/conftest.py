@@ -15,8 +15,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from typer.testing import CliRunner
 
-from app.config import Settings
+from app.config import Settings, get_settings
 from app.db import migrate
 from app.db.engine import DatabaseUrls
 from app.logging import configure_logging
@@ -151,3 +152,13 @@ def make_key(app: Any, clean_db: None) -> KeyMaker:
         return {"Authorization": f"Bearer {secret}"}
 
     return make
+
+
+@pytest.fixture
+def cli_env(monkeypatch, database, clean_db):
+    """Points the CLI at the test database."""
+    monkeypatch.setenv("DATABASE_URL", database.owner.render_as_string(hide_password=False))
+    monkeypatch.setenv("PONTE_LOG_JSON", "false")
+    get_settings.cache_clear()
+    yield CliRunner()
+    get_settings.cache_clear()

@@ -5,12 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 
-import pytest
 from sqlalchemy import text
-from typer.testing import CliRunner
 
 from app.cli import cli
-from app.config import get_settings
 from app.main import create_app
 from tests.conftest import make_settings
 
@@ -117,16 +114,6 @@ async def test_bootstrap_admin_key(settings, encoder, database, owner_engine, cl
     assert await start_and_call() == 401
     async with owner_engine.connect() as conn:
         assert await conn.scalar(text("SELECT count(*) FROM api_keys")) == 1
-
-
-@pytest.fixture
-def cli_env(monkeypatch, database, clean_db):
-    """Points the CLI at the test database."""
-    monkeypatch.setenv("DATABASE_URL", database.owner.render_as_string(hide_password=False))
-    monkeypatch.setenv("PONTE_LOG_JSON", "false")
-    get_settings.cache_clear()
-    yield CliRunner()
-    get_settings.cache_clear()
 
 
 def test_cli_tenants_and_keys(cli_env):

@@ -172,7 +172,6 @@ class Vacancy(_Embedded, _Resource, Base):
         ForeignKeyConstraint(
             ["tenant_id", "employer_id"],
             ["employers.tenant_id", "employers.id"],
-            ondelete="RESTRICT",
         ),
         CheckConstraint(_in("contract", VACANCY_CONTRACTS), name="contract"),
         CheckConstraint(_in("status", VACANCY_STATUSES), name="status"),

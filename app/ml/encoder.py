@@ -48,7 +48,7 @@ class Encoder:
         if not text.strip():
             return []
         offsets = self._model.tokenizer(
-            text, add_special_tokens=False, return_offsets_mapping=True
+            text, add_special_tokens=False, return_offsets_mapping=True, verbose=False
         )["offset_mapping"]
         if len(offsets) <= max_tokens:
             return [(0, len(text))]

@@ -167,13 +167,14 @@ class MatchRepository:
                    (SELECT max(1 - (ch.embedding <=> v.embedding)) FROM candidate_chunks ch
                      WHERE ch.candidate_id = c.id AND ch.tenant_id = c.tenant_id) AS semantic_chunk,
                    1 - (c.occupation_embedding <=> v.title_embedding) AS title,
-                   ts_rank_cd({r}.search_tsv,
-                              ponte_or_tsquery(coalesce({a}.search_text, '')), 32) AS lexical_raw,
+                   ts_rank_cd({r}.search_tsv, lq.q, 32) AS lexical_raw,
                    ponte_language_fit(v.languages, c.languages) AS language,
                    CASE WHEN c.lat IS NOT NULL AND v.lat IS NOT NULL
                         THEN ponte_haversine_km(c.lat, c.lon, v.lat, v.lon) END AS distance_km,
                    c.max_commute_km, v.remote, c.skills, v.required_skills, {gates}
-            {_FROM} WHERE {scope.where()} AND {r}.id = ANY(:ids)
+            {_FROM} CROSS JOIN LATERAL
+                (SELECT ponte_or_tsquery(coalesce({a}.search_text, '')) AS q) lq
+            WHERE {scope.where()} AND {r}.id = ANY(:ids)
         """
         rows = await self.session.execute(text(sql), {**scope.params(), "ids": list(ids)})
         return [dict(row) for row in rows.mappings()]

@@ -40,6 +40,11 @@ class TenantRepository:
         await self.session.refresh(tenant)
         return tenant
 
+    async def delete(self, tenant: Tenant) -> None:
+        """Deletes a tenant and, by cascade, everything it owns (operator use only)."""
+        await self.session.delete(tenant)
+        await self.session.flush()
+
     async def list(self) -> Sequence[Tenant]:
         """Returns every tenant, by name."""
         return (await self.session.scalars(select(Tenant).order_by(Tenant.name))).all()

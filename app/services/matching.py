@@ -166,14 +166,23 @@ class MatchingService:
         await self.session.refresh(row)
         return row
 
+    async def rank_candidates(
+        self, vacancy_external_id: str, limit: int, gates: tuple[str, ...] = GATES
+    ) -> tuple[Vacancy, list[dict[str, Any]], dict[str, int], int]:
+        """Ranks the tenant's candidates for a vacancy: (vacancy, items, excluded, considered)."""
+        vacancy = await self._vacancy(vacancy_external_id)
+        scope = Scope("shortlist", self.principal.tenant_id, vacancy.id, gates)
+        ranked, excluded, total = await self._rank(scope, np.asarray(vacancy.embedding), limit)
+        return vacancy, ranked, excluded, total
+
     async def create_shortlist(
         self, vacancy_external_id: str, limit: int, gate_switches: dict[str, bool] | None
     ) -> dict[str, Any]:
         """Ranks the tenant's candidates for a vacancy and stores the result as a snapshot."""
         gates = self.enabled_gates(gate_switches)
-        vacancy = await self._vacancy(vacancy_external_id)
-        scope = Scope("shortlist", self.principal.tenant_id, vacancy.id, gates)
-        ranked, excluded, total = await self._rank(scope, np.asarray(vacancy.embedding), limit)
+        vacancy, ranked, excluded, total = await self.rank_candidates(
+            vacancy_external_id, limit, gates
+        )
         params = {"limit": limit, "gates": {g: g in gates for g in GATES}}
         snapshot = await self.shortlists.create(
             {

@@ -32,6 +32,19 @@ def _labels(items: Iterable[Any]) -> list[str]:
     return [item["label"] if isinstance(item, dict) else str(item) for item in items]
 
 
+# Skill labels repeat across thousands of profiles: keep their vectors in memory too. Keys are
+# (model id, label hash); at about 1.5 kB a vector, the bound keeps this under ~75 MB.
+_SKILL_CACHE: dict[tuple[str, bytes], npt.NDArray[np.float32]] = {}
+_SKILL_CACHE_MAX = 50_000
+
+
+def _remember(model_id: str, vectors: dict[bytes, npt.NDArray[np.float32]]) -> None:
+    if len(_SKILL_CACHE) + len(vectors) > _SKILL_CACHE_MAX:
+        _SKILL_CACHE.clear()
+    for digest, vector in vectors.items():
+        _SKILL_CACHE[(model_id, digest)] = vector
+
+
 def _mean_unit(vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     mean = vectors.mean(axis=0)
     norm = float(np.linalg.norm(mean))
@@ -59,14 +72,22 @@ class VectorService:
         for label in labels:
             by_key.setdefault(skill_key(label), label)
         hashes = {label_hash(k): k for k in by_key}
-        cached = await self.repo.skill_vectors(self.model_id, list(hashes))
-        out = {hashes[h]: np.asarray(v, dtype=np.float32) for h, v in cached.items()}
+        out: dict[str, npt.NDArray[np.float32]] = {}
+        for digest, key in hashes.items():
+            hit = _SKILL_CACHE.get((self.model_id, digest))
+            if hit is not None:
+                out[key] = hit
+        unknown = [h for h, k in hashes.items() if k not in out]
+        stored = await self.repo.skill_vectors(self.model_id, unknown)
+        found = {h: np.asarray(v, dtype=np.float32) for h, v in stored.items()}
+        _remember(self.model_id, found)
+        out.update((hashes[h], v) for h, v in found.items())
         missing = [k for k in by_key if k not in out]
         if missing:
             fresh = await self._encode([by_key[k] for k in missing])
-            await self.repo.add_skill_vectors(
-                self.model_id, {label_hash(k): vec for k, vec in zip(missing, fresh, strict=True)}
-            )
+            new = {label_hash(k): vec for k, vec in zip(missing, fresh, strict=True)}
+            await self.repo.add_skill_vectors(self.model_id, new)
+            _remember(self.model_id, new)
             out.update(zip(missing, fresh, strict=True))
         return out
 

@@ -297,7 +297,6 @@ def upgrade() -> None:
             ["tenant_id", "employer_id"],
             ["employers.tenant_id", "employers.id"],
             name=op.f("fk_vacancies_tenant_id_employer_id_employers"),
-            ondelete="RESTRICT",
         ),
         sa.ForeignKeyConstraint(
             ["tenant_id"],
