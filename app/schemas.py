@@ -430,6 +430,7 @@ class Weights(Strict):
     nice_to_have: float | None = Field(default=None, ge=0, le=10)
     lexical: float | None = Field(default=None, ge=0, le=10)
     title: float | None = Field(default=None, ge=0, le=10)
+    title_profile: float | None = Field(default=None, ge=0, le=10)
     language: float | None = Field(default=None, ge=0, le=10)
     distance: float | None = Field(default=None, ge=0, le=10)
     availability: float | None = Field(default=None, ge=0, le=10)

@@ -86,8 +86,10 @@ class MatchRepository:
 
     async def tune_vector_search(self, rows: int) -> None:
         """Lets HNSW return at least ``rows`` rows, scanning on past filtered-out ones."""
+        # pgvector caps ef_search at 1,000; iterative scanning goes on past it when needed.
+        ef = min(1000, max(40, rows))
         await self.session.execute(
-            text("SELECT set_config('hnsw.ef_search', :ef, true)"), {"ef": str(max(40, rows))}
+            text("SELECT set_config('hnsw.ef_search', :ef, true)"), {"ef": str(ef)}
         )
         await self.session.execute(
             text("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)")
@@ -167,6 +169,8 @@ class MatchRepository:
                    (SELECT max(1 - (ch.embedding <=> v.embedding)) FROM candidate_chunks ch
                      WHERE ch.candidate_id = c.id AND ch.tenant_id = c.tenant_id) AS semantic_chunk,
                    1 - (c.occupation_embedding <=> v.title_embedding) AS title,
+                   (SELECT max(1 - (ch.embedding <=> v.title_embedding)) FROM candidate_chunks ch
+                     WHERE ch.candidate_id = c.id AND ch.tenant_id = c.tenant_id) AS title_profile,
                    ts_rank_cd({r}.search_tsv, lq.q, 32) AS lexical_raw,
                    ponte_language_fit(v.languages, c.languages) AS language,
                    CASE WHEN c.lat IS NOT NULL AND v.lat IS NOT NULL

@@ -89,15 +89,15 @@ def baseline_rankings(
     return out
 
 
-async def ponte_rankings(
+async def load_scratch_tenant(
     sessions: async_sessionmaker[AsyncSession],
     encoder: Encoder,
     data: EvalSet,
     with_skills: bool,
-    depth: int = 100,
     progress: Callable[[str], None] = lambda _: None,
-) -> dict[str, list[str]]:
-    """Loads the set into a scratch tenant, ranks every vacancy, deletes the tenant."""
+) -> Principal:
+    """Creates a scratch tenant holding the set's candidates and vacancies; returns an admin
+    principal of it. Delete it with ``delete_scratch_tenant``."""
     name = f"eval-{secrets.token_hex(4)}"
     async with sessions() as session, session.begin():
         tenant = await TenantRepository(session).create(name)
@@ -134,21 +134,58 @@ async def ponte_rankings(
             _raise_on_errors(
                 await VacancyService(session, principal, encoder).bulk_upsert(vacancies)
             )
-        rankings: dict[str, list[str]] = {}
-        for n, v in enumerate(data.vacancies, start=1):
-            async with sessions() as session, session.begin():
-                service = MatchingService(session, principal, encoder)
-                _, items, _, _ = await service.rank_candidates(v["external_id"], depth)
-            rankings[v["external_id"]] = [i["candidate_external_id"] for i in items]
-            if n % 50 == 0:
-                progress(f"ranked {n}/{len(data.vacancies)} vacancies")
-        return rankings
-    finally:
+    except BaseException:
+        await delete_scratch_tenant(sessions, principal)
+        raise
+    return principal
+
+
+async def delete_scratch_tenant(
+    sessions: async_sessionmaker[AsyncSession], principal: Principal
+) -> None:
+    """Deletes the scratch tenant and everything in it."""
+    async with sessions() as session, session.begin():
+        repo = TenantRepository(session)
+        scratch = await repo.get(principal.tenant_id)
+        if scratch is not None:
+            await repo.delete(scratch)
+
+
+async def rank_all(
+    sessions: async_sessionmaker[AsyncSession],
+    encoder: Encoder,
+    principal: Principal,
+    data: EvalSet,
+    depth: int,
+    progress: Callable[[str], None] = lambda _: None,
+) -> dict[str, list[dict[str, Any]]]:
+    """Ranks the tenant's candidates for every vacancy of the set; returns the scored items."""
+    ranked: dict[str, list[dict[str, Any]]] = {}
+    for n, v in enumerate(data.vacancies, start=1):
         async with sessions() as session, session.begin():
-            repo = TenantRepository(session)
-            scratch = await repo.get(tenant.id)
-            if scratch is not None:
-                await repo.delete(scratch)
+            service = MatchingService(session, principal, encoder)
+            _, items, _, _ = await service.rank_candidates(v["external_id"], depth)
+        ranked[v["external_id"]] = items
+        if n % 50 == 0:
+            progress(f"ranked {n}/{len(data.vacancies)} vacancies")
+    return ranked
+
+
+async def ponte_rankings(
+    sessions: async_sessionmaker[AsyncSession],
+    encoder: Encoder,
+    data: EvalSet,
+    with_skills: bool,
+    depth: int = 20,
+    progress: Callable[[str], None] = lambda _: None,
+) -> dict[str, list[str]]:
+    """Loads the set into a scratch tenant, ranks every vacancy, deletes the tenant."""
+    principal = await load_scratch_tenant(sessions, encoder, data, with_skills, progress)
+    try:
+        ranked = await rank_all(sessions, encoder, principal, data, depth, progress)
+    finally:
+        await delete_scratch_tenant(sessions, principal)
+    return {vid: [i["candidate_external_id"] for i in items] for vid, items in ranked.items()}
 
 
 def _raise_on_errors(results: list[dict[str, Any]]) -> None:

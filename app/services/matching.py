@@ -91,7 +91,8 @@ class MatchingService:
     ) -> tuple[list[dict[str, Any]], dict[str, int], int]:
         counts = await self.repo.gate_counts(scope)
         passing = counts["passing"]
-        k = max(4 * limit, 100)
+        # Each retriever proposes 2×limit (at least 50); the union is re-scored as a whole.
+        k = max(2 * limit, 50)
         exact = passing <= EXACT_SCAN_BELOW
         await self.repo.tune_vector_search(k)
         ids = await self.repo.nearest(scope, query_vector, k, exact=exact)
@@ -129,6 +130,7 @@ class MatchingService:
                 "nice_to_have": coverage(matches, must_have=False),
                 "lexical": (row["lexical_raw"] or 0.0) / lexical_max,
                 "title": clip01(row["title"]),
+                "title_profile": clip01(row["title_profile"]),
                 "language": row["language"],
                 "distance": distance_fit(row["remote"], row["distance_km"], row["max_commute_km"]),
                 "availability": availability_fit(row["gate_availability"]),

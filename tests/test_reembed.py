@@ -1,0 +1,40 @@
+"""`ponte reembed` brings vectors made by another model (or none) up to date, resumably."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import text
+
+from app.cli import cli
+
+
+async def test_reembed_stale_rows(cli_env, owner_engine):
+    def invoke(*args):
+        return asyncio.to_thread(cli_env.invoke, cli, list(args))
+
+    async def scalar(sql):
+        async with owner_engine.connect() as conn:
+            return await conn.scalar(text(sql))
+
+    async def execute(sql):
+        async with owner_engine.begin() as conn:
+            await conn.execute(text(sql))
+
+    assert (await invoke("demo", "--no-serve")).exit_code == 0
+    candidates = await scalar("SELECT count(*) FROM candidates")
+    model = await scalar("SELECT min(embedding_model) FROM candidates")
+    await execute("UPDATE candidates SET embedding_model = 'older-model'")
+    await execute("UPDATE vacancies SET embedding = NULL WHERE status = 'filled'")
+
+    r = await invoke("reembed", "--batch", "7")
+    assert r.exit_code == 0, r.output
+    assert f"re-embedded {candidates} candidates and 1 vacancies" in r.output
+    assert await scalar("SELECT count(DISTINCT embedding_model) FROM candidates") == 1
+    assert await scalar("SELECT min(embedding_model) FROM candidates") == model
+    assert await scalar("SELECT count(*) FROM vacancies WHERE embedding IS NULL") == 0
+
+    r = await invoke("reembed")
+    assert "re-embedded 0 candidates and 0 vacancies" in r.output
+    r = await invoke("reembed", "--all")
+    assert f"re-embedded {candidates} candidates" in r.output
