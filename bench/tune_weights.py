@@ -93,7 +93,8 @@ def main() -> None:
             subset = {q: r for q, r in items.items() if q in ids}
             m = evaluate(rankings(subset, weights), data.qrels)
             print(
-                f"{name:8s} {split:5s} nDCG@10 {m['ndcg@10']:.4f} MRR {m['mrr']:.4f} R@10 {m['recall@10']:.4f}"
+                f"{name:8s} {split:5s} nDCG@10 {m['ndcg@10']:.4f} "
+                f"MRR {m['mrr']:.4f} R@10 {m['recall@10']:.4f}"
             )
     print(json.dumps({k: round(v, 4) for k, v in tuned.items()}, indent=1))
 
