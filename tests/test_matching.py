@@ -453,3 +453,32 @@ async def test_long_cv_found_by_text_after_the_first_1500_tokens(client, admin, 
             await client.put(f"/v1/candidates/{ext}", json=body, headers=admin)
     result = await shortlist(client, admin, vacancy="forklift", limit=5)
     assert result["items"][0]["candidate_external_id"] == "long-cv"
+
+
+async def test_free_text_cv_evidences_required_skills(client, admin):
+    """A person whose CV was pasted as text, with no skills list, still meets must-haves that
+    the text evidences, as "text" matches with partial credit."""
+    await client.put("/v1/employers/emp-1", json=payloads.employer(), headers=admin)
+    await client.put(
+        "/v1/vacancies/care",
+        json=cook_vacancy(
+            title="Care assistant in a nursing home",
+            description="Support elderly residents in daily life.",
+            required_skills=["personal care of elderly people", "electrical wiring"],
+        ),
+        headers=admin,
+    )
+    cv = (
+        "For three years I looked after elderly people in a nursing home: washing and "
+        "dressing residents, helping them eat and move around, and keeping them company."
+    )
+    await client.put("/v1/candidates/text-only", json=person(cv, []), headers=admin)
+    result = await shortlist(client, admin, vacancy="care")
+    explanation = result["items"][0]["explanation"]
+    matched = {m["required"]: m for m in explanation["matched_skills"]}
+    assert matched["personal care of elderly people"]["kind"] == "text"
+    assert matched["personal care of elderly people"]["matched_by"] is None
+    assert 0.5 <= matched["personal care of elderly people"]["similarity"] < 1.0
+    assert explanation["missing_skills"] == ["electrical wiring"]
+    assert "1 from the profile text" in explanation["summary"]
+    assert 0 < explanation["components"]["must_have"] < 0.5

@@ -51,6 +51,10 @@ DEFAULT_WEIGHTS: dict[str, float] = {
 }
 SCORER_VERSION = "weighted-v1"
 SOFT_MATCH_THRESHOLD = 0.62
+# A required skill met by no label may still be evidenced by the profile's free text (a CV pasted
+# without a skills list). A short label against a paragraph scores lower than label against
+# label, hence the lower bar; the credit is the similarity itself, so such evidence counts less.
+TEXT_MATCH_THRESHOLD = 0.5
 GATES = ("status", "not_placed", "availability", "language", "commute", "permit")
 GateState = Literal["pass", "unknown", "fail"]
 _GATE_STATE: dict[int, GateState] = {1: "pass", 0: "unknown", -1: "fail"}
@@ -76,7 +80,7 @@ class SkillMatch:
     must_have: bool
     weight: float
     matched_index: int | None = None
-    kind: Literal["exact", "soft"] | None = None
+    kind: Literal["exact", "soft", "text"] | None = None
     similarity: float = 0.0
 
 
@@ -85,9 +89,12 @@ def match_skills(
     candidate_labels: Sequence[str],
     vectors: Mapping[str, Vector],
     threshold: float = SOFT_MATCH_THRESHOLD,
+    text_vectors: npt.NDArray[np.float32] | None = None,
+    text_threshold: float = TEXT_MATCH_THRESHOLD,
 ) -> list[SkillMatch]:
     """Matches each required skill to the candidate's best skill: exact label, else the most
-    similar label (by skill-label embeddings) when its cosine reaches ``threshold``."""
+    similar label (by skill-label embeddings) when its cosine reaches ``threshold``, else the
+    best chunk of the profile text (``text_vectors``) when it reaches ``text_threshold``."""
     keys = [skill_key(label) for label in candidate_labels]
     exact = {key: i for i, key in reversed(list(enumerate(keys)))}
     usable = [i for i, key in enumerate(keys) if key in vectors]
@@ -105,6 +112,10 @@ def match_skills(
             if similarity >= threshold:
                 match.matched_index, match.kind = usable[best], "soft"
                 match.similarity = round(similarity, 4)
+        if match.kind is None and text_vectors is not None and len(text_vectors) and key in vectors:
+            similarity = float(np.max(text_vectors @ vectors[key]))
+            if similarity >= text_threshold:
+                match.kind, match.similarity = "text", round(similarity, 4)
         matches.append(match)
     return matches
 
@@ -184,9 +195,13 @@ def explain(
     parts = []
     if must:
         parts.append(f"meets {len(met_must)} of {len(must)} must-have skills")
-        soft = [m for m in met_must if m.kind == "soft"]
-        if soft:
-            parts[-1] += f" ({len(soft)} by a similar skill)"
+        soft = sum(1 for m in met_must if m.kind == "soft")
+        text = sum(1 for m in met_must if m.kind == "text")
+        how = [f"{soft} by a similar skill"] * bool(soft) + [
+            f"{text} from the profile text"
+        ] * bool(text)
+        if how:
+            parts[-1] += " (" + ", ".join(how) + ")"
     sem = features.get("semantic_best") or 0.0
     parts.append(
         "profile text is a "

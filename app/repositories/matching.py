@@ -155,6 +155,25 @@ class MatchRepository:
         rows = await self.session.execute(text(sql), {**scope.params(), "k": k})
         return [row[0] for row in rows]
 
+    async def chunk_vectors(
+        self, tenant_id: uuid.UUID, candidate_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, list[Any]]:
+        """Returns the chunk vectors of these candidates."""
+        if not candidate_ids:
+            return {}
+        rows = await self.session.execute(
+            text(
+                "SELECT candidate_id, embedding FROM candidate_chunks "
+                "WHERE tenant_id = :tenant_id AND candidate_id = ANY(:ids) "
+                "ORDER BY candidate_id, chunk_no"
+            ).columns(embedding=Vector(EMBEDDING_DIM)),
+            {"tenant_id": tenant_id, "ids": list(candidate_ids)},
+        )
+        out: dict[uuid.UUID, list[Any]] = {}
+        for candidate_id, vector in rows:
+            out.setdefault(candidate_id, []).append(vector)
+        return out
+
     async def pair_features(self, scope: Scope, ids: Sequence[uuid.UUID]) -> list[dict[str, Any]]:
         """Returns, for these ranked rows, every database-side feature, gate and field the
         scorer and the explanations need."""

@@ -70,12 +70,18 @@ class MatchingService:
         self.vectors = VectorService(session, encoder)
         self.repo = MatchRepository(session)
         self.shortlists = ShortlistRepository(session)
+        self._weights: dict[str, float] | None = None
 
     async def weights(self) -> dict[str, float]:
         """Returns the tenant's scorer weights (defaults where the tenant set none)."""
-        tenant = await TenantRepository(self.session).get(self.principal.tenant_id)
-        custom = (tenant.settings or {}).get("weights", {}) if tenant else {}
-        return {**DEFAULT_WEIGHTS, **{k: float(v) for k, v in custom.items() if k in FEATURES}}
+        if self._weights is None:
+            tenant = await TenantRepository(self.session).get(self.principal.tenant_id)
+            custom = (tenant.settings or {}).get("weights", {}) if tenant else {}
+            self._weights = {
+                **DEFAULT_WEIGHTS,
+                **{k: float(v) for k, v in custom.items() if k in FEATURES},
+            }
+        return self._weights
 
     @staticmethod
     def enabled_gates(switches: dict[str, bool] | None) -> tuple[str, ...]:
@@ -111,13 +117,22 @@ class MatchingService:
         labels = {label for row in rows for label in _labels(row["skills"])}
         labels |= {label for row in rows for label in _labels(row["required_skills"])}
         skill_vectors = await self.vectors.skill_vectors(labels)
+        chunks = await self.repo.chunk_vectors(
+            self.principal.tenant_id, list({row["candidate_id"] for row in rows})
+        )
+        text_vectors = {
+            cid: np.asarray(vectors, dtype=np.float32) for cid, vectors in chunks.items()
+        }
         weights = await self.weights()
         lexical_max = max((row["lexical_raw"] or 0.0) for row in rows) or 1.0
         scored = []
         for row in rows:
             candidate_labels = _labels(row["skills"])
             matches = match_skills(
-                _required(row["required_skills"]), candidate_labels, skill_vectors
+                _required(row["required_skills"]),
+                candidate_labels,
+                skill_vectors,
+                text_vectors=text_vectors.get(row["candidate_id"]),
             )
             # Only the gates that were applied are reported; a gate switched off says nothing.
             gates = {g: gate_state(row[f"gate_{g}"]) for g in scope.gates}
@@ -215,7 +230,12 @@ class MatchingService:
         explanation = item["explanation"]
         labels = item["candidate_labels"]
         matched = [
-            {**m, "matched_ref": _matched_ref(labels[m["matched_index"]])}
+            {
+                **m,
+                "matched_ref": _matched_ref(labels[m["matched_index"]])
+                if m["matched_index"] is not None
+                else None,
+            }
             for m in explanation.matched_skills
         ]
         return {
