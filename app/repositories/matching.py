@@ -155,6 +155,26 @@ class MatchRepository:
         rows = await self.session.execute(text(sql), {**scope.params(), "k": k})
         return [row[0] for row in rows]
 
+    async def lexical_stamp(self, scope: Scope) -> tuple[int, Any]:
+        """Returns what changes whenever the ranked side's texts may have: (rows, last update)."""
+        table = "candidates" if scope.ranked == "c" else "vacancies"
+        row = (
+            await self.session.execute(
+                text(f"SELECT count(*), max(updated_at) FROM {table} WHERE tenant_id = :tenant_id"),
+                {"tenant_id": scope.tenant_id},
+            )
+        ).one()
+        return int(row[0]), row[1]
+
+    async def lexical_texts(self, scope: Scope) -> list[tuple[uuid.UUID, str]]:
+        """Returns (id, search_text) of every row on the ranked side of the tenant."""
+        table = "candidates" if scope.ranked == "c" else "vacancies"
+        rows = await self.session.execute(
+            text(f"SELECT id, coalesce(search_text, '') FROM {table} WHERE tenant_id = :tenant_id"),
+            {"tenant_id": scope.tenant_id},
+        )
+        return [(row[0], row[1]) for row in rows]
+
     async def chunk_vectors(
         self, tenant_id: uuid.UUID, candidate_ids: Sequence[uuid.UUID]
     ) -> dict[uuid.UUID, list[Any]]:
@@ -179,7 +199,7 @@ class MatchRepository:
         scorer and the explanations need."""
         if not ids:
             return []
-        r, a = scope.ranked, scope.anchor
+        r = scope.ranked
         gates = ", ".join(f"({sql}) AS gate_{name}" for name, sql in GATE_SQL.items())
         sql = f"""
             SELECT c.id AS candidate_id, c.external_id AS candidate_external_id,
@@ -190,14 +210,11 @@ class MatchRepository:
                    1 - (c.occupation_embedding <=> v.title_embedding) AS title,
                    (SELECT max(1 - (ch.embedding <=> v.title_embedding)) FROM candidate_chunks ch
                      WHERE ch.candidate_id = c.id AND ch.tenant_id = c.tenant_id) AS title_profile,
-                   ts_rank_cd({r}.search_tsv, lq.q, 32) AS lexical_raw,
                    ponte_language_fit(v.languages, c.languages) AS language,
                    CASE WHEN c.lat IS NOT NULL AND v.lat IS NOT NULL
                         THEN ponte_haversine_km(c.lat, c.lon, v.lat, v.lon) END AS distance_km,
                    c.max_commute_km, v.remote, c.skills, v.required_skills, {gates}
-            {_FROM} CROSS JOIN LATERAL
-                (SELECT ponte_or_tsquery(coalesce({a}.search_text, '')) AS q) lq
-            WHERE {scope.where()} AND {r}.id = ANY(:ids)
+            {_FROM} WHERE {scope.where()} AND {scope.passing()} AND {r}.id = ANY(:ids)
         """
         rows = await self.session.execute(text(sql), {**scope.params(), "ids": list(ids)})
         return [dict(row) for row in rows.mappings()]

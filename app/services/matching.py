@@ -6,6 +6,7 @@ features (SQL + skill matching here) → the tenant's scorer → explanations �
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.tables import Candidate, Shortlist, Vacancy
 from app.errors import BadRequest, NotFound
 from app.ml.encoder import Encoder
+from app.ml.lexical import LexicalIndex
 from app.ml.scoring import (
     DEFAULT_WEIGHTS,
     FEATURES,
@@ -42,6 +44,11 @@ from app.services.vectors import VectorService
 
 # Below this many gate-passing rows an exact scan is cheaper and never misses a row.
 EXACT_SCAN_BELOW = 2000
+
+# One BM25 index per (tenant, side), rebuilt when the stamp (row count, last update) moves, so
+# every process stays in step with the database without coordination.
+_LEXICAL: dict[tuple[uuid.UUID, str], tuple[tuple[int, Any], LexicalIndex]] = {}
+_LEXICAL_MAX = 64
 
 
 def _labels(items: Sequence[Any]) -> list[str]:
@@ -92,8 +99,23 @@ class MatchingService:
             raise BadRequest(f"unknown gates: {', '.join(unknown)}; known: {', '.join(GATES)}")
         return tuple(g for g in GATES if switches.get(g, True))
 
+    async def _lexical_index(self, scope: Scope) -> LexicalIndex:
+        key = (scope.tenant_id, scope.ranked)
+        stamp = await self.repo.lexical_stamp(scope)
+        cached = _LEXICAL.get(key)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        rows = await self.repo.lexical_texts(scope)
+        index = await asyncio.to_thread(
+            LexicalIndex, [row_id for row_id, _ in rows], [text for _, text in rows]
+        )
+        if len(_LEXICAL) >= _LEXICAL_MAX:
+            _LEXICAL.clear()
+        _LEXICAL[key] = (stamp, index)
+        return index
+
     async def _rank(
-        self, scope: Scope, query_vector: Any, limit: int
+        self, scope: Scope, query_vector: Any, query_text: str, limit: int
     ) -> tuple[list[dict[str, Any]], dict[str, int], int]:
         counts = await self.repo.gate_counts(scope)
         passing = counts["passing"]
@@ -104,8 +126,15 @@ class MatchingService:
         ids = await self.repo.nearest(scope, query_vector, k, exact=exact)
         if scope.direction == "shortlist":
             ids += await self.repo.nearest_chunks(scope, query_vector, k, exact=exact)
-        ids += await self.repo.lexical(scope, k)
-        rows = await self.repo.pair_features(scope, list(dict.fromkeys(ids)))
+        lexical = await self._lexical_index(scope)
+        # Lexical hits are not gate-filtered yet: ask for more, pair_features drops failures.
+        ids += [row_id for row_id, _ in lexical.top(query_text, 3 * k)]  # type: ignore[misc]
+        ids = list(dict.fromkeys(ids))
+        rows = await self.repo.pair_features(scope, ids)
+        key = "candidate_id" if scope.ranked == "c" else "vacancy_id"
+        bm25 = lexical.score_of(query_text, [row[key] for row in rows])
+        for row in rows:
+            row["lexical_raw"] = bm25[row[key]]
         scored = await self._score(rows, scope)
         scored.sort(key=lambda item: (-item["score"], str(item["ranked_id"])))
         excluded = {g: counts[g] for g in scope.gates}
@@ -189,7 +218,9 @@ class MatchingService:
         """Ranks the tenant's candidates for a vacancy: (vacancy, items, excluded, considered)."""
         vacancy = await self._vacancy(vacancy_external_id)
         scope = Scope("shortlist", self.principal.tenant_id, vacancy.id, gates)
-        ranked, excluded, total = await self._rank(scope, np.asarray(vacancy.embedding), limit)
+        ranked, excluded, total = await self._rank(
+            scope, np.asarray(vacancy.embedding), vacancy.search_text or "", limit
+        )
         return vacancy, ranked, excluded, total
 
     async def create_shortlist(
@@ -344,7 +375,9 @@ class MatchingService:
             Vacancy, self.principal.tenant_id, self.encoder.model_id
         )
         await self.vectors.refresh_vacancies(stale)
-        ranked, excluded, total = await self._rank(scope, np.asarray(candidate.embedding), limit)
+        ranked, excluded, total = await self._rank(
+            scope, np.asarray(candidate.embedding), candidate.search_text or "", limit
+        )
         items = []
         for rank, item in enumerate(ranked, start=1):
             stored = self._stored_explanation(item)
