@@ -28,7 +28,8 @@ def content_hash(model_id: str, *texts: str) -> bytes:
     return digest.digest()
 
 
-def _labels(items: Iterable[Any]) -> list[str]:
+def skill_labels(items: Iterable[Any]) -> list[str]:
+    """Returns the labels of stored skills (objects with "label", or plain strings)."""
     return [item["label"] if isinstance(item, dict) else str(item) for item in items]
 
 
@@ -44,7 +45,7 @@ def candidate_text(
 ) -> str:
     """Returns a candidate's text: summary, then "Skills: …", then desired occupations."""
     parts = [_sentence(summary)]
-    labels = _labels(skills)
+    labels = skill_labels(skills)
     if labels:
         parts.append("Skills: " + ", ".join(labels) + ".")
     if desired_occupations:
@@ -55,7 +56,7 @@ def candidate_text(
 def vacancy_text(title: str, description: str | None, required_skills: Sequence[Any]) -> str:
     """Returns a vacancy's text: title, description, then "Required: …"."""
     parts = [_sentence(title), _sentence(description)]
-    labels = _labels(required_skills)
+    labels = skill_labels(required_skills)
     if labels:
         parts.append("Required: " + ", ".join(labels) + ".")
     return " ".join(p for p in parts if p)

@@ -33,7 +33,7 @@ from app.ml.scoring import (
     gate_state,
     match_skills,
 )
-from app.ml.text import label_hash
+from app.ml.text import label_hash, skill_labels
 from app.repositories.matching import MatchRepository, Scope
 from app.repositories.resources import CandidateRepository, VacancyRepository
 from app.repositories.shortlists import ShortlistRepository
@@ -49,10 +49,6 @@ EXACT_SCAN_BELOW = 2000
 # every process stays in step with the database without coordination.
 _LEXICAL: dict[tuple[uuid.UUID, str], tuple[tuple[int, Any], LexicalIndex]] = {}
 _LEXICAL_MAX = 64
-
-
-def _labels(items: Sequence[Any]) -> list[str]:
-    return [item["label"] if isinstance(item, dict) else str(item) for item in items]
 
 
 def _required(items: Sequence[Any]) -> list[RequiredSkill]:
@@ -143,8 +139,8 @@ class MatchingService:
     async def _score(self, rows: list[dict[str, Any]], scope: Scope) -> list[dict[str, Any]]:
         if not rows:
             return []
-        labels = {label for row in rows for label in _labels(row["skills"])}
-        labels |= {label for row in rows for label in _labels(row["required_skills"])}
+        labels = {label for row in rows for label in skill_labels(row["skills"])}
+        labels |= {label for row in rows for label in skill_labels(row["required_skills"])}
         skill_vectors = await self.vectors.skill_vectors(labels)
         chunks = await self.repo.chunk_vectors(
             self.principal.tenant_id, list({row["candidate_id"] for row in rows})
@@ -156,7 +152,7 @@ class MatchingService:
         lexical_max = max((row["lexical_raw"] or 0.0) for row in rows) or 1.0
         scored = []
         for row in rows:
-            candidate_labels = _labels(row["skills"])
+            candidate_labels = skill_labels(row["skills"])
             matches = match_skills(
                 _required(row["required_skills"]),
                 candidate_labels,
@@ -319,7 +315,7 @@ class MatchingService:
             raise NotFound(f"no shortlist '{shortlist_id}'")
         items = []
         for item, external_id, skills in await self.shortlists.items(tenant_id, snapshot.id):
-            labels = _labels(skills) if skills is not None else None
+            labels = skill_labels(skills) if skills is not None else None
             items.append(
                 {
                     "rank": item.rank,

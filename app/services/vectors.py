@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -23,14 +22,10 @@ from app.ml.text import (
     label_hash,
     occupation_text,
     skill_key,
+    skill_labels,
     vacancy_text,
 )
 from app.repositories.vectors import VectorRepository
-
-
-def _labels(items: Iterable[Any]) -> list[str]:
-    return [item["label"] if isinstance(item, dict) else str(item) for item in items]
-
 
 # Skill labels repeat across thousands of profiles: keep their vectors in memory too. Keys are
 # (model id, label hash); at about 1.5 kB a vector, the bound keeps this under ~75 MB.
@@ -109,7 +104,7 @@ class VectorService:
             if occupations:
                 texts.append(occupations)
         vectors = await self._encode(texts)
-        await self.skill_vectors(label for row, *_ in work for label in _labels(row.skills))
+        await self.skill_vectors(label for row, *_ in work for label in skill_labels(row.skills))
         at = 0
         for row, text, occupations, digest, spans in work:
             chunk_vectors = vectors[at : at + len(spans)]
@@ -150,7 +145,7 @@ class VectorService:
             texts.append(row.title)
         vectors = await self._encode(texts)
         await self.skill_vectors(
-            label for row, *_ in work for label in _labels(row.required_skills)
+            label for row, *_ in work for label in skill_labels(row.required_skills)
         )
         at = 0
         for row, text, digest, spans in work:
