@@ -276,26 +276,18 @@ def eval_command(
 ) -> None:
     """Rank an evaluation set through the API's code path and print metrics beside baselines."""
     settings = _settings()
-    urls = resolve_database(settings)
-    migrations.upgrade(urls.owner, settings)
-    encoder = Encoder(settings.resolved_model_path(), settings.model_device)
-    data = evaluation.EvalSet.load(set_dir)
 
-    async def run() -> dict[str, list[str]]:
-        engine = create_engine(urls.owner, settings, pool_size=2)
-        try:
-            return await evaluation.ponte_rankings(
-                session_factory(engine),
-                encoder,
-                data,
-                skills,
-                progress=lambda line: typer.echo(line, err=True),
-            )
-        finally:
-            await engine.dispose()
+    def progress(line: str) -> None:
+        typer.echo(line, err=True)
 
-    rankings = {"ponte": asyncio.run(run())}
-    rankings.update(evaluation.baseline_rankings(data, encoder, skills))
+    async def run() -> tuple[evaluation.EvalSet, Encoder, dict[str, list[str]]]:
+        async with evaluation.scratch_set(settings, set_dir, skills, progress) as scratch:
+            ranked = await scratch.rank(progress=progress)
+        ids = {v: [i["candidate_external_id"] for i in items] for v, items in ranked.items()}
+        return scratch.data, scratch.encoder, ids
+
+    data, encoder, ponte = asyncio.run(run())
+    rankings = {"ponte": ponte, **evaluation.baseline_rankings(data, encoder, skills)}
     metrics = evaluation.report(rankings, data)
     label = "with required skills" if skills else "title + description only"
     typer.echo(f"{set_dir.name} ({label}); tune = even-numbered vacancies, test = odd")

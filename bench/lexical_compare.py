@@ -21,10 +21,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from app.config import get_settings
-from app.db import migrate
-from app.db.engine import create_engine, resolve_database, session_factory
 from app.db.tables import Candidate, Vacancy
-from app.ml.encoder import Encoder
 from app.ml.evaluation import BM25, evaluate, rank_by
 from app.repositories.matching import MatchRepository, Scope
 from app.services import evaluation
@@ -36,15 +33,8 @@ def ms(samples: list[float]) -> str:
 
 
 async def run(set_dir: Path, depth: int) -> None:
-    settings = get_settings()
-    urls = resolve_database(settings)
-    await asyncio.to_thread(migrate.upgrade, urls.owner, settings)
-    encoder = Encoder(settings.resolved_model_path())
-    data = evaluation.EvalSet.load(set_dir)
-    engine = create_engine(urls.owner, settings, pool_size=2)
-    sessions = session_factory(engine)
-    principal = await evaluation.load_scratch_tenant(sessions, encoder, data, True, print)
-    try:
+    async with evaluation.scratch_set(get_settings(), set_dir, True, print) as scratch:
+        data, sessions, principal = scratch.data, scratch.sessions, scratch.principal
         async with sessions() as session:
             rows = (
                 await session.execute(
@@ -81,9 +71,6 @@ async def run(set_dir: Path, depth: int) -> None:
                 :depth
             ]
             bm_times.append(time.perf_counter() - started)
-    finally:
-        await evaluation.delete_scratch_tenant(sessions, principal)
-        await engine.dispose()
 
     print(f"{len(rows)} candidates, {len(vacancies)} vacancies, depth {depth}")
     for name, ranking, times in (

@@ -19,9 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from app.config import get_settings
-from app.db import migrate
-from app.db.engine import create_engine, resolve_database, session_factory
-from app.ml.encoder import Encoder
 from app.ml.evaluation import evaluate
 from app.ml.scoring import DEFAULT_WEIGHTS, FEATURES, combine
 from app.services import evaluation
@@ -59,24 +56,8 @@ def coordinate_ascent(items, qrels, ids, start: dict[str, float], rounds: int = 
 
 
 async def collect(set_dir: Path, with_skills: bool, depth: int):
-    settings = get_settings()
-    urls = resolve_database(settings)
-    await asyncio.to_thread(migrate.upgrade, urls.owner, settings)
-    encoder = Encoder(settings.resolved_model_path())
-    data = evaluation.EvalSet.load(set_dir)
-    engine = create_engine(urls.owner, settings, pool_size=2)
-    sessions = session_factory(engine)
-    try:
-        principal = await evaluation.load_scratch_tenant(
-            sessions, encoder, data, with_skills, print
-        )
-        try:
-            items = await evaluation.rank_all(sessions, encoder, principal, data, depth, print)
-        finally:
-            await evaluation.delete_scratch_tenant(sessions, principal)
-    finally:
-        await engine.dispose()
-    return data, items
+    async with evaluation.scratch_set(get_settings(), set_dir, with_skills, print) as scratch:
+        return scratch.data, await scratch.rank(depth, print)
 
 
 def main() -> None:

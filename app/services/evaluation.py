@@ -7,9 +7,11 @@ are computed on the reference texts: BM25, plain cosine of the same model, and t
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,9 @@ from typing import Any
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.config import Settings
+from app.db import migrate
+from app.db.engine import create_engine, resolve_database, session_factory
 from app.errors import AppError
 from app.ml.encoder import Encoder
 from app.ml.evaluation import (
@@ -171,21 +176,49 @@ async def rank_all(
     return ranked
 
 
-async def ponte_rankings(
-    sessions: async_sessionmaker[AsyncSession],
-    encoder: Encoder,
-    data: EvalSet,
+@dataclass
+class Scratch:
+    """An evaluation set loaded into a scratch tenant, with what it takes to rank it."""
+
+    data: EvalSet
+    encoder: Encoder
+    sessions: async_sessionmaker[AsyncSession]
+    principal: Principal
+
+    async def rank(
+        self, depth: int = 20, progress: Callable[[str], None] = lambda _: None
+    ) -> dict[str, list[dict[str, Any]]]:
+        """Ranks the candidates for every vacancy; returns the scored items per vacancy."""
+        return await rank_all(
+            self.sessions, self.encoder, self.principal, self.data, depth, progress
+        )
+
+
+@asynccontextmanager
+async def scratch_set(
+    settings: Settings,
+    set_dir: Path,
     with_skills: bool,
-    depth: int = 20,
     progress: Callable[[str], None] = lambda _: None,
-) -> dict[str, list[str]]:
-    """Loads the set into a scratch tenant, ranks every vacancy, deletes the tenant."""
-    principal = await load_scratch_tenant(sessions, encoder, data, with_skills, progress)
+) -> AsyncIterator[Scratch]:
+    """Migrates the configured database, loads ``set_dir`` into a scratch tenant through the
+    API's services, yields it, and deletes the tenant afterwards."""
+    urls = await asyncio.to_thread(resolve_database, settings)
+    await asyncio.to_thread(migrate.upgrade, urls.owner, settings)
+    encoder = await asyncio.to_thread(
+        Encoder, settings.resolved_model_path(), settings.model_device
+    )
+    data = EvalSet.load(set_dir)
+    engine = create_engine(urls.owner, settings, pool_size=2)
     try:
-        ranked = await rank_all(sessions, encoder, principal, data, depth, progress)
+        sessions = session_factory(engine)
+        principal = await load_scratch_tenant(sessions, encoder, data, with_skills, progress)
+        try:
+            yield Scratch(data, encoder, sessions, principal)
+        finally:
+            await delete_scratch_tenant(sessions, principal)
     finally:
-        await delete_scratch_tenant(sessions, principal)
-    return {vid: [i["candidate_external_id"] for i in items] for vid, items in ranked.items()}
+        await engine.dispose()
 
 
 def _raise_on_errors(results: list[dict[str, Any]]) -> None:
