@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_bulk_body_bytes: int = Field(default=10 * 1_048_576, ge=1024)
     max_page_size: int = Field(default=200, ge=1, le=1000)
+    # Shortlists rank from an in-process copy of the tenant's candidates (about 2 kB each) up
+    # to this many per tenant; larger tenants are ranked in the database (HNSW), slower.
+    pool_max_candidates: int = Field(default=250_000, ge=0)
 
     def resolved_model_path(self) -> str:
         """Returns the sentence-transformers model folder: the setting, or the offline package."""

@@ -14,7 +14,6 @@ import asyncio
 import os
 import secrets
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import httpx
 import psutil
+from common import percentiles, wait_ready
 
 ROOT = Path(__file__).resolve().parents[1]
 PONTE = Path(sys.executable).with_name("ponte")
@@ -41,12 +41,6 @@ def candidate(i: int) -> dict:
         "available_from": "2027-01-07",
         "work_permit": "yes",
     }
-
-
-def percentiles(samples: list[float]) -> tuple[float, float, float]:
-    """Returns p50, p95 and p99 of ``samples`` in milliseconds."""
-    qs = statistics.quantiles(samples, n=100, method="inclusive")
-    return qs[49] * 1000, qs[94] * 1000, qs[98] * 1000
 
 
 async def timed(coro) -> float:
@@ -94,20 +88,6 @@ async def bench(base: str, key: str, n: int, concurrency: int, tag: str) -> list
             p50, p95, p99 = percentiles(samples)
             rows.append((name, concurrency, len(samples), p50, p95, p99, len(samples) / wall))
     return rows
-
-
-def wait_ready(base: str, proc: subprocess.Popen, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("ponte serve exited early")
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError("ponte serve did not become ready")
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from pgvector.sqlalchemy import Vector
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Computed,
@@ -204,6 +205,12 @@ class Candidate(_Embedded, _Resource, Base):
     __table_args__ = (
         _vector_index("candidates"),
         _tsv_index("candidates"),
+        Index(
+            "ix_candidates_tenant_id_changed_xid",
+            "tenant_id",
+            "changed_xid",
+            postgresql_include=["id"],
+        ),
         UniqueConstraint("tenant_id", "external_id"),
         UniqueConstraint("tenant_id", "id"),
         CheckConstraint(_in("status", CANDIDATE_STATUSES), name="status"),
@@ -230,6 +237,19 @@ class Candidate(_Embedded, _Resource, Base):
     work_permit: Mapped[str] = mapped_column(Text, nullable=False, server_default=text("'unknown'"))
     status: Mapped[str] = mapped_column(Text, nullable=False, server_default=text("'active'"))
     occupation_embedding: Mapped[Any] = mapped_column(Vector(EMBEDDING_DIM), nullable=True)
+    # Set by a trigger to the writing transaction's id: the change feed of in-process state.
+    changed_xid: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
+
+
+class CandidateDeletion(Base):
+    """Tombstone of a deleted candidate (written by a trigger): ids only, pruned when old."""
+
+    __tablename__ = "candidate_deletions"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    deleted_xid: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    candidate_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    deleted_at: Mapped[dt.datetime] = _created()
 
 
 class CandidateSensitive(Base):

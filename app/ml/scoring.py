@@ -95,29 +95,134 @@ def match_skills(
     """Matches each required skill to the candidate's best skill: exact label, else the most
     similar label (by skill-label embeddings) when its cosine reaches ``threshold``, else the
     best chunk of the profile text (``text_vectors``) when it reaches ``text_threshold``."""
-    keys = [skill_key(label) for label in candidate_labels]
-    exact = {key: i for i, key in reversed(list(enumerate(keys)))}
-    usable = [i for i, key in enumerate(keys) if key in vectors]
-    matrix = np.stack([vectors[keys[i]] for i in usable]) if usable else None
-    matches = []
-    for req in required:
-        match = SkillMatch(req.label, req.must_have, req.weight)
-        key = skill_key(req.label)
-        if key in exact:
-            match.matched_index, match.kind, match.similarity = exact[key], "exact", 1.0
-        elif matrix is not None and key in vectors:
-            sims = matrix @ vectors[key]
-            best = int(np.argmax(sims))
-            similarity = float(sims[best])
-            if similarity >= threshold:
-                match.matched_index, match.kind = usable[best], "soft"
-                match.similarity = round(similarity, 4)
-        if match.kind is None and text_vectors is not None and len(text_vectors) and key in vectors:
-            similarity = float(np.max(text_vectors @ vectors[key]))
-            if similarity >= text_threshold:
-                match.kind, match.similarity = "text", round(similarity, 4)
-        matches.append(match)
-    return matches
+    return match_skills_many(
+        required, [candidate_labels], vectors, [text_vectors], threshold, text_threshold
+    )[0]
+
+
+KIND_NONE, KIND_EXACT, KIND_SOFT, KIND_TEXT = 0, 1, 2, 3
+_KIND_NAMES: dict[int, Literal["exact", "soft", "text"]] = {1: "exact", 2: "soft", 3: "text"}
+
+
+@dataclass
+class SkillMatrix:
+    """How each required skill (column) is met by each candidate (row): kind code, similarity
+    credit and the index of the candidate's matching label (-1 when none)."""
+
+    kind: npt.NDArray[np.int8]
+    similarity: npt.NDArray[np.float64]
+    index: npt.NDArray[np.int64]
+
+    def matches(self, row: int, required: Sequence[RequiredSkill]) -> list[SkillMatch]:
+        out = []
+        for j, req in enumerate(required):
+            kind = int(self.kind[row, j])
+            match = SkillMatch(req.label, req.must_have, req.weight)
+            if kind:
+                match.kind = _KIND_NAMES[kind]
+                match.similarity = float(self.similarity[row, j])
+                index = int(self.index[row, j])
+                match.matched_index = index if index >= 0 else None
+            out.append(match)
+        return out
+
+    def coverage(self, required: Sequence[RequiredSkill], must_have: bool) -> list[float | None]:
+        """``coverage`` for every row at once."""
+        columns = [j for j, r in enumerate(required) if r.must_have == must_have]
+        weights = np.array([required[j].weight for j in columns], dtype=np.float64)
+        rows = self.kind.shape[0]
+        if not columns or weights.sum() <= 0:
+            return [None] * rows
+        credit = self.similarity[:, columns] @ weights / weights.sum()
+        return [float(c) for c in credit]
+
+
+def match_skills_many(
+    required: Sequence[RequiredSkill],
+    candidates: Sequence[Sequence[str]],
+    vectors: Mapping[str, Vector],
+    text_vectors: Sequence[npt.NDArray[np.float32] | None],
+    threshold: float = SOFT_MATCH_THRESHOLD,
+    text_threshold: float = TEXT_MATCH_THRESHOLD,
+) -> list[list[SkillMatch]]:
+    """``match_skills`` for many candidates against the same required skills."""
+    found = skill_matrix(required, candidates, vectors, text_vectors, threshold, text_threshold)
+    return [found.matches(i, required) for i in range(len(candidates))]
+
+
+def skill_matrix(
+    required: Sequence[RequiredSkill],
+    candidates: Sequence[Sequence[str]],
+    vectors: Mapping[str, Vector],
+    text_vectors: Sequence[npt.NDArray[np.float32] | None],
+    threshold: float = SOFT_MATCH_THRESHOLD,
+    text_threshold: float = TEXT_MATCH_THRESHOLD,
+) -> SkillMatrix:
+    """Matches the required skills against many candidates in a few array operations: every
+    distinct label is compared with every required skill once; then per row exact, else soft
+    (best label at or above ``threshold``), else text (best window at or above
+    ``text_threshold``). An exact match counts 1, a soft or text one its similarity."""
+    rows, q = len(candidates), len(required)
+    kind = np.zeros((rows, q), dtype=np.int8)
+    similarity = np.zeros((rows, q), dtype=np.float64)
+    index = np.full((rows, q), -1, dtype=np.int64)
+    if not rows or not q:
+        return SkillMatrix(kind, similarity, index)
+    required_keys = [skill_key(r.label) for r in required]
+    keys_of: dict[str, str] = {}
+    key_ids: dict[str, int] = {}
+    width = max((len(labels) for labels in candidates), default=0)
+    label_ids = np.full((rows, max(width, 1)), -1, dtype=np.int64)
+    for i, labels in enumerate(candidates):
+        for slot, label in enumerate(labels):
+            key = keys_of.get(label)
+            if key is None:
+                key = keys_of[label] = skill_key(label)
+            label_ids[i, slot] = key_ids.setdefault(key, len(key_ids))
+    required_ids = np.array([key_ids.get(k, -2) for k in required_keys], dtype=np.int64)
+    # Exact: the first label with the same key.
+    same = label_ids[:, :, None] == required_ids[None, None, :]
+    has_exact = same.any(axis=1)
+    kind[has_exact] = KIND_EXACT
+    similarity[has_exact] = 1.0
+    index[has_exact] = same.argmax(axis=1)[has_exact]
+    embedded = [j for j, key in enumerate(required_keys) if key in vectors]
+    if not embedded:
+        return SkillMatrix(kind, similarity, index)
+    required_matrix = np.stack([vectors[required_keys[j]] for j in embedded])
+    names = [""] * len(key_ids)
+    for key, n in key_ids.items():
+        names[n] = key
+    known = np.array([name in vectors for name in names] + [False], dtype=bool)
+    if any(known):
+        label_matrix = np.zeros((len(key_ids), required_matrix.shape[1]), dtype=np.float32)
+        for n, name in enumerate(names):
+            if known[n]:
+                label_matrix[n] = vectors[name]
+        per_key = label_matrix @ required_matrix.T  # distinct labels x embedded required
+        sims = per_key[label_ids]  # rows x labels x embedded (label -1 reads the last row)
+        sims[~known[label_ids]] = -np.inf
+        best_at = sims.argmax(axis=1)
+        best = np.take_along_axis(sims, best_at[:, None, :], axis=1)[:, 0, :].astype(np.float64)
+        columns = np.array(embedded)
+        soft = (best >= threshold) & (kind[:, columns] == KIND_NONE)
+        for c, j in enumerate(embedded):
+            hit = soft[:, c]
+            kind[hit, j] = KIND_SOFT
+            similarity[hit, j] = np.round(best[hit, c], 4)
+            index[hit, j] = best_at[hit, c]
+    lengths = [len(t) if t is not None else 0 for t in text_vectors]
+    if sum(lengths):
+        stacked = np.concatenate([t for t in text_vectors if t is not None and len(t)])
+        text_sims = stacked @ required_matrix.T
+        owners = np.repeat(np.arange(rows), lengths)
+        best_text = np.full((rows, len(embedded)), -np.inf)
+        np.maximum.at(best_text, owners, text_sims)
+        for c, j in enumerate(embedded):
+            hit = (kind[:, j] == KIND_NONE) & (best_text[:, c] >= text_threshold)
+            kind[hit, j] = KIND_TEXT
+            similarity[hit, j] = np.round(best_text[hit, c], 4)
+    return SkillMatrix(kind, similarity, index)
 
 
 def coverage(matches: Sequence[SkillMatch], must_have: bool) -> float | None:

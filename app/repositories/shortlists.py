@@ -21,10 +21,10 @@ class ShortlistRepository:
 
     async def create(self, shortlist: dict[str, Any], items: Sequence[dict[str, Any]]) -> Shortlist:
         """Stores a snapshot and its ranked items; returns the snapshot row."""
-        row = Shortlist(**shortlist)
-        self.session.add(row)
-        await self.session.flush()
-        await self.session.refresh(row)
+        # One round trip: the id and creation time come back with the insert.
+        row = (
+            await self.session.scalars(insert(Shortlist).values(**shortlist).returning(Shortlist))
+        ).one()
         if items:
             await self.session.execute(
                 insert(ShortlistItem),

@@ -14,32 +14,36 @@ from typing import Any
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.config import get_settings
 from app.db.tables import Candidate, Shortlist, Vacancy
 from app.errors import BadRequest, NotFound
 from app.ml.encoder import Encoder
 from app.ml.lexical import LexicalIndex
+from app.ml.pool import VacancyView, retrieve
 from app.ml.scoring import (
     DEFAULT_WEIGHTS,
     FEATURES,
     GATES,
     SCORER_VERSION,
     RequiredSkill,
+    SkillMatrix,
     availability_fit,
     clip01,
     combine,
-    coverage,
     distance_fit,
     explain,
     gate_state,
-    match_skills,
+    skill_matrix,
 )
 from app.ml.text import label_hash, skill_labels
 from app.repositories.matching import MatchRepository, Scope
+from app.repositories.pool import PoolRepository
 from app.repositories.resources import CandidateRepository, VacancyRepository
 from app.repositories.shortlists import ShortlistRepository
 from app.repositories.tenants import TenantRepository
 from app.repositories.vectors import VectorRepository
 from app.schemas import Principal
+from app.services.pool import candidate_pool
 from app.services.vectors import VectorService
 
 # Below this many gate-passing rows an exact scan is cheaper and never misses a row.
@@ -66,8 +70,17 @@ def _matched_ref(label: str) -> str:
 class MatchingService:
     """Ranks within the caller's tenant with its weights."""
 
-    def __init__(self, session: AsyncSession, principal: Principal, encoder: Encoder) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        encoder: Encoder,
+        pool_max_rows: int | None = None,
+    ) -> None:
         self.session = session
+        self.pool_max_rows = (
+            get_settings().pool_max_candidates if pool_max_rows is None else pool_max_rows
+        )
         self.principal = principal
         self.encoder = encoder
         self.vectors = VectorService(session, encoder)
@@ -131,43 +144,114 @@ class MatchingService:
         bm25 = lexical.score_of(query_text, [row[key] for row in rows])
         for row in rows:
             row["lexical_raw"] = bm25[row[key]]
-        scored = await self._score(rows, scope)
-        scored.sort(key=lambda item: (-item["score"], str(item["ranked_id"])))
         excluded = {g: counts[g] for g in scope.gates}
-        return scored[:limit], excluded, counts["total"]
+        return await self._score(rows, scope, limit), excluded, counts["total"]
 
-    async def _score(self, rows: list[dict[str, Any]], scope: Scope) -> list[dict[str, Any]]:
+    async def _rank_pooled(
+        self, scope: Scope, vacancy: Vacancy, limit: int
+    ) -> tuple[list[dict[str, Any]], dict[str, int], int] | None:
+        """Ranks from the tenant's in-process pool; None when the tenant is too big for one."""
+        pool = await candidate_pool(
+            self.session, scope.tenant_id, self.encoder.dimension, self.pool_max_rows
+        )
+        if pool is None:
+            return None
+        k = max(2 * limit, 50)
+        view = VacancyView(
+            vacancy.start_date, vacancy.remote, vacancy.lat, vacancy.lon, vacancy.languages or []
+        )
+        title = vacancy.title_embedding
+        found = retrieve(
+            pool,
+            view,
+            scope.gates,
+            GATES,
+            np.asarray(vacancy.embedding, dtype=np.float32),
+            np.asarray(title, dtype=np.float32) if title is not None else None,
+            vacancy.search_text or "",
+            k,
+            k,
+        )
+        titles = (
+            await PoolRepository(self.session).title_similarity(scope.tenant_id, found.ids, title)
+            if title is not None and found.ids
+            else {}
+        )
+        rows = []
+        for i, candidate_id in enumerate(found.ids):
+            row: dict[str, Any] = {
+                "candidate_id": candidate_id,
+                "candidate_external_id": found.external_ids[i],
+                "vacancy_id": vacancy.id,
+                "vacancy_external_id": vacancy.external_id,
+                "labels": found.labels[i],
+                "skills": found.labels[i],
+                "required_skills": vacancy.required_skills,
+                "semantic_profile": found.semantic_profile[i],
+                "semantic_chunk": found.semantic_chunk[i],
+                "title": titles.get(candidate_id),
+                "title_profile": found.title_profile[i],
+                "language": found.language[i],
+                "distance_km": found.distance_km[i],
+                "max_commute_km": found.max_commute_km[i],
+                "remote": vacancy.remote,
+                "lexical_raw": found.lexical[i],
+                "text_vectors": found.text_vectors[i],
+            }
+            row.update({f"gate_{g}": state for g, state in found.gates[i].items()})
+            rows.append(row)
+        return await self._score(rows, scope, limit), found.excluded, found.total
+
+    async def _score(
+        self, rows: list[dict[str, Any]], scope: Scope, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Scores every row, sorts best first, keeps ``limit`` and explains those."""
         if not rows:
             return []
         labels = {label for row in rows for label in skill_labels(row["skills"])}
         labels |= {label for row in rows for label in skill_labels(row["required_skills"])}
         skill_vectors = await self.vectors.skill_vectors(labels)
-        chunks = await self.repo.chunk_vectors(
-            self.principal.tenant_id, list({row["candidate_id"] for row in rows})
-        )
-        text_vectors = {
-            cid: np.asarray(vectors, dtype=np.float32) for cid, vectors in chunks.items()
-        }
+        if all("text_vectors" in row for row in rows):
+            text_vectors = {row["candidate_id"]: row["text_vectors"] for row in rows}
+        else:
+            chunks = await self.repo.chunk_vectors(
+                self.principal.tenant_id, list({row["candidate_id"] for row in rows})
+            )
+            text_vectors = {
+                cid: np.asarray(vectors, dtype=np.float32) for cid, vectors in chunks.items()
+            }
         weights = await self.weights()
         lexical_max = max((row["lexical_raw"] or 0.0) for row in rows) or 1.0
-        scored = []
-        for row in rows:
-            candidate_labels = skill_labels(row["skills"])
-            matches = match_skills(
-                _required(row["required_skills"]),
-                candidate_labels,
+        # Rows sharing the vacancy (a shortlist) are matched against its skills in one go.
+        groups: dict[int, list[int]] = {}
+        for i, row in enumerate(rows):
+            groups.setdefault(id(row["required_skills"]), []).append(i)
+        all_labels = [row.get("labels") or skill_labels(row["skills"]) for row in rows]
+        skills: list[tuple[SkillMatrix, int, list[RequiredSkill]]] = [None] * len(rows)  # type: ignore[list-item]
+        must: list[float | None] = [None] * len(rows)
+        nice: list[float | None] = [None] * len(rows)
+        for members in groups.values():
+            required = _required(rows[members[0]]["required_skills"])
+            found = skill_matrix(
+                required,
+                [all_labels[i] for i in members],
                 skill_vectors,
-                text_vectors=text_vectors.get(row["candidate_id"]),
+                [text_vectors.get(rows[i]["candidate_id"]) for i in members],
             )
-            # Only the gates that were applied are reported; a gate switched off says nothing.
-            gates = {g: gate_state(row[f"gate_{g}"]) for g in scope.gates}
+            group_must = found.coverage(required, must_have=True)
+            group_nice = found.coverage(required, must_have=False)
+            for position, i in enumerate(members):
+                skills[i] = (found, position, required)
+                must[i], nice[i] = group_must[position], group_nice[position]
+        scored = []
+        for i, (row, candidate_labels) in enumerate(zip(rows, all_labels, strict=True)):
             semantic_profile = clip01(row["semantic_profile"]) or 0.0
             semantic_chunk = clip01(row["semantic_chunk"])
             features: dict[str, float | None] = {
                 "semantic_best": max(semantic_profile, semantic_chunk or 0.0),
                 "semantic_profile": semantic_profile,
-                "must_have": coverage(matches, must_have=True),
-                "nice_to_have": coverage(matches, must_have=False),
+                "must_have": must[i],
+                "nice_to_have": nice[i],
                 "lexical": (row["lexical_raw"] or 0.0) / lexical_max,
                 "title": clip01(row["title"]),
                 "title_profile": clip01(row["title_profile"]),
@@ -175,7 +259,6 @@ class MatchingService:
                 "distance": distance_fit(row["remote"], row["distance_km"], row["max_commute_km"]),
                 "availability": availability_fit(row["gate_availability"]),
             }
-            explanation = explain(features, matches, gates, row["distance_km"], row["remote"])
             scored.append(
                 {
                     "ranked_id": row["candidate_id" if scope.ranked == "c" else "vacancy_id"],
@@ -185,27 +268,38 @@ class MatchingService:
                     "vacancy_external_id": row["vacancy_external_id"],
                     "score": round(combine(features, weights), 6),
                     "features": features,
-                    "matches": matches,
+                    "skills": skills[i],
                     "candidate_labels": candidate_labels,
-                    "explanation": explanation,
+                    "row": row,
                 }
             )
-        return scored
+        scored.sort(key=lambda item: (-item["score"], str(item["ranked_id"])))
+        kept = scored if limit is None else scored[:limit]
+        for item in kept:
+            row = item.pop("row")
+            found, position, required = item.pop("skills")
+            item["matches"] = found.matches(position, required)
+            # Only the gates that were applied are reported; a gate switched off says nothing.
+            gates = {g: gate_state(row[f"gate_{g}"]) for g in scope.gates}
+            item["explanation"] = explain(
+                item["features"], item["matches"], gates, row["distance_km"], row["remote"]
+            )
+        return kept
 
     async def _vacancy(self, external_id: str) -> Vacancy:
         row = await VacancyRepository(self.session).get(self.principal.tenant_id, external_id)
         if row is None:
             raise NotFound(f"no vacancy '{external_id}'")
-        await self.vectors.refresh_vacancies([row])
-        await self.session.refresh(row)
+        if await self.vectors.refresh_vacancies([row]):
+            await self.session.refresh(row)
         return row
 
     async def _candidate(self, external_id: str) -> Candidate:
         row = await CandidateRepository(self.session).get(self.principal.tenant_id, external_id)
         if row is None:
             raise NotFound(f"no candidate '{external_id}'")
-        await self.vectors.refresh_candidates([row])
-        await self.session.refresh(row)
+        if await self.vectors.refresh_candidates([row]):
+            await self.session.refresh(row)
         return row
 
     async def rank_candidates(
@@ -214,9 +308,16 @@ class MatchingService:
         """Ranks the tenant's candidates for a vacancy: (vacancy, items, excluded, considered)."""
         vacancy = await self._vacancy(vacancy_external_id)
         scope = Scope("shortlist", self.principal.tenant_id, vacancy.id, gates)
-        ranked, excluded, total = await self._rank(
-            scope, np.asarray(vacancy.embedding), vacancy.search_text or "", limit
+        pooled = (
+            await self._rank_pooled(scope, vacancy, limit)
+            if vacancy.embedding is not None
+            else None
         )
+        if pooled is None:
+            pooled = await self._rank(
+                scope, np.asarray(vacancy.embedding), vacancy.search_text or "", limit
+            )
+        ranked, excluded, total = pooled
         return vacancy, ranked, excluded, total
 
     async def create_shortlist(
@@ -250,7 +351,19 @@ class MatchingService:
                 for rank, item in enumerate(ranked, start=1)
             ],
         )
-        return await self.read_shortlist(snapshot.id, snapshot=snapshot)
+        # The answer is rendered from what was just stored, as a later read would render it.
+        items = [
+            {
+                "rank": rank,
+                "candidate_external_id": item["candidate_external_id"],
+                "score": item["score"],
+                "explanation": self._public_explanation(
+                    self._stored_explanation(item), item["candidate_labels"]
+                ),
+            }
+            for rank, item in enumerate(ranked, start=1)
+        ]
+        return self._snapshot_view(snapshot, vacancy.external_id, items)
 
     @staticmethod
     def _stored_explanation(item: dict[str, Any]) -> dict[str, Any]:
@@ -305,12 +418,10 @@ class MatchingService:
             "distance_km": stored["distance_km"],
         }
 
-    async def read_shortlist(
-        self, shortlist_id: uuid.UUID, *, snapshot: Shortlist | None = None
-    ) -> dict[str, Any]:
+    async def read_shortlist(self, shortlist_id: uuid.UUID) -> dict[str, Any]:
         """Returns a stored snapshot with its items."""
         tenant_id = self.principal.tenant_id
-        snapshot = snapshot or await self.shortlists.get(tenant_id, shortlist_id)
+        snapshot = await self.shortlists.get(tenant_id, shortlist_id)
         if snapshot is None:
             raise NotFound(f"no shortlist '{shortlist_id}'")
         items = []
@@ -324,11 +435,18 @@ class MatchingService:
                     "explanation": self._public_explanation(item.explanation, labels),
                 }
             )
+        vacancy_external_id = await self.shortlists.vacancy_external_id(
+            tenant_id, snapshot.vacancy_id
+        )
+        return self._snapshot_view(snapshot, vacancy_external_id, items)
+
+    @staticmethod
+    def _snapshot_view(
+        snapshot: Shortlist, vacancy_external_id: str | None, items: list[dict[str, Any]]
+    ) -> dict[str, Any]:
         return {
             "id": snapshot.id,
-            "vacancy_external_id": await self.shortlists.vacancy_external_id(
-                tenant_id, snapshot.vacancy_id
-            ),
+            "vacancy_external_id": vacancy_external_id,
             "created_at": snapshot.created_at,
             "ranker_version": snapshot.ranker_version,
             "embedding_model": snapshot.embedding_model,

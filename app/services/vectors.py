@@ -29,15 +29,26 @@ from app.repositories.vectors import VectorRepository
 
 # Skill labels repeat across thousands of profiles: keep their vectors in memory too. Keys are
 # (model id, label hash); at about 1.5 kB a vector, the bound keeps this under ~75 MB.
-_SKILL_CACHE: dict[tuple[str, bytes], npt.NDArray[np.float32]] = {}
+# Looked up by (model id, skill key), so a warm request hashes nothing.
+_SKILL_CACHE: dict[tuple[str, str], npt.NDArray[np.float32]] = {}
 _SKILL_CACHE_MAX = 50_000
+_KEYS: dict[str, str] = {}
 
 
-def _remember(model_id: str, vectors: dict[bytes, npt.NDArray[np.float32]]) -> None:
+def _key(label: str) -> str:
+    key = _KEYS.get(label)
+    if key is None:
+        if len(_KEYS) > 4 * _SKILL_CACHE_MAX:
+            _KEYS.clear()
+        key = _KEYS[label] = skill_key(label)
+    return key
+
+
+def _remember(model_id: str, vectors: dict[str, npt.NDArray[np.float32]]) -> None:
     if len(_SKILL_CACHE) + len(vectors) > _SKILL_CACHE_MAX:
         _SKILL_CACHE.clear()
-    for digest, vector in vectors.items():
-        _SKILL_CACHE[(model_id, digest)] = vector
+    for key, vector in vectors.items():
+        _SKILL_CACHE[(model_id, key)] = vector
 
 
 def _mean_unit(vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
@@ -65,25 +76,28 @@ class VectorService:
         """Returns a vector per skill key, from the cache or embedded now (and cached)."""
         by_key: dict[str, str] = {}
         for label in labels:
-            by_key.setdefault(skill_key(label), label)
-        hashes = {label_hash(k): k for k in by_key}
+            by_key.setdefault(_key(label), label)
         out: dict[str, npt.NDArray[np.float32]] = {}
-        for digest, key in hashes.items():
-            hit = _SKILL_CACHE.get((self.model_id, digest))
+        for key in by_key:
+            hit = _SKILL_CACHE.get((self.model_id, key))
             if hit is not None:
                 out[key] = hit
-        unknown = [h for h, k in hashes.items() if k not in out]
-        stored = await self.repo.skill_vectors(self.model_id, unknown)
-        found = {h: np.asarray(v, dtype=np.float32) for h, v in stored.items()}
+        if len(out) == len(by_key):
+            return out
+        hashes = {label_hash(k): k for k in by_key if k not in out}
+        stored = await self.repo.skill_vectors(self.model_id, list(hashes))
+        found = {hashes[h]: np.asarray(v, dtype=np.float32) for h, v in stored.items()}
         _remember(self.model_id, found)
-        out.update((hashes[h], v) for h, v in found.items())
+        out.update(found)
         missing = [k for k in by_key if k not in out]
         if missing:
             fresh = await self._encode([by_key[k] for k in missing])
-            new = {label_hash(k): vec for k, vec in zip(missing, fresh, strict=True)}
-            await self.repo.add_skill_vectors(self.model_id, new)
+            await self.repo.add_skill_vectors(
+                self.model_id, {label_hash(k): vec for k, vec in zip(missing, fresh, strict=True)}
+            )
+            new = dict(zip(missing, fresh, strict=True))
             _remember(self.model_id, new)
-            out.update(zip(missing, fresh, strict=True))
+            out.update(new)
         return out
 
     async def refresh_candidates(self, rows: Sequence[Candidate], *, force: bool = False) -> int:

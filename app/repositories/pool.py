@@ -1,0 +1,143 @@
+"""Reads that keep in-process candidate pools in step with the database (the change feed).
+
+Every candidate write stamps the writing transaction's id (``changed_xid``) and every deletion
+leaves a tombstone (migration 0003). A reader remembers ``pg_snapshot_xmin`` — the oldest
+transaction still running when it last looked — and next time asks for everything stamped at or
+after it: a write that committed late is still caught, and nothing needs a clock.
+"""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import Sequence
+
+import numpy as np
+from pgvector.sqlalchemy import Vector
+from sqlalchemy import bindparam, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.tables import EMBEDDING_DIM
+from app.ml.pool import PoolRow
+from app.ml.text import skill_labels
+
+_BATCH = 5000
+
+
+def _vector(raw: bytes | None) -> np.ndarray | None:
+    # pgvector's binary form (vector_send): int16 dimensions, int16 unused, float4 big-endian.
+    if raw is None:
+        return None
+    return np.frombuffer(raw, dtype=">f4", offset=4).astype(np.float32)
+
+
+class PoolRepository:
+    """The change feed of one tenant's candidates."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def changes(
+        self, tenant_id: uuid.UUID, since: int
+    ) -> tuple[int, list[tuple[uuid.UUID, int]], list[uuid.UUID]]:
+        """Returns, in one round trip: the new horizon, (id, changed_xid) of the tenant's
+        candidates written at or after ``since``, and the ids deleted at or after it.
+
+        The horizon is read before the rows, so a write it does not cover is read again next
+        time rather than missed."""
+        rows = await self.session.execute(
+            text(
+                "SELECT 'h', NULL::uuid, pg_snapshot_xmin(pg_current_snapshot())::text::bigint "
+                "UNION ALL SELECT 'c', id, changed_xid FROM candidates "
+                "WHERE tenant_id = :tenant_id AND changed_xid >= :since "
+                "UNION ALL SELECT 'd', candidate_id, deleted_xid FROM candidate_deletions "
+                "WHERE tenant_id = :tenant_id AND deleted_xid >= :since"
+            ),
+            {"tenant_id": tenant_id, "since": since},
+        )
+        horizon, changed, deleted = 0, [], []
+        for kind, row_id, xid in rows:
+            if kind == "h":
+                horizon = int(xid)
+            elif kind == "c":
+                changed.append((row_id, int(xid)))
+            else:
+                deleted.append(row_id)
+        return horizon, changed, deleted
+
+    async def rows(self, tenant_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> list[PoolRow]:
+        """Returns what the pool holds of these candidates (chunks only where there are several)."""
+        out: list[PoolRow] = []
+        for start in range(0, len(ids), _BATCH):
+            batch = list(ids[start : start + _BATCH])
+            chunks: dict[uuid.UUID, list[np.ndarray]] = {}
+            chunk_rows = await self.session.execute(
+                text(
+                    "SELECT ch.candidate_id, vector_send(ch.embedding) FROM candidate_chunks ch "
+                    "WHERE ch.tenant_id = :tenant_id AND ch.candidate_id = ANY(:ids) "
+                    "AND EXISTS (SELECT FROM candidate_chunks more WHERE "
+                    "more.candidate_id = ch.candidate_id AND more.chunk_no = 1) "
+                    "ORDER BY ch.candidate_id, ch.chunk_no"
+                ),
+                {"tenant_id": tenant_id, "ids": batch},
+            )
+            for candidate_id, raw in chunk_rows:
+                vector = _vector(raw)
+                if vector is not None:
+                    chunks.setdefault(candidate_id, []).append(vector)
+            result = await self.session.execute(
+                text(
+                    "SELECT id, changed_xid, status, work_permit, available_from, lat, lon, "
+                    "max_commute_km, languages, coalesce(search_text, ''), "
+                    "vector_send(embedding), external_id, skills FROM candidates "
+                    "WHERE tenant_id = :tenant_id AND id = ANY(:ids)"
+                ),
+                {"tenant_id": tenant_id, "ids": batch},
+            )
+            for row in result:
+                stacked = chunks.get(row[0])
+                out.append(
+                    PoolRow(
+                        id=row[0],
+                        xid=int(row[1]),
+                        external_id=row[11],
+                        # Interned: the same labels recur across thousands of profiles.
+                        labels=[sys.intern(label) for label in skill_labels(row[12] or [])],
+                        status=row[2],
+                        work_permit=row[3],
+                        available_from=row[4],
+                        lat=row[5],
+                        lon=row[6],
+                        max_commute_km=row[7],
+                        languages=list(row[8] or []),
+                        search_text=row[9],
+                        embedding=_vector(row[10]),
+                        chunks=np.stack(stacked) if stacked else None,
+                    )
+                )
+        return out
+
+    async def prune_deletions(self, older_than_days: int) -> None:
+        """Forgets tombstones older than ``older_than_days`` (pools older than that reload)."""
+        await self.session.execute(
+            text(
+                "DELETE FROM candidate_deletions "
+                "WHERE deleted_at < now() - make_interval(days => :days)"
+            ),
+            {"days": older_than_days},
+        )
+
+    async def title_similarity(
+        self, tenant_id: uuid.UUID, ids: Sequence[uuid.UUID], title: np.ndarray
+    ) -> dict[uuid.UUID, float]:
+        """Returns the cosine of each candidate's desired occupations to a vacancy title (only
+        for candidates who named any)."""
+        rows = await self.session.execute(
+            text(
+                "SELECT id, 1 - (occupation_embedding <=> :title) FROM candidates "
+                "WHERE tenant_id = :tenant_id AND id = ANY(:ids) "
+                "AND occupation_embedding IS NOT NULL"
+            ).bindparams(bindparam("title", type_=Vector(EMBEDDING_DIM))),
+            {"tenant_id": tenant_id, "ids": list(ids), "title": title},
+        )
+        return {row[0]: float(row[1]) for row in rows}

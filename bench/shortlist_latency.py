@@ -1,0 +1,232 @@
+"""Benchmark: shortlist latency over TCP at programme size, the server's memory, and recall@50.
+
+    .venv/bin/python bench/load_scale.py --fresh          # once: 100,000 candidates
+    .venv/bin/python bench/shortlist_latency.py [--n 300] [--concurrency 1 4]
+
+Starts `ponte serve` (another process, uvicorn, one worker) on the data folder the loader filled
+and asks, from this process over TCP, for shortlists of 50 with every gate on and lexical
+retrieval on, for vacancies of both tenants drawn at random. Prints p50/p95/p99 per concurrency,
+the first request per tenant (which builds the in-process lexical index) apart, and the server's
+resident memory (now and peak).
+
+Then, in this process and against the same database, recall@50 of the index path against an
+exact scan with the same gates, for a sample of vacancies: of the vector retriever alone (HNSW
+with iterative scan vs a sequential scan), and of the final shortlist (Ponte's ranking with HNSW
+retrieval vs the same ranking with exact retrieval).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import psutil
+from common import percentiles, wait_ready
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+PONTE = Path(sys.executable).with_name("ponte")
+
+from sqlalchemy import text  # noqa: E402
+
+from app.config import Settings  # noqa: E402
+from app.db.engine import create_engine, resolve_database, session_factory  # noqa: E402
+from app.ml.encoder import Encoder  # noqa: E402
+from app.repositories.matching import MatchRepository, Scope  # noqa: E402
+from app.schemas import Principal, Role  # noqa: E402
+from app.services import matching  # noqa: E402
+
+
+async def shortlist(client: httpx.AsyncClient, key: str, vacancy: str, limit: int) -> float:
+    start = time.perf_counter()
+    r = await client.post(
+        f"/v1/vacancies/{vacancy}/shortlists",
+        json={"limit": limit},
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    elapsed = time.perf_counter() - start
+    if r.status_code != 201:
+        raise RuntimeError(f"{vacancy} -> {r.status_code}: {r.text[:300]}")
+    if len(r.json()["items"]) == 0:
+        raise RuntimeError(f"{vacancy}: empty shortlist")
+    return elapsed
+
+
+async def run_http(
+    args: argparse.Namespace, base: str, keys: dict[str, str], vacancies: list[str]
+) -> list[tuple[Any, ...]]:
+    rows: list[tuple[Any, ...]] = []
+    limits = httpx.Limits(max_connections=8, max_keepalive_connections=8)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
+        for tenant, key in keys.items():
+            first = await shortlist(client, key, vacancies[0], args.limit)
+            rows.append((f"first request, {tenant}", 1, 1, first * 1000, None, None, None))
+        rng = random.Random(11)
+        # Warm-up (not counted): a running service has its skill-label vectors cached.
+        for _ in range(args.warmup):
+            await shortlist(
+                client, rng.choice(list(keys.values())), rng.choice(vacancies), args.limit
+            )
+        for concurrency in args.concurrency:
+            calls = [
+                (rng.choice(list(keys.values())), rng.choice(vacancies)) for _ in range(args.n)
+            ]
+            samples: list[float] = []
+            start = time.perf_counter()
+
+            async def worker(
+                work: list[tuple[str, str]] = calls, out: list[float] = samples
+            ) -> None:
+                while work:
+                    key, vacancy = work.pop()
+                    out.append(await shortlist(client, key, vacancy, args.limit))
+
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+            wall = time.perf_counter() - start
+            p50, p95, p99 = percentiles(samples)
+            rows.append(
+                ("shortlist of 50", concurrency, len(samples), p50, p95, p99, len(samples) / wall)
+            )
+    return rows
+
+
+async def recall(args: argparse.Namespace, settings: Settings, sample: int) -> dict[str, float]:
+    """Returns mean recall@50 of index vs exact, for the vector retriever and the shortlist."""
+    urls = resolve_database(settings)
+    engine = create_engine(urls.service, settings)
+    sessions = session_factory(engine)
+    encoder = Encoder(settings.resolved_model_path())
+    rng = random.Random(5)
+    retriever, final, passing_counts = [], [], []
+    try:
+        async with sessions() as session:
+            tenants = (
+                await session.execute(
+                    text("SELECT id, name FROM tenants WHERE name LIKE 'scale-%'")
+                )
+            ).all()
+        for tenant_id, name in tenants:
+            principal = Principal(
+                tenant_id=tenant_id, tenant_name=name, role=Role.admin, key_id="bench"
+            )
+            async with sessions() as session:
+                vacancies = (
+                    await session.execute(
+                        text(
+                            "SELECT id, external_id, embedding FROM vacancies WHERE tenant_id = :t"
+                        ),
+                        {"t": tenant_id},
+                    )
+                ).all()
+            for vacancy_id, external_id, embedding in rng.sample(vacancies, sample):
+                scope = Scope("shortlist", tenant_id, vacancy_id, matching.GATES)
+                async with sessions() as session, session.begin():
+                    repo = MatchRepository(session)
+                    counts = await repo.gate_counts(scope)
+                    passing_counts.append(counts["passing"])
+                    await repo.tune_vector_search(args.limit)
+                    query = np.asarray(
+                        json.loads(embedding) if isinstance(embedding, str) else embedding
+                    )
+                    approx = await repo.nearest(scope, query, args.limit, exact=False)
+                    exact = await repo.nearest(scope, query, args.limit, exact=True)
+                    if exact:
+                        retriever.append(len(set(approx) & set(exact)) / len(exact))
+                ranked = {}
+                for label, threshold in (("index", 0), ("exact", 10**12)):
+                    matching.EXACT_SCAN_BELOW = threshold
+                    async with sessions() as session, session.begin():
+                        service = matching.MatchingService(session, principal, encoder)
+                        _, items, _, _ = await service.rank_candidates(external_id, args.limit)
+                        ranked[label] = [i["candidate_id"] for i in items]
+                if ranked["exact"]:
+                    final.append(
+                        len(set(ranked["index"]) & set(ranked["exact"])) / len(ranked["exact"])
+                    )
+    finally:
+        await engine.dispose()
+    return {
+        "vacancies": len(final),
+        "passing_rows_median": float(statistics.median(passing_counts)),
+        "passing_rows_min": float(min(passing_counts)),
+        "retriever_recall_mean": statistics.fmean(retriever),
+        "retriever_recall_min": min(retriever),
+        "shortlist_recall_mean": statistics.fmean(final),
+        "shortlist_recall_min": min(final),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", default=str(ROOT / "var" / "bench-scale"))
+    parser.add_argument("--n", type=int, default=300, help="requests per concurrency level")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4])
+    parser.add_argument("--limit", type=int, default=50)
+    parser.add_argument("--warmup", type=int, default=100, help="requests before timing")
+    parser.add_argument("--recall-sample", type=int, default=25, help="vacancies per tenant")
+    parser.add_argument("--port", type=int, default=8766)
+    parser.add_argument("--skip-http", action="store_true")
+    args = parser.parse_args()
+
+    keys_file = Path(args.data_dir) / "bench-keys.json"
+    loaded = json.loads(keys_file.read_text())
+    keys: dict[str, str] = loaded["keys"]
+    vacancies = [f"vac-{j:04d}" for j in range(300)]
+    env = {**os.environ, "PONTE_DATA_DIR": args.data_dir, "PONTE_LOG_LEVEL": "WARNING"}
+    base = f"http://127.0.0.1:{args.port}"
+    rows: list[tuple[Any, ...]] = []
+    rss = peak = 0.0
+    if not args.skip_http:
+        command = [str(PONTE), "serve", "--migrate", "--port", str(args.port)]
+        proc = subprocess.Popen(command, env=env, cwd=ROOT)  # noqa: S603
+        try:
+            wait_ready(base, proc)
+            ready_rss = psutil.Process(proc.pid).memory_info().rss / 2**20
+            rows = asyncio.run(run_http(args, base, keys, vacancies))
+            rss = psutil.Process(proc.pid).memory_info().rss / 2**20
+            status = Path(f"/proc/{proc.pid}/status").read_text()
+            peak = (
+                int(
+                    next(line for line in status.splitlines() if line.startswith("VmHWM")).split()[
+                        1
+                    ]
+                )
+                / 1024
+            )
+        finally:
+            proc.terminate()
+            proc.wait(timeout=60)
+        stored = loaded["candidates"]
+        print(f"\n{stored} candidates stored; server ready at {ready_rss:.0f} MiB resident\n")
+        print("| request | concurrency | requests | p50 ms | p95 ms | p99 ms | req/s |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        for name, conc, count, p50, p95, p99, rps in rows:
+            if p95 is None:
+                print(f"| {name} | {conc} | {count} | {p50:.0f} | | | |")
+            else:
+                print(
+                    f"| {name} | {conc} | {count} | {p50:.1f} | {p95:.1f} | {p99:.1f} | {rps:.1f} |"
+                )
+        print(f"\nserver resident memory after the run: {rss:.0f} MiB (peak {peak:.0f} MiB)")
+
+    if args.recall_sample:
+        settings = Settings(data_dir=Path(args.data_dir))
+        result = asyncio.run(recall(args, settings, args.recall_sample))
+        print(f"\nrecall@{args.limit}, index path vs exact scan, same gates:")
+        for k, v in result.items():
+            print(f"  {k}: {v:.4f}" if isinstance(v, float) else f"  {k}: {v}")
+
+
+if __name__ == "__main__":
+    main()
