@@ -1,0 +1,264 @@
+"""The in-process candidate pool: same gates as SQL, same BM25 as the reference index, and kept
+in step with the database by the change feed — late commits and deletions included."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import uuid
+
+import numpy as np
+import pytest
+from sqlalchemy import insert, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.tables import Candidate, Employer, Tenant, Vacancy
+from app.ml.lexical import LexicalIndex
+from app.ml.pool import CandidatePool, PoolRow, VacancyView
+from app.repositories.matching import GATE_SQL
+from app.repositories.pool import PoolRepository
+from app.schemas import Principal, Role
+from app.services.matching import MatchingService
+from tests import payloads
+from tests.test_matching import PEOPLE, cook_vacancy, shortlist
+
+LEVELS = ["A1", "A2", "B1", "B2", "C1", "C2", "native"]
+
+
+def random_candidate(rng: random.Random, i: int) -> dict:
+    languages = [
+        {"code": rng.choice(["it", "en", "nl", "ar"]), "level": rng.choice(LEVELS)}
+        for _ in range(rng.choice([0, 1, 1, 2, 3]))
+    ]
+    location = (
+        {"lat": 45.46 + rng.uniform(-0.5, 0.5), "lon": 9.19 + rng.uniform(-0.5, 0.5)}
+        if rng.random() < 0.8
+        else None
+    )
+    return {
+        "external_id": f"c{i}",
+        "status": rng.choice(["active", "active", "placed", "paused", "withdrawn"]),
+        "work_permit": rng.choice(["yes", "no", "pending", "unknown"]),
+        "available_from": rng.choice([None, dt.date(2027, 1, 1), dt.date(2027, 3, 1)]),
+        "languages": languages,
+        "location": location,
+        "max_commute_km": rng.choice([None, 5.0, 20.0, 60.0]),
+        "skills": ["food preparation"],
+        "search_text": f"candidate {i} food preparation",
+    }
+
+
+IT_B1 = [{"code": "it", "min_level": "B1"}]
+IT_A2_EN_NATIVE = [{"code": "it", "min_level": "A2"}, {"code": "en", "min_level": "native"}]
+VACANCIES = [
+    {"start_date": dt.date(2027, 2, 1), "remote": False, "languages": IT_B1},
+    {"start_date": None, "remote": True, "languages": []},
+    {"start_date": dt.date(2027, 1, 1), "remote": False, "languages": IT_A2_EN_NATIVE},
+    {
+        "start_date": dt.date(2026, 6, 1),
+        "remote": False,
+        "languages": [{"code": "fr", "min_level": "A1"}],
+    },
+]
+
+
+EXPECTED = (
+    "SELECT c.id, "
+    + ", ".join(f"({sql}) AS {name}" for name, sql in GATE_SQL.items())
+    + ", ponte_language_fit(v.languages, c.languages) AS fit, "
+    "CASE WHEN c.lat IS NOT NULL AND v.lat IS NOT NULL THEN "
+    "ponte_haversine_km(c.lat, c.lon, v.lat, v.lon) END AS km "
+    "FROM candidates c JOIN vacancies v ON v.tenant_id = c.tenant_id WHERE v.id = :v"
+)
+
+
+async def test_gates_language_fit_and_distance_agree_with_sql(owner_engine, clean_db):
+    rng = random.Random(3)
+    async with owner_engine.begin() as conn:
+        tenant_id = (
+            await conn.execute(insert(Tenant).values(name="gates").returning(Tenant.id))
+        ).scalar_one()
+        employer_id = (
+            await conn.execute(
+                insert(Employer)
+                .values(tenant_id=tenant_id, external_id="e", name="E")
+                .returning(Employer.id)
+            )
+        ).scalar_one()
+        await conn.execute(
+            insert(Candidate),
+            [{"tenant_id": tenant_id, **random_candidate(rng, i)} for i in range(150)],
+        )
+        vacancy_ids = []
+        for j, v in enumerate(VACANCIES):
+            location = None if j == 3 else {"lat": 45.5, "lon": 9.2}
+            vacancy_ids.append(
+                (
+                    await conn.execute(
+                        insert(Vacancy)
+                        .values(
+                            tenant_id=tenant_id,
+                            external_id=f"v{j}",
+                            employer_id=employer_id,
+                            title="t",
+                            location=location,
+                            **v,
+                        )
+                        .returning(Vacancy.id)
+                    )
+                ).scalar_one()
+            )
+    async with owner_engine.connect() as conn:
+        session = AsyncSession(bind=conn)
+        _, changed, _ = await PoolRepository(session).changes(tenant_id, -1)
+        rows = await PoolRepository(session).rows(tenant_id, [row_id for row_id, _ in changed])
+        pool = CandidatePool(384)
+        pool.apply(rows)
+        for vacancy_id in vacancy_ids:
+            vacancy = (
+                await session.execute(select(Vacancy).where(Vacancy.id == vacancy_id))
+            ).scalar_one()
+            expected = (await conn.execute(text(EXPECTED), {"v": vacancy_id})).mappings().all()
+            view = VacancyView(
+                vacancy.start_date, vacancy.remote, vacancy.lat, vacancy.lon, vacancy.languages
+            )
+            states = pool.gate_states(view, list(GATE_SQL))
+            slots = np.array([pool.pos[row["id"]] for row in expected])
+            fit = pool.language_fit(vacancy.languages, slots)
+            for row, slot, f in zip(expected, slots, fit, strict=True):
+                for gate in GATE_SQL:
+                    assert states[gate][slot] == row[gate], (gate, dict(row))
+                assert f == (pytest.approx(float(row["fit"])) if row["fit"] is not None else None)
+                if row["km"] is not None and vacancy.lat is not None:
+                    km = pool.distance_km(vacancy.lat, vacancy.lon, np.array([slot]))[0]
+                    assert km == pytest.approx(row["km"], rel=1e-9)
+        await session.close()
+
+
+def pool_row(text_: str, xid: int = 1, row_id: uuid.UUID | None = None, dim: int = 4) -> PoolRow:
+    return PoolRow(
+        id=row_id or uuid.uuid4(),
+        xid=xid,
+        external_id="x",
+        labels=[],
+        status="active",
+        work_permit="yes",
+        available_from=None,
+        lat=None,
+        lon=None,
+        max_commute_km=None,
+        languages=[],
+        search_text=text_,
+        embedding=np.ones(dim, dtype=np.float32) / np.sqrt(dim),
+    )
+
+
+def test_bm25_with_delta_and_after_rebuild_matches_the_reference_index():
+    rng = random.Random(1)
+    words = [f"w{i}" for i in range(40)]
+    texts = [" ".join(rng.choices(words, k=rng.randint(0, 30))) for _ in range(300)]
+    rows = [pool_row(t) for t in texts]
+    pool = CandidatePool(4)
+    pool.apply(rows[:200])
+    pool.compact()
+    pool.apply(rows[200:250])  # a small delta, scored with the base's statistics
+    assert len(pool.delta) == 50
+    query = "w1 w2 w3 w30 unknown"
+    assert pool.lexical_scores(query)[pool.pos[rows[220].id]] > 0 or "w1" not in texts[220]
+    pool.apply(rows[250:])  # the delta outgrows its bound: the base is rebuilt
+    assert not pool.delta
+    reference = LexicalIndex([r.id for r in rows], texts)
+    got = pool.lexical_scores(query)
+    np.testing.assert_allclose(
+        [got[pool.pos[r.id]] for r in rows], reference.scores(query), rtol=1e-6
+    )
+    # A replaced row is scored by its new text; an older version never overwrites a newer one.
+    pool.apply([pool_row("w30 w30 w30", xid=5, row_id=rows[0].id)])
+    pool.apply([pool_row("w1", xid=4, row_id=rows[0].id)])
+    assert pool.lexical_scores("w30")[pool.pos[rows[0].id]] > 0
+    pool.apply([], deleted=[rows[1].id])
+    assert rows[1].id not in pool.pos
+    assert len(pool) == 299
+
+
+def test_long_texts_keep_every_window():
+    pool = CandidatePool(2)
+    row = pool_row("a")
+    row.embedding = np.array([1, 0], dtype=np.float32)
+    row.chunks = np.array([[1, 0], [0, 1]], dtype=np.float32)
+    pool.apply([row, pool_row("b", dim=2)])
+    profile, best = pool.similarities(np.array([0, 1], dtype=np.float32))
+    slot = pool.pos[row.id]
+    assert profile[slot] == 0.0
+    assert best[slot] == 1.0
+    assert len(pool.text_vectors(slot)) == 2
+
+
+@pytest.fixture
+async def kitchen_pool(client, make_key):
+    admin = await make_key("alpha", "admin")
+    await client.put("/v1/employers/emp-1", json=payloads.employer(), headers=admin)
+    await client.put("/v1/vacancies/cook", json=cook_vacancy(), headers=admin)
+    for ext, body in PEOPLE.items():
+        assert (
+            await client.put(f"/v1/candidates/{ext}", json=body, headers=admin)
+        ).status_code == 201
+    return admin
+
+
+async def test_pool_sees_a_write_that_commits_after_the_pool_looked(app, client, kitchen_pool):
+    first = await shortlist(client, kitchen_pool, limit=10)
+    assert "cook" in [i["candidate_external_id"] for i in first["items"]]
+    async with app.state.sessionmaker() as writer:
+        await writer.begin()
+        await writer.execute(
+            text("UPDATE candidates SET status = 'withdrawn' WHERE external_id = 'cook'")
+        )
+        # The pool looks while that transaction is still open, and must not skip it later.
+        during = await shortlist(client, kitchen_pool, limit=10)
+        assert "cook" in [i["candidate_external_id"] for i in during["items"]]
+        await writer.commit()
+    after = await shortlist(client, kitchen_pool, limit=10)
+    assert "cook" not in [i["candidate_external_id"] for i in after["items"]]
+    assert after["excluded_by_gate"]["status"] == 1
+
+
+async def test_pool_follows_creates_edits_and_deletes(client, kitchen_pool):
+    await shortlist(client, kitchen_pool, limit=10)
+    body = PEOPLE["cook"] | {"summary": "Chef de partie, pasta and sauces."}
+    assert (
+        await client.put("/v1/candidates/chef", json=body, headers=kitchen_pool)
+    ).status_code == 201
+    ranked = [i["candidate_external_id"] for i in (await shortlist(client, kitchen_pool))["items"]]
+    assert "chef" in ranked
+    assert (await client.delete("/v1/candidates/chef", headers=kitchen_pool)).status_code == 204
+    result = await shortlist(client, kitchen_pool)
+    assert "chef" not in [i["candidate_external_id"] for i in result["items"]]
+    assert result["considered"] == len(PEOPLE)
+    # An edit that moves someone out of commuting range applies at once.
+    far = {"location": {"municipality": "Torino", "country": "IT", "lat": 45.07, "lon": 7.69}}
+    r = await client.patch(
+        "/v1/candidates/warehouse",
+        json=far,
+        headers={**kitchen_pool, "Content-Type": "application/merge-patch+json"},
+    )
+    assert r.status_code == 200, r.text
+    result = await shortlist(client, kitchen_pool)
+    assert result["excluded_by_gate"]["commute"] == 1
+
+
+async def test_pool_and_database_paths_rank_alike(app, client, encoder, kitchen_pool):
+    pooled = await shortlist(client, kitchen_pool, limit=10)
+    async with app.state.sessionmaker() as session, session.begin():
+        tenant_id = await session.scalar(select(Tenant.id).where(Tenant.name == "alpha"))
+        principal = Principal(tenant_id=tenant_id, tenant_name="alpha", role=Role.admin, key_id="t")
+        service = MatchingService(session, principal, encoder, pool_max_rows=0)
+        _, items, excluded, total = await service.rank_candidates("cook", 10)
+    assert [i["candidate_external_id"] for i in items] == [
+        i["candidate_external_id"] for i in pooled["items"]
+    ]
+    assert [i["score"] for i in items] == pytest.approx(
+        [i["score"] for i in pooled["items"]], abs=1e-5
+    )
+    assert excluded == pooled["excluded_by_gate"]
+    assert total == pooled["considered"]
