@@ -274,6 +274,28 @@ def combine(features: Mapping[str, float | None], weights: Mapping[str, float]) 
     return num / den if den else 0.0
 
 
+def as_column(values: Sequence[float | None], clip: bool = False) -> npt.NDArray[np.float64]:
+    """Returns values as a float array, None as NaN; ``clip`` clamps into [0, 1] as ``clip01``."""
+    column = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    return np.clip(column, 0.0, 1.0) if clip else column
+
+
+def combine_many(
+    columns: Mapping[str, npt.NDArray[np.float64]], weights: Mapping[str, float]
+) -> npt.NDArray[np.float64]:
+    """``combine`` for many rows at once: NaN marks an unknown feature, which drops out."""
+    rows = len(next(iter(columns.values()))) if columns else 0
+    num = np.zeros(rows)
+    den = np.zeros(rows)
+    for name, values in columns.items():
+        w = weights.get(name, 0.0)
+        if w > 0:
+            known = ~np.isnan(values)
+            num += w * np.where(known, values, 0.0)
+            den += w * known
+    return np.divide(num, den, out=np.zeros(rows), where=den > 0)
+
+
 @dataclass
 class Explanation:
     """Why a candidate is where it is, in terms a scout can check."""

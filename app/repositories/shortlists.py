@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,9 +27,21 @@ class ShortlistRepository:
             await self.session.scalars(insert(Shortlist).values(**shortlist).returning(Shortlist))
         ).one()
         if items:
+            # All items as one JSON parameter: one statement, no per-row parameter binding.
             await self.session.execute(
-                insert(ShortlistItem),
-                [{**item, "shortlist_id": row.id, "tenant_id": row.tenant_id} for item in items],
+                text(
+                    "INSERT INTO shortlist_items "
+                    "(shortlist_id, rank, tenant_id, candidate_id, score, features, explanation) "
+                    "SELECT :shortlist_id, r.rank, :tenant_id, r.candidate_id, r.score, "
+                    "r.features, r.explanation FROM jsonb_to_recordset(CAST(:items AS jsonb)) "
+                    "AS r(rank integer, candidate_id uuid, score double precision, "
+                    "features jsonb, explanation jsonb)"
+                ),
+                {
+                    "shortlist_id": row.id,
+                    "tenant_id": row.tenant_id,
+                    "items": json.dumps(list(items), default=str),
+                },
             )
         return row
 

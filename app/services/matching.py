@@ -27,9 +27,9 @@ from app.ml.scoring import (
     SCORER_VERSION,
     RequiredSkill,
     SkillMatrix,
+    as_column,
     availability_fit,
-    clip01,
-    combine,
+    combine_many,
     distance_fit,
     explain,
     gate_state,
@@ -243,46 +243,53 @@ class MatchingService:
             for position, i in enumerate(members):
                 skills[i] = (found, position, required)
                 must[i], nice[i] = group_must[position], group_nice[position]
-        scored = []
-        for i, (row, candidate_labels) in enumerate(zip(rows, all_labels, strict=True)):
-            semantic_profile = clip01(row["semantic_profile"]) or 0.0
-            semantic_chunk = clip01(row["semantic_chunk"])
-            features: dict[str, float | None] = {
-                "semantic_best": max(semantic_profile, semantic_chunk or 0.0),
-                "semantic_profile": semantic_profile,
-                "must_have": must[i],
-                "nice_to_have": nice[i],
-                "lexical": (row["lexical_raw"] or 0.0) / lexical_max,
-                "title": clip01(row["title"]),
-                "title_profile": clip01(row["title_profile"]),
-                "language": row["language"],
-                "distance": distance_fit(row["remote"], row["distance_km"], row["max_commute_km"]),
-                "availability": availability_fit(row["gate_availability"]),
+        semantic_profile = np.nan_to_num(
+            as_column([row["semantic_profile"] for row in rows], clip=True), nan=0.0
+        )
+        semantic_chunk = as_column([row["semantic_chunk"] for row in rows], clip=True)
+        columns = {
+            "semantic_best": np.maximum(semantic_profile, np.nan_to_num(semantic_chunk, nan=0.0)),
+            "semantic_profile": semantic_profile,
+            "must_have": as_column(must),
+            "nice_to_have": as_column(nice),
+            "lexical": as_column([row["lexical_raw"] or 0.0 for row in rows]) / lexical_max,
+            "title": as_column([row["title"] for row in rows], clip=True),
+            "title_profile": as_column([row["title_profile"] for row in rows], clip=True),
+            "language": as_column([row["language"] for row in rows]),
+            "distance": as_column(
+                [distance_fit(r["remote"], r["distance_km"], r["max_commute_km"]) for r in rows]
+            ),
+            "availability": as_column([availability_fit(r["gate_availability"]) for r in rows]),
+        }
+        scores = [round(float(v), 6) for v in combine_many(columns, weights)]
+        key = "candidate_id" if scope.ranked == "c" else "vacancy_id"
+        order = sorted(range(len(rows)), key=lambda i: (-scores[i], str(rows[i][key])))
+        kept = []
+        for i in order if limit is None else order[:limit]:
+            row = rows[i]
+            features = {
+                name: None if np.isnan(values[i]) else float(values[i])
+                for name, values in columns.items()
             }
-            scored.append(
+            found, position, required = skills[i]
+            matches = found.matches(position, required)
+            # Only the gates that were applied are reported; a gate switched off says nothing.
+            gates = {g: gate_state(row[f"gate_{g}"]) for g in scope.gates}
+            kept.append(
                 {
-                    "ranked_id": row["candidate_id" if scope.ranked == "c" else "vacancy_id"],
+                    "ranked_id": row[key],
                     "candidate_id": row["candidate_id"],
                     "candidate_external_id": row["candidate_external_id"],
                     "vacancy_id": row["vacancy_id"],
                     "vacancy_external_id": row["vacancy_external_id"],
-                    "score": round(combine(features, weights), 6),
+                    "score": scores[i],
                     "features": features,
-                    "skills": skills[i],
-                    "candidate_labels": candidate_labels,
-                    "row": row,
+                    "matches": matches,
+                    "candidate_labels": all_labels[i],
+                    "explanation": explain(
+                        features, matches, gates, row["distance_km"], row["remote"]
+                    ),
                 }
-            )
-        scored.sort(key=lambda item: (-item["score"], str(item["ranked_id"])))
-        kept = scored if limit is None else scored[:limit]
-        for item in kept:
-            row = item.pop("row")
-            found, position, required = item.pop("skills")
-            item["matches"] = found.matches(position, required)
-            # Only the gates that were applied are reported; a gate switched off says nothing.
-            gates = {g: gate_state(row[f"gate_{g}"]) for g in scope.gates}
-            item["explanation"] = explain(
-                item["features"], item["matches"], gates, row["distance_km"], row["remote"]
             )
         return kept
 
