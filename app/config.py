@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     # Shortlists rank from an in-process copy of the tenant's candidates (about 2 kB each) up
     # to this many per tenant; larger tenants are ranked in the database (HNSW), slower.
     pool_max_candidates: int = Field(default=250_000, ge=0)
+    # Load those copies in the background at start-up, so no scout waits for the first one.
+    warm_pools: bool = True
 
     def resolved_model_path(self) -> str:
         """Returns the sentence-transformers model folder: the setting, or the offline package."""

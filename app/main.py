@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -17,6 +18,7 @@ from app.db.engine import DatabaseUrls, create_engine, resolve_database, session
 from app.db.migrate import head_revisions, known_revisions
 from app.logging import configure_logging, get_logger
 from app.ml.encoder import Encoder
+from app.services import pool as pool_service
 from app.services.keys import bootstrap_admin
 
 log = get_logger("ponte")
@@ -60,9 +62,14 @@ def create_app(
             path = settings.resolved_model_path()
             app.state.encoder = await asyncio.to_thread(Encoder, path, settings.model_device)
             log.info("model_loaded", model=app.state.encoder.model_id)
+        warming = None
+        if settings.warm_pools and database is None:
+            warming = asyncio.create_task(_warm_pools(app, settings))
         try:
             yield
         finally:
+            if warming is not None:
+                warming.cancel()
             await engine.dispose()
 
     app = FastAPI(
@@ -94,6 +101,18 @@ def create_app(
     )
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
     return app
+
+
+async def _warm_pools(app: FastAPI, settings: Settings) -> None:
+    started = time.perf_counter()
+    try:
+        loaded = await pool_service.warm(
+            app.state.sessionmaker, app.state.encoder.dimension, settings.pool_max_candidates
+        )
+    except Exception:  # a failed warm-up only means the first request loads instead
+        log.warning("pools_not_warmed", exc_info=True)
+        return
+    log.info("pools_warmed", tenants=loaded, seconds=round(time.perf_counter() - started, 1))
 
 
 def app_factory() -> FastAPI:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import uuid
 from enum import StrEnum
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
@@ -405,6 +406,68 @@ class ShortlistRequest(Strict):
         description="Switch a gate off with false: status, not_placed, availability, language, "
         "commute, permit",
     )
+
+
+class MatchedSkillOut(BaseModel):
+    required: str
+    matched_by: str | None = Field(
+        description="The candidate's skill that met it (null for text evidence or after erasure)"
+    )
+    kind: Literal["exact", "soft", "text"]
+    similarity: float
+
+
+class ExplanationOut(BaseModel):
+    summary: str
+    components: dict[str, float | None] = Field(description="Feature values in [0, 1]")
+    matched_skills: list[MatchedSkillOut]
+    missing_skills: list[str]
+    gates: dict[str, Literal["pass", "unknown", "fail"]]
+    distance_km: float | None
+
+
+class ShortlistItemOut(BaseModel):
+    rank: int
+    candidate_external_id: str | None = Field(description="null once the candidate was erased")
+    score: float
+    explanation: ExplanationOut
+
+
+class ShortlistSummaryOut(BaseModel):
+    id: uuid.UUID
+    vacancy_external_id: str | None
+    created_at: dt.datetime
+    ranker_version: str
+    embedding_model: str
+    considered: int = Field(description="Candidates of the tenant looked at")
+    excluded_by_gate: dict[str, int] = Field(
+        description="Per gate, candidates it failed (one candidate may fail several)"
+    )
+
+
+class ShortlistOut(ShortlistSummaryOut):
+    params: dict[str, Any]
+    items: list[ShortlistItemOut]
+
+
+class ShortlistListOut(BaseModel):
+    items: list[ShortlistSummaryOut]
+
+
+class MatchItemOut(BaseModel):
+    rank: int
+    vacancy_external_id: str
+    score: float
+    explanation: ExplanationOut
+
+
+class MatchesOut(BaseModel):
+    candidate_external_id: str
+    ranker_version: str
+    embedding_model: str
+    considered: int
+    excluded_by_gate: dict[str, int]
+    items: list[MatchItemOut]
 
 
 class BulkRequest(Strict):

@@ -9,7 +9,16 @@ from fastapi import APIRouter, Path, Query
 
 from app.api.resources import ExternalIdPath
 from app.deps import JSON_BODY, EncoderDep, SessionDep, require
-from app.schemas import BulkRequest, BulkResponse, Principal, ShortlistRequest, TenantSettingsPatch
+from app.schemas import (
+    BulkRequest,
+    BulkResponse,
+    MatchesOut,
+    Principal,
+    ShortlistListOut,
+    ShortlistOut,
+    ShortlistRequest,
+    TenantSettingsPatch,
+)
 from app.services import tenant_settings
 from app.services.authz import Permission
 from app.services.matching import MatchingService
@@ -26,6 +35,7 @@ Admin = Annotated[Principal, require(Permission.tenant_settings)]
 @router.post(
     "/v1/vacancies/{external_id}/shortlists",
     status_code=201,
+    response_model=ShortlistOut,
     summary="Rank the tenant's candidates for a vacancy; the result is stored as a snapshot",
     dependencies=JSON_BODY,
 )
@@ -41,7 +51,9 @@ async def create_shortlist(
 
 
 @router.get(
-    "/v1/vacancies/{external_id}/shortlists", summary="The vacancy's shortlists, newest first"
+    "/v1/vacancies/{external_id}/shortlists",
+    response_model=ShortlistListOut,
+    summary="The vacancy's shortlists, newest first",
 )
 async def list_shortlists(
     external_id: ExternalIdPath,
@@ -54,7 +66,11 @@ async def list_shortlists(
     return {"items": items}
 
 
-@router.get("/v1/shortlists/{shortlist_id}", summary="A stored shortlist with its items")
+@router.get(
+    "/v1/shortlists/{shortlist_id}",
+    response_model=ShortlistOut,
+    summary="A stored shortlist with its items",
+)
 async def get_shortlist(
     shortlist_id: Annotated[uuid.UUID, Path()],
     session: SessionDep,
@@ -66,6 +82,7 @@ async def get_shortlist(
 
 @router.get(
     "/v1/candidates/{external_id}/matches",
+    response_model=MatchesOut,
     summary="Rank the tenant's open vacancies for a candidate",
 )
 async def candidate_matches(

@@ -455,19 +455,36 @@ class CandidatePool:
         result: F64 = 2 * EARTH_KM * np.arcsin(np.sqrt(h))
         return result
 
-    def language_fit(self, required: Sequence[Mapping[str, Any]], slots: I64) -> list[float | None]:
+    def language_fit(self, required: Sequence[Mapping[str, Any]], slots: Any) -> F64 | None:
         """Share of the required languages spoken at the level asked, as SQL
         ``ponte_language_fit`` computes it (None when none is asked, 0.5 when none recorded)."""
         if not required:
-            return [None] * len(slots)
-        met = np.zeros(len(slots), dtype=np.float64)
+            return None
+        spoken = self.spoken[slots]
+        met = np.zeros(len(spoken), dtype=np.float64)
         for requirement in required:
             levels = self.languages.get(str(requirement.get("code", "")))
             if levels is not None:
                 met += levels[slots] >= cefr_rank(requirement.get("min_level")) + 1
-        fit = met / len(required)
-        fit[self.spoken[slots] == 0] = 0.5
-        return [float(f) for f in fit]
+        fit: F64 = met / len(required)
+        fit[spoken == 0] = 0.5
+        return fit
+
+    def distance_fit(self, vacancy: VacancyView, slots: Any) -> tuple[F64, F64]:
+        """Returns (km, fit) per slot, as ``scoring.distance_fit`` rates them (NaN km: unknown)."""
+        count = len(self.commute[slots])
+        if vacancy.lat is None or vacancy.lon is None:
+            km = np.full(count, np.nan)
+        else:
+            km = self.distance_km(vacancy.lat, vacancy.lon, slots)
+        if vacancy.remote:
+            return km, np.ones(count)
+        commute = self.commute[slots]
+        limit = np.where(np.nan_to_num(commute, nan=0.0) > 0, commute, 30.0)
+        with np.errstate(invalid="ignore"):
+            fit = np.where(km <= limit, np.clip(1.0 - km / limit, 0.0, None), 0.0)
+        fit[np.isnan(km)] = 0.5
+        return km, fit
 
     def passing(self, states: Mapping[str, npt.NDArray[np.int8]]) -> npt.NDArray[np.bool_]:
         """Returns the live slots that no gate fails."""
@@ -549,6 +566,7 @@ def retrieve(
     query_text: str,
     k: int,
     lexical_k: int,
+    weights: Mapping[str, float] | None = None,
 ) -> Retrieved:
     """Gates every row, then proposes the union of the ``k`` passing rows nearest by profile
     vector, the ``k`` nearest by best text window and the ``lexical_k`` best by BM25 — exact,
@@ -561,9 +579,28 @@ def retrieve(
     excluded = {g: int(np.count_nonzero((states[g] == -1) & alive)) for g in enabled}
     profile, best = pool.similarities(query)
     lexical = pool.lexical_scores(query_text)
-    picked = list(pool.top(profile, mask & pool.has_vector[: pool.size], k))
-    picked += list(pool.top(best, mask & pool.has_vector[: pool.size], k))
+    vectors = mask & pool.has_vector[: pool.size]
+    picked = list(pool.top(profile, vectors, k))
+    picked += list(pool.top(best, vectors, k))
     picked += list(pool.top(lexical, mask & (lexical > 0), lexical_k))
+    if weights:
+        # The features every row has at hand, weighted as the scorer weighs them: a retriever
+        # for rows that are good on all of them without topping any single list.
+        everything = slice(0, pool.size)
+        top_lexical = float(lexical[mask].max()) if mask.any() else 0.0
+        parts: dict[str, F64 | F32 | None] = {
+            "semantic_best": best,
+            "semantic_profile": profile,
+            "lexical": lexical / top_lexical if top_lexical > 0 else lexical,
+            "language": pool.language_fit(vacancy.languages, everything),
+            "distance": pool.distance_fit(vacancy, everything)[1],
+            "availability": (states["availability"] + 1) / 2 if "availability" in states else None,
+        }
+        partial = np.zeros(pool.size)
+        for name, values in parts.items():
+            if values is not None:
+                partial += weights.get(name, 0.0) * values
+        picked += list(pool.top(partial, vectors, k))
     slots = list(dict.fromkeys(int(s) for s in picked))
     text_vectors = [pool.text_vectors(s) for s in slots]
     has_vector = pool.has_vector
@@ -580,10 +617,8 @@ def retrieve(
             else None
             for i, (s, v) in enumerate(zip(slots, text_vectors, strict=True))
         ]
-    distance: list[float | None] = [None] * len(slots)
-    if vacancy.lat is not None and vacancy.lon is not None:
-        km = pool.distance_km(vacancy.lat, vacancy.lon, at)
-        distance = [None if math.isnan(d) else float(d) for d in km]
+    km = pool.distance_fit(vacancy, at)[0]
+    fit = pool.language_fit(vacancy.languages, at)
     return Retrieved(
         total=int(np.count_nonzero(alive)),
         passing=int(np.count_nonzero(mask)),
@@ -591,8 +626,8 @@ def retrieve(
         ids=[pool.ids[s] for s in slots],  # type: ignore[misc]
         external_ids=[pool.external_ids[s] for s in slots],  # type: ignore[misc]
         labels=[pool.labels[s] for s in slots],  # type: ignore[misc]
-        language=pool.language_fit(vacancy.languages, at),
-        distance_km=distance,
+        language=[None] * len(slots) if fit is None else [float(f) for f in fit],
+        distance_km=[None if math.isnan(d) else float(d) for d in km],
         max_commute_km=[None if math.isnan(c) else float(c) for c in pool.commute[at]],
         semantic_profile=[float(profile[s]) if has_vector[s] else float("nan") for s in slots],
         semantic_chunk=[float(best[s]) if has_vector[s] else float("nan") for s in slots],

@@ -151,6 +151,8 @@ class MatchingService:
         self, scope: Scope, vacancy: Vacancy, limit: int
     ) -> tuple[list[dict[str, Any]], dict[str, int], int] | None:
         """Ranks from the tenant's in-process pool; None when the tenant is too big for one."""
+        if self.pool_max_rows <= 0:
+            return None
         pool = await candidate_pool(
             self.session, scope.tenant_id, self.encoder.dimension, self.pool_max_rows
         )
@@ -171,6 +173,7 @@ class MatchingService:
             vacancy.search_text or "",
             k,
             k,
+            await self.weights(),
         )
         titles = (
             await PoolRepository(self.session).title_similarity(scope.tenant_id, found.ids, title)

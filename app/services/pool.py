@@ -13,10 +13,11 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.ml.pool import CandidatePool
 from app.repositories.pool import PoolRepository
+from app.repositories.tenants import TenantRepository
 
 # Tombstones live this long; a pool that has not looked for most of it reloads in full.
 TOMBSTONE_DAYS = 7
@@ -103,3 +104,17 @@ async def candidate_pool(
             _last_prune = now
             await repo.prune_deletions(TOMBSTONE_DAYS)
         return state.pool
+
+
+async def warm(sessions: async_sessionmaker[AsyncSession], dim: int, max_rows: int) -> int:
+    """Loads the pools of the first tenants (by age) so their first shortlist is fast; returns
+    how many were loaded. Run in the background at start-up; requests meanwhile still work."""
+    async with sessions() as session:
+        tenants = sorted(await TenantRepository(session).list(), key=lambda t: t.created_at)
+    tenant_ids = [tenant.id for tenant in tenants[: _MAX_TENANTS // 2]]
+    loaded = 0
+    for tenant_id in tenant_ids:
+        async with sessions() as session, session.begin():
+            if await candidate_pool(session, tenant_id, dim, max_rows) is not None:
+                loaded += 1
+    return loaded
