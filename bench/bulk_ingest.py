@@ -105,7 +105,7 @@ def main() -> None:
         shutil.rmtree(data_dir, ignore_errors=True)
 
     # The encoder alone, on the same texts (profiles, desired occupations), in this process.
-    encoder = Encoder(Settings().resolved_model_path())
+    encoder = Encoder.from_settings(Settings())
     texts = [candidate_text(r["summary"], r["skills"], r["desired_occupations"]) for r in rows]
     texts += [o for r in rows if (o := occupation_text(r["desired_occupations"]))]
     encoder.encode(texts[:64])

@@ -61,7 +61,7 @@ def profile_texts(candidates: list[dict[str, Any]], n: int, seed: int = 3) -> li
         words = baseline_candidate_text(
             c.get("summary", ""), rng.sample(c["skills"], len(c["skills"]))
         ).split()
-        if len(words) < 60:
+        while len(words) < 80:
             extra = rng.choice(candidates)
             words += baseline_candidate_text("", extra["skills"]).split()
         text = " ".join(words[: rng.randint(60, 80)])

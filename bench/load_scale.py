@@ -171,6 +171,8 @@ def make_candidates(
             languages.append(
                 {"code": "en" if lang != "en" else "fr", "level": rng.choice(LEVELS[:4])}
             )
+        # One entry per language, as the API requires (a native speaker keeps "native").
+        languages = list({item["code"]: item for item in reversed(languages)}.values())
         out.append(
             {
                 "tenant": tenant,
@@ -286,7 +288,7 @@ async def load(args: argparse.Namespace) -> None:
     timings["generate"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    encoder = Encoder(settings.resolved_model_path())
+    encoder = Encoder.from_settings(settings)
     model_id = encoder.model_id
     vectors = Vectors(encoder, args.cache_dir)
     pool = min(args.pool, len(rows))

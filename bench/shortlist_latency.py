@@ -110,7 +110,7 @@ async def recall(args: argparse.Namespace, settings: Settings, sample: int) -> d
     urls = resolve_database(settings)
     engine = create_engine(urls.service, settings)
     sessions = session_factory(engine)
-    encoder = Encoder(settings.resolved_model_path())
+    encoder = Encoder.from_settings(settings)
     rng = random.Random(5)
     out: dict[str, list[float]] = {
         "passing rows": [],

@@ -107,7 +107,7 @@ async def owner_engine(database: DatabaseUrls) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture(scope="session")
 def encoder(settings: Settings) -> Encoder:
     """The real model, loaded once for the whole run."""
-    return Encoder(settings.resolved_model_path())
+    return Encoder.from_settings(settings)
 
 
 @pytest.fixture(scope="session")

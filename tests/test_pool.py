@@ -263,3 +263,17 @@ async def test_pool_and_database_paths_rank_alike(app, client, encoder, kitchen_
     )
     assert excluded == pooled["excluded_by_gate"]
     assert total == pooled["considered"]
+
+
+async def test_warm_up_loads_the_pools_before_the_first_shortlist(app, kitchen_pool):
+    from app.services import pool as pool_service
+
+    pool_service._STATES.clear()
+    loaded = await pool_service.warm(app.state.sessionmaker, 384, 1000)
+    assert loaded == 1
+    (state,) = pool_service._STATES.values()
+    assert state.pool is not None
+    assert len(state.pool) == len(PEOPLE)
+    # A tenant above the bound is left to the database path.
+    pool_service._STATES.clear()
+    assert await pool_service.warm(app.state.sessionmaker, 384, 2) == 0

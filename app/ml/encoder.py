@@ -9,11 +9,27 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+BACKENDS = ("openvino", "torch")
+
 
 class Encoder:
-    """Turns texts into L2-normalised float32 vectors with one sentence-transformers model."""
+    """Turns texts into L2-normalised float32 vectors with one sentence-transformers model.
 
-    def __init__(self, model_path: str, device: str = "cpu", batch_size: int = 32) -> None:
+    ``backend="openvino"`` runs the same weights, converted in memory at start-up, through
+    OpenVINO: 1.14x the texts per second of plain torch on 600 profiles with identical vectors
+    (cosine 1.0000, same nDCG; bench/embedding_backends.py), for about 210 MiB more resident
+    memory. Torch is the default and the reference; OpenVINO (the ``openvino`` extra) suits
+    ingest-heavy batch work. It needs a transformer + mean pooling model; anything else, a
+    missing package or a failed conversion falls back to torch with a warning.
+    """
+
+    def __init__(
+        self,
+        model_path: str,
+        device: str = "cpu",
+        batch_size: int = 32,
+        backend: str = "torch",
+    ) -> None:
         # Weights come from disk; a missing folder must fail here, not trigger a download.
         if not Path(model_path).is_dir():
             raise FileNotFoundError(f"model folder not found: {model_path}")
@@ -36,6 +52,25 @@ class Encoder:
         self.batch_size = batch_size
         self.dimension = int(self._model.get_embedding_dimension() or 0)
         self.max_seq_length = int(self._model.max_seq_length or 0)
+        self._tokenizer: Any = self._model.tokenizer
+        self._compiled: Any = None
+        self.backend = "torch"
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown encoder backend {backend!r}; known: {', '.join(BACKENDS)}")
+        if backend == "openvino" and device == "cpu":
+            self._compiled = _openvino(self._model)
+            if self._compiled is not None:
+                self.backend = "openvino"
+                self._model = None  # the torch weights are no longer needed
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Encoder:
+        """Builds the encoder the settings describe (model folder, device, backend)."""
+        return cls(
+            settings.resolved_model_path(),
+            settings.model_device,
+            backend=settings.encoder_backend,
+        )
 
     def chunk_spans(
         self, text: str, max_tokens: int = 200, overlap: int = 40
@@ -47,7 +82,7 @@ class Encoder:
         """
         if not text.strip():
             return []
-        offsets = self._model.tokenizer(
+        offsets = self._tokenizer(
             text, add_special_tokens=False, return_offsets_mapping=True, verbose=False
         )["offset_mapping"]
         if len(offsets) <= max_tokens:
@@ -65,6 +100,8 @@ class Encoder:
         """Returns one normalised vector per text (blocking: call it from a worker thread)."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if self._compiled is not None:
+            return self._encode_compiled(texts)
         vectors = self._model.encode(
             texts,
             batch_size=self.batch_size,
@@ -73,3 +110,72 @@ class Encoder:
             show_progress_bar=False,
         )
         return np.asarray(vectors, dtype=np.float32)
+
+    def _encode_compiled(self, texts: list[str]) -> npt.NDArray[np.float32]:
+        # As sentence-transformers does: longest first, so each batch pads little.
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start : start + self.batch_size]
+            tokens = self._tokenizer(
+                [texts[i] for i in batch],
+                padding=True,
+                truncation=True,
+                max_length=self.max_seq_length,
+                return_tensors="np",
+            )
+            feed = {name: tokens[name].astype(np.int64) for name in _INPUTS}
+            out[batch] = self._compiled(feed)[0]
+        return out
+
+
+_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+def _openvino(model: Any) -> Any:
+    """Returns the model (transformer, mean pooling, normalisation) compiled by OpenVINO for the
+    CPU, or None (with a warning) when it cannot be."""
+    import logging
+    import warnings
+
+    log = logging.getLogger("ponte.encoder")
+    modules = [type(m).__name__ for m in model]
+    if (
+        modules[:2] != ["Transformer", "Pooling"]
+        or getattr(model[1], "pooling_mode", None) != "mean"
+    ):
+        log.warning(
+            "openvino backend needs transformer + mean pooling, got %s: using torch", modules
+        )
+        return None
+    try:
+        import openvino
+        import torch
+
+        class Pooled(torch.nn.Module):
+            def __init__(self, transformer: Any) -> None:
+                super().__init__()
+                self.transformer = transformer
+
+            def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+                hidden = self.transformer(
+                    input_ids=input_ids,
+                    attention_mask=attention_mask,
+                    token_type_ids=token_type_ids,
+                ).last_hidden_state
+                mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+                mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+                return torch.nn.functional.normalize(mean, p=2, dim=1)
+
+        sample = model.tokenizer(["a b", "c d e f"], padding=True, return_tensors="pt")
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tracer chatter on stderr, not for the logs
+            converted = openvino.convert_model(
+                Pooled(model[0].auto_model).eval(),
+                example_input=tuple(sample[name] for name in _INPUTS),
+                input=[openvino.PartialShape([-1, -1])] * len(_INPUTS),
+            )
+        return openvino.Core().compile_model(converted, "CPU")
+    except Exception:  # any failure leaves the torch reference in place
+        log.warning("openvino conversion failed: using torch", exc_info=True)
+        return None
