@@ -11,21 +11,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import secrets
-import shutil
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 
 import httpx
 import psutil
-from common import percentiles, wait_ready
-
-ROOT = Path(__file__).resolve().parents[1]
-PONTE = Path(sys.executable).with_name("ponte")
+from common import percentiles, scratch_server
 
 
 def candidate(i: int) -> dict:
@@ -97,28 +87,11 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8765)
     args = parser.parse_args()
 
-    data_dir = Path(tempfile.mkdtemp(prefix="ponte-bench-"))
-    key = "bench-" + secrets.token_hex(16)
-    env = {
-        **os.environ,
-        "PONTE_DATA_DIR": str(data_dir),
-        "PONTE_BOOTSTRAP_ADMIN_KEY": key,
-        "PONTE_LOG_LEVEL": "WARNING",
-    }
-    base = f"http://127.0.0.1:{args.port}"
-    proc = subprocess.Popen(  # noqa: S603
-        [str(PONTE), "serve", "--migrate", "--port", str(args.port)], env=env, cwd=ROOT
-    )
-    try:
-        wait_ready(base, proc)
+    with scratch_server(args.port, "ponte-bench-") as (base, key, proc):
         rows = []
         for conc in args.concurrency:
             rows += asyncio.run(bench(base, key, args.n, conc, f"c{conc}"))
         rss = psutil.Process(proc.pid).memory_info().rss / 2**20
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        shutil.rmtree(data_dir, ignore_errors=True)
 
     print("| operation | concurrency | requests | p50 ms | p95 ms | p99 ms | req/s |")
     print("|---|---:|---:|---:|---:|---:|---:|")

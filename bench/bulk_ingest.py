@@ -15,24 +15,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import secrets
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import psutil
-from common import wait_ready
+from common import scratch_server
 from load_scale import make_candidates, read_jsonl
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-PONTE = Path(sys.executable).with_name("ponte")
 
 from app.config import Settings  # noqa: E402
 from app.ml.encoder import Encoder  # noqa: E402
@@ -76,20 +70,8 @@ def main() -> None:
     for i, row in enumerate(rows):
         row["external_id"] = f"ingest-{i:06d}"
 
-    data_dir = Path(tempfile.mkdtemp(prefix="ponte-ingest-"))
-    key = "bench-" + secrets.token_hex(16)
-    env = {
-        **os.environ,
-        "PONTE_DATA_DIR": str(data_dir),
-        "PONTE_BOOTSTRAP_ADMIN_KEY": key,
-        "PONTE_LOG_LEVEL": "WARNING",
-    }
-    base = f"http://127.0.0.1:{args.port}"
-    command = [str(PONTE), "serve", "--migrate", "--port", str(args.port)]
-    proc = subprocess.Popen(command, env=env, cwd=ROOT)  # noqa: S603
     results = []
-    try:
-        wait_ready(base, proc)
+    with scratch_server(args.port, "ponte-ingest-") as (base, key, proc):
         server = psutil.Process(proc.pid)
         for n, batch in enumerate(args.batch):
             part = rows[n * args.candidates : (n + 1) * args.candidates]
@@ -99,10 +81,6 @@ def main() -> None:
             cpu = (cpu_after.user + cpu_after.system) - (cpu_before.user + cpu_before.system)
             results.append((batch, len(part), wall, cpu))
         rss = server.memory_info().rss / 2**20
-    finally:
-        proc.terminate()
-        proc.wait(timeout=60)
-        shutil.rmtree(data_dir, ignore_errors=True)
 
     # The encoder alone, on the same texts (profiles, desired occupations), in this process.
     encoder = Encoder.from_settings(Settings())

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import secrets
+import shutil
 import statistics
 import subprocess
+import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+PONTE = Path(sys.executable).with_name("ponte")
 
 
 def percentiles(samples: list[float]) -> tuple[float, float, float]:
@@ -28,3 +39,27 @@ def wait_ready(base: str, proc: subprocess.Popen, timeout: float = 180) -> None:
             pass
         time.sleep(0.5)
     raise RuntimeError("ponte serve did not become ready")
+
+
+@contextmanager
+def scratch_server(port: int, prefix: str) -> Iterator[tuple[str, str, subprocess.Popen]]:
+    """Runs `ponte serve --migrate` (another process) on a new embedded database with a fresh
+    admin key; yields (base URL, key, process) and removes everything afterwards."""
+    data_dir = Path(tempfile.mkdtemp(prefix=prefix))
+    key = "bench-" + secrets.token_hex(16)
+    env = {
+        **os.environ,
+        "PONTE_DATA_DIR": str(data_dir),
+        "PONTE_BOOTSTRAP_ADMIN_KEY": key,
+        "PONTE_LOG_LEVEL": "WARNING",
+    }
+    base = f"http://127.0.0.1:{port}"
+    command = [str(PONTE), "serve", "--migrate", "--port", str(port)]
+    proc = subprocess.Popen(command, env=env, cwd=ROOT)  # noqa: S603
+    try:
+        wait_ready(base, proc)
+        yield base, key, proc
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+        shutil.rmtree(data_dir, ignore_errors=True)

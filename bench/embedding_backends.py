@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from app.config import Settings  # noqa: E402
+from app.ml.encoder import mean_pooled  # noqa: E402
 from app.ml.evaluation import (  # noqa: E402
     baseline_candidate_text,
     baseline_vacancy_text,
@@ -97,23 +98,10 @@ def batched(
 def export_onnx(model: Any, path: Path) -> None:
     import torch
 
-    class Pooled(torch.nn.Module):
-        def __init__(self, transformer: Any) -> None:
-            super().__init__()
-            self.transformer = transformer
-
-        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
-            hidden = self.transformer(
-                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
-            ).last_hidden_state
-            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-            mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            return torch.nn.functional.normalize(mean, p=2, dim=1)
-
     sample = model.tokenizer(["a b", "c d e"], padding=True, return_tensors="pt")
     axes = {name: {0: "batch", 1: "tokens"} for name in INPUTS}
     torch.onnx.export(
-        Pooled(model[0].auto_model).eval(),
+        mean_pooled(model[0].auto_model),
         tuple(sample[name] for name in INPUTS),
         str(path),
         input_names=list(INPUTS),

@@ -132,6 +132,27 @@ class Encoder:
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
+def mean_pooled(transformer: Any) -> Any:
+    """Returns ``transformer`` wrapped to output mean-pooled, L2-normalised sentence vectors —
+    the whole sentence-transformers pipeline of this model family as one graph to convert."""
+    import torch
+
+    class Pooled(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.transformer = transformer
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            hidden = self.transformer(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(mean, p=2, dim=1)
+
+    return Pooled().eval()
+
+
 def _openvino(model: Any) -> Any:
     """Returns the model (transformer, mean pooling, normalisation) compiled by OpenVINO for the
     CPU, or None (with a warning) when it cannot be."""
@@ -152,26 +173,11 @@ def _openvino(model: Any) -> Any:
         import openvino
         import torch
 
-        class Pooled(torch.nn.Module):
-            def __init__(self, transformer: Any) -> None:
-                super().__init__()
-                self.transformer = transformer
-
-            def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
-                hidden = self.transformer(
-                    input_ids=input_ids,
-                    attention_mask=attention_mask,
-                    token_type_ids=token_type_ids,
-                ).last_hidden_state
-                mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-                mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-                return torch.nn.functional.normalize(mean, p=2, dim=1)
-
         sample = model.tokenizer(["a b", "c d e f"], padding=True, return_tensors="pt")
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tracer chatter on stderr, not for the logs
             converted = openvino.convert_model(
-                Pooled(model[0].auto_model).eval(),
+                mean_pooled(model[0].auto_model),
                 example_input=tuple(sample[name] for name in _INPUTS),
                 input=[openvino.PartialShape([-1, -1])] * len(_INPUTS),
             )

@@ -123,9 +123,10 @@ class _Bm25:
         base.avgdl = float(lengths.mean()) if n else 1.0
         df = np.bincount(base.tf_terms, minlength=len(vocab)).astype(np.float64)
         base.idf = np.log(1 + (n - df + 0.5) / (df + 0.5))
-        norm = base.k1 * (1 - base.b + base.b * lengths / (base.avgdl or 1.0))
-        tf = base.tf_counts.astype(np.float64)
-        weights = base.idf[base.tf_terms] * tf * (base.k1 + 1) / (tf + norm[doc_of])
+        norm = (base.k1 * (1 - base.b + base.b * lengths / (base.avgdl or 1.0))).astype(np.float32)
+        tf = base.tf_counts
+        idf = base.idf.astype(np.float32)
+        weights = idf[base.tf_terms] * tf * np.float32(base.k1 + 1) / (tf + norm[doc_of])
         order = np.argsort(base.tf_terms, kind="stable")
         base.w_rows = doc_of[order]
         base.w_data = weights[order].astype(np.float32)
@@ -343,6 +344,12 @@ class CandidatePool:
             else self.bm25.row(slot)
             for slot in keep.tolist()
         ]
+        if len(keep) == self.size:
+            # Nothing died: the columns stay where they are (no second copy of the vectors).
+            self.bm25 = _Bm25.build(docs, vocab)
+            self.delta = {}
+            self._encoded = {}
+            return
         old = {name: getattr(self, name)[keep] for name in self._COLUMNS}
         languages = {code: levels[keep] for code, levels in self.languages.items()}
         chunks = {
