@@ -196,6 +196,7 @@ class CandidatePool:
         self.bm25 = _Bm25()
         self.delta: dict[int, Counter[str]] = {}
         self._pending_chunks: list[tuple[int, F32]] = []
+        self._km: F64 | None = None
         self._encoded: dict[int, tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]] = {}
         self.dead = 0
 
@@ -394,13 +395,16 @@ class CandidatePool:
     # -- gates -----------------------------------------------------------------------------
 
     def gate_states(
-        self, vacancy: VacancyView, gates: Sequence[str]
+        self, vacancy: VacancyView, gates: Sequence[str], km: F64 | None = None
     ) -> dict[str, npt.NDArray[np.int8]]:
-        """Returns, per gate, 1 / 0 / -1 for every slot (dead slots included; mask them)."""
+        """Returns, per gate, 1 / 0 / -1 for every slot (dead slots included; mask them).
+        ``km``: the distances to the vacancy, when the caller has them already."""
         n = self.size
+        self._km = km
         out: dict[str, npt.NDArray[np.int8]] = {}
         for gate in gates:
             out[gate] = getattr(self, f"_gate_{gate}")(vacancy, n)
+        self._km = None
         return out
 
     @staticmethod
@@ -441,7 +445,11 @@ class CandidatePool:
             return np.ones(n, dtype=np.int8)
         if vacancy.lat is None or vacancy.lon is None:
             return np.zeros(n, dtype=np.int8)
-        km = self.distance_km(vacancy.lat, vacancy.lon, slice(0, n))
+        km = (
+            self._km
+            if self._km is not None
+            else self.distance_km(vacancy.lat, vacancy.lon, slice(0, n))
+        )
         commute = self.commute[:n]
         unknown = np.isnan(km) | np.isnan(commute)
         with np.errstate(invalid="ignore"):
@@ -580,7 +588,9 @@ def retrieve(
     over all passing rows — with the features the scorer reads from vectors and BM25.
 
     Runs without yielding, so the pool cannot change under it."""
-    states = pool.gate_states(vacancy, all_gates)
+    everything = slice(0, pool.size)
+    km_all, distance_all = pool.distance_fit(vacancy, everything)
+    states = pool.gate_states(vacancy, all_gates, km_all)
     alive = pool.alive[: pool.size]
     mask = pool.passing({g: states[g] for g in enabled})
     excluded = {g: int(np.count_nonzero((states[g] == -1) & alive)) for g in enabled}
@@ -593,14 +603,13 @@ def retrieve(
     if weights:
         # The features every row has at hand, weighted as the scorer weighs them: a retriever
         # for rows that are good on all of them without topping any single list.
-        everything = slice(0, pool.size)
         top_lexical = float(lexical[mask].max()) if mask.any() else 0.0
         parts: dict[str, F64 | F32 | None] = {
             "semantic_best": best,
             "semantic_profile": profile,
             "lexical": lexical / top_lexical if top_lexical > 0 else lexical,
             "language": pool.language_fit(vacancy.languages, everything),
-            "distance": pool.distance_fit(vacancy, everything)[1],
+            "distance": distance_all,
             "availability": (states["availability"] + 1) / 2 if "availability" in states else None,
         }
         partial = np.zeros(pool.size)
@@ -624,7 +633,7 @@ def retrieve(
             else None
             for i, (s, v) in enumerate(zip(slots, text_vectors, strict=True))
         ]
-    km = pool.distance_fit(vacancy, at)[0]
+    km = km_all[at]
     fit = pool.language_fit(vacancy.languages, at)
     return Retrieved(
         total=int(np.count_nonzero(alive)),

@@ -1,0 +1,130 @@
+"""Profile: where a shortlist's time goes, stage by stage, in process (no HTTP).
+
+    .venv/bin/python bench/shortlist_stages.py [--n 60] [--tenant scale-it]
+    .venv/bin/python bench/shortlist_stages.py --pyinstrument     # needs the bench extra
+
+Runs ``MatchingService.create_shortlist`` for random vacancies of a tenant loaded by
+bench/load_scale.py, after 100 warm-up requests, with a timer around each stage (or under
+pyinstrument), and prints the median time per stage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import text  # noqa: E402
+
+import app.ml.pool as pool_module  # noqa: E402
+import app.services.matching as matching  # noqa: E402
+from app.config import Settings  # noqa: E402
+from app.db.engine import create_engine, resolve_database, session_factory  # noqa: E402
+from app.ml.encoder import Encoder  # noqa: E402
+from app.schemas import Principal, Role  # noqa: E402
+
+TIMES: dict[str, list[float]] = {}
+
+
+def timed(owner: Any, name: str, label: str) -> None:
+    """Replaces ``owner.name`` by a version that records its duration under ``label``."""
+    original: Callable[..., Any] = getattr(owner, name)
+    if asyncio.iscoroutinefunction(original):
+
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            result = await original(*args, **kwargs)
+            TIMES.setdefault(label, []).append(time.perf_counter() - start)
+            return result
+    else:
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
+            start = time.perf_counter()
+            result = original(*args, **kwargs)
+            TIMES.setdefault(label, []).append(time.perf_counter() - start)
+            return result
+
+    setattr(owner, name, wrapper)
+
+
+STAGES = [
+    (matching.MatchingService, "_vacancy", "read the vacancy"),
+    (matching, "candidate_pool", "change feed + pool"),
+    (matching, "retrieve", "gates + retrieval (all)"),
+    (pool_module.CandidatePool, "gate_states", "  gates"),
+    (pool_module.CandidatePool, "similarities", "  vector product"),
+    (pool_module.CandidatePool, "lexical_scores", "  BM25"),
+    (matching.PoolRepository, "title_similarity", "occupation-to-title SQL"),
+    (matching.MatchingService, "_score", "scoring + explanations (all)"),
+    (matching, "skill_matrix", "  skill matching"),
+    (matching.VectorService, "skill_vectors", "  skill-label vectors"),
+    (matching.ShortlistRepository, "create", "store the snapshot"),
+]
+
+
+async def run(args: argparse.Namespace) -> None:
+    settings = Settings(data_dir=Path(args.data_dir))
+    engine = create_engine(resolve_database(settings).service, settings)
+    sessions = session_factory(engine)
+    encoder = Encoder.from_settings(settings)
+    async with sessions() as session:
+        tenant_id = (
+            await session.execute(
+                text("SELECT id FROM tenants WHERE name = :n"), {"n": args.tenant}
+            )
+        ).scalar_one()
+    principal = Principal(tenant_id=tenant_id, tenant_name=args.tenant, role=Role.admin, key_id="b")
+
+    async def one(vacancy: str) -> None:
+        async with sessions() as session, session.begin():
+            service = matching.MatchingService(session, principal, encoder)
+            await service.create_shortlist(vacancy, 50, None)
+
+    rng = random.Random(9)
+    for _ in range(100):
+        await one(f"vac-{rng.randrange(300):04d}")
+    profiler = None
+    if args.pyinstrument:
+        from pyinstrument import Profiler
+
+        profiler = Profiler(async_mode="enabled")
+        profiler.start()
+    else:
+        for owner, name, label in STAGES:
+            timed(owner, name, label)
+    totals = []
+    for _ in range(args.n):
+        start = time.perf_counter()
+        await one(f"vac-{rng.randrange(300):04d}")
+        totals.append(time.perf_counter() - start)
+    await engine.dispose()
+    if profiler is not None:
+        profiler.stop()
+        print(profiler.output_text(unicode=False, color=False))
+    print(f"shortlist of 50, in process: median {statistics.median(totals) * 1000:.1f} ms\n")
+    print("| stage | median ms |\n|---|---:|")
+    for _, _, label in STAGES:
+        if label in TIMES:
+            print(f"| {label} | {statistics.median(TIMES[label]) * 1000:.2f} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", default=str(ROOT / "var" / "bench-scale"))
+    parser.add_argument("--tenant", default="scale-it")
+    parser.add_argument("--n", type=int, default=60)
+    parser.add_argument("--pyinstrument", action="store_true")
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
