@@ -277,3 +277,17 @@ async def test_warm_up_loads_the_pools_before_the_first_shortlist(app, kitchen_p
     # A tenant above the bound is left to the database path.
     pool_service._STATES.clear()
     assert await pool_service.warm(app.state.sessionmaker, 384, 2) == 0
+
+
+async def test_a_row_gone_without_a_tombstone_is_dropped_not_ranked(
+    owner_engine, client, kitchen_pool
+):
+    # A deletion the change feed cannot see (triggers off, as a TRUNCATE or a restore would
+    # be) must not reach a shortlist, nor break the snapshot's reference to candidates.
+    await shortlist(client, kitchen_pool, limit=10)
+    async with owner_engine.begin() as conn:
+        await conn.execute(text("SET LOCAL session_replication_role = replica"))
+        await conn.execute(text("DELETE FROM candidates WHERE external_id = 'cook'"))
+    result = await shortlist(client, kitchen_pool, limit=10)
+    assert "cook" not in [i["candidate_external_id"] for i in result["items"]]
+    assert len(result["items"]) == len(PEOPLE) - 1

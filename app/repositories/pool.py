@@ -128,16 +128,15 @@ class PoolRepository:
         )
 
     async def title_similarity(
-        self, tenant_id: uuid.UUID, ids: Sequence[uuid.UUID], title: np.ndarray
-    ) -> dict[uuid.UUID, float]:
-        """Returns the cosine of each candidate's desired occupations to a vacancy title (only
-        for candidates who named any)."""
+        self, tenant_id: uuid.UUID, ids: Sequence[uuid.UUID], title: np.ndarray | None
+    ) -> dict[uuid.UUID, float | None]:
+        """Returns, for those of ``ids`` that still exist, the cosine of the candidate's desired
+        occupations to a vacancy title (None when either is missing)."""
         rows = await self.session.execute(
             text(
                 "SELECT id, 1 - (occupation_embedding <=> :title) FROM candidates "
-                "WHERE tenant_id = :tenant_id AND id = ANY(:ids) "
-                "AND occupation_embedding IS NOT NULL"
+                "WHERE tenant_id = :tenant_id AND id = ANY(:ids)"
             ).bindparams(bindparam("title", type_=Vector(EMBEDDING_DIM))),
             {"tenant_id": tenant_id, "ids": list(ids), "title": title},
         )
-        return {row[0]: float(row[1]) for row in rows}
+        return {row[0]: None if row[1] is None else float(row[1]) for row in rows}

@@ -175,13 +175,16 @@ class MatchingService:
             k,
             await self.weights(),
         )
+        # Also drops anyone deleted since the pool looked (a concurrent erasure).
         titles = (
             await PoolRepository(self.session).title_similarity(scope.tenant_id, found.ids, title)
-            if title is not None and found.ids
+            if found.ids
             else {}
         )
         rows = []
         for i, candidate_id in enumerate(found.ids):
+            if candidate_id not in titles:
+                continue
             row: dict[str, Any] = {
                 "candidate_id": candidate_id,
                 "candidate_external_id": found.external_ids[i],
