@@ -128,7 +128,7 @@ async def recall(args: argparse.Namespace, settings: Settings, sample: int) -> d
     retrieve = matching.retrieve
 
     def everything(*a: Any) -> Any:
-        return retrieve(*a[:-3], 10**9, 10**9, None)
+        return retrieve(*a[:7], 10**9, 10**9)
 
     async def shortlist(
         principal: Principal, vacancy: str, pool: bool, exact: bool, exhaustive: bool = False

@@ -291,3 +291,18 @@ async def test_a_row_gone_without_a_tombstone_is_dropped_not_ranked(
     result = await shortlist(client, kitchen_pool, limit=10)
     assert "cook" not in [i["candidate_external_id"] for i in result["items"]]
     assert len(result["items"]) == len(PEOPLE) - 1
+
+
+def test_skill_hits_cover_indexed_and_newly_written_rows():
+    pool = CandidatePool(4)
+    old = pool_row("a")
+    old.labels = ["Food preparation", "knife skills"]
+    pool.apply([old, pool_row("b")])
+    pool.compact()
+    new = pool_row("c")
+    new.labels = ["food  preparation"]
+    pool.apply([new])  # in the delta, not yet indexed
+    hits = pool.skill_hits([("food preparation", 1.0), ("knife skills", 0.2)])
+    assert hits[pool.pos[old.id]] == pytest.approx(1.2)
+    assert hits[pool.pos[new.id]] == pytest.approx(1.0)
+    assert hits.sum() == pytest.approx(2.2)

@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app.ml.lexical import lexical_tokens
+from app.ml.text import skill_key as _skill_key
 
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
@@ -197,6 +198,8 @@ class CandidatePool:
         self.delta: dict[int, Counter[str]] = {}
         self._pending_chunks: list[tuple[int, F32]] = []
         self._km: F64 | None = None
+        self.label_slots: dict[str, I64] = {}
+        self.label_indexed = 0
         self._encoded: dict[int, tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]] = {}
         self.dead = 0
 
@@ -318,6 +321,28 @@ class CandidatePool:
         else:
             self.delta[slot] = counts
 
+    def _index_labels(self) -> None:
+        """Indexes the slots by skill key (rows written later are looked up in the delta)."""
+        postings: dict[str, list[int]] = {}
+        for slot, labels in enumerate(self.labels):
+            for label in labels or ():
+                postings.setdefault(_skill_key(label), []).append(slot)
+        self.label_slots = {k: np.asarray(v, dtype=np.int64) for k, v in postings.items()}
+        self.label_indexed = self.size
+
+    def skill_hits(self, required: Sequence[tuple[str, float]]) -> F64:
+        """Returns per slot the summed weight of the required skill keys it lists exactly."""
+        hits = np.zeros(self.size)
+        for key, weight in required:
+            slots = self.label_slots.get(key)
+            if slots is not None:
+                hits[slots] += weight
+        wanted = dict(required)
+        for slot in range(self.label_indexed, self.size):
+            for label in self.labels[slot] or ():
+                hits[slot] += wanted.get(_skill_key(label), 0.0)
+        return hits
+
     def _stack_chunks(self) -> None:
         if not self._pending_chunks:
             return
@@ -350,6 +375,7 @@ class CandidatePool:
             self.bm25 = _Bm25.build(docs, vocab)
             self.delta = {}
             self._encoded = {}
+            self._index_labels()
             return
         old = {name: getattr(self, name)[keep] for name in self._COLUMNS}
         languages = {code: levels[keep] for code, levels in self.languages.items()}
@@ -391,6 +417,7 @@ class CandidatePool:
         self.delta = {}
         self._encoded = {}
         self.dead = 0
+        self._index_labels()
 
     # -- gates -----------------------------------------------------------------------------
 
@@ -582,6 +609,7 @@ def retrieve(
     k: int,
     lexical_k: int,
     weights: Mapping[str, float] | None = None,
+    skills: Sequence[tuple[str, float]] = (),
 ) -> Retrieved:
     """Gates every row, then proposes the union of the ``k`` passing rows nearest by profile
     vector, the ``k`` nearest by best text window and the ``lexical_k`` best by BM25 — exact,
@@ -617,6 +645,11 @@ def retrieve(
             if values is not None:
                 partial += weights.get(name, 0.0) * values
         picked += list(pool.top(partial, vectors, k))
+    if skills:
+        # Rows that list the required skills word for word, best partial score first among
+        # equals: the must-have coverage the other retrievers cannot see.
+        hits = pool.skill_hits(skills)
+        picked += list(pool.top(hits + 1e-3 * profile, mask & (hits > 0), k))
     slots = list(dict.fromkeys(int(s) for s in picked))
     text_vectors = [pool.text_vectors(s) for s in slots]
     has_vector = pool.has_vector

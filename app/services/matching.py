@@ -35,7 +35,7 @@ from app.ml.scoring import (
     gate_state,
     skill_matrix,
 )
-from app.ml.text import label_hash, skill_labels
+from app.ml.text import label_hash, skill_key, skill_labels
 from app.repositories.matching import MatchRepository, Scope
 from app.repositories.pool import PoolRepository
 from app.repositories.resources import CandidateRepository, VacancyRepository
@@ -174,6 +174,10 @@ class MatchingService:
             k,
             k,
             await self.weights(),
+            [
+                (skill_key(r.label), r.weight * (1.0 if r.must_have else 0.2))
+                for r in _required(vacancy.required_skills)
+            ],
         )
         # Also drops anyone deleted since the pool looked (a concurrent erasure).
         titles = (
