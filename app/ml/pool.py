@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import uuid
+from array import array as int_array
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -198,7 +199,7 @@ class CandidatePool:
         self.delta: dict[int, Counter[str]] = {}
         self._pending_chunks: list[tuple[int, F32]] = []
         self._km: F64 | None = None
-        self.label_slots: dict[str, I64] = {}
+        self.label_slots: dict[str, npt.NDArray[np.int32]] = {}
         self.label_indexed = 0
         self._encoded: dict[int, tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]] = {}
         self.dead = 0
@@ -322,12 +323,25 @@ class CandidatePool:
             self.delta[slot] = counts
 
     def _index_labels(self) -> None:
-        """Indexes the slots by skill key (rows written later are looked up in the delta)."""
-        postings: dict[str, list[int]] = {}
+        """Indexes the slots by skill key (rows written later are looked up in the delta):
+        one sorted int32 array of slots, and per key a view of its stretch."""
+        key_ids: dict[str, int] = {}
+        id_of_label: dict[str, int] = {}
+        keys, slots = int_array("i"), int_array("i")
         for slot, labels in enumerate(self.labels):
             for label in labels or ():
-                postings.setdefault(_skill_key(label), []).append(slot)
-        self.label_slots = {k: np.asarray(v, dtype=np.int64) for k, v in postings.items()}
+                k = id_of_label.get(label)
+                if k is None:
+                    k = id_of_label[label] = key_ids.setdefault(_skill_key(label), len(key_ids))
+                keys.append(k)
+                slots.append(slot)
+        key_array = np.frombuffer(keys, dtype=np.int32) if keys else np.zeros(0, np.int32)
+        order = np.argsort(key_array, kind="stable")
+        sorted_slots = np.frombuffer(slots, dtype=np.int32)[order] if slots else key_array
+        bounds = np.searchsorted(key_array[order], np.arange(len(key_ids) + 1))
+        self.label_slots = {
+            key: sorted_slots[bounds[k] : bounds[k + 1]] for key, k in key_ids.items()
+        }
         self.label_indexed = self.size
 
     def skill_hits(self, required: Sequence[tuple[str, float]]) -> F64:
