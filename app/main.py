@@ -66,7 +66,7 @@ def create_app(
                 backend=app.state.encoder.backend,
             )
         warming = None
-        if settings.warm_pools and database is None:
+        if settings.warm_pools:
             warming = asyncio.create_task(_warm_pools(app, settings))
         try:
             yield

@@ -42,6 +42,8 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
         "database_url": None,
         "bootstrap_admin_key": None,
         "log_json": False,
+        # Tests load pools when they rank; a background warm-up would race their data.
+        "warm_pools": False,
         **overrides,
     }
     return Settings.model_validate(values)

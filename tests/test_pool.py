@@ -306,3 +306,22 @@ def test_skill_hits_cover_indexed_and_newly_written_rows():
     assert hits[pool.pos[old.id]] == pytest.approx(1.2)
     assert hits[pool.pos[new.id]] == pytest.approx(1.0)
     assert hits.sum() == pytest.approx(2.2)
+
+
+async def test_the_service_warms_pools_when_it_starts(settings, encoder, database, kitchen_pool):
+    import asyncio
+
+    from app.main import create_app
+    from app.services import pool as pool_service
+    from tests.conftest import make_settings
+
+    pool_service._STATES.clear()
+    app = create_app(
+        make_settings(settings.data_dir, warm_pools=True), encoder=encoder, database=database
+    )
+    async with app.router.lifespan_context(app):
+        for _ in range(100):
+            if any(s.pool is not None for s in pool_service._STATES.values()):
+                break
+            await asyncio.sleep(0.1)
+    assert [len(s.pool) for s in pool_service._STATES.values() if s.pool] == [len(PEOPLE)]
