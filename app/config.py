@@ -51,8 +51,10 @@ class Settings(BaseSettings):
     # Shortlists rank from an in-process copy of the tenant's candidates (about 2 kB each) up
     # to this many per tenant; larger tenants are ranked in the database (HNSW), slower.
     pool_max_candidates: int = Field(default=250_000, ge=0)
-    # Load those copies in the background at start-up, so no scout waits for the first one.
-    warm_pools: bool = True
+    # Load those copies in the background at start-up instead of on each tenant's first
+    # shortlist. Off by default: at 100,000 candidates it raised resident memory from about
+    # 1.0 to 1.15 GiB (peak 1.2) and slowed requests while it ran (docs/BENCHMARKS.md).
+    warm_pools: bool = False
 
     def resolved_model_path(self) -> str:
         """Returns the sentence-transformers model folder: the setting, or the offline package."""

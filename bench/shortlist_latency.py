@@ -78,7 +78,7 @@ async def run_http(
             await shortlist(
                 client, rng.choice(list(keys.values())), rng.choice(vacancies), args.limit
             )
-        for concurrency in args.concurrency:
+        for concurrency in args.concurrency if args.n else []:
             calls = [
                 (rng.choice(list(keys.values())), rng.choice(vacancies)) for _ in range(args.n)
             ]
@@ -211,13 +211,19 @@ def main() -> None:
     parser.add_argument("--recall-sample", type=int, default=25, help="vacancies per tenant")
     parser.add_argument("--port", type=int, default=8766)
     parser.add_argument("--skip-http", action="store_true")
+    parser.add_argument("--warm", action="store_true", help="start the server with warm-up on")
     args = parser.parse_args()
 
     keys_file = Path(args.data_dir) / "bench-keys.json"
     loaded = json.loads(keys_file.read_text())
     keys: dict[str, str] = loaded["keys"]
     vacancies = [f"vac-{j:04d}" for j in range(300)]
-    env = {**os.environ, "PONTE_DATA_DIR": args.data_dir, "PONTE_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "PONTE_DATA_DIR": args.data_dir,
+        "PONTE_LOG_LEVEL": "WARNING",
+        "PONTE_WARM_POOLS": "true" if args.warm else "false",
+    }
     base = f"http://127.0.0.1:{args.port}"
     rows: list[tuple[Any, ...]] = []
     rss = peak = 0.0
