@@ -30,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app.ml.lexical import lexical_tokens
+from app.ml.scoring import DEFAULT_COMMUTE_KM, UNKNOWN_DISTANCE_FIT
 from app.ml.text import skill_key as _skill_key
 
 F32 = npt.NDArray[np.float32]
@@ -536,10 +537,10 @@ class CandidatePool:
         if vacancy.remote:
             return km, np.ones(count)
         commute = self.commute[slots]
-        limit = np.where(np.nan_to_num(commute, nan=0.0) > 0, commute, 30.0)
+        limit = np.where(np.nan_to_num(commute, nan=0.0) > 0, commute, DEFAULT_COMMUTE_KM)
         with np.errstate(invalid="ignore"):
             fit = np.where(km <= limit, np.clip(1.0 - km / limit, 0.0, None), 0.0)
-        fit[np.isnan(km)] = 0.5
+        fit[np.isnan(km)] = UNKNOWN_DISTANCE_FIT
         return km, fit
 
     def passing(self, states: Mapping[str, npt.NDArray[np.int8]]) -> npt.NDArray[np.bool_]:

@@ -6,7 +6,6 @@ database-side features (similarities, lexical rank, distance) arrive already com
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -84,22 +83,6 @@ class SkillMatch:
     similarity: float = 0.0
 
 
-def match_skills(
-    required: Sequence[RequiredSkill],
-    candidate_labels: Sequence[str],
-    vectors: Mapping[str, Vector],
-    threshold: float = SOFT_MATCH_THRESHOLD,
-    text_vectors: npt.NDArray[np.float32] | None = None,
-    text_threshold: float = TEXT_MATCH_THRESHOLD,
-) -> list[SkillMatch]:
-    """Matches each required skill to the candidate's best skill: exact label, else the most
-    similar label (by skill-label embeddings) when its cosine reaches ``threshold``, else the
-    best chunk of the profile text (``text_vectors``) when it reaches ``text_threshold``."""
-    return match_skills_many(
-        required, [candidate_labels], vectors, [text_vectors], threshold, text_threshold
-    )[0]
-
-
 KIND_NONE, KIND_EXACT, KIND_SOFT, KIND_TEXT = 0, 1, 2, 3
 _KIND_NAMES: dict[int, Literal["exact", "soft", "text"]] = {1: "exact", 2: "soft", 3: "text"}
 
@@ -135,19 +118,6 @@ class SkillMatrix:
             return [None] * rows
         credit = self.similarity[:, columns] @ weights / weights.sum()
         return [float(c) for c in credit]
-
-
-def match_skills_many(
-    required: Sequence[RequiredSkill],
-    candidates: Sequence[Sequence[str]],
-    vectors: Mapping[str, Vector],
-    text_vectors: Sequence[npt.NDArray[np.float32] | None],
-    threshold: float = SOFT_MATCH_THRESHOLD,
-    text_threshold: float = TEXT_MATCH_THRESHOLD,
-) -> list[list[SkillMatch]]:
-    """``match_skills`` for many candidates against the same required skills."""
-    found = skill_matrix(required, candidates, vectors, text_vectors, threshold, text_threshold)
-    return [found.matches(i, required) for i in range(len(candidates))]
 
 
 def skill_matrix(
@@ -241,13 +211,18 @@ def coverage(matches: Sequence[SkillMatch], must_have: bool) -> float | None:
     return met / total
 
 
+# Commute limit assumed when the candidate gave none, and the fit when the distance is unknown.
+DEFAULT_COMMUTE_KM = 30.0
+UNKNOWN_DISTANCE_FIT = 0.5
+
+
 def distance_fit(remote: bool, km: float | None, max_km: float | None) -> float:
     """Returns 1 near, falling to 0 at the candidate's commute limit (30 km if unknown)."""
     if remote:
         return 1.0
     if km is None:
-        return 0.5
-    limit = max_km if max_km and max_km > 0 else 30.0
+        return UNKNOWN_DISTANCE_FIT
+    limit = max_km if max_km and max_km > 0 else DEFAULT_COMMUTE_KM
     return max(0.0, 1.0 - km / limit) if km <= limit else 0.0
 
 
@@ -256,22 +231,10 @@ def availability_fit(gate: int | None) -> float:
     return {1: 1.0, 0: 0.5, -1: 0.0}[0 if gate is None else int(gate)]
 
 
-def clip01(value: float | None) -> float | None:
-    """Clamps a similarity into [0, 1] (None stays None)."""
-    if value is None or math.isnan(value):
-        return None
-    return min(1.0, max(0.0, float(value)))
-
-
 def combine(features: Mapping[str, float | None], weights: Mapping[str, float]) -> float:
     """Returns the weighted mean of the known features (unknown ones drop out), in [0, 1]."""
-    num = den = 0.0
-    for name, value in features.items():
-        w = weights.get(name, 0.0)
-        if value is not None and w > 0:
-            num += w * value
-            den += w
-    return num / den if den else 0.0
+    columns = {name: as_column([value]) for name, value in features.items()}
+    return float(combine_many(columns, weights)[0])
 
 
 def as_column(values: Sequence[float | None], clip: bool = False) -> npt.NDArray[np.float64]:

@@ -194,7 +194,6 @@ class MatchingService:
                 "candidate_external_id": found.external_ids[i],
                 "vacancy_id": vacancy.id,
                 "vacancy_external_id": vacancy.external_id,
-                "labels": found.labels[i],
                 "skills": found.labels[i],
                 "required_skills": vacancy.required_skills,
                 "semantic_profile": found.semantic_profile[i],
@@ -236,7 +235,7 @@ class MatchingService:
         groups: dict[int, list[int]] = {}
         for i, row in enumerate(rows):
             groups.setdefault(id(row["required_skills"]), []).append(i)
-        all_labels = [row.get("labels") or skill_labels(row["skills"]) for row in rows]
+        all_labels = [skill_labels(row["skills"]) for row in rows]
         skills: list[tuple[SkillMatrix, int, list[RequiredSkill]]] = [None] * len(rows)  # type: ignore[list-item]
         must: list[float | None] = [None] * len(rows)
         nice: list[float | None] = [None] * len(rows)
