@@ -63,7 +63,6 @@ STAGES = [
     (pool_module.CandidatePool, "gate_states", "  gates"),
     (pool_module.CandidatePool, "similarities", "  vector product"),
     (pool_module.CandidatePool, "lexical_scores", "  BM25"),
-    (matching.PoolRepository, "title_similarity", "occupation-to-title SQL"),
     (matching.MatchingService, "_score", "scoring + explanations (all)"),
     (matching, "skill_matrix", "  skill matching"),
     (matching.VectorService, "skill_vectors", "  skill-label vectors"),

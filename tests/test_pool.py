@@ -195,6 +195,28 @@ def test_long_texts_keep_every_window():
     assert len(pool.text_vectors(slot)) == 2
 
 
+def test_occupation_vectors_are_shared_and_survive_compaction():
+    pool = CandidatePool(2)
+    waiter, cook = np.array([1, 0], np.float32), np.array([0.6, 0.8], np.float32)
+    rows = [pool_row(str(i), dim=2) for i in range(6)]
+    for row, occupation in zip(rows, [waiter, cook, waiter, None, cook, waiter], strict=True):
+        row.occupation = occupation
+    pool.apply(rows)
+    assert len(pool._occupation_rows) == 2  # one vector per distinct occupation
+    title = np.array([0.0, 1.0], np.float32)
+    slots = np.array([pool.pos[r.id] for r in rows])
+    assert pool.title_similarity(title, slots) == pytest.approx([0, 0.8, 0, None, 0.8, 0])
+    # Every cook leaves; compaction drops the unused vector and the rest still point right.
+    pool.apply([], deleted=[rows[1].id, rows[4].id])
+    pool.compact()
+    assert len(pool._occupation_rows) == 1
+    kept = [rows[i] for i in (0, 2, 3, 5)]
+    slots = np.array([pool.pos[r.id] for r in kept])
+    assert pool.title_similarity(np.array([1.0, 0.0], np.float32), slots) == pytest.approx(
+        [1, 1, None, 1]
+    )
+
+
 @pytest.fixture
 async def kitchen_pool(client, make_key):
     admin = await make_key("alpha", "admin")
@@ -263,6 +285,16 @@ async def test_pool_and_database_paths_rank_alike(app, client, encoder, kitchen_
     )
     assert excluded == pooled["excluded_by_gate"]
     assert total == pooled["considered"]
+    # Feature by feature, the occupation-to-title similarity (from the pool's vectors) included.
+    async with app.state.sessionmaker() as session, session.begin():
+        service = MatchingService(session, principal, encoder)
+        _, from_pool, _, _ = await service.rank_candidates("cook", 10)
+    assert any(item["features"]["title"] is not None for item in items)
+    for database_item, pool_item in zip(items, from_pool, strict=True):
+        assert database_item["candidate_id"] == pool_item["candidate_id"]
+        for name, value in database_item["features"].items():
+            expected = None if value is None else pytest.approx(value, abs=1e-5)
+            assert pool_item["features"][name] == expected, name
 
 
 async def test_warm_up_loads_the_pools_before_the_first_shortlist(app, kitchen_pool):

@@ -71,6 +71,7 @@ class PoolRow:
     search_text: str
     embedding: F32 | None
     chunks: F32 | None = None  # only when the text has more than one chunk
+    occupation: F32 | None = None  # the vector of the desired occupations
 
 
 @dataclass(frozen=True)
@@ -204,6 +205,10 @@ class CandidatePool:
         self.label_indexed = 0
         self._encoded: dict[int, tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]] = {}
         self.dead = 0
+        # Desired-occupation vectors, one per distinct vector (occupations come from pick lists,
+        # so thousands of candidates share a few hundred); ``occupation`` holds each slot's row.
+        self.occupation_vectors = np.zeros((16, dim), dtype=np.float32)
+        self._occupation_rows: dict[bytes, int] = {}
 
     # -- storage ---------------------------------------------------------------------------
 
@@ -220,6 +225,7 @@ class CandidatePool:
         self.spoken = np.zeros(capacity, dtype=np.int8)
         self.has_vector = np.zeros(capacity, dtype=bool)
         self.vectors = np.zeros((capacity, self.dim), dtype=np.float32)
+        self.occupation = np.full(capacity, -1, dtype=np.int32)
 
     def _grow(self, needed: int) -> None:
         if needed <= self.capacity:
@@ -237,7 +243,7 @@ class CandidatePool:
 
     _COLUMNS = (
         "xid", "alive", "status", "permit", "available", "lat", "lon", "commute", "spoken",
-        "has_vector", "vectors",
+        "has_vector", "vectors", "occupation",
     )  # fmt: skip
 
     def __len__(self) -> int:
@@ -317,11 +323,45 @@ class CandidatePool:
             self.has_vector[slot] = True
         if row.chunks is not None and len(row.chunks) > 1:
             self._pending_chunks.append((slot, row.chunks))
+        self.occupation[slot] = (
+            -1 if row.occupation is None else self._occupation_row(row.occupation)
+        )
         counts = Counter(lexical_tokens(row.search_text or ""))
         if bulk:
             self._encoded[slot] = _Bm25.encode(counts, self.bm25.vocab)
         else:
             self.delta[slot] = counts
+
+    def _occupation_row(self, vector: F32) -> int:
+        key = vector.tobytes()
+        at = self._occupation_rows.get(key)
+        if at is None:
+            at = self._occupation_rows[key] = len(self._occupation_rows)
+            if at >= len(self.occupation_vectors):
+                grown = np.zeros((2 * at, self.dim), dtype=np.float32)
+                grown[:at] = self.occupation_vectors[:at]
+                self.occupation_vectors = grown
+            self.occupation_vectors[at] = vector
+        return at
+
+    def _compact_occupations(self, n: int) -> None:
+        """Keeps only the occupation vectors some live slot still points at."""
+        used = self.occupation[:n]
+        kept = np.unique(used[used >= 0])
+        vectors = self.occupation_vectors[kept]
+        self.occupation_vectors = np.zeros((max(16, len(kept)), self.dim), dtype=np.float32)
+        self.occupation_vectors[: len(kept)] = vectors
+        self._occupation_rows = {v.tobytes(): i for i, v in enumerate(vectors)}
+        remap = np.full(max(int(kept.max()) + 1 if len(kept) else 0, 1), -1, dtype=np.int32)
+        remap[kept] = np.arange(len(kept), dtype=np.int32)
+        self.occupation[:n] = np.where(used >= 0, remap[np.maximum(used, 0)], -1)
+
+    def title_similarity(self, title: F32, slots: I64) -> list[float | None]:
+        """Returns per slot the cosine of its desired occupations to a vacancy title (None when
+        it names none), as the database path's ``1 - (occupation_embedding <=> title)``."""
+        rows = self.occupation[slots]
+        sims = self.occupation_vectors[np.maximum(rows, 0)] @ title
+        return [None if r < 0 else float(v) for r, v in zip(rows.tolist(), sims, strict=True)]
 
     def _index_labels(self) -> None:
         """Indexes the slots by skill key (rows written later are looked up in the delta):
@@ -432,6 +472,7 @@ class CandidatePool:
         self.delta = {}
         self._encoded = {}
         self.dead = 0
+        self._compact_occupations(n)
         self._index_labels()
 
     # -- gates -----------------------------------------------------------------------------
@@ -608,6 +649,7 @@ class Retrieved:
     semantic_profile: list[float]
     semantic_chunk: list[float]
     title_profile: list[float | None]
+    title: list[float | None]
     lexical: list[float]
     gates: list[dict[str, int]]
     text_vectors: list[F32]
@@ -670,7 +712,9 @@ def retrieve(
     has_vector = pool.has_vector
     at = np.asarray(slots, dtype=np.int64)
     title_profile: list[float | None] = [None] * len(slots)
+    occupation: list[float | None] = [None] * len(slots)
     if title is not None and len(at):
+        occupation = pool.title_similarity(title, at)
         # One product for the single-window rows; the few long texts take their best window.
         sims = pool.vectors[at] @ title
         title_profile = [
@@ -696,6 +740,7 @@ def retrieve(
         semantic_profile=[float(profile[s]) if has_vector[s] else float("nan") for s in slots],
         semantic_chunk=[float(best[s]) if has_vector[s] else float("nan") for s in slots],
         title_profile=title_profile,
+        title=occupation,
         lexical=[float(lexical[s]) for s in slots],
         gates=[{g: int(states[g][s]) for g in all_gates} for s in slots],
         text_vectors=text_vectors,

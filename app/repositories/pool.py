@@ -13,11 +13,9 @@ import uuid
 from collections.abc import Sequence
 
 import numpy as np
-from pgvector.sqlalchemy import Vector
-from sqlalchemy import bindparam, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.tables import EMBEDDING_DIM
 from app.ml.pool import PoolRow
 from app.ml.text import skill_labels
 
@@ -89,7 +87,8 @@ class PoolRepository:
                 text(
                     "SELECT id, changed_xid, status, work_permit, available_from, lat, lon, "
                     "max_commute_km, languages, coalesce(search_text, ''), "
-                    "vector_send(embedding), external_id, skills FROM candidates "
+                    "vector_send(embedding), external_id, skills, "
+                    "vector_send(occupation_embedding) FROM candidates "
                     "WHERE tenant_id = :tenant_id AND id = ANY(:ids)"
                 ),
                 {"tenant_id": tenant_id, "ids": batch},
@@ -113,6 +112,7 @@ class PoolRepository:
                         search_text=row[9],
                         embedding=_vector(row[10]),
                         chunks=np.stack(stacked) if stacked else None,
+                        occupation=_vector(row[13]),
                     )
                 )
         return out
@@ -126,17 +126,3 @@ class PoolRepository:
             ),
             {"days": older_than_days},
         )
-
-    async def title_similarity(
-        self, tenant_id: uuid.UUID, ids: Sequence[uuid.UUID], title: np.ndarray | None
-    ) -> dict[uuid.UUID, float | None]:
-        """Returns, for those of ``ids`` that still exist, the cosine of the candidate's desired
-        occupations to a vacancy title (None when either is missing)."""
-        rows = await self.session.execute(
-            text(
-                "SELECT id, 1 - (occupation_embedding <=> :title) FROM candidates "
-                "WHERE tenant_id = :tenant_id AND id = ANY(:ids)"
-            ).bindparams(bindparam("title", type_=Vector(EMBEDDING_DIM))),
-            {"tenant_id": tenant_id, "ids": list(ids), "title": title},
-        )
-        return {row[0]: None if row[1] is None else float(row[1]) for row in rows}

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
 from sqlalchemy import select, text
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.tables import Candidate, Shortlist, ShortlistItem, Vacancy
+
+
+def _json(value: Any) -> str:
+    # orjson: the snapshot's 50 explained items are the largest document a request writes.
+    return orjson.dumps(value, default=str, option=orjson.OPT_SERIALIZE_NUMPY).decode()
 
 
 class ShortlistRepository:
@@ -20,30 +24,45 @@ class ShortlistRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def create(self, shortlist: dict[str, Any], items: Sequence[dict[str, Any]]) -> Shortlist:
-        """Stores a snapshot and its ranked items; returns the snapshot row."""
-        # One round trip: the id and creation time come back with the insert.
+    async def create(
+        self, shortlist: dict[str, Any], items: Sequence[dict[str, Any]]
+    ) -> tuple[Shortlist, list[uuid.UUID]]:
+        """Stores a snapshot and its ranked items in one statement; returns the snapshot and the
+        candidate ids stored, in rank order.
+
+        An item whose candidate no longer exists (erased while the ranking ran) is left out and
+        the ranks close up, so a snapshot never names anyone who is gone."""
+        snapshot_id = uuid.uuid4()
         row = (
-            await self.session.scalars(insert(Shortlist).values(**shortlist).returning(Shortlist))
-        ).one()
-        if items:
-            # All items as one JSON parameter: one statement, no per-row parameter binding.
             await self.session.execute(
                 text(
-                    "INSERT INTO shortlist_items "
-                    "(shortlist_id, rank, tenant_id, candidate_id, score, features, explanation) "
-                    "SELECT :shortlist_id, r.rank, :tenant_id, r.candidate_id, r.score, "
-                    "r.features, r.explanation FROM jsonb_to_recordset(CAST(:items AS jsonb)) "
-                    "AS r(rank integer, candidate_id uuid, score double precision, "
-                    "features jsonb, explanation jsonb)"
+                    "WITH s AS (INSERT INTO shortlists (id, tenant_id, vacancy_id, key_id, "
+                    "ranker_version, embedding_model, params, excluded_by_gate, considered) "
+                    "VALUES (:id, :tenant_id, :vacancy_id, :key_id, :ranker_version, "
+                    ":embedding_model, CAST(:params AS jsonb), CAST(:excluded_by_gate AS jsonb), "
+                    ":considered) RETURNING created_at), "
+                    "r AS (SELECT x.*, row_number() OVER (ORDER BY x.rank) AS kept_rank "
+                    "FROM jsonb_to_recordset(CAST(:items AS jsonb)) AS x(rank integer, "
+                    "candidate_id uuid, score double precision, features jsonb, explanation jsonb) "
+                    "JOIN candidates c ON c.tenant_id = :tenant_id AND c.id = x.candidate_id), "
+                    "i AS (INSERT INTO shortlist_items (shortlist_id, rank, tenant_id, "
+                    "candidate_id, score, features, explanation) SELECT :id, r.kept_rank, "
+                    ":tenant_id, r.candidate_id, r.score, r.features, r.explanation FROM r "
+                    "WHERE EXISTS (SELECT FROM s) RETURNING rank, candidate_id) "
+                    "SELECT s.created_at, "
+                    "(SELECT array_agg(i.candidate_id ORDER BY i.rank) FROM i) FROM s"
                 ),
                 {
-                    "shortlist_id": row.id,
-                    "tenant_id": row.tenant_id,
-                    "items": json.dumps(list(items), default=str),
+                    **shortlist,
+                    "id": snapshot_id,
+                    "params": _json(shortlist["params"]),
+                    "excluded_by_gate": _json(shortlist["excluded_by_gate"]),
+                    "items": _json(list(items)),
                 },
             )
-        return row
+        ).one()
+        stored = Shortlist(**shortlist, id=snapshot_id, created_at=row[0])
+        return stored, list(row[1] or [])
 
     async def get(self, tenant_id: uuid.UUID, shortlist_id: uuid.UUID) -> Shortlist | None:
         """Returns one snapshot of the tenant."""

@@ -37,13 +37,12 @@ from app.ml.scoring import (
 )
 from app.ml.text import label_hash, skill_key, skill_labels
 from app.repositories.matching import MatchRepository, Scope
-from app.repositories.pool import PoolRepository
 from app.repositories.resources import CandidateRepository, VacancyRepository
 from app.repositories.shortlists import ShortlistRepository
 from app.repositories.tenants import TenantRepository
 from app.repositories.vectors import VectorRepository
 from app.schemas import Principal
-from app.services.pool import candidate_pool
+from app.services.pool import candidate_pool, forget_candidates
 from app.services.vectors import VectorService
 
 # Below this many gate-passing rows an exact scan is cheaper and never misses a row.
@@ -179,16 +178,8 @@ class MatchingService:
                 for r in _required(vacancy.required_skills)
             ],
         )
-        # Also drops anyone deleted since the pool looked (a concurrent erasure).
-        titles = (
-            await PoolRepository(self.session).title_similarity(scope.tenant_id, found.ids, title)
-            if found.ids
-            else {}
-        )
         rows = []
         for i, candidate_id in enumerate(found.ids):
-            if candidate_id not in titles:
-                continue
             row: dict[str, Any] = {
                 "candidate_id": candidate_id,
                 "candidate_external_id": found.external_ids[i],
@@ -198,7 +189,7 @@ class MatchingService:
                 "required_skills": vacancy.required_skills,
                 "semantic_profile": found.semantic_profile[i],
                 "semantic_chunk": found.semantic_chunk[i],
-                "title": titles.get(candidate_id),
+                "title": found.title[i],
                 "title_profile": found.title_profile[i],
                 "language": found.language[i],
                 "distance_km": found.distance_km[i],
@@ -345,7 +336,8 @@ class MatchingService:
             vacancy_external_id, limit, gates
         )
         params = {"limit": limit, "gates": {g: g in gates for g in GATES}}
-        snapshot = await self.shortlists.create(
+        stored = [self._stored_explanation(item) for item in ranked]
+        snapshot, kept = await self.shortlists.create(
             {
                 "tenant_id": self.principal.tenant_id,
                 "vacancy_id": vacancy.id,
@@ -362,22 +354,30 @@ class MatchingService:
                     "candidate_id": item["candidate_id"],
                     "score": item["score"],
                     "features": item["features"],
-                    "explanation": self._stored_explanation(item),
+                    "explanation": explanation,
                 }
-                for rank, item in enumerate(ranked, start=1)
+                for rank, (item, explanation) in enumerate(zip(ranked, stored, strict=True), 1)
             ],
         )
+        if len(kept) < len(ranked):
+            # Someone was erased while this ranked (or behind the change feed's back): the
+            # snapshot left them out, so does the answer, and so does the pool from now on.
+            gone = {item["candidate_id"] for item in ranked} - set(kept)
+            forget_candidates(self.principal.tenant_id, gone)
+            pairs = [
+                (i, e) for i, e in zip(ranked, stored, strict=True) if i["candidate_id"] not in gone
+            ]
+        else:
+            pairs = list(zip(ranked, stored, strict=True))
         # The answer is rendered from what was just stored, as a later read would render it.
         items = [
             {
                 "rank": rank,
                 "candidate_external_id": item["candidate_external_id"],
                 "score": item["score"],
-                "explanation": self._public_explanation(
-                    self._stored_explanation(item), item["candidate_labels"]
-                ),
+                "explanation": self._public_explanation(explanation, item["candidate_labels"]),
             }
-            for rank, item in enumerate(ranked, start=1)
+            for rank, (item, explanation) in enumerate(pairs, start=1)
         ]
         return self._snapshot_view(snapshot, vacancy.external_id, items)
 

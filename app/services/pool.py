@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -104,6 +105,14 @@ async def candidate_pool(
             _last_prune = now
             await repo.prune_deletions(TOMBSTONE_DAYS)
         return state.pool
+
+
+def forget_candidates(tenant_id: uuid.UUID, ids: Iterable[uuid.UUID]) -> None:
+    """Drops rows the database no longer has from the tenant's pool (found missing when a
+    snapshot was stored: a deletion the change feed did not report)."""
+    state = _STATES.get(tenant_id)
+    if state is not None and state.pool is not None:
+        state.pool.apply([], ids)
 
 
 async def warm(sessions: async_sessionmaker[AsyncSession], dim: int, max_rows: int) -> int:
