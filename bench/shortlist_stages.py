@@ -64,7 +64,7 @@ STAGES = [
     (pool_module.CandidatePool, "similarities", "  vector product"),
     (pool_module.CandidatePool, "lexical_scores", "  BM25"),
     (matching.MatchingService, "_score", "scoring + explanations (all)"),
-    (matching, "skill_matrix", "  skill matching"),
+    (matching, "match_skills", "  skill matching"),
     (matching.VectorService, "skill_vectors", "  skill-label vectors"),
     (matching.ShortlistRepository, "create", "store the snapshot"),
 ]
@@ -95,7 +95,7 @@ async def run(args: argparse.Namespace) -> None:
     if args.pyinstrument:
         from pyinstrument import Profiler
 
-        profiler = Profiler(async_mode="enabled")
+        profiler = Profiler(async_mode="enabled", interval=0.0002)
         profiler.start()
     else:
         for owner, name, label in STAGES:

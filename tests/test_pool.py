@@ -340,6 +340,41 @@ def test_skill_hits_cover_indexed_and_newly_written_rows():
     assert hits.sum() == pytest.approx(2.2)
 
 
+def test_label_keys_read_indexed_and_newly_written_rows_alike():
+    pool = CandidatePool(4)
+    old = pool_row("a")
+    old.labels = ["Food preparation", "knife skills", "HACCP"]
+    bare = pool_row("b")
+    pool.apply([old, bare])
+    pool.compact()
+    new = pool_row("c")
+    new.labels = ["food  preparation", "Pastry"]  # one known key, one the pool has not seen
+    pool.apply([new])
+    slots = [pool.pos[new.id], pool.pos[bare.id], pool.pos[old.id]]
+    keys = pool.label_keys(slots)
+    spelled = [[keys.names[k] for k in row if k >= 0] for row in keys.ids.tolist()]
+    assert spelled == [
+        ["food preparation", "pastry"],
+        [],
+        ["food preparation", "knife skills", "haccp"],
+    ]
+    # Vectors: none yet; completed from the cache, kept by the pool for the next ranking.
+    assert not keys.known.any()
+    cache = {name: np.full(4, i, dtype=np.float32) for i, name in enumerate(keys.names)}
+    keys.complete(cache)
+    pool.remember_vectors(keys)
+    again = pool.label_keys(slots)
+    assert again.known.all()
+    for name, vector in zip(again.names, again.vectors, strict=True):
+        np.testing.assert_array_equal(vector, cache[name])
+    # After the keys are renumbered (a rebuild), vectors taken before are not written back.
+    stale = pool.label_keys(slots)
+    pool.compact()
+    stale.known[:] = True
+    pool.remember_vectors(stale)
+    assert not pool.label_keys(slots).known.any()
+
+
 async def test_the_service_warms_pools_when_it_starts(settings, encoder, database, kitchen_pool):
     import asyncio
 

@@ -30,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app.ml.lexical import lexical_tokens
-from app.ml.scoring import DEFAULT_COMMUTE_KM, UNKNOWN_DISTANCE_FIT
+from app.ml.scoring import DEFAULT_COMMUTE_KM, UNKNOWN_DISTANCE_FIT, LabelKeys
 from app.ml.text import skill_key as _skill_key
 
 F32 = npt.NDArray[np.float32]
@@ -203,6 +203,8 @@ class CandidatePool:
         self._km: F64 | None = None
         self.label_slots: dict[str, npt.NDArray[np.int32]] = {}
         self.label_indexed = 0
+        self.key_generation = 0
+        self._index_labels()
         self._encoded: dict[int, tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]] = {}
         self.dead = 0
         # Desired-occupation vectors, one per distinct vector (occupations come from pick lists,
@@ -219,8 +221,10 @@ class CandidatePool:
         self.status = np.zeros(capacity, dtype=np.int8)
         self.permit = np.zeros(capacity, dtype=np.int8)
         self.available = np.full(capacity, NO_DATE, dtype=np.int32)
+        # Coordinates in radians, with the cosine of the latitude: what the distance needs.
         self.lat = np.full(capacity, np.nan)
         self.lon = np.full(capacity, np.nan)
+        self.cos_lat = np.full(capacity, np.nan)
         self.commute = np.full(capacity, np.nan)
         self.spoken = np.zeros(capacity, dtype=np.int8)
         self.has_vector = np.zeros(capacity, dtype=bool)
@@ -242,8 +246,8 @@ class CandidatePool:
             self.languages[code] = grown
 
     _COLUMNS = (
-        "xid", "alive", "status", "permit", "available", "lat", "lon", "commute", "spoken",
-        "has_vector", "vectors", "occupation",
+        "xid", "alive", "status", "permit", "available", "lat", "lon", "cos_lat", "commute",
+        "spoken", "has_vector", "vectors", "occupation",
     )  # fmt: skip
 
     def __len__(self) -> int:
@@ -307,8 +311,9 @@ class CandidatePool:
         self.status[slot] = STATUS_CODES.get(row.status, 3)
         self.permit[slot] = PERMIT_CODES.get(row.work_permit, 0)
         self.available[slot] = _day(row.available_from)
-        self.lat[slot] = np.nan if row.lat is None else row.lat
-        self.lon[slot] = np.nan if row.lon is None else row.lon
+        self.lat[slot] = np.nan if row.lat is None else math.radians(row.lat)
+        self.lon[slot] = np.nan if row.lon is None else math.radians(row.lon)
+        self.cos_lat[slot] = math.cos(self.lat[slot])
         self.commute[slot] = np.nan if row.max_commute_km is None else row.max_commute_km
         self.spoken[slot] = min(len(row.languages), 127)
         for item in row.languages:
@@ -364,26 +369,103 @@ class CandidatePool:
         return [None if r < 0 else float(v) for r, v in zip(rows.tolist(), sims, strict=True)]
 
     def _index_labels(self) -> None:
-        """Indexes the slots by skill key (rows written later are looked up in the delta):
-        one sorted int32 array of slots, and per key a view of its stretch."""
+        """Interns the skill keys of every slot's labels (``key_ids``), keeps each slot's
+        labels as key ids (CSR: ``key_indptr``, ``key_flat``) and indexes the slots by key:
+        one sorted int32 array of slots, and per key a view of its stretch. Rows written later
+        are looked up one by one until the next rebuild."""
         key_ids: dict[str, int] = {}
         id_of_label: dict[str, int] = {}
-        keys, slots = int_array("i"), int_array("i")
+        keys, counts = int_array("i"), np.zeros(self.size, dtype=np.int64)
         for slot, labels in enumerate(self.labels):
             for label in labels or ():
                 k = id_of_label.get(label)
                 if k is None:
                     k = id_of_label[label] = key_ids.setdefault(_skill_key(label), len(key_ids))
                 keys.append(k)
-                slots.append(slot)
+            counts[slot] = len(labels or ())
         key_array = np.frombuffer(keys, dtype=np.int32) if keys else np.zeros(0, np.int32)
+        self.key_indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        self.key_flat = key_array
+        self.key_ids = key_ids
+        self.key_names = list(key_ids)
+        self._label_key = id_of_label
+        # Vectors of the keys come from the skill cache as rankings ask for them.
+        self.key_vectors = np.zeros((len(key_ids), self.dim), dtype=np.float32)
+        self.key_known = np.zeros(len(key_ids), dtype=bool)
+        self.key_generation += 1
+        slots = np.repeat(np.arange(self.size, dtype=np.int32), counts)
         order = np.argsort(key_array, kind="stable")
-        sorted_slots = np.frombuffer(slots, dtype=np.int32)[order] if slots else key_array
+        sorted_slots = slots[order]
         bounds = np.searchsorted(key_array[order], np.arange(len(key_ids) + 1))
         self.label_slots = {
             key: sorted_slots[bounds[k] : bounds[k + 1]] for key, k in key_ids.items()
         }
         self.label_indexed = self.size
+
+    def _key_of(self, label: str) -> int:
+        """The key id of a label, interning its key if the pool has not seen it."""
+        k = self._label_key.get(label)
+        if k is None:
+            key = _skill_key(label)
+            k = self.key_ids.get(key)
+            if k is None:
+                k = self.key_ids[key] = len(self.key_names)
+                self.key_names.append(key)
+            self._label_key[label] = k
+        return k
+
+    def label_keys(self, slots: Sequence[int]) -> LabelKeys:
+        """The labels of ``slots`` as key ids (local to the answer), with the key vectors the
+        pool holds; keys it holds no vector for are marked unknown (see ``remember_vectors``).
+        """
+        at = np.asarray(slots, dtype=np.int64)
+        indexed = at < self.label_indexed
+        counts = np.zeros(len(at), dtype=np.int64)
+        starts = self.key_indptr[at[indexed]]
+        counts[indexed] = self.key_indptr[at[indexed] + 1] - starts
+        later = {
+            i: [self._key_of(label) for label in self.labels[slot] or ()]
+            for i, slot in enumerate(slots)
+            if not indexed[i]
+        }
+        for i, row in later.items():
+            counts[i] = len(row)
+        ids = np.full((len(at), max(int(counts.max(initial=0)), 1)), -1, dtype=np.int64)
+        rows = np.flatnonzero(indexed)
+        c = counts[rows]
+        owner = np.repeat(rows, c)
+        offsets = np.arange(int(c.sum())) - np.repeat(np.cumsum(c) - c, c)
+        ids[owner, offsets] = self.key_flat[np.repeat(starts, c) + offsets]
+        for i, row in later.items():
+            ids[i, : len(row)] = row
+        # Renumber to the distinct keys of this answer.
+        present = ids >= 0
+        keys, local = np.unique(ids[present], return_inverse=True)
+        ids[present] = local
+        if len(self.key_known) < len(self.key_names):
+            grown = len(self.key_names)
+            self.key_vectors = np.concatenate(
+                [self.key_vectors, np.zeros((grown - len(self.key_vectors), self.dim), np.float32)]
+            )
+            self.key_known = np.concatenate(
+                [self.key_known, np.zeros(grown - len(self.key_known), dtype=bool)]
+            )
+        return LabelKeys(
+            ids,
+            [self.key_names[k] for k in keys.tolist()],
+            self.key_vectors[keys],
+            self.key_known[keys],
+            source=(self.key_generation, keys),
+        )
+
+    def remember_vectors(self, labels: LabelKeys) -> None:
+        """Keeps the key vectors ``labels`` was completed with, if the pool's keys are still
+        numbered as when it was taken."""
+        if labels.source is None or labels.source[0] != self.key_generation:
+            return
+        keys = labels.source[1]
+        self.key_vectors[keys[labels.known]] = labels.vectors[labels.known]
+        self.key_known[keys[labels.known]] = True
 
     def skill_hits(self, required: Sequence[tuple[str, float]]) -> F64:
         """Returns per slot the summed weight of the required skill keys it lists exactly."""
@@ -494,9 +576,11 @@ class CandidatePool:
     def _sign(
         passed: npt.NDArray[np.bool_], unknown: npt.NDArray[np.bool_] | None = None
     ) -> npt.NDArray[np.int8]:
-        states = np.where(passed, 1, -1).astype(np.int8)
+        states = passed.astype(np.int8)
+        states *= 2
+        states -= 1
         if unknown is not None:
-            states[unknown] = 0
+            states *= ~unknown
         return states
 
     def _gate_status(self, vacancy: VacancyView, n: int) -> npt.NDArray[np.int8]:
@@ -543,15 +627,23 @@ class CandidatePool:
 
     def distance_km(self, lat: float, lon: float, slots: Any) -> F64:
         """Great-circle distance from (lat, lon), as SQL ``ponte_haversine_km`` computes it."""
-        lat1, lon1 = np.radians(self.lat[slots]), self.lon[slots]
-        dlat = np.radians(lat) - lat1
-        dlon = np.radians(lon - lon1)
-        h = (
-            np.sin(dlat / 2) ** 2
-            + np.cos(lat1) * math.cos(math.radians(lat)) * np.sin(dlon / 2) ** 2
-        )
-        result: F64 = 2 * EARTH_KM * np.arcsin(np.sqrt(h))
-        return result
+        # In place, one temporary per term: this runs over every row of the tenant.
+        lat0 = math.radians(lat)
+        h: F64 = np.subtract(lat0, self.lat[slots])
+        h *= 0.5
+        np.sin(h, out=h)
+        h *= h
+        across = np.subtract(math.radians(lon), self.lon[slots])
+        across *= 0.5
+        np.sin(across, out=across)
+        across *= across
+        across *= self.cos_lat[slots]
+        across *= math.cos(lat0)
+        h += across
+        np.sqrt(h, out=h)
+        np.arcsin(h, out=h)
+        h *= 2 * EARTH_KM
+        return h
 
     def language_fit(self, required: Sequence[Mapping[str, Any]], slots: Any) -> F64 | None:
         """Share of the required languages spoken at the level asked, as SQL
@@ -568,10 +660,15 @@ class CandidatePool:
         fit[spoken == 0] = 0.5
         return fit
 
-    def distance_fit(self, vacancy: VacancyView, slots: Any) -> tuple[F64, F64]:
-        """Returns (km, fit) per slot, as ``scoring.distance_fit`` rates them (NaN km: unknown)."""
+    def distance_fit(
+        self, vacancy: VacancyView, slots: Any, km: F64 | None = None
+    ) -> tuple[F64, F64]:
+        """Returns (km, fit) per slot, as ``scoring.distance_fit`` rates them (NaN km: unknown).
+        ``km``: the distances of those slots, when the caller has them already."""
         count = len(self.commute[slots])
-        if vacancy.lat is None or vacancy.lon is None:
+        if km is not None:
+            pass
+        elif vacancy.lat is None or vacancy.lon is None:
             km = np.full(count, np.nan)
         else:
             km = self.distance_km(vacancy.lat, vacancy.lon, slots)
@@ -593,19 +690,34 @@ class CandidatePool:
 
     # -- retrieval and features --------------------------------------------------------------
 
-    def similarities(self, query: F32) -> tuple[F32, F32]:
-        """Returns per slot the cosine to ``query`` of the profile vector and of the best chunk."""
+    def similarities(self, query: F32, slots: I64 | None = None) -> tuple[F32, F32]:
+        """Returns the cosine to ``query`` of the profile vector and of the best chunk, for
+        ``slots`` (every slot when None), in their order."""
         n = self.size
-        profile = self.vectors[:n] @ query
+        if slots is None:
+            slots = np.arange(n)
+        # The product is bound by reading the vectors: for a small share of the rows, gather
+        # them; for a large one, a straight pass over all of them reads less.
+        profile = (
+            np.take(self.vectors, slots, axis=0) @ query
+            if 4 * len(slots) < n
+            else (self.vectors[:n] @ query)[slots]
+        )
         best = profile
         if len(self.chunk_owner):
-            best = profile.copy()
-            np.maximum.at(best, self.chunk_owner, self.chunk_vectors @ query)
+            position = np.full(n, -1, dtype=np.int64)
+            position[slots] = np.arange(len(slots))
+            owners = position[self.chunk_owner]
+            held = owners >= 0
+            if held.any():
+                best = profile.copy()
+                np.maximum.at(best, owners[held], self.chunk_vectors[held] @ query)
         return profile, best
 
     @staticmethod
     def top(scores: npt.NDArray[Any], mask: npt.NDArray[np.bool_], k: int) -> I64:
-        """Returns the ``k`` masked slots with the highest score, best first."""
+        """Returns the positions of the ``k`` masked entries with the highest score, best first
+        (ties in position order)."""
         candidates = np.flatnonzero(mask)
         if len(candidates) > k:
             part = np.argpartition(-scores[candidates], k - 1)[:k]
@@ -651,8 +763,9 @@ class Retrieved:
     title_profile: list[float | None]
     title: list[float | None]
     lexical: list[float]
-    gates: list[dict[str, int]]
+    gates: dict[str, npt.NDArray[np.int8]]  # per gate, the state of each picked row
     text_vectors: list[F32]
+    label_keys: LabelKeys
 
 
 def retrieve(
@@ -673,44 +786,56 @@ def retrieve(
     over all passing rows — with the features the scorer reads from vectors and BM25.
 
     Runs without yielding, so the pool cannot change under it."""
-    everything = slice(0, pool.size)
-    km_all, distance_all = pool.distance_fit(vacancy, everything)
+    n = pool.size
+    km_all = (
+        pool.distance_km(vacancy.lat, vacancy.lon, slice(0, n))
+        if vacancy.lat is not None and vacancy.lon is not None
+        else np.full(n, np.nan)
+    )
     states = pool.gate_states(vacancy, all_gates, km_all)
-    alive = pool.alive[: pool.size]
+    alive = pool.alive[:n]
     mask = pool.passing({g: states[g] for g in enabled})
     excluded = {g: int(np.count_nonzero((states[g] == -1) & alive)) for g in enabled}
-    profile, best = pool.similarities(query)
-    lexical = pool.lexical_scores(query_text)
-    vectors = mask & pool.has_vector[: pool.size]
-    picked = list(pool.top(profile, vectors, k))
-    picked += list(pool.top(best, vectors, k))
-    picked += list(pool.top(lexical, mask & (lexical > 0), lexical_k))
+    # From here on, only the passing rows (a sixth of a tenant on average) are looked at;
+    # ``top`` answers positions in ``passing``.
+    passing = np.flatnonzero(mask)
+    profile, best = pool.similarities(query, passing)
+    lexical = pool.lexical_scores(query_text)[passing]
+    vectors = pool.has_vector[passing]
+    picked = [pool.top(profile, vectors, k), pool.top(best, vectors, k)]
+    picked.append(pool.top(lexical, lexical > 0, lexical_k))
     if weights:
         # The features every row has at hand, weighted as the scorer weighs them: a retriever
         # for rows that are good on all of them without topping any single list.
-        top_lexical = float(lexical[mask].max()) if mask.any() else 0.0
+        top_lexical = float(lexical.max()) if len(lexical) else 0.0
         parts: dict[str, F64 | F32 | None] = {
             "semantic_best": best,
             "semantic_profile": profile,
             "lexical": lexical / top_lexical if top_lexical > 0 else lexical,
-            "language": pool.language_fit(vacancy.languages, everything),
-            "distance": distance_all,
-            "availability": (states["availability"] + 1) / 2 if "availability" in states else None,
+            "language": pool.language_fit(vacancy.languages, passing),
+            "distance": pool.distance_fit(vacancy, passing, km_all[passing])[1],
+            "availability": (states["availability"][passing] + 1) / 2
+            if "availability" in states
+            else None,
         }
-        partial = np.zeros(pool.size)
+        partial = np.zeros(len(passing))
         for name, values in parts.items():
             if values is not None:
                 partial += weights.get(name, 0.0) * values
-        picked += list(pool.top(partial, vectors, k))
+        picked.append(pool.top(partial, vectors, k))
     if skills:
         # Rows that list the required skills word for word, best partial score first among
         # equals: the must-have coverage the other retrievers cannot see.
-        hits = pool.skill_hits(skills)
-        picked += list(pool.top(hits + 1e-3 * profile, mask & (hits > 0), k))
-    slots = list(dict.fromkeys(int(s) for s in picked))
+        hits = pool.skill_hits(skills)[passing]
+        picked.append(pool.top(hits + 1e-3 * profile, hits > 0, k))
+    chosen = np.concatenate(picked) if picked else np.zeros(0, dtype=np.int64)
+    _, first = np.unique(chosen, return_index=True)
+    chosen = chosen[np.sort(first)]  # each row once, in the order proposed
+    profile, best, lexical = profile[chosen], best[chosen], lexical[chosen]
+    at = passing[chosen]
+    slots: list[int] = at.tolist()
     text_vectors = [pool.text_vectors(s) for s in slots]
     has_vector = pool.has_vector
-    at = np.asarray(slots, dtype=np.int64)
     title_profile: list[float | None] = [None] * len(slots)
     occupation: list[float | None] = [None] * len(slots)
     if title is not None and len(at):
@@ -737,11 +862,12 @@ def retrieve(
         language=[None] * len(slots) if fit is None else [float(f) for f in fit],
         distance_km=[None if math.isnan(d) else float(d) for d in km],
         max_commute_km=[None if math.isnan(c) else float(c) for c in pool.commute[at]],
-        semantic_profile=[float(profile[s]) if has_vector[s] else float("nan") for s in slots],
-        semantic_chunk=[float(best[s]) if has_vector[s] else float("nan") for s in slots],
+        semantic_profile=np.where(has_vector[at], profile, np.nan).tolist(),
+        semantic_chunk=np.where(has_vector[at], best, np.nan).tolist(),
         title_profile=title_profile,
         title=occupation,
-        lexical=[float(lexical[s]) for s in slots],
-        gates=[{g: int(states[g][s]) for g in all_gates} for s in slots],
+        lexical=lexical.tolist(),
+        gates={g: states[g][at] for g in all_gates},
         text_vectors=text_vectors,
+        label_keys=pool.label_keys(slots),
     )

@@ -6,6 +6,7 @@ database-side features (similarities, lexical rank, distance) arrive already com
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -98,12 +99,12 @@ class SkillMatrix:
 
     def matches(self, row: int, required: Sequence[RequiredSkill]) -> list[SkillMatch]:
         out = []
-        for j, req in enumerate(required):
-            kind = int(self.kind[row, j])
+        kinds, similarities = self.kind[row].tolist(), self.similarity[row].tolist()
+        for j, (req, kind) in enumerate(zip(required, kinds, strict=True)):
             match = SkillMatch(req.label, req.must_have, req.weight)
             if kind:
                 match.kind = _KIND_NAMES[kind]
-                match.similarity = float(self.similarity[row, j])
+                match.similarity = similarities[j]
                 index = int(self.index[row, j])
                 match.matched_index = index if index >= 0 else None
             out.append(match)
@@ -120,6 +121,53 @@ class SkillMatrix:
         return [float(c) for c in credit]
 
 
+@dataclass
+class LabelKeys:
+    """Candidates' skill labels as key ids: ``ids`` is rows × labels (padded with -1) into
+    ``names`` (the distinct skill keys), with a vector per key where ``known``."""
+
+    ids: npt.NDArray[np.int64]
+    names: list[str]
+    vectors: npt.NDArray[np.float32]
+    known: npt.NDArray[np.bool_]
+    source: tuple[int, npt.NDArray[np.int64]] | None = None  # where a pool took them from
+
+    def complete(self, vectors: Mapping[str, Vector]) -> None:
+        """Fills in the vectors of keys that had none, from ``vectors`` (by skill key)."""
+        for n in np.flatnonzero(~self.known).tolist():
+            vector = vectors.get(self.names[n])
+            if vector is not None:
+                self.vectors[n] = vector
+                self.known[n] = True
+
+
+def label_keys(
+    candidates: Sequence[Sequence[str]], vectors: Mapping[str, Vector], dim: int
+) -> LabelKeys:
+    """Builds :class:`LabelKeys` from label lists and vectors by skill key."""
+    key_ids: dict[str, int] = {}
+    ids_of = [
+        [key_ids.setdefault(skill_key(label), len(key_ids)) for label in labels]
+        for labels in candidates
+    ]
+    rows = len(ids_of)
+    counts = np.fromiter(map(len, ids_of), dtype=np.int64, count=rows)
+    ids = np.full((rows, max(int(counts.max(initial=0)), 1)), -1, dtype=np.int64)
+    owner = np.repeat(np.arange(rows), counts)
+    ids[owner, np.arange(len(owner)) - np.repeat(np.cumsum(counts) - counts, counts)] = np.fromiter(
+        itertools.chain.from_iterable(ids_of), dtype=np.int64, count=len(owner)
+    )
+    names = list(key_ids)  # ids were given in insertion order
+    missing = np.zeros(dim, dtype=np.float32)
+    matrix = (
+        np.stack([vectors.get(name, missing) for name in names])
+        if names
+        else np.zeros((0, dim), dtype=np.float32)
+    )
+    known = np.array([name in vectors for name in names], dtype=bool)
+    return LabelKeys(ids, names, matrix, known)
+
+
 def skill_matrix(
     required: Sequence[RequiredSkill],
     candidates: Sequence[Sequence[str]],
@@ -128,28 +176,41 @@ def skill_matrix(
     threshold: float = SOFT_MATCH_THRESHOLD,
     text_threshold: float = TEXT_MATCH_THRESHOLD,
 ) -> SkillMatrix:
+    """Matches the required skills against candidates' label lists (see ``match_skills``)."""
+    dim = next(iter(vectors.values())).shape[0] if vectors else 1
+    return match_skills(
+        required,
+        label_keys(candidates, vectors, dim),
+        vectors,
+        text_vectors,
+        threshold,
+        text_threshold,
+    )
+
+
+def match_skills(
+    required: Sequence[RequiredSkill],
+    labels: LabelKeys,
+    vectors: Mapping[str, Vector],
+    text_vectors: Sequence[npt.NDArray[np.float32] | None],
+    threshold: float = SOFT_MATCH_THRESHOLD,
+    text_threshold: float = TEXT_MATCH_THRESHOLD,
+) -> SkillMatrix:
     """Matches the required skills against many candidates in a few array operations: every
     distinct label is compared with every required skill once; then per row exact, else soft
     (best label at or above ``threshold``), else text (best window at or above
-    ``text_threshold``). An exact match counts 1, a soft or text one its similarity."""
-    rows, q = len(candidates), len(required)
+    ``text_threshold``). An exact match counts 1, a soft or text one its similarity.
+    ``vectors`` needs to hold the required skills' keys."""
+    rows, q = len(labels.ids), len(required)
     kind = np.zeros((rows, q), dtype=np.int8)
     similarity = np.zeros((rows, q), dtype=np.float64)
     index = np.full((rows, q), -1, dtype=np.int64)
     if not rows or not q:
         return SkillMatrix(kind, similarity, index)
     required_keys = [skill_key(r.label) for r in required]
-    keys_of: dict[str, str] = {}
-    key_ids: dict[str, int] = {}
-    width = max((len(labels) for labels in candidates), default=0)
-    label_ids = np.full((rows, max(width, 1)), -1, dtype=np.int64)
-    for i, labels in enumerate(candidates):
-        for slot, label in enumerate(labels):
-            key = keys_of.get(label)
-            if key is None:
-                key = keys_of[label] = skill_key(label)
-            label_ids[i, slot] = key_ids.setdefault(key, len(key_ids))
-    required_ids = np.array([key_ids.get(k, -2) for k in required_keys], dtype=np.int64)
+    label_ids = labels.ids
+    position = {name: n for n, name in enumerate(labels.names)}
+    required_ids = np.array([position.get(k, -2) for k in required_keys], dtype=np.int64)
     # Exact: the first label with the same key.
     same = label_ids[:, :, None] == required_ids[None, None, :]
     has_exact = same.any(axis=1)
@@ -160,27 +221,18 @@ def skill_matrix(
     if not embedded:
         return SkillMatrix(kind, similarity, index)
     required_matrix = np.stack([vectors[required_keys[j]] for j in embedded])
-    names = [""] * len(key_ids)
-    for key, n in key_ids.items():
-        names[n] = key
-    known = np.array([name in vectors for name in names] + [False], dtype=bool)
-    if any(known):
-        label_matrix = np.zeros((len(key_ids), required_matrix.shape[1]), dtype=np.float32)
-        for n, name in enumerate(names):
-            if known[n]:
-                label_matrix[n] = vectors[name]
-        per_key = label_matrix @ required_matrix.T  # distinct labels x embedded required
+    known = np.append(labels.known, False)  # label -1 reads this last entry
+    if known.any():
+        per_key = labels.vectors @ required_matrix.T  # distinct labels x embedded required
         sims = per_key[label_ids]  # rows x labels x embedded (label -1 reads the last row)
         sims[~known[label_ids]] = -np.inf
         best_at = sims.argmax(axis=1)
         best = np.take_along_axis(sims, best_at[:, None, :], axis=1)[:, 0, :].astype(np.float64)
         columns = np.array(embedded)
         soft = (best >= threshold) & (kind[:, columns] == KIND_NONE)
-        for c, j in enumerate(embedded):
-            hit = soft[:, c]
-            kind[hit, j] = KIND_SOFT
-            similarity[hit, j] = np.round(best[hit, c], 4)
-            index[hit, j] = best_at[hit, c]
+        kind[:, columns] = np.where(soft, KIND_SOFT, kind[:, columns])
+        similarity[:, columns] = np.where(soft, np.round(best, 4), similarity[:, columns])
+        index[:, columns] = np.where(soft, best_at, index[:, columns])
     lengths = [len(t) if t is not None else 0 for t in text_vectors]
     if sum(lengths):
         stacked = np.concatenate([t for t in text_vectors if t is not None and len(t)])
@@ -188,10 +240,10 @@ def skill_matrix(
         owners = np.repeat(np.arange(rows), lengths)
         best_text = np.full((rows, len(embedded)), -np.inf)
         np.maximum.at(best_text, owners, text_sims)
-        for c, j in enumerate(embedded):
-            hit = (kind[:, j] == KIND_NONE) & (best_text[:, c] >= text_threshold)
-            kind[hit, j] = KIND_TEXT
-            similarity[hit, j] = np.round(best_text[hit, c], 4)
+        columns = np.array(embedded)
+        hit = (kind[:, columns] == KIND_NONE) & (best_text >= text_threshold)
+        kind[:, columns] = np.where(hit, KIND_TEXT, kind[:, columns])
+        similarity[:, columns] = np.where(hit, np.round(best_text, 4), similarity[:, columns])
     return SkillMatrix(kind, similarity, index)
 
 

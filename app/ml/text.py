@@ -10,9 +10,20 @@ from typing import Any
 _SPACE = re.compile(r"\s+")
 
 
+# Labels recur across thousands of profiles and every ranking compares them: their keys are
+# remembered (bounded; a pure function of the label, so forgetting is always safe).
+_KEYS: dict[str, str] = {}
+_KEYS_MAX = 200_000
+
+
 def skill_key(label: str) -> str:
     """Returns the comparison form of a skill label (case- and spacing-insensitive)."""
-    return _SPACE.sub(" ", label).strip().casefold()
+    key = _KEYS.get(label)
+    if key is None:
+        if len(_KEYS) >= _KEYS_MAX:
+            _KEYS.clear()
+        key = _KEYS[label] = _SPACE.sub(" ", label).strip().casefold()
+    return key
 
 
 def label_hash(label: str) -> bytes:

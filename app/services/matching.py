@@ -7,6 +7,8 @@ features (SQL + skill matching here) → the tenant's scorer → explanations �
 from __future__ import annotations
 
 import asyncio
+import functools
+import math
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -33,6 +35,7 @@ from app.ml.scoring import (
     distance_fit,
     explain,
     gate_state,
+    match_skills,
     skill_matrix,
 )
 from app.ml.text import label_hash, skill_key, skill_labels
@@ -61,6 +64,7 @@ def _required(items: Sequence[Any]) -> list[RequiredSkill]:
     ]
 
 
+@functools.lru_cache(maxsize=65536)
 def _matched_ref(label: str) -> str:
     # Snapshots keep a short hash of the candidate's label, not the label itself.
     return label_hash(label).hex()[:16]
@@ -162,6 +166,7 @@ class MatchingService:
             vacancy.start_date, vacancy.remote, vacancy.lat, vacancy.lon, vacancy.languages or []
         )
         title = vacancy.title_embedding
+        required = _required(vacancy.required_skills)
         found = retrieve(
             pool,
             view,
@@ -173,11 +178,16 @@ class MatchingService:
             k,
             k,
             await self.weights(),
-            [
-                (skill_key(r.label), r.weight * (1.0 if r.must_have else 0.2))
-                for r in _required(vacancy.required_skills)
-            ],
+            [(skill_key(r.label), r.weight * (1.0 if r.must_have else 0.2)) for r in required],
         )
+        # Skill matching on the pool's key ids; keys it holds no vector for yet come from the
+        # skill cache (or are embedded), and the pool keeps them for the next ranking.
+        keys = found.label_keys
+        wanted = [keys.names[n] for n in np.flatnonzero(~keys.known).tolist()]
+        vectors = await self.vectors.skill_vectors(wanted + [r.label for r in required])
+        keys.complete(vectors)
+        pool.remember_vectors(keys)
+        matched = match_skills(required, keys, vectors, found.text_vectors)
         rows = []
         for i, candidate_id in enumerate(found.ids):
             row: dict[str, Any] = {
@@ -196,40 +206,35 @@ class MatchingService:
                 "max_commute_km": found.max_commute_km[i],
                 "remote": vacancy.remote,
                 "lexical_raw": found.lexical[i],
-                "text_vectors": found.text_vectors[i],
             }
-            row.update({f"gate_{g}": state for g, state in found.gates[i].items()})
+            row.update({f"gate_{g}": int(states[i]) for g, states in found.gates.items()})
             rows.append(row)
-        return await self._score(rows, scope, limit), found.excluded, found.total
+        ranked = await self._score(rows, scope, limit, (matched, required))
+        return ranked, found.excluded, found.total
 
-    async def _score(
-        self, rows: list[dict[str, Any]], scope: Scope, limit: int | None = None
-    ) -> list[dict[str, Any]]:
-        """Scores every row, sorts best first, keeps ``limit`` and explains those."""
-        if not rows:
-            return []
-        labels = {label for row in rows for label in skill_labels(row["skills"])}
-        labels |= {label for row in rows for label in skill_labels(row["required_skills"])}
+    async def _match_groups(
+        self,
+        rows: list[dict[str, Any]],
+        all_labels: list[list[str]],
+        skills: list[tuple[SkillMatrix, int, list[RequiredSkill]]],
+        must: list[float | None],
+        nice: list[float | None],
+    ) -> None:
+        """Matches rows against their vacancy's skills, the rows of one vacancy in one go;
+        fills ``skills``, ``must`` and ``nice`` in place."""
+        labels = {label for row_labels in all_labels for label in row_labels}
+        required_of = {id(row["required_skills"]): row["required_skills"] for row in rows}
+        labels |= {label for items in required_of.values() for label in skill_labels(items)}
         skill_vectors = await self.vectors.skill_vectors(labels)
-        if all("text_vectors" in row for row in rows):
-            text_vectors = {row["candidate_id"]: row["text_vectors"] for row in rows}
-        else:
-            chunks = await self.repo.chunk_vectors(
-                self.principal.tenant_id, list({row["candidate_id"] for row in rows})
-            )
-            text_vectors = {
-                cid: np.asarray(vectors, dtype=np.float32) for cid, vectors in chunks.items()
-            }
-        weights = await self.weights()
-        lexical_max = max((row["lexical_raw"] or 0.0) for row in rows) or 1.0
-        # Rows sharing the vacancy (a shortlist) are matched against its skills in one go.
+        chunks = await self.repo.chunk_vectors(
+            self.principal.tenant_id, list({row["candidate_id"] for row in rows})
+        )
+        text_vectors = {
+            cid: np.asarray(vectors, dtype=np.float32) for cid, vectors in chunks.items()
+        }
         groups: dict[int, list[int]] = {}
         for i, row in enumerate(rows):
             groups.setdefault(id(row["required_skills"]), []).append(i)
-        all_labels = [skill_labels(row["skills"]) for row in rows]
-        skills: list[tuple[SkillMatrix, int, list[RequiredSkill]]] = [None] * len(rows)  # type: ignore[list-item]
-        must: list[float | None] = [None] * len(rows)
-        nice: list[float | None] = [None] * len(rows)
         for members in groups.values():
             required = _required(rows[members[0]]["required_skills"])
             found = skill_matrix(
@@ -243,6 +248,31 @@ class MatchingService:
             for position, i in enumerate(members):
                 skills[i] = (found, position, required)
                 must[i], nice[i] = group_must[position], group_nice[position]
+
+    async def _score(
+        self,
+        rows: list[dict[str, Any]],
+        scope: Scope,
+        limit: int | None = None,
+        matched: tuple[SkillMatrix, list[RequiredSkill]] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Scores every row, sorts best first, keeps ``limit`` and explains those.
+        ``matched``: the rows' skill matching against one vacancy, when the caller has it."""
+        if not rows:
+            return []
+        all_labels = [skill_labels(row["skills"]) for row in rows]
+        skills: list[tuple[SkillMatrix, int, list[RequiredSkill]]] = [None] * len(rows)  # type: ignore[list-item]
+        must: list[float | None] = [None] * len(rows)
+        nice: list[float | None] = [None] * len(rows)
+        if matched is not None:
+            found, required = matched
+            must = found.coverage(required, must_have=True)
+            nice = found.coverage(required, must_have=False)
+            skills = [(found, i, required) for i in range(len(rows))]
+        else:
+            await self._match_groups(rows, all_labels, skills, must, nice)
+        weights = await self.weights()
+        lexical_max = max((row["lexical_raw"] or 0.0) for row in rows) or 1.0
         semantic_profile = np.nan_to_num(
             as_column([row["semantic_profile"] for row in rows], clip=True), nan=0.0
         )
@@ -265,11 +295,13 @@ class MatchingService:
         key = "candidate_id" if scope.ranked == "c" else "vacancy_id"
         order = sorted(range(len(rows)), key=lambda i: (-scores[i], str(rows[i][key])))
         kept = []
-        for i in order if limit is None else order[:limit]:
+        chosen = order if limit is None else order[:limit]
+        picked = {name: values[chosen].tolist() for name, values in columns.items()}
+        for at, i in enumerate(chosen):
             row = rows[i]
             features = {
-                name: None if np.isnan(values[i]) else float(values[i])
-                for name, values in columns.items()
+                name: None if math.isnan(values[at]) else values[at]
+                for name, values in picked.items()
             }
             found, position, required = skills[i]
             matches = found.matches(position, required)

@@ -27,21 +27,11 @@ from app.ml.text import (
 )
 from app.repositories.vectors import VectorRepository
 
-# Skill labels repeat across thousands of profiles: keep their vectors in memory too. Keys are
-# (model id, label hash); at about 1.5 kB a vector, the bound keeps this under ~75 MB.
-# Looked up by (model id, skill key), so a warm request hashes nothing.
+# Skill labels repeat across thousands of profiles: keep their vectors in memory too, by (model
+# id, skill key), so a warm request hashes nothing; at about 1.5 kB a vector, the bound keeps
+# this under ~75 MB.
 _SKILL_CACHE: dict[tuple[str, str], npt.NDArray[np.float32]] = {}
 _SKILL_CACHE_MAX = 50_000
-_KEYS: dict[str, str] = {}
-
-
-def _key(label: str) -> str:
-    key = _KEYS.get(label)
-    if key is None:
-        if len(_KEYS) > 4 * _SKILL_CACHE_MAX:
-            _KEYS.clear()
-        key = _KEYS[label] = skill_key(label)
-    return key
 
 
 def _remember(model_id: str, vectors: dict[str, npt.NDArray[np.float32]]) -> None:
@@ -76,7 +66,7 @@ class VectorService:
         """Returns a vector per skill key, from the cache or embedded now (and cached)."""
         by_key: dict[str, str] = {}
         for label in labels:
-            by_key.setdefault(_key(label), label)
+            by_key.setdefault(skill_key(label), label)
         out: dict[str, npt.NDArray[np.float32]] = {}
         for key in by_key:
             hit = _SKILL_CACHE.get((self.model_id, key))
