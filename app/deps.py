@@ -34,7 +34,9 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
-def get_encoder(request: Request) -> Encoder:
+# Plain functions as dependencies run in a worker thread; these do no blocking work, so they
+# are coroutines and stay on the event loop.
+async def get_encoder(request: Request) -> Encoder:
     """Returns the process's encoder."""
     encoder: Encoder | None = getattr(request.app.state, "encoder", None)
     if encoder is None:
@@ -59,7 +61,7 @@ async def get_principal(request: Request, session: SessionDep) -> Principal:
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def json_body(request: Request) -> None:
+async def json_body(request: Request) -> None:
     """Refuses a body that is not declared as JSON (415), before anything reads it."""
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media != "application/json" and not media.endswith("+json"):

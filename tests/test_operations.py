@@ -117,3 +117,10 @@ async def test_access_log_carries_route_templates_not_ids(client, make_key, capl
 @pytest.mark.parametrize("path", ["/openapi.json", "/docs"])
 async def test_openapi_is_served(client, path):
     assert (await client.get(path)).status_code == 200
+
+
+async def test_responses_say_how_long_the_service_spent(client):
+    r = await client.get("/healthz")
+    name, _, duration = r.headers["server-timing"].partition(";dur=")
+    assert name == "app"
+    assert 0 <= float(duration) < 10_000

@@ -70,9 +70,13 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message.setdefault("headers", [])
+                # Server-Timing: the time spent in the service, for callers and benchmarks to
+                # tell it from the network and their own share of the machine.
+                spent = (time.perf_counter() - started) * 1000
                 message["headers"] = [
                     *message["headers"],
                     (b"x-request-id", request_id.encode()),
+                    (b"server-timing", f"app;dur={spent:.1f}".encode()),
                 ]
             await send(message)
 

@@ -161,12 +161,16 @@ class _Bm25:
 
     def add_scores(self, out: F64, terms: Iterable[str]) -> None:
         """Adds each base row's BM25 score for ``terms`` into ``out[:rows]``."""
+        spans = []
         for term in terms:
             j = self.vocab.get(term)
-            if j is None or j + 1 >= len(self.w_indptr):
-                continue
-            start, end = self.w_indptr[j], self.w_indptr[j + 1]
-            out[self.w_rows[start:end]] += self.w_data[start:end]
+            if j is not None and j + 1 < len(self.w_indptr):
+                spans.append((self.w_indptr[j], self.w_indptr[j + 1]))
+        if spans:
+            # One weighted count over all the terms' postings, rather than a scatter per term.
+            rows = np.concatenate([self.w_rows[start:end] for start, end in spans])
+            weights = np.concatenate([self.w_data[start:end] for start, end in spans])
+            out += np.bincount(rows, weights=weights, minlength=len(out))
 
     def score_counts(self, counts: Mapping[str, int], terms: set[str]) -> float:
         """Scores a row outside the base with the base's statistics."""

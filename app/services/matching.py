@@ -260,7 +260,12 @@ class MatchingService:
         ``matched``: the rows' skill matching against one vacancy, when the caller has it."""
         if not rows:
             return []
-        all_labels = [skill_labels(row["skills"]) for row in rows]
+        # Pooled rows carry plain labels already; stored skills may be objects.
+        all_labels = (
+            [row["skills"] for row in rows]
+            if matched is not None
+            else [skill_labels(row["skills"]) for row in rows]
+        )
         skills: list[tuple[SkillMatrix, int, list[RequiredSkill]]] = [None] * len(rows)  # type: ignore[list-item]
         must: list[float | None] = [None] * len(rows)
         nice: list[float | None] = [None] * len(rows)
