@@ -30,7 +30,12 @@ import numpy as np
 import numpy.typing as npt
 
 from app.ml.lexical import lexical_tokens
-from app.ml.scoring import DEFAULT_COMMUTE_KM, UNKNOWN_DISTANCE_FIT, LabelKeys
+from app.ml.scoring import (
+    DEFAULT_COMMUTE_KM,
+    UNKNOWN_DISTANCE_FIT,
+    LabelKeys,
+    ragged_positions,
+)
 from app.ml.text import skill_key as _skill_key
 
 F32 = npt.NDArray[np.float32]
@@ -204,9 +209,6 @@ class CandidatePool:
         self.bm25 = _Bm25()
         self.delta: dict[int, Counter[str]] = {}
         self._pending_chunks: list[tuple[int, F32]] = []
-        self._km: F64 | None = None
-        self.label_slots: dict[str, npt.NDArray[np.int32]] = {}
-        self.label_indexed = 0
         self.key_generation = 0
         self._index_labels()
         self._encoded: dict[int, tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]] = {}
@@ -436,10 +438,8 @@ class CandidatePool:
             counts[i] = len(row)
         ids = np.full((len(at), max(int(counts.max(initial=0)), 1)), -1, dtype=np.int64)
         rows = np.flatnonzero(indexed)
-        c = counts[rows]
-        owner = np.repeat(rows, c)
-        offsets = np.arange(int(c.sum())) - np.repeat(np.cumsum(c) - c, c)
-        ids[owner, offsets] = self.key_flat[np.repeat(starts, c) + offsets]
+        owner, place = ragged_positions(counts[rows])
+        ids[rows[owner], place] = self.key_flat[starts[owner] + place]
         for i, row in later.items():
             ids[i, : len(row)] = row
         # Renumber to the distinct keys of this answer.
@@ -569,12 +569,9 @@ class CandidatePool:
         """Returns, per gate, 1 / 0 / -1 for every slot (dead slots included; mask them).
         ``km``: the distances to the vacancy, when the caller has them already."""
         n = self.size
-        self._km = km
-        out: dict[str, npt.NDArray[np.int8]] = {}
-        for gate in gates:
-            out[gate] = getattr(self, f"_gate_{gate}")(vacancy, n)
-        self._km = None
-        return out
+        if km is None:
+            km = self.distances(vacancy, slice(0, n))
+        return {gate: getattr(self, f"_gate_{gate}")(vacancy, n, km) for gate in gates}
 
     @staticmethod
     def _sign(
@@ -587,19 +584,19 @@ class CandidatePool:
             states *= ~unknown
         return states
 
-    def _gate_status(self, vacancy: VacancyView, n: int) -> npt.NDArray[np.int8]:
+    def _gate_status(self, vacancy: VacancyView, n: int, km: F64) -> npt.NDArray[np.int8]:
         return self._sign(self.status[:n] <= STATUS_CODES["placed"])
 
-    def _gate_not_placed(self, vacancy: VacancyView, n: int) -> npt.NDArray[np.int8]:
+    def _gate_not_placed(self, vacancy: VacancyView, n: int, km: F64) -> npt.NDArray[np.int8]:
         return self._sign(self.status[:n] != STATUS_CODES["placed"])
 
-    def _gate_availability(self, vacancy: VacancyView, n: int) -> npt.NDArray[np.int8]:
+    def _gate_availability(self, vacancy: VacancyView, n: int, km: F64) -> npt.NDArray[np.int8]:
         available = self.available[:n]
         if vacancy.start_date is None:
             return np.zeros(n, dtype=np.int8)
         return self._sign(available <= _day(vacancy.start_date), available == NO_DATE)
 
-    def _gate_language(self, vacancy: VacancyView, n: int) -> npt.NDArray[np.int8]:
+    def _gate_language(self, vacancy: VacancyView, n: int, km: F64) -> npt.NDArray[np.int8]:
         if not vacancy.languages:
             return np.ones(n, dtype=np.int8)
         passed = np.ones(n, dtype=bool)
@@ -611,22 +608,17 @@ class CandidatePool:
             passed &= levels[:n] >= cefr_rank(requirement.get("min_level")) + 1
         return self._sign(passed, self.spoken[:n] == 0)
 
-    def _gate_commute(self, vacancy: VacancyView, n: int) -> npt.NDArray[np.int8]:
+    def _gate_commute(self, vacancy: VacancyView, n: int, km: F64) -> npt.NDArray[np.int8]:
         if vacancy.remote:
             return np.ones(n, dtype=np.int8)
         if vacancy.lat is None or vacancy.lon is None:
             return np.zeros(n, dtype=np.int8)
-        km = (
-            self._km
-            if self._km is not None
-            else self.distance_km(vacancy.lat, vacancy.lon, slice(0, n))
-        )
         commute = self.commute[:n]
         unknown = np.isnan(km) | np.isnan(commute)
         with np.errstate(invalid="ignore"):
             return self._sign(km <= commute, unknown)
 
-    def _gate_permit(self, vacancy: VacancyView, n: int) -> npt.NDArray[np.int8]:
+    def _gate_permit(self, vacancy: VacancyView, n: int, km: F64) -> npt.NDArray[np.int8]:
         return self.permit[:n].copy()
 
     def distance_km(self, lat: float, lon: float, slots: Any) -> F64:
@@ -664,26 +656,22 @@ class CandidatePool:
         fit[spoken == 0] = 0.5
         return fit
 
-    def distance_fit(
-        self, vacancy: VacancyView, slots: Any, km: F64 | None = None
-    ) -> tuple[F64, F64]:
-        """Returns (km, fit) per slot, as ``scoring.distance_fit`` rates them (NaN km: unknown).
-        ``km``: the distances of those slots, when the caller has them already."""
-        count = len(self.commute[slots])
-        if km is not None:
-            pass
-        elif vacancy.lat is None or vacancy.lon is None:
-            km = np.full(count, np.nan)
-        else:
-            km = self.distance_km(vacancy.lat, vacancy.lon, slots)
+    def distances(self, vacancy: VacancyView, slots: Any) -> F64:
+        """Returns the km from the vacancy to each slot (NaN where either has no place)."""
+        if vacancy.lat is None or vacancy.lon is None:
+            return np.full(len(self.commute[slots]), np.nan)
+        return self.distance_km(vacancy.lat, vacancy.lon, slots)
+
+    def distance_fit(self, vacancy: VacancyView, slots: Any, km: F64) -> F64:
+        """Returns per slot the fit ``scoring.distance_fit`` gives its distance ``km``."""
         if vacancy.remote:
-            return km, np.ones(count)
+            return np.ones(len(km))
         commute = self.commute[slots]
         limit = np.where(np.nan_to_num(commute, nan=0.0) > 0, commute, DEFAULT_COMMUTE_KM)
         with np.errstate(invalid="ignore"):
             fit = np.where(km <= limit, np.clip(1.0 - km / limit, 0.0, None), 0.0)
         fit[np.isnan(km)] = UNKNOWN_DISTANCE_FIT
-        return km, fit
+        return fit
 
     def passing(self, states: Mapping[str, npt.NDArray[np.int8]]) -> npt.NDArray[np.bool_]:
         """Returns the live slots that no gate fails."""
@@ -791,11 +779,7 @@ def retrieve(
 
     Runs without yielding, so the pool cannot change under it."""
     n = pool.size
-    km_all = (
-        pool.distance_km(vacancy.lat, vacancy.lon, slice(0, n))
-        if vacancy.lat is not None and vacancy.lon is not None
-        else np.full(n, np.nan)
-    )
+    km_all = pool.distances(vacancy, slice(0, n))
     states = pool.gate_states(vacancy, all_gates, km_all)
     alive = pool.alive[:n]
     mask = pool.passing({g: states[g] for g in enabled})
@@ -817,7 +801,7 @@ def retrieve(
             "semantic_profile": profile,
             "lexical": lexical / top_lexical if top_lexical > 0 else lexical,
             "language": pool.language_fit(vacancy.languages, passing),
-            "distance": pool.distance_fit(vacancy, passing, km_all[passing])[1],
+            "distance": pool.distance_fit(vacancy, passing, km_all[passing]),
             "availability": (states["availability"][passing] + 1) / 2
             if "availability" in states
             else None,

@@ -141,6 +141,18 @@ class LabelKeys:
                 self.known[n] = True
 
 
+def ragged_positions(
+    counts: npt.NDArray[np.int64],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """For rows of ``counts`` items laid end to end: each item's row and its place in the row
+    (what padding ragged rows into a matrix needs)."""
+    owner = np.repeat(np.arange(len(counts)), counts)
+    place: npt.NDArray[np.int64] = np.arange(len(owner)) - np.repeat(
+        np.cumsum(counts) - counts, counts
+    )
+    return owner, place
+
+
 def label_keys(
     candidates: Sequence[Sequence[str]], vectors: Mapping[str, Vector], dim: int
 ) -> LabelKeys:
@@ -153,8 +165,8 @@ def label_keys(
     rows = len(ids_of)
     counts = np.fromiter(map(len, ids_of), dtype=np.int64, count=rows)
     ids = np.full((rows, max(int(counts.max(initial=0)), 1)), -1, dtype=np.int64)
-    owner = np.repeat(np.arange(rows), counts)
-    ids[owner, np.arange(len(owner)) - np.repeat(np.cumsum(counts) - counts, counts)] = np.fromiter(
+    owner, place = ragged_positions(counts)
+    ids[owner, place] = np.fromiter(
         itertools.chain.from_iterable(ids_of), dtype=np.int64, count=len(owner)
     )
     names = list(key_ids)  # ids were given in insertion order
