@@ -205,7 +205,9 @@ def test_occupation_vectors_are_shared_and_survive_compaction():
     assert len(pool._occupation_rows) == 2  # one vector per distinct occupation
     title = np.array([0.0, 1.0], np.float32)
     slots = np.array([pool.pos[r.id] for r in rows])
-    assert pool.title_similarity(title, slots) == pytest.approx([0, 0.8, 0, None, 0.8, 0])
+    assert pool.title_similarity(title, slots) == pytest.approx(
+        [0, 0.8, 0, np.nan, 0.8, 0], nan_ok=True
+    )  # NaN: names no occupation
     # Every cook leaves; compaction drops the unused vector and the rest still point right.
     pool.apply([], deleted=[rows[1].id, rows[4].id])
     pool.compact()
@@ -213,7 +215,7 @@ def test_occupation_vectors_are_shared_and_survive_compaction():
     kept = [rows[i] for i in (0, 2, 3, 5)]
     slots = np.array([pool.pos[r.id] for r in kept])
     assert pool.title_similarity(np.array([1.0, 0.0], np.float32), slots) == pytest.approx(
-        [1, 1, None, 1]
+        [1, 1, np.nan, 1], nan_ok=True
     )
 
 

@@ -30,12 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app.ml.lexical import lexical_tokens
-from app.ml.scoring import (
-    DEFAULT_COMMUTE_KM,
-    UNKNOWN_DISTANCE_FIT,
-    LabelKeys,
-    ragged_positions,
-)
+from app.ml.scoring import LabelKeys, distance_fit, ragged_positions
 from app.ml.text import skill_key as _skill_key
 
 F32 = npt.NDArray[np.float32]
@@ -367,12 +362,13 @@ class CandidatePool:
         remap[kept] = np.arange(len(kept), dtype=np.int32)
         self.occupation[:n] = np.where(used >= 0, remap[np.maximum(used, 0)], -1)
 
-    def title_similarity(self, title: F32, slots: I64) -> list[float | None]:
-        """Returns per slot the cosine of its desired occupations to a vacancy title (None when
+    def title_similarity(self, title: F32, slots: I64) -> F64:
+        """Returns per slot the cosine of its desired occupations to a vacancy title (NaN when
         it names none), as the database path's ``1 - (occupation_embedding <=> title)``."""
         rows = self.occupation[slots]
-        sims = self.occupation_vectors[np.maximum(rows, 0)] @ title
-        return [None if r < 0 else float(v) for r, v in zip(rows.tolist(), sims, strict=True)]
+        sims = (self.occupation_vectors[np.maximum(rows, 0)] @ title).astype(np.float64)
+        sims[rows < 0] = np.nan
+        return sims
 
     def _index_labels(self) -> None:
         """Interns the skill keys of every slot's labels (``key_ids``), keeps each slot's
@@ -664,14 +660,7 @@ class CandidatePool:
 
     def distance_fit(self, vacancy: VacancyView, slots: Any, km: F64) -> F64:
         """Returns per slot the fit ``scoring.distance_fit`` gives its distance ``km``."""
-        if vacancy.remote:
-            return np.ones(len(km))
-        commute = self.commute[slots]
-        limit = np.where(np.nan_to_num(commute, nan=0.0) > 0, commute, DEFAULT_COMMUTE_KM)
-        with np.errstate(invalid="ignore"):
-            fit = np.where(km <= limit, np.clip(1.0 - km / limit, 0.0, None), 0.0)
-        fit[np.isnan(km)] = UNKNOWN_DISTANCE_FIT
-        return fit
+        return distance_fit(bool(vacancy.remote), km, self.commute[slots])
 
     def passing(self, states: Mapping[str, npt.NDArray[np.int8]]) -> npt.NDArray[np.bool_]:
         """Returns the live slots that no gate fails."""
@@ -747,14 +736,15 @@ class Retrieved:
     ids: list[uuid.UUID]
     external_ids: list[str]
     labels: list[list[str]]
-    language: list[float | None]
-    distance_km: list[float | None]
-    max_commute_km: list[float | None]
-    semantic_profile: list[float]
-    semantic_chunk: list[float]
-    title_profile: list[float | None]
-    title: list[float | None]
-    lexical: list[float]
+    # Per picked row, NaN where unknown:
+    language: F64
+    distance_km: F64
+    max_commute_km: F64
+    semantic_profile: F64
+    semantic_chunk: F64
+    title_profile: F64
+    title: F64
+    lexical: F64
     gates: dict[str, npt.NDArray[np.int8]]  # per gate, the state of each picked row
     text_vectors: list[F32]
     label_keys: LabelKeys
@@ -823,22 +813,16 @@ def retrieve(
     at = passing[chosen]
     slots: list[int] = at.tolist()
     text_vectors = [pool.text_vectors(s) for s in slots]
-    has_vector = pool.has_vector
-    title_profile: list[float | None] = [None] * len(slots)
-    occupation: list[float | None] = [None] * len(slots)
+    has_vector = pool.has_vector[at]
+    title_profile = np.full(len(slots), np.nan)
+    occupation = np.full(len(slots), np.nan)
     if title is not None and len(at):
         occupation = pool.title_similarity(title, at)
         # One product for the single-window rows; the few long texts take their best window.
-        sims = pool.vectors[at] @ title
-        title_profile = [
-            float(np.max(v @ title))
-            if s in pool.chunks_of
-            else float(sims[i])
-            if has_vector[s]
-            else None
-            for i, (s, v) in enumerate(zip(slots, text_vectors, strict=True))
-        ]
-    km = km_all[at]
+        title_profile = np.where(has_vector, pool.vectors[at] @ title, np.nan)
+        for i, s in enumerate(slots):
+            if s in pool.chunks_of:
+                title_profile[i] = float(np.max(text_vectors[i] @ title))
     fit = pool.language_fit(vacancy.languages, at)
     return Retrieved(
         total=int(np.count_nonzero(alive)),
@@ -847,14 +831,14 @@ def retrieve(
         ids=[pool.ids[s] for s in slots],  # type: ignore[misc]
         external_ids=[pool.external_ids[s] for s in slots],  # type: ignore[misc]
         labels=[pool.labels[s] for s in slots],  # type: ignore[misc]
-        language=[None] * len(slots) if fit is None else [float(f) for f in fit],
-        distance_km=[None if math.isnan(d) else float(d) for d in km],
-        max_commute_km=[None if math.isnan(c) else float(c) for c in pool.commute[at]],
-        semantic_profile=np.where(has_vector[at], profile, np.nan).tolist(),
-        semantic_chunk=np.where(has_vector[at], best, np.nan).tolist(),
+        language=np.full(len(slots), np.nan) if fit is None else fit,
+        distance_km=km_all[at],
+        max_commute_km=pool.commute[at],
+        semantic_profile=np.where(has_vector, profile, np.nan),
+        semantic_chunk=np.where(has_vector, best, np.nan),
         title_profile=title_profile,
         title=occupation,
-        lexical=lexical.tolist(),
+        lexical=lexical,
         gates={g: states[g][at] for g in all_gates},
         text_vectors=text_vectors,
         label_keys=pool.label_keys(slots),

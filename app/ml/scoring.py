@@ -110,15 +110,19 @@ class SkillMatrix:
             out.append(match)
         return out
 
-    def coverage(self, required: Sequence[RequiredSkill], must_have: bool) -> list[float | None]:
-        """``coverage`` for every row at once."""
+    def coverage(
+        self, required: Sequence[RequiredSkill], must_have: bool
+    ) -> npt.NDArray[np.float64]:
+        """Per row, the weighted share of the (must-have or nice-to-have) skills met; NaN when
+        none is asked. A soft or text match counts by its similarity, so "forklift driving" for
+        "operate forklift" counts nearly fully and a loose neighbour counts little."""
         columns = [j for j, r in enumerate(required) if r.must_have == must_have]
         weights = np.array([required[j].weight for j in columns], dtype=np.float64)
         rows = self.kind.shape[0]
         if not columns or weights.sum() <= 0:
-            return [None] * rows
-        credit = self.similarity[:, columns] @ weights / weights.sum()
-        return [float(c) for c in credit]
+            return np.full(rows, np.nan)
+        credit: npt.NDArray[np.float64] = self.similarity[:, columns] @ weights / weights.sum()
+        return credit
 
 
 @dataclass
@@ -259,40 +263,30 @@ def match_skills(
     return SkillMatrix(kind, similarity, index)
 
 
-def coverage(matches: Sequence[SkillMatch], must_have: bool) -> float | None:
-    """Returns the weighted share of (must-have or nice-to-have) skills met; None if none asked.
-
-    A soft match counts by its similarity, so "forklift driving" for "operate forklift" counts
-    nearly fully and a loose neighbour counts little.
-    """
-    chosen = [m for m in matches if m.must_have == must_have]
-    total = sum(m.weight for m in chosen)
-    if not chosen or total <= 0:
-        return None
-    met = sum(
-        m.weight * (1.0 if m.kind == "exact" else m.similarity if m.kind else 0.0) for m in chosen
-    )
-    return met / total
-
-
 # Commute limit assumed when the candidate gave none, and the fit when the distance is unknown.
 DEFAULT_COMMUTE_KM = 30.0
 UNKNOWN_DISTANCE_FIT = 0.5
 
 
-def distance_fit(remote: bool, km: float | None, max_km: float | None) -> float:
-    """Returns 1 near, falling to 0 at the candidate's commute limit (30 km if unknown)."""
-    if remote:
-        return 1.0
-    if km is None:
-        return UNKNOWN_DISTANCE_FIT
-    limit = max_km if max_km and max_km > 0 else DEFAULT_COMMUTE_KM
-    return max(0.0, 1.0 - km / limit) if km <= limit else 0.0
+def distance_fit(
+    remote: bool | npt.NDArray[np.bool_],
+    km: npt.NDArray[np.float64],
+    max_km: npt.NDArray[np.float64],
+) -> npt.NDArray[np.float64]:
+    """Per row: 1 near, falling to 0 at the candidate's commute limit (30 km if unknown or 0);
+    1 for a remote job; 0.5 where the distance is unknown (NaN)."""
+    limit = np.where(np.nan_to_num(max_km, nan=0.0) > 0, max_km, DEFAULT_COMMUTE_KM)
+    with np.errstate(invalid="ignore"):
+        fit = np.where(km <= limit, np.clip(1.0 - km / limit, 0.0, None), 0.0)
+    fit[np.isnan(km)] = UNKNOWN_DISTANCE_FIT
+    fit[np.broadcast_to(remote, fit.shape)] = 1.0
+    return fit
 
 
-def availability_fit(gate: int | None) -> float:
-    """Returns 1 when available by the start date, 0.5 when unknown, 0 when later."""
-    return {1: 1.0, 0: 0.5, -1: 0.0}[0 if gate is None else int(gate)]
+def availability_fit(gate: npt.NDArray[np.int8]) -> npt.NDArray[np.float64]:
+    """Per row: 1 when available by the start date, 0.5 when unknown, 0 when later."""
+    fit: npt.NDArray[np.float64] = (gate.astype(np.float64) + 1.0) / 2.0
+    return fit
 
 
 def combine(features: Mapping[str, float | None], weights: Mapping[str, float]) -> float:
@@ -301,10 +295,9 @@ def combine(features: Mapping[str, float | None], weights: Mapping[str, float]) 
     return float(combine_many(columns, weights)[0])
 
 
-def as_column(values: Sequence[float | None], clip: bool = False) -> npt.NDArray[np.float64]:
-    """Returns values as a float array, None as NaN; ``clip`` clamps into [0, 1] as ``clip01``."""
-    column = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
-    return np.clip(column, 0.0, 1.0) if clip else column
+def as_column(values: Sequence[float | None]) -> npt.NDArray[np.float64]:
+    """Returns values as a float array, None as NaN (an unknown feature)."""
+    return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
 
 
 def combine_many(
@@ -321,6 +314,59 @@ def combine_many(
             num += w * np.where(known, values, 0.0)
             den += w * known
     return np.divide(num, den, out=np.zeros(rows), where=den > 0)
+
+
+@dataclass
+class Pairs:
+    """The (vacancy, candidate) pairs one ranking scores, column by column: per pair its ids,
+    the candidate's skill labels, the vacancy's required skills, and the features computed
+    before skill matching (NaN where unknown)."""
+
+    candidate_id: list[Any]
+    candidate_external_id: list[str]
+    vacancy_id: list[Any]
+    vacancy_external_id: list[str]
+    labels: list[list[str]]
+    required: list[Sequence[Any]]  # the vacancy's required skills as stored, one per pair
+    semantic_profile: npt.NDArray[np.float64]
+    semantic_chunk: npt.NDArray[np.float64]
+    title: npt.NDArray[np.float64]
+    title_profile: npt.NDArray[np.float64]
+    language: npt.NDArray[np.float64]
+    distance_km: npt.NDArray[np.float64]
+    max_commute_km: npt.NDArray[np.float64]
+    remote: npt.NDArray[np.bool_]
+    lexical: npt.NDArray[np.float64]  # raw BM25
+    gates: dict[str, npt.NDArray[np.int8]]  # per gate, 1 / 0 / -1
+
+    def __len__(self) -> int:
+        return len(self.candidate_id)
+
+
+def feature_columns(
+    pairs: Pairs, must: npt.NDArray[np.float64], nice: npt.NDArray[np.float64]
+) -> dict[str, npt.NDArray[np.float64]]:
+    """Returns every feature in [0, 1] per pair (NaN where unknown), given the skill coverage
+    of each pair."""
+    profile = np.nan_to_num(np.clip(pairs.semantic_profile, 0.0, 1.0), nan=0.0)
+    chunk = np.nan_to_num(np.clip(pairs.semantic_chunk, 0.0, 1.0), nan=0.0)
+    lexical = np.nan_to_num(pairs.lexical, nan=0.0)
+    top = float(lexical.max(initial=0.0)) or 1.0
+    gate = pairs.gates.get("availability")
+    return {
+        "semantic_best": np.maximum(profile, chunk),
+        "semantic_profile": profile,
+        "must_have": must,
+        "nice_to_have": nice,
+        "lexical": lexical / top,
+        "title": np.clip(pairs.title, 0.0, 1.0),
+        "title_profile": np.clip(pairs.title_profile, 0.0, 1.0),
+        "language": pairs.language,
+        "distance": distance_fit(pairs.remote, pairs.distance_km, pairs.max_commute_km),
+        "availability": availability_fit(
+            gate if gate is not None else np.zeros(len(pairs), dtype=np.int8)
+        ),
+    }
 
 
 @dataclass

@@ -10,10 +10,11 @@ import asyncio
 import functools
 import math
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import get_settings
@@ -27,13 +28,13 @@ from app.ml.scoring import (
     FEATURES,
     GATES,
     SCORER_VERSION,
+    Pairs,
     RequiredSkill,
     SkillMatrix,
     as_column,
-    availability_fit,
     combine_many,
-    distance_fit,
     explain,
+    feature_columns,
     gate_state,
     match_skills,
     skill_matrix,
@@ -56,6 +57,8 @@ EXACT_SCAN_BELOW = 2000
 _LEXICAL: dict[tuple[uuid.UUID, str], tuple[tuple[int, Any], LexicalIndex]] = {}
 _LEXICAL_MAX = 64
 
+F64 = npt.NDArray[np.float64]
+
 
 def _required(items: Sequence[Any]) -> list[RequiredSkill]:
     return [
@@ -68,6 +71,33 @@ def _required(items: Sequence[Any]) -> list[RequiredSkill]:
 def _matched_ref(label: str) -> str:
     # Snapshots keep a short hash of the candidate's label, not the label itself.
     return label_hash(label).hex()[:16]
+
+
+def _pairs_of(rows: Sequence[Mapping[str, Any]], lexical: Sequence[float]) -> Pairs:
+    """The database path's feature rows as :class:`Pairs`."""
+    return Pairs(
+        candidate_id=[row["candidate_id"] for row in rows],
+        candidate_external_id=[row["candidate_external_id"] for row in rows],
+        vacancy_id=[row["vacancy_id"] for row in rows],
+        vacancy_external_id=[row["vacancy_external_id"] for row in rows],
+        labels=[skill_labels(row["skills"]) for row in rows],
+        required=[row["required_skills"] for row in rows],
+        **{
+            name: as_column([row[name] for row in rows])
+            for name in (
+                "semantic_profile",
+                "semantic_chunk",
+                "title",
+                "title_profile",
+                "language",
+                "distance_km",
+                "max_commute_km",
+            )
+        },
+        remote=np.array([bool(row["remote"]) for row in rows], dtype=bool),
+        lexical=as_column(lexical),
+        gates={g: np.array([row[f"gate_{g}"] or 0 for row in rows], dtype=np.int8) for g in GATES},
+    )
 
 
 class MatchingService:
@@ -145,10 +175,9 @@ class MatchingService:
         rows = await self.repo.pair_features(scope, ids)
         key = "candidate_id" if scope.ranked == "c" else "vacancy_id"
         bm25 = lexical.score_of(query_text, [row[key] for row in rows])
-        for row in rows:
-            row["lexical_raw"] = bm25[row[key]]
+        pairs = _pairs_of(rows, [bm25[row[key]] for row in rows])
         excluded = {g: counts[g] for g in scope.gates}
-        return await self._score(rows, scope, limit), excluded, counts["total"]
+        return await self._score(pairs, scope, limit), excluded, counts["total"]
 
     async def _rank_pooled(
         self, scope: Scope, vacancy: Vacancy, limit: int
@@ -188,122 +217,93 @@ class MatchingService:
         keys.complete(vectors)
         pool.remember_vectors(keys)
         matched = match_skills(required, keys, vectors, found.text_vectors)
-        rows = []
-        for i, candidate_id in enumerate(found.ids):
-            row: dict[str, Any] = {
-                "candidate_id": candidate_id,
-                "candidate_external_id": found.external_ids[i],
-                "vacancy_id": vacancy.id,
-                "vacancy_external_id": vacancy.external_id,
-                "skills": found.labels[i],
-                "required_skills": vacancy.required_skills,
-                "semantic_profile": found.semantic_profile[i],
-                "semantic_chunk": found.semantic_chunk[i],
-                "title": found.title[i],
-                "title_profile": found.title_profile[i],
-                "language": found.language[i],
-                "distance_km": found.distance_km[i],
-                "max_commute_km": found.max_commute_km[i],
-                "remote": vacancy.remote,
-                "lexical_raw": found.lexical[i],
-            }
-            row.update({f"gate_{g}": int(states[i]) for g, states in found.gates.items()})
-            rows.append(row)
-        ranked = await self._score(rows, scope, limit, (matched, required))
+        rows = len(found.ids)
+        pairs = Pairs(
+            candidate_id=found.ids,
+            candidate_external_id=found.external_ids,
+            vacancy_id=[vacancy.id] * rows,
+            vacancy_external_id=[vacancy.external_id] * rows,
+            labels=found.labels,
+            required=[vacancy.required_skills] * rows,
+            semantic_profile=found.semantic_profile,
+            semantic_chunk=found.semantic_chunk,
+            title=found.title,
+            title_profile=found.title_profile,
+            language=found.language,
+            distance_km=found.distance_km,
+            max_commute_km=found.max_commute_km,
+            remote=np.full(rows, bool(vacancy.remote)),
+            lexical=found.lexical,
+            gates=found.gates,
+        )
+        ranked = await self._score(pairs, scope, limit, (matched, required))
         return ranked, found.excluded, found.total
 
     async def _match_groups(
-        self,
-        rows: list[dict[str, Any]],
-        all_labels: list[list[str]],
-        skills: list[tuple[SkillMatrix, int, list[RequiredSkill]]],
-        must: list[float | None],
-        nice: list[float | None],
-    ) -> None:
-        """Matches rows against their vacancy's skills, the rows of one vacancy in one go;
-        fills ``skills``, ``must`` and ``nice`` in place."""
-        labels = {label for row_labels in all_labels for label in row_labels}
-        required_of = {id(row["required_skills"]): row["required_skills"] for row in rows}
+        self, pairs: Pairs
+    ) -> tuple[list[tuple[SkillMatrix, int, list[RequiredSkill]]], F64, F64]:
+        """Matches each pair's candidate against its vacancy's skills, the pairs of one vacancy
+        in one go: per pair (matrix, its row there, the skills), and the must-have and
+        nice-to-have coverage."""
+        n = len(pairs)
+        labels = {label for row_labels in pairs.labels for label in row_labels}
+        required_of = {id(items): items for items in pairs.required}
         labels |= {label for items in required_of.values() for label in skill_labels(items)}
         skill_vectors = await self.vectors.skill_vectors(labels)
         chunks = await self.repo.chunk_vectors(
-            self.principal.tenant_id, list({row["candidate_id"] for row in rows})
+            self.principal.tenant_id, list(set(pairs.candidate_id))
         )
         text_vectors = {
             cid: np.asarray(vectors, dtype=np.float32) for cid, vectors in chunks.items()
         }
         groups: dict[int, list[int]] = {}
-        for i, row in enumerate(rows):
-            groups.setdefault(id(row["required_skills"]), []).append(i)
+        for i, items in enumerate(pairs.required):
+            groups.setdefault(id(items), []).append(i)
+        skills: list[tuple[SkillMatrix, int, list[RequiredSkill]]] = [None] * n  # type: ignore[list-item]
+        must, nice = np.full(n, np.nan), np.full(n, np.nan)
         for members in groups.values():
-            required = _required(rows[members[0]]["required_skills"])
+            required = _required(pairs.required[members[0]])
             found = skill_matrix(
                 required,
-                [all_labels[i] for i in members],
+                [pairs.labels[i] for i in members],
                 skill_vectors,
-                [text_vectors.get(rows[i]["candidate_id"]) for i in members],
+                [text_vectors.get(pairs.candidate_id[i]) for i in members],
             )
-            group_must = found.coverage(required, must_have=True)
-            group_nice = found.coverage(required, must_have=False)
+            must[members] = found.coverage(required, must_have=True)
+            nice[members] = found.coverage(required, must_have=False)
             for position, i in enumerate(members):
                 skills[i] = (found, position, required)
-                must[i], nice[i] = group_must[position], group_nice[position]
+        return skills, must, nice
 
     async def _score(
         self,
-        rows: list[dict[str, Any]],
+        pairs: Pairs,
         scope: Scope,
         limit: int | None = None,
         matched: tuple[SkillMatrix, list[RequiredSkill]] | None = None,
     ) -> list[dict[str, Any]]:
-        """Scores every row, sorts best first, keeps ``limit`` and explains those.
-        ``matched``: the rows' skill matching against one vacancy, when the caller has it."""
-        if not rows:
+        """Scores every pair, sorts best first, keeps ``limit`` and explains those.
+        ``matched``: the pairs' skill matching against one vacancy, when the caller has it."""
+        n = len(pairs)
+        if not n:
             return []
-        # Pooled rows carry plain labels already; stored skills may be objects.
-        all_labels = (
-            [row["skills"] for row in rows]
-            if matched is not None
-            else [skill_labels(row["skills"]) for row in rows]
-        )
-        skills: list[tuple[SkillMatrix, int, list[RequiredSkill]]] = [None] * len(rows)  # type: ignore[list-item]
-        must: list[float | None] = [None] * len(rows)
-        nice: list[float | None] = [None] * len(rows)
         if matched is not None:
             found, required = matched
             must = found.coverage(required, must_have=True)
             nice = found.coverage(required, must_have=False)
-            skills = [(found, i, required) for i in range(len(rows))]
+            skills = [(found, i, required) for i in range(n)]
         else:
-            await self._match_groups(rows, all_labels, skills, must, nice)
-        weights = await self.weights()
-        lexical_max = max((row["lexical_raw"] or 0.0) for row in rows) or 1.0
-        semantic_profile = np.nan_to_num(
-            as_column([row["semantic_profile"] for row in rows], clip=True), nan=0.0
-        )
-        semantic_chunk = as_column([row["semantic_chunk"] for row in rows], clip=True)
-        columns = {
-            "semantic_best": np.maximum(semantic_profile, np.nan_to_num(semantic_chunk, nan=0.0)),
-            "semantic_profile": semantic_profile,
-            "must_have": as_column(must),
-            "nice_to_have": as_column(nice),
-            "lexical": as_column([row["lexical_raw"] or 0.0 for row in rows]) / lexical_max,
-            "title": as_column([row["title"] for row in rows], clip=True),
-            "title_profile": as_column([row["title_profile"] for row in rows], clip=True),
-            "language": as_column([row["language"] for row in rows]),
-            "distance": as_column(
-                [distance_fit(r["remote"], r["distance_km"], r["max_commute_km"]) for r in rows]
-            ),
-            "availability": as_column([availability_fit(r["gate_availability"]) for r in rows]),
-        }
-        scores = [round(float(v), 6) for v in combine_many(columns, weights)]
-        key = "candidate_id" if scope.ranked == "c" else "vacancy_id"
-        order = sorted(range(len(rows)), key=lambda i: (-scores[i], str(rows[i][key])))
-        kept = []
+            skills, must, nice = await self._match_groups(pairs)
+        columns = feature_columns(pairs, must, nice)
+        scores = np.round(combine_many(columns, await self.weights()), 6).tolist()
+        ids = pairs.candidate_id if scope.ranked == "c" else pairs.vacancy_id
+        order = sorted(range(n), key=lambda i: (-scores[i], str(ids[i])))
         chosen = order if limit is None else order[:limit]
         picked = {name: values[chosen].tolist() for name, values in columns.items()}
+        distance_km = pairs.distance_km[chosen].tolist()
+        gate_values = {g: pairs.gates[g][chosen].tolist() for g in scope.gates}
+        kept = []
         for at, i in enumerate(chosen):
-            row = rows[i]
             features = {
                 name: None if math.isnan(values[at]) else values[at]
                 for name, values in picked.items()
@@ -311,21 +311,20 @@ class MatchingService:
             found, position, required = skills[i]
             matches = found.matches(position, required)
             # Only the gates that were applied are reported; a gate switched off says nothing.
-            gates = {g: gate_state(row[f"gate_{g}"]) for g in scope.gates}
+            gates = {g: gate_state(values[at]) for g, values in gate_values.items()}
+            km = None if math.isnan(distance_km[at]) else distance_km[at]
             kept.append(
                 {
-                    "ranked_id": row[key],
-                    "candidate_id": row["candidate_id"],
-                    "candidate_external_id": row["candidate_external_id"],
-                    "vacancy_id": row["vacancy_id"],
-                    "vacancy_external_id": row["vacancy_external_id"],
+                    "ranked_id": ids[i],
+                    "candidate_id": pairs.candidate_id[i],
+                    "candidate_external_id": pairs.candidate_external_id[i],
+                    "vacancy_id": pairs.vacancy_id[i],
+                    "vacancy_external_id": pairs.vacancy_external_id[i],
                     "score": scores[i],
                     "features": features,
                     "matches": matches,
-                    "candidate_labels": all_labels[i],
-                    "explanation": explain(
-                        features, matches, gates, row["distance_km"], row["remote"]
-                    ),
+                    "candidate_labels": pairs.labels[i],
+                    "explanation": explain(features, matches, gates, km, bool(pairs.remote[i])),
                 }
             )
         return kept
