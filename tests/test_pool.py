@@ -154,6 +154,41 @@ def pool_row(text_: str, xid: int = 1, row_id: uuid.UUID | None = None, dim: int
     )
 
 
+def test_commute_gate_decides_as_the_haversine_distance_even_at_the_limit():
+    # The gate compares cosines; at the limit itself the haversine distance must decide.
+    rng = random.Random(5)
+    vacancy = VacancyView(None, False, 45.4642, 9.19, [])
+    places = [(45.4642, 9.19), (45.4642, 9.19001)] + [
+        (rng.uniform(36, 47), rng.uniform(6, 18)) for _ in range(400)
+    ]
+    probe = CandidatePool(4)
+    rows = []
+    for i, (lat, lon) in enumerate(places):
+        row = pool_row(str(i))
+        row.lat, row.lon = lat, lon
+        rows.append(row)
+    probe.apply(rows)
+    km = probe.distance_km(vacancy.lat, vacancy.lon, np.arange(len(rows)))
+    limits = []
+    for d in km.tolist():
+        limits += [d, float(np.nextafter(d, np.inf)), float(np.nextafter(d, -np.inf))]
+        limits += [d * (1 + 1e-12), d * (1 - 1e-12), rng.uniform(0, 2 * d + 1)]
+    pool = CandidatePool(4)
+    tested = []
+    for i, limit in enumerate(limits):
+        row = pool_row(str(i))
+        row.lat, row.lon = places[i // 6]
+        row.max_commute_km = limit
+        tested.append(row)
+    pool.apply(tested)
+    gate = pool.gate_states(vacancy, ["commute"])["commute"][: len(tested)]
+    expected = np.where(np.repeat(km, 6) <= np.array(limits), 1, -1)
+    np.testing.assert_array_equal(gate, expected)
+    # The same place: a limit of 0 km passes, anything below it fails.
+    assert gate[0] == 1
+    assert gate[2] == -1
+
+
 def test_bm25_with_delta_and_after_rebuild_matches_the_reference_index():
     rng = random.Random(1)
     words = [f"w{i}" for i in range(40)]

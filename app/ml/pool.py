@@ -49,6 +49,12 @@ def cefr_rank(level: Any) -> int:
     return CEFR_RANK.get(str(level).upper(), 0) if level is not None else 0
 
 
+def _unit(lat: float, lon: float) -> F64:
+    """The point at (lat, lon), in radians, on the unit sphere (NaN when unknown)."""
+    cos_lat = math.cos(lat)
+    return np.array([cos_lat * math.cos(lon), cos_lat * math.sin(lon), math.sin(lat)])
+
+
 def _day(value: dt.date | None) -> int:
     return int(value.toordinal()) if value is not None else int(NO_DATE)
 
@@ -227,6 +233,10 @@ class CandidatePool:
         self.lon = np.full(capacity, np.nan)
         self.cos_lat = np.full(capacity, np.nan)
         self.commute = np.full(capacity, np.nan)
+        # The place as a point on the unit sphere, and the cosine of the angle the commute limit
+        # spans (NaN where place or limit is unknown): the commute gate is then one product.
+        self.unit = np.full((capacity, 3), np.nan)
+        self.reach = np.full(capacity, np.nan)
         self.spoken = np.zeros(capacity, dtype=np.int8)
         self.has_vector = np.zeros(capacity, dtype=bool)
         self.vectors = np.zeros((capacity, self.dim), dtype=np.float32)
@@ -248,7 +258,7 @@ class CandidatePool:
 
     _COLUMNS = (
         "xid", "alive", "status", "permit", "available", "lat", "lon", "cos_lat", "commute",
-        "spoken", "has_vector", "vectors", "occupation",
+        "unit", "reach", "spoken", "has_vector", "vectors", "occupation",
     )  # fmt: skip
 
     def __len__(self) -> int:
@@ -316,6 +326,12 @@ class CandidatePool:
         self.lon[slot] = np.nan if row.lon is None else math.radians(row.lon)
         self.cos_lat[slot] = math.cos(self.lat[slot])
         self.commute[slot] = np.nan if row.max_commute_km is None else row.max_commute_km
+        self.unit[slot] = _unit(self.lat[slot], self.lon[slot])
+        self.reach[slot] = (
+            math.cos(min(row.max_commute_km / EARTH_KM, math.pi))
+            if row.max_commute_km is not None and row.lat is not None and row.lon is not None
+            else np.nan
+        )
         self.spoken[slot] = min(len(row.languages), 127)
         for item in row.languages:
             code = str(item.get("code", ""))
@@ -560,14 +576,11 @@ class CandidatePool:
     # -- gates -----------------------------------------------------------------------------
 
     def gate_states(
-        self, vacancy: VacancyView, gates: Sequence[str], km: F64 | None = None
+        self, vacancy: VacancyView, gates: Sequence[str]
     ) -> dict[str, npt.NDArray[np.int8]]:
-        """Returns, per gate, 1 / 0 / -1 for every slot (dead slots included; mask them).
-        ``km``: the distances to the vacancy, when the caller has them already."""
+        """Returns, per gate, 1 / 0 / -1 for every slot (dead slots included; mask them)."""
         n = self.size
-        if km is None:
-            km = self.distances(vacancy, slice(0, n))
-        return {gate: getattr(self, f"_gate_{gate}")(vacancy, n, km) for gate in gates}
+        return {gate: getattr(self, f"_gate_{gate}")(vacancy, n) for gate in gates}
 
     @staticmethod
     def _sign(
@@ -580,19 +593,19 @@ class CandidatePool:
             states *= ~unknown
         return states
 
-    def _gate_status(self, vacancy: VacancyView, n: int, km: F64) -> npt.NDArray[np.int8]:
+    def _gate_status(self, vacancy: VacancyView, n: int) -> npt.NDArray[np.int8]:
         return self._sign(self.status[:n] <= STATUS_CODES["placed"])
 
-    def _gate_not_placed(self, vacancy: VacancyView, n: int, km: F64) -> npt.NDArray[np.int8]:
+    def _gate_not_placed(self, vacancy: VacancyView, n: int) -> npt.NDArray[np.int8]:
         return self._sign(self.status[:n] != STATUS_CODES["placed"])
 
-    def _gate_availability(self, vacancy: VacancyView, n: int, km: F64) -> npt.NDArray[np.int8]:
+    def _gate_availability(self, vacancy: VacancyView, n: int) -> npt.NDArray[np.int8]:
         available = self.available[:n]
         if vacancy.start_date is None:
             return np.zeros(n, dtype=np.int8)
         return self._sign(available <= _day(vacancy.start_date), available == NO_DATE)
 
-    def _gate_language(self, vacancy: VacancyView, n: int, km: F64) -> npt.NDArray[np.int8]:
+    def _gate_language(self, vacancy: VacancyView, n: int) -> npt.NDArray[np.int8]:
         if not vacancy.languages:
             return np.ones(n, dtype=np.int8)
         passed = np.ones(n, dtype=bool)
@@ -604,17 +617,25 @@ class CandidatePool:
             passed &= levels[:n] >= cefr_rank(requirement.get("min_level")) + 1
         return self._sign(passed, self.spoken[:n] == 0)
 
-    def _gate_commute(self, vacancy: VacancyView, n: int, km: F64) -> npt.NDArray[np.int8]:
+    def _gate_commute(self, vacancy: VacancyView, n: int) -> npt.NDArray[np.int8]:
         if vacancy.remote:
             return np.ones(n, dtype=np.int8)
         if vacancy.lat is None or vacancy.lon is None:
             return np.zeros(n, dtype=np.int8)
-        commute = self.commute[:n]
-        unknown = np.isnan(km) | np.isnan(commute)
+        # Within reach when the angle to the vacancy is at most the commute limit's, i.e. its
+        # cosine at least the limit's: one product over every row instead of the haversine.
+        reach = self.reach[:n]
+        closeness = self.unit[:n] @ _unit(math.radians(vacancy.lat), math.radians(vacancy.lon))
         with np.errstate(invalid="ignore"):
-            return self._sign(km <= commute, unknown)
+            passed = closeness >= reach
+            # Within rounding of the limit, the haversine distance decides, as in SQL.
+            edge = np.flatnonzero(np.abs(closeness - reach) < 1e-9)
+        if len(edge):
+            km = self.distance_km(vacancy.lat, vacancy.lon, edge)
+            passed[edge] = km <= self.commute[edge]
+        return self._sign(passed, np.isnan(reach))
 
-    def _gate_permit(self, vacancy: VacancyView, n: int, km: F64) -> npt.NDArray[np.int8]:
+    def _gate_permit(self, vacancy: VacancyView, n: int) -> npt.NDArray[np.int8]:
         return self.permit[:n].copy()
 
     def distance_km(self, lat: float, lon: float, slots: Any) -> F64:
@@ -769,14 +790,14 @@ def retrieve(
 
     Runs without yielding, so the pool cannot change under it."""
     n = pool.size
-    km_all = pool.distances(vacancy, slice(0, n))
-    states = pool.gate_states(vacancy, all_gates, km_all)
+    states = pool.gate_states(vacancy, all_gates)
     alive = pool.alive[:n]
     mask = pool.passing({g: states[g] for g in enabled})
     excluded = {g: int(np.count_nonzero((states[g] == -1) & alive)) for g in enabled}
     # From here on, only the passing rows (a sixth of a tenant on average) are looked at;
     # ``top`` answers positions in ``passing``.
     passing = np.flatnonzero(mask)
+    km = pool.distances(vacancy, passing)
     profile, best = pool.similarities(query, passing)
     lexical = pool.lexical_scores(query_text)[passing]
     vectors = pool.has_vector[passing]
@@ -791,7 +812,7 @@ def retrieve(
             "semantic_profile": profile,
             "lexical": lexical / top_lexical if top_lexical > 0 else lexical,
             "language": pool.language_fit(vacancy.languages, passing),
-            "distance": pool.distance_fit(vacancy, passing, km_all[passing]),
+            "distance": pool.distance_fit(vacancy, passing, km),
             "availability": (states["availability"][passing] + 1) / 2
             if "availability" in states
             else None,
@@ -832,7 +853,7 @@ def retrieve(
         external_ids=[pool.external_ids[s] for s in slots],  # type: ignore[misc]
         labels=[pool.labels[s] for s in slots],  # type: ignore[misc]
         language=np.full(len(slots), np.nan) if fit is None else fit,
-        distance_km=km_all[at],
+        distance_km=km[chosen],
         max_commute_km=pool.commute[at],
         semantic_profile=np.where(has_vector, profile, np.nan),
         semantic_chunk=np.where(has_vector, best, np.nan),
