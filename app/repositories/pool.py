@@ -18,15 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.ml.pool import PoolRow
 from app.ml.text import skill_labels
+from app.repositories.vectors import vector_from_send
 
 _BATCH = 5000
-
-
-def _vector(raw: bytes | None) -> np.ndarray | None:
-    # pgvector's binary form (vector_send): int16 dimensions, int16 unused, float4 big-endian.
-    if raw is None:
-        return None
-    return np.frombuffer(raw, dtype=">f4", offset=4).astype(np.float32)
 
 
 class PoolRepository:
@@ -80,7 +74,7 @@ class PoolRepository:
                 {"tenant_id": tenant_id, "ids": batch},
             )
             for candidate_id, raw in chunk_rows:
-                vector = _vector(raw)
+                vector = vector_from_send(raw)
                 if vector is not None:
                     chunks.setdefault(candidate_id, []).append(vector)
             result = await self.session.execute(
@@ -110,9 +104,9 @@ class PoolRepository:
                         max_commute_km=row[7],
                         languages=list(row[8] or []),
                         search_text=row[9],
-                        embedding=_vector(row[10]),
+                        embedding=vector_from_send(row[10]),
                         chunks=np.stack(stacked) if stacked else None,
-                        occupation=_vector(row[13]),
+                        occupation=vector_from_send(row[13]),
                     )
                 )
         return out

@@ -9,13 +9,17 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar, cast
 
+import numpy as np
+import numpy.typing as npt
 from sqlalchemy import ColumnElement, Select, func, literal_column, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.tables import Candidate, CandidateSensitive, Employer, Vacancy
+from app.repositories.vectors import vector_from_send
 
 M = TypeVar("M", Employer, Vacancy, Candidate)
 R = TypeVar("R")
@@ -143,6 +147,29 @@ class EmployerRepository(ResourceRepository[Employer]):
         return {row.id: row.external_id for row in await self.session.execute(stmt)}
 
 
+@dataclass(frozen=True)
+class RankingVacancy:
+    """What ranking reads of a vacancy: the fields it matches on, its vectors (float32; None
+    until embedded) and what tells whether they are current."""
+
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    external_id: str
+    title: str
+    description: str | None
+    required_skills: list[dict[str, Any]]
+    languages: list[dict[str, Any]]
+    lat: float | None
+    lon: float | None
+    remote: bool
+    start_date: dt.date | None
+    search_text: str | None
+    content_hash: bytes | None
+    embedding_model: str | None
+    embedding: npt.NDArray[np.float32] | None
+    title_embedding: npt.NDArray[np.float32] | None
+
+
 class VacancyRepository(ResourceRepository[Vacancy]):
     model = Vacancy
     equality_filters: ClassVar[dict[str, str]] = {
@@ -152,6 +179,24 @@ class VacancyRepository(ResourceRepository[Vacancy]):
         "employer_id": "employer_id",
         "municipality": "location.municipality",
     }
+
+    async def for_ranking(self, tenant_id: uuid.UUID, external_id: str) -> RankingVacancy | None:
+        """Returns what ranking needs of the tenant's vacancy, vectors in binary form (one
+        plain query; a shortlist reads this on every request)."""
+        v = Vacancy
+        stmt = select(
+            v.id, v.tenant_id, v.external_id, v.title, v.description, v.required_skills,
+            v.languages, v.lat, v.lon, v.remote, v.start_date, v.search_text, v.content_hash,
+            v.embedding_model, func.vector_send(v.embedding).label("embedding"),
+            func.vector_send(v.title_embedding).label("title_embedding"),
+        ).where(v.tenant_id == tenant_id, v.external_id == external_id)  # fmt: skip
+        row = (await self.session.execute(stmt)).first()
+        if row is None:
+            return None
+        values = dict(row._mapping)
+        for name in ("embedding", "title_embedding"):
+            values[name] = vector_from_send(values[name])
+        return RankingVacancy(**values)
 
 
 class CandidateRepository(ResourceRepository[Candidate]):

@@ -15,6 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.tables import EMBEDDING_DIM, Candidate, CandidateChunk, SkillEmbedding, Vacancy
 
 
+def vector_from_send(raw: bytes | None) -> np.ndarray | None:
+    """Decodes pgvector's binary form (``vector_send``: int16 dimensions, int16 unused, then
+    big-endian float4s) into float32; None stays None. Cheaper than parsing the text form."""
+    if raw is None:
+        return None
+    return np.frombuffer(raw, dtype=">f4", offset=4).astype(np.float32)
+
+
 class VectorRepository:
     """Writes and reads vectors; every method on tenant rows takes the tenant."""
 

@@ -41,7 +41,7 @@ from app.ml.scoring import (
 )
 from app.ml.text import label_hash, skill_key, skill_labels
 from app.repositories.matching import MatchRepository, Scope
-from app.repositories.resources import CandidateRepository, VacancyRepository
+from app.repositories.resources import CandidateRepository, RankingVacancy, VacancyRepository
 from app.repositories.shortlists import ShortlistRepository
 from app.repositories.tenants import TenantRepository
 from app.repositories.vectors import VectorRepository
@@ -180,10 +180,11 @@ class MatchingService:
         return await self._score(pairs, scope, limit), excluded, counts["total"]
 
     async def _rank_pooled(
-        self, scope: Scope, vacancy: Vacancy, limit: int
+        self, scope: Scope, vacancy: RankingVacancy, limit: int
     ) -> tuple[list[dict[str, Any]], dict[str, int], int] | None:
-        """Ranks from the tenant's in-process pool; None when the tenant is too big for one."""
-        if self.pool_max_rows <= 0:
+        """Ranks from the tenant's in-process pool; None when the tenant is too big for one (or
+        the vacancy has no vector yet)."""
+        if self.pool_max_rows <= 0 or vacancy.embedding is None:
             return None
         pool = await candidate_pool(
             self.session, scope.tenant_id, self.encoder.dimension, self.pool_max_rows
@@ -194,15 +195,14 @@ class MatchingService:
         view = VacancyView(
             vacancy.start_date, vacancy.remote, vacancy.lat, vacancy.lon, vacancy.languages or []
         )
-        title = vacancy.title_embedding
         required = _required(vacancy.required_skills)
         found = retrieve(
             pool,
             view,
             scope.gates,
             GATES,
-            np.asarray(vacancy.embedding, dtype=np.float32),
-            np.asarray(title, dtype=np.float32) if title is not None else None,
+            vacancy.embedding,
+            vacancy.title_embedding,
             vacancy.search_text or "",
             k,
             k,
@@ -329,12 +329,14 @@ class MatchingService:
             )
         return kept
 
-    async def _vacancy(self, external_id: str) -> Vacancy:
-        row = await VacancyRepository(self.session).get(self.principal.tenant_id, external_id)
+    async def _vacancy(self, external_id: str) -> RankingVacancy:
+        repo = VacancyRepository(self.session)
+        row = await repo.for_ranking(self.principal.tenant_id, external_id)
         if row is None:
             raise NotFound(f"no vacancy '{external_id}'")
         if await self.vectors.refresh_vacancies([row]):
-            await self.session.refresh(row)
+            row = await repo.for_ranking(self.principal.tenant_id, external_id)
+            assert row is not None  # the refresh wrote vectors only; the row is still there
         return row
 
     async def _candidate(self, external_id: str) -> Candidate:
@@ -347,15 +349,11 @@ class MatchingService:
 
     async def rank_candidates(
         self, vacancy_external_id: str, limit: int, gates: tuple[str, ...] = GATES
-    ) -> tuple[Vacancy, list[dict[str, Any]], dict[str, int], int]:
+    ) -> tuple[RankingVacancy, list[dict[str, Any]], dict[str, int], int]:
         """Ranks the tenant's candidates for a vacancy: (vacancy, items, excluded, considered)."""
         vacancy = await self._vacancy(vacancy_external_id)
         scope = Scope("shortlist", self.principal.tenant_id, vacancy.id, gates)
-        pooled = (
-            await self._rank_pooled(scope, vacancy, limit)
-            if vacancy.embedding is not None
-            else None
-        )
+        pooled = await self._rank_pooled(scope, vacancy, limit)
         if pooled is None:
             pooled = await self._rank(
                 scope, np.asarray(vacancy.embedding), vacancy.search_text or "", limit

@@ -8,13 +8,15 @@ model and cached by its hash.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.tables import Candidate, Vacancy
+from app.db.tables import Candidate
 from app.ml.encoder import Encoder
 from app.ml.text import (
     candidate_text,
@@ -46,6 +48,26 @@ def _mean_unit(vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     norm = float(np.linalg.norm(mean))
     unit: npt.NDArray[np.float32] = (mean / norm if norm > 0 else mean).astype(np.float32)
     return unit
+
+
+class VacancyTexts(Protocol):
+    """What deciding whether a vacancy's vectors are current reads (an ORM row or a ranking
+    read both have it)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def tenant_id(self) -> uuid.UUID: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def description(self) -> str | None: ...
+    @property
+    def required_skills(self) -> Any: ...
+    @property
+    def content_hash(self) -> bytes | None: ...
+    @property
+    def embedding_model(self) -> str | None: ...
 
 
 class VectorService:
@@ -132,7 +154,7 @@ class VectorService:
             )
         return len(work)
 
-    async def refresh_vacancies(self, rows: Sequence[Vacancy], *, force: bool = False) -> int:
+    async def refresh_vacancies(self, rows: Sequence[VacancyTexts], *, force: bool = False) -> int:
         """Embeds the vacancies whose text changed (or all, with ``force``); returns how many."""
         work = []
         for row in rows:
