@@ -15,6 +15,7 @@ from app.ml.scoring import (
     SOFT_MATCH_THRESHOLD,
     TEXT_MATCH_THRESHOLD,
     RequiredSkill,
+    explain,
     skill_matrix,
 )
 from app.ml.text import skill_key
@@ -88,6 +89,13 @@ def test_skill_matrix_matches_the_rule_row_by_row():
             assert found.similarity[row, j] == pytest.approx(similarity, abs=1e-4)
             assert found.index[row, j] == index
     assert kinds == {KIND_NONE, KIND_EXACT, KIND_SOFT, KIND_TEXT}
-    # Rows read back as matches, in the order the skills were asked.
-    matches = found.matches(0, required)
-    assert [m.required for m in matches] == [r.label for r in required]
+    # An explanation reads a row back: what was met, in the order asked, and what is missing.
+    for row, (labels, text) in enumerate(zip(candidates, windows, strict=True)):
+        rule = list(zip(required, reference(required, labels, vectors, text), strict=True))
+        said = explain({}, found, row, required, {}, None, remote=False)
+        assert [(m["required"], m["matched_index"]) for m in said["matched_skills"]] == [
+            (r.label, index if index >= 0 else None) for r, (kind, _, index) in rule if kind
+        ]
+        assert said["missing_skills"] == [
+            r.label for r, (kind, _, _) in rule if r.must_have and not kind
+        ]

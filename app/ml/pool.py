@@ -480,8 +480,10 @@ class CandidatePool:
         if labels.source is None or labels.source[0] != self.key_generation:
             return
         keys = labels.source[1]
-        self.key_vectors[keys[labels.known]] = labels.vectors[labels.known]
-        self.key_known[keys[labels.known]] = True
+        new = labels.known & ~self.key_known[keys]
+        if new.any():
+            self.key_vectors[keys[new]] = labels.vectors[new]
+            self.key_known[keys[new]] = True
 
     def skill_hits(self, required: Sequence[tuple[str, float]]) -> F64:
         """Returns per slot the summed weight of the required skill keys it lists exactly."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -72,18 +72,6 @@ class RequiredSkill:
     weight: float = 1.0
 
 
-@dataclass
-class SkillMatch:
-    """How one required skill was met by one of the candidate's skills, if at all."""
-
-    required: str
-    must_have: bool
-    weight: float
-    matched_index: int | None = None
-    kind: Literal["exact", "soft", "text"] | None = None
-    similarity: float = 0.0
-
-
 KIND_NONE, KIND_EXACT, KIND_SOFT, KIND_TEXT = 0, 1, 2, 3
 _KIND_NAMES: dict[int, Literal["exact", "soft", "text"]] = {1: "exact", 2: "soft", 3: "text"}
 
@@ -96,19 +84,6 @@ class SkillMatrix:
     kind: npt.NDArray[np.int8]
     similarity: npt.NDArray[np.float64]
     index: npt.NDArray[np.int64]
-
-    def matches(self, row: int, required: Sequence[RequiredSkill]) -> list[SkillMatch]:
-        out = []
-        kinds, similarities = self.kind[row].tolist(), self.similarity[row].tolist()
-        for j, (req, kind) in enumerate(zip(required, kinds, strict=True)):
-            match = SkillMatch(req.label, req.must_have, req.weight)
-            if kind:
-                match.kind = _KIND_NAMES[kind]
-                match.similarity = similarities[j]
-                index = int(self.index[row, j])
-                match.matched_index = index if index >= 0 else None
-            out.append(match)
-        return out
 
     def coverage(
         self, required: Sequence[RequiredSkill], must_have: bool
@@ -275,10 +250,11 @@ def distance_fit(
 ) -> npt.NDArray[np.float64]:
     """Per row: 1 near, falling to 0 at the candidate's commute limit (30 km if unknown or 0);
     1 for a remote job; 0.5 where the distance is unknown (NaN)."""
-    limit = np.where(np.nan_to_num(max_km, nan=0.0) > 0, max_km, DEFAULT_COMMUTE_KM)
     with np.errstate(invalid="ignore"):
-        fit = np.where(km <= limit, np.clip(1.0 - km / limit, 0.0, None), 0.0)
-    fit[np.isnan(km)] = UNKNOWN_DISTANCE_FIT
+        limit = np.where(max_km > 0, max_km, DEFAULT_COMMUTE_KM)  # NaN compares false
+    fit: npt.NDArray[np.float64] = 1.0 - km / limit
+    np.maximum(fit, 0.0, out=fit)  # beyond the limit: 0; an unknown distance stays NaN
+    fit[np.isnan(fit)] = UNKNOWN_DISTANCE_FIT
     fit[np.broadcast_to(remote, fit.shape)] = 1.0
     return fit
 
@@ -369,39 +345,53 @@ def feature_columns(
     }
 
 
-@dataclass
-class Explanation:
-    """Why a candidate is where it is, in terms a scout can check."""
-
-    summary: str
-    components: dict[str, float | None]
-    matched_skills: list[dict[str, Any]] = field(default_factory=list)
-    missing_skills: list[str] = field(default_factory=list)
-    gates: dict[str, str] = field(default_factory=dict)
-    distance_km: float | None = None
-
-
 def explain(
     features: Mapping[str, float | None],
-    matches: Sequence[SkillMatch],
+    skills: SkillMatrix,
+    row: int,
+    required: Sequence[RequiredSkill],
     gates: Mapping[str, GateState],
     distance_km: float | None,
     remote: bool,
-) -> Explanation:
-    """Builds the explanation: one readable sentence plus the parts it is made of."""
-    must = [m for m in matches if m.must_have]
-    met_must = [m for m in must if m.kind]
-    missing = [m.required for m in must if not m.kind]
+) -> dict[str, Any]:
+    """Why a candidate is where it is, in terms a scout can check: one readable sentence plus
+    the parts it is made of. The candidate's skills are ``skills``' row ``row``; a matched skill
+    names the candidate's label by its position (``matched_index``, None for text evidence)."""
+    matched: list[dict[str, Any]] = []
+    missing: list[str] = []
+    must = met = soft = text = 0
+    for req, kind, similarity, index in zip(
+        required,
+        skills.kind[row].tolist(),
+        skills.similarity[row].tolist(),
+        skills.index[row].tolist(),
+        strict=True,
+    ):
+        if kind:
+            matched.append(
+                {
+                    "required": req.label,
+                    "matched_index": index if index >= 0 else None,
+                    "kind": _KIND_NAMES[kind],
+                    "similarity": similarity,
+                }
+            )
+        if req.must_have:
+            must += 1
+            if not kind:
+                missing.append(req.label)
+            else:
+                met += 1
+                soft += kind == KIND_SOFT
+                text += kind == KIND_TEXT
     parts = []
     if must:
-        parts.append(f"meets {len(met_must)} of {len(must)} must-have skills")
-        soft = sum(1 for m in met_must if m.kind == "soft")
-        text = sum(1 for m in met_must if m.kind == "text")
         how = [f"{soft} by a similar skill"] * bool(soft) + [
             f"{text} from the profile text"
         ] * bool(text)
-        if how:
-            parts[-1] += " (" + ", ".join(how) + ")"
+        parts.append(
+            f"meets {met} of {must} must-have skills" + (f" ({', '.join(how)})" if how else "")
+        )
     sem = features.get("semantic_best") or 0.0
     parts.append(
         "profile text is a "
@@ -423,20 +413,11 @@ def explain(
     summary = summary[0].upper() + summary[1:] + "."
     if missing:
         summary += " Missing: " + ", ".join(missing) + "."
-    return Explanation(
-        summary=summary,
-        components={k: (round(v, 4) if v is not None else None) for k, v in features.items()},
-        matched_skills=[
-            {
-                "required": m.required,
-                "matched_index": m.matched_index,
-                "kind": m.kind,
-                "similarity": m.similarity,
-            }
-            for m in matches
-            if m.kind
-        ],
-        missing_skills=missing,
-        gates=dict(gates),
-        distance_km=round(distance_km, 2) if distance_km is not None else None,
-    )
+    return {
+        "summary": summary,
+        "components": {k: (round(v, 4) if v is not None else None) for k, v in features.items()},
+        "matched_skills": matched,
+        "missing_skills": missing,
+        "gates": dict(gates),
+        "distance_km": round(distance_km, 2) if distance_km is not None else None,
+    }

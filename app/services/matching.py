@@ -309,10 +309,10 @@ class MatchingService:
                 for name, values in picked.items()
             }
             found, position, required = skills[i]
-            matches = found.matches(position, required)
             # Only the gates that were applied are reported; a gate switched off says nothing.
             gates = {g: gate_state(values[at]) for g, values in gate_values.items()}
             km = None if math.isnan(distance_km[at]) else distance_km[at]
+            remote = bool(pairs.remote[i])
             kept.append(
                 {
                     "ranked_id": ids[i],
@@ -322,9 +322,8 @@ class MatchingService:
                     "vacancy_external_id": pairs.vacancy_external_id[i],
                     "score": scores[i],
                     "features": features,
-                    "matches": matches,
                     "candidate_labels": pairs.labels[i],
-                    "explanation": explain(features, matches, gates, km, bool(pairs.remote[i])),
+                    "explanation": explain(features, found, position, required, gates, km, remote),
                 }
             )
         return kept
@@ -417,25 +416,14 @@ class MatchingService:
 
     @staticmethod
     def _stored_explanation(item: dict[str, Any]) -> dict[str, Any]:
-        explanation = item["explanation"]
+        """The item's explanation as a snapshot keeps it: each matched skill also carries a
+        short hash of the candidate's label (``matched_ref``), never the label itself."""
+        explanation: dict[str, Any] = item["explanation"]
         labels = item["candidate_labels"]
-        matched = [
-            {
-                **m,
-                "matched_ref": _matched_ref(labels[m["matched_index"]])
-                if m["matched_index"] is not None
-                else None,
-            }
-            for m in explanation.matched_skills
-        ]
-        return {
-            "summary": explanation.summary,
-            "components": explanation.components,
-            "matched_skills": matched,
-            "missing_skills": explanation.missing_skills,
-            "gates": explanation.gates,
-            "distance_km": explanation.distance_km,
-        }
+        for m in explanation["matched_skills"]:
+            index = m["matched_index"]
+            m["matched_ref"] = _matched_ref(labels[index]) if index is not None else None
+        return explanation
 
     @staticmethod
     def _public_explanation(stored: dict[str, Any], labels: list[str] | None) -> dict[str, Any]:
