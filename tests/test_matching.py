@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import insert, select, text
 
 from app.db.tables import Candidate, Tenant
+from app.schemas import ShortlistOut
 from app.services import matching
 from tests import payloads
 
@@ -86,6 +87,9 @@ async def kitchen(client, admin):
 async def shortlist(client, headers, vacancy="cook", **body):
     r = await client.post(f"/v1/vacancies/{vacancy}/shortlists", json=body, headers=headers)
     assert r.status_code == 201, r.text
+    assert r.headers["content-type"] == "application/json"
+    # Rendered without the response model: it must still be exactly the documented shape.
+    assert ShortlistOut.model_validate(r.json()).model_dump(mode="json") == r.json()
     return r.json()
 
 
