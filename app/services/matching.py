@@ -335,7 +335,8 @@ class MatchingService:
             raise NotFound(f"no vacancy '{external_id}'")
         if await self.vectors.refresh_vacancies([row]):
             row = await repo.for_ranking(self.principal.tenant_id, external_id)
-            assert row is not None  # the refresh wrote vectors only; the row is still there
+            if row is None:  # deleted while its vectors were being refreshed
+                raise NotFound(f"no vacancy '{external_id}'")
         return row
 
     async def _candidate(self, external_id: str) -> Candidate:
