@@ -681,10 +681,6 @@ class CandidatePool:
             return np.full(len(self.commute[slots]), np.nan)
         return self.distance_km(vacancy.lat, vacancy.lon, slots)
 
-    def distance_fit(self, vacancy: VacancyView, slots: Any, km: F64) -> F64:
-        """Returns per slot the fit ``scoring.distance_fit`` gives its distance ``km``."""
-        return distance_fit(bool(vacancy.remote), km, self.commute[slots])
-
     def passing(self, states: Mapping[str, npt.NDArray[np.int8]]) -> npt.NDArray[np.bool_]:
         """Returns the live slots that no gate fails."""
         mask = self.alive[: self.size].copy()
@@ -814,7 +810,7 @@ def retrieve(
             "semantic_profile": profile,
             "lexical": lexical / top_lexical if top_lexical > 0 else lexical,
             "language": pool.language_fit(vacancy.languages, passing),
-            "distance": pool.distance_fit(vacancy, passing, km),
+            "distance": distance_fit(bool(vacancy.remote), km, pool.commute[passing]),
             "availability": (states["availability"][passing] + 1) / 2
             if "availability" in states
             else None,
