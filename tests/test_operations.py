@@ -7,15 +7,18 @@ import logging
 
 import httpx
 import pytest
+from sqlalchemy import text
+from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
 
 from app.config import Settings
+from app.db import engine as engine_module
 from app.db import migrate
 from app.db.embedded import (
     embedded_owner_url,
     restart_embedded_server,
     stop_embedded_server,
 )
-from app.db.engine import DatabaseUrls
+from app.db.engine import DatabaseUrls, create_engine
 from app.main import create_app
 from tests import payloads
 from tests.conftest import make_settings
@@ -124,3 +127,52 @@ async def test_responses_say_how_long_the_service_spent(client):
     name, _, duration = r.headers["server-timing"].partition(";dur=")
     assert name == "app"
     assert 0 <= float(duration) < 10_000
+
+
+async def _backend_pid(engine) -> int:
+    async with engine.connect() as conn:
+        return int((await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one())
+
+
+async def test_a_connection_the_server_closed_is_replaced(settings, database, owner_engine):
+    """No ping per request: a pooled connection the server terminated is known closed and
+    swapped for a new one before anyone uses it."""
+    engine = create_engine(database.service, settings, pool_size=1)
+    try:
+        first = await _backend_pid(engine)
+        assert await _backend_pid(engine) == first  # the pool hands out the same connection
+        async with owner_engine.connect() as admin:
+            await admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+        await asyncio.sleep(0.2)  # the event loop reads the end of the stream
+        assert await _backend_pid(engine) != first
+    finally:
+        await engine.dispose()
+
+
+async def test_only_idle_connections_are_pinged(settings, database, monkeypatch):
+    engine = create_engine(database.service, settings, pool_size=1)
+    pings: list[object] = []
+    failing: list[bool] = []
+    real_ping = AsyncAdapt_asyncpg_connection.ping
+
+    def ping(self):
+        pings.append(self)
+        if failing:
+            failing.pop()
+            raise ConnectionResetError("cut off by a firewall")
+        return real_ping(self)
+
+    monkeypatch.setattr(AsyncAdapt_asyncpg_connection, "ping", ping)
+    try:
+        first = await _backend_pid(engine)
+        await _backend_pid(engine)
+        assert pings == []  # in steady use: no round trip before the request's own
+        monkeypatch.setattr(engine_module, "PING_IDLE_AFTER_S", 0.0)
+        assert await _backend_pid(engine) == first
+        assert len(pings) == 1
+        # A connection that does not answer the ping is dropped and a new one opened.
+        failing.append(True)
+        assert await _backend_pid(engine) != first
+        assert len(pings) == 2
+    finally:
+        await engine.dispose()
