@@ -324,6 +324,26 @@ async def test_snapshots_are_stored_and_keep_no_candidate_text(client, kitchen, 
     assert after["items"][0]["score"] == created["items"][0]["score"]
 
 
+async def test_snapshot_items_belong_to_their_snapshots_tenant(client, kitchen, owner_engine):
+    """Items carry no foreign key of their own to tenants: the one to (tenant, snapshot) keeps
+    their tenant right and removes them with their tenant."""
+    import sqlalchemy.exc
+
+    created = await shortlist(client, kitchen, limit=3)
+    async with owner_engine.connect() as conn:
+        other = await conn.scalar(text("INSERT INTO tenants (name) VALUES ('x') RETURNING id"))
+        with pytest.raises(sqlalchemy.exc.IntegrityError):
+            async with conn.begin_nested():
+                await conn.execute(
+                    text("UPDATE shortlist_items SET tenant_id = :t WHERE shortlist_id = :s"),
+                    {"t": other, "s": created["id"]},
+                )
+        await conn.execute(text("DELETE FROM tenants WHERE name = 'alpha'"))
+        assert await conn.scalar(text("SELECT count(*) FROM shortlist_items")) == 0
+        assert await conn.scalar(text("SELECT count(*) FROM shortlists")) == 0
+        await conn.rollback()
+
+
 async def test_service_role_cannot_rewrite_snapshots(database, client, kitchen):
     import asyncpg
 

@@ -358,7 +358,10 @@ class ShortlistItem(Base):
 
     shortlist_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     rank: Mapped[int] = mapped_column(Integer, primary_key=True)
-    tenant_id: Mapped[uuid.UUID] = _tenant_fk()
+    # No foreign key of its own to tenants: the one to (tenant_id, shortlist_id) already ties
+    # the item to its snapshot's tenant and deletes it with it, and a third check per item
+    # would lock the tenant's row fifty times per snapshot.
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
     candidate_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     score: Mapped[float] = mapped_column(Double, nullable=False)
     features: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)

@@ -18,6 +18,27 @@ def _json(value: Any) -> str:
     return orjson.dumps(value, default=str, option=orjson.OPT_SERIALIZE_NUMPY).decode()
 
 
+# One statement, built once: the snapshot row, then its items joined to the candidates that still
+# exist (someone erased meanwhile is left out and the ranks close up), then what was stored.
+_INSERT_SNAPSHOT = text(
+    "WITH s AS (INSERT INTO shortlists (id, tenant_id, vacancy_id, key_id, "
+    "ranker_version, embedding_model, params, excluded_by_gate, considered) "
+    "VALUES (:id, :tenant_id, :vacancy_id, :key_id, :ranker_version, "
+    ":embedding_model, CAST(:params AS jsonb), CAST(:excluded_by_gate AS jsonb), "
+    ":considered) RETURNING created_at), "
+    "r AS (SELECT x.*, row_number() OVER (ORDER BY x.rank) AS kept_rank "
+    "FROM jsonb_to_recordset(CAST(:items AS jsonb)) AS x(rank integer, "
+    "candidate_id uuid, score double precision, features jsonb, explanation jsonb) "
+    "JOIN candidates c ON c.tenant_id = :tenant_id AND c.id = x.candidate_id), "
+    "i AS (INSERT INTO shortlist_items (shortlist_id, rank, tenant_id, "
+    "candidate_id, score, features, explanation) SELECT :id, r.kept_rank, "
+    ":tenant_id, r.candidate_id, r.score, r.features, r.explanation FROM r "
+    "WHERE EXISTS (SELECT FROM s) RETURNING rank, candidate_id) "
+    "SELECT s.created_at, "
+    "(SELECT array_agg(i.candidate_id ORDER BY i.rank) FROM i) FROM s"
+)
+
+
 class ShortlistRepository:
     """Tenant-scoped snapshot storage."""
 
@@ -35,23 +56,7 @@ class ShortlistRepository:
         snapshot_id = uuid.uuid4()
         row = (
             await self.session.execute(
-                text(
-                    "WITH s AS (INSERT INTO shortlists (id, tenant_id, vacancy_id, key_id, "
-                    "ranker_version, embedding_model, params, excluded_by_gate, considered) "
-                    "VALUES (:id, :tenant_id, :vacancy_id, :key_id, :ranker_version, "
-                    ":embedding_model, CAST(:params AS jsonb), CAST(:excluded_by_gate AS jsonb), "
-                    ":considered) RETURNING created_at), "
-                    "r AS (SELECT x.*, row_number() OVER (ORDER BY x.rank) AS kept_rank "
-                    "FROM jsonb_to_recordset(CAST(:items AS jsonb)) AS x(rank integer, "
-                    "candidate_id uuid, score double precision, features jsonb, explanation jsonb) "
-                    "JOIN candidates c ON c.tenant_id = :tenant_id AND c.id = x.candidate_id), "
-                    "i AS (INSERT INTO shortlist_items (shortlist_id, rank, tenant_id, "
-                    "candidate_id, score, features, explanation) SELECT :id, r.kept_rank, "
-                    ":tenant_id, r.candidate_id, r.score, r.features, r.explanation FROM r "
-                    "WHERE EXISTS (SELECT FROM s) RETURNING rank, candidate_id) "
-                    "SELECT s.created_at, "
-                    "(SELECT array_agg(i.candidate_id ORDER BY i.rank) FROM i) FROM s"
-                ),
+                _INSERT_SNAPSHOT,
                 {
                     **shortlist,
                     "id": snapshot_id,
