@@ -1,13 +1,14 @@
 """Benchmark: shortlist latency over TCP at programme size, the server's memory, and recall@50.
 
     .venv/bin/python bench/load_scale.py --fresh          # once: 100,000 candidates
-    .venv/bin/python bench/shortlist_latency.py [--n 300] [--concurrency 1 4]
+    .venv/bin/python bench/shortlist_latency.py [--n 300] [--concurrency 1 4] [--client httpx]
 
 Starts `ponte serve` (another process, uvicorn, one worker) on the data folder the loader filled
 and asks, from this process over TCP, for shortlists of 50 with every gate on and lexical
 retrieval on, for vacancies of both tenants drawn at random. Prints p50/p95/p99 per concurrency,
 the first request per tenant (which builds the in-process lexical index) apart, and the server's
-resident memory (now and peak).
+resident memory (now and peak). The client is aiohttp unless ``--client httpx``: on two cores
+shared by client, service and PostgreSQL, the client's own CPU shows up in the latency.
 
 Then, in this process and against the same database, recall@50 of the index path against an
 exact scan with the same gates, for a sample of vacancies: of the vector retriever alone (HNSW
@@ -29,6 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 import numpy as np
 import psutil
@@ -48,22 +50,58 @@ from app.schemas import Principal, Role  # noqa: E402
 from app.services import matching  # noqa: E402
 
 
-async def shortlist(
-    client: httpx.AsyncClient, key: str, vacancy: str, limit: int
-) -> tuple[float, float]:
+class Client:
+    """POSTs a shortlist request over one keep-alive HTTP/1.1 pool: aiohttp by default (a lean
+    client leaves more of the two shared cores to the service), httpx to compare."""
+
+    def __init__(self, kind: str, base: str) -> None:
+        self.kind = kind
+        self.base = base
+        self.httpx: httpx.AsyncClient | None = None
+        self.aiohttp: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> Client:
+        if self.kind == "httpx":
+            limits = httpx.Limits(max_connections=8, max_keepalive_connections=8)
+            self.httpx = httpx.AsyncClient(base_url=self.base, limits=limits, timeout=60)
+        else:
+            self.aiohttp = aiohttp.ClientSession(
+                self.base,
+                connector=aiohttp.TCPConnector(limit=8),
+                timeout=aiohttp.ClientTimeout(total=60),
+            )
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.httpx is not None:
+            await self.httpx.aclose()
+        if self.aiohttp is not None:
+            await self.aiohttp.close()
+
+    async def post(self, path: str, body: Any, key: str) -> tuple[int, Any, str]:
+        """Returns (status, decoded JSON body, Server-Timing header)."""
+        headers = {"Authorization": f"Bearer {key}"}
+        if self.httpx is not None:
+            r = await self.httpx.post(path, json=body, headers=headers)
+            return r.status_code, r.json(), r.headers.get("server-timing", "")
+        assert self.aiohttp is not None
+        async with self.aiohttp.post(path, json=body, headers=headers) as response:
+            decoded = await response.json(content_type=None)
+            return response.status, decoded, response.headers.get("server-timing", "")
+
+
+async def shortlist(client: Client, key: str, vacancy: str, limit: int) -> tuple[float, float]:
     """Returns (seconds seen by this client, seconds the server says it spent)."""
     start = time.perf_counter()
-    r = await client.post(
-        f"/v1/vacancies/{vacancy}/shortlists",
-        json={"limit": limit},
-        headers={"Authorization": f"Bearer {key}"},
+    status, body, timing = await client.post(
+        f"/v1/vacancies/{vacancy}/shortlists", {"limit": limit}, key
     )
     elapsed = time.perf_counter() - start
-    if r.status_code != 201:
-        raise RuntimeError(f"{vacancy} -> {r.status_code}: {r.text[:300]}")
-    if len(r.json()["items"]) == 0:
+    if status != 201:
+        raise RuntimeError(f"{vacancy} -> {status}: {str(body)[:300]}")
+    if len(body["items"]) == 0:
         raise RuntimeError(f"{vacancy}: empty shortlist")
-    server = float(r.headers["server-timing"].split("dur=")[1]) / 1000
+    server = float(timing.split("dur=")[1]) / 1000
     return elapsed, server
 
 
@@ -71,8 +109,7 @@ async def run_http(
     args: argparse.Namespace, base: str, keys: dict[str, str], vacancies: list[str]
 ) -> list[tuple[Any, ...]]:
     rows: list[tuple[Any, ...]] = []
-    limits = httpx.Limits(max_connections=8, max_keepalive_connections=8)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
+    async with Client(args.client, base) as client:
         for tenant, key in keys.items():
             first, _ = await shortlist(client, key, vacancies[0], args.limit)
             rows.append((f"first request, {tenant}", 1, 1, first * 1000, None, None, None))
@@ -218,6 +255,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=100, help="requests before timing")
     parser.add_argument("--recall-sample", type=int, default=25, help="vacancies per tenant")
     parser.add_argument("--port", type=int, default=8766)
+    parser.add_argument(
+        "--client", choices=["aiohttp", "httpx"], default="aiohttp", help="the HTTP client"
+    )
     parser.add_argument("--skip-http", action="store_true")
     parser.add_argument("--warm", action="store_true", help="start the server with warm-up on")
     args = parser.parse_args()
@@ -256,7 +296,8 @@ def main() -> None:
             proc.terminate()
             proc.wait(timeout=60)
         stored = loaded["candidates"]
-        print(f"\n{stored} candidates stored; server ready at {ready_rss:.0f} MiB resident\n")
+        print(f"\n{stored} candidates stored; server ready at {ready_rss:.0f} MiB resident")
+        print(f"client: {args.client}\n")
         print("| request | concurrency | requests | p50 ms | p95 ms | p99 ms | req/s |")
         print("|---|---:|---:|---:|---:|---:|---:|")
         for name, conc, count, p50, p95, p99, rps in rows:
