@@ -21,6 +21,14 @@ from app.ml.text import skill_labels
 from app.repositories.vectors import vector_from_send
 
 _BATCH = 5000
+# Asked before every ranking, so built once.
+_CHANGES = text(
+    "SELECT 'h', NULL::uuid, pg_snapshot_xmin(pg_current_snapshot())::text::bigint "
+    "UNION ALL SELECT 'c', id, changed_xid FROM candidates "
+    "WHERE tenant_id = :tenant_id AND changed_xid >= :since "
+    "UNION ALL SELECT 'd', candidate_id, deleted_xid FROM candidate_deletions "
+    "WHERE tenant_id = :tenant_id AND deleted_xid >= :since"
+)
 
 
 class PoolRepository:
@@ -37,16 +45,7 @@ class PoolRepository:
 
         The horizon is read before the rows, so a write it does not cover is read again next
         time rather than missed."""
-        rows = await self.session.execute(
-            text(
-                "SELECT 'h', NULL::uuid, pg_snapshot_xmin(pg_current_snapshot())::text::bigint "
-                "UNION ALL SELECT 'c', id, changed_xid FROM candidates "
-                "WHERE tenant_id = :tenant_id AND changed_xid >= :since "
-                "UNION ALL SELECT 'd', candidate_id, deleted_xid FROM candidate_deletions "
-                "WHERE tenant_id = :tenant_id AND deleted_xid >= :since"
-            ),
-            {"tenant_id": tenant_id, "since": since},
-        )
+        rows = await self.session.execute(_CHANGES, {"tenant_id": tenant_id, "since": since})
         horizon, changed, deleted = 0, [], []
         for kind, row_id, xid in rows:
             if kind == "h":

@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Generic, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import ColumnElement, Select, func, literal_column, select
+from sqlalchemy import ColumnElement, Select, bindparam, func, literal_column, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -170,6 +170,18 @@ class RankingVacancy:
     title_embedding: npt.NDArray[np.float32] | None
 
 
+# Read on every shortlist request: built once (construction and its cache key are not free).
+_FOR_RANKING = select(
+    Vacancy.id, Vacancy.tenant_id, Vacancy.external_id, Vacancy.title, Vacancy.description,
+    Vacancy.required_skills, Vacancy.languages, Vacancy.lat, Vacancy.lon, Vacancy.remote,
+    Vacancy.start_date, Vacancy.search_text, Vacancy.content_hash, Vacancy.embedding_model,
+    func.vector_send(Vacancy.embedding).label("embedding"),
+    func.vector_send(Vacancy.title_embedding).label("title_embedding"),
+).where(
+    Vacancy.tenant_id == bindparam("tenant_id"), Vacancy.external_id == bindparam("external_id")
+)  # fmt: skip
+
+
 class VacancyRepository(ResourceRepository[Vacancy]):
     model = Vacancy
     equality_filters: ClassVar[dict[str, str]] = {
@@ -183,14 +195,11 @@ class VacancyRepository(ResourceRepository[Vacancy]):
     async def for_ranking(self, tenant_id: uuid.UUID, external_id: str) -> RankingVacancy | None:
         """Returns what ranking needs of the tenant's vacancy, vectors in binary form (one
         plain query; a shortlist reads this on every request)."""
-        v = Vacancy
-        stmt = select(
-            v.id, v.tenant_id, v.external_id, v.title, v.description, v.required_skills,
-            v.languages, v.lat, v.lon, v.remote, v.start_date, v.search_text, v.content_hash,
-            v.embedding_model, func.vector_send(v.embedding).label("embedding"),
-            func.vector_send(v.title_embedding).label("title_embedding"),
-        ).where(v.tenant_id == tenant_id, v.external_id == external_id)  # fmt: skip
-        row = (await self.session.execute(stmt)).first()
+        row = (
+            await self.session.execute(
+                _FOR_RANKING, {"tenant_id": tenant_id, "external_id": external_id}
+            )
+        ).first()
         if row is None:
             return None
         values = dict(row._mapping)

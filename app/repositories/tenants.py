@@ -7,10 +7,18 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.tables import ApiKey, Tenant
+
+# Every request starts with this lookup: built once. The tenant comes along as an entity, so a
+# later read of its settings in the same session needs no query.
+_BY_HASH = (
+    select(ApiKey, Tenant)
+    .join(Tenant, Tenant.id == ApiKey.tenant_id)
+    .where(ApiKey.key_hash == bindparam("key_hash"))
+)
 
 
 class TenantRepository:
@@ -82,13 +90,7 @@ class ApiKeyRepository:
 
     async def find_by_hash(self, key_hash: bytes) -> tuple[ApiKey, Tenant] | None:
         """Returns the key with this hash and its tenant, whatever the key's state."""
-        row = (
-            await self.session.execute(
-                select(ApiKey, Tenant)
-                .join(Tenant, Tenant.id == ApiKey.tenant_id)
-                .where(ApiKey.key_hash == key_hash)
-            )
-        ).first()
+        row = (await self.session.execute(_BY_HASH, {"key_hash": key_hash})).first()
         return (row[0], row[1]) if row else None
 
     async def list_for_tenant(self, tenant_id: uuid.UUID) -> Sequence[ApiKey]:
