@@ -14,7 +14,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import get_settings
@@ -22,7 +21,7 @@ from app.db.tables import Candidate, Shortlist, Vacancy
 from app.errors import BadRequest, NotFound
 from app.ml.encoder import Encoder
 from app.ml.lexical import LexicalIndex
-from app.ml.pool import VacancyView, retrieve
+from app.ml.pool import F64, VacancyView, retrieve
 from app.ml.scoring import (
     DEFAULT_WEIGHTS,
     FEATURES,
@@ -56,8 +55,6 @@ EXACT_SCAN_BELOW = 2000
 # every process stays in step with the database without coordination.
 _LEXICAL: dict[tuple[uuid.UUID, str], tuple[tuple[int, Any], LexicalIndex]] = {}
 _LEXICAL_MAX = 64
-
-F64 = npt.NDArray[np.float64]
 
 
 def _required(items: Sequence[Any]) -> list[RequiredSkill]:
