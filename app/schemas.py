@@ -19,6 +19,8 @@ from pydantic import (
     model_validator,
 )
 
+from app.vocabulary import GATES
+
 EXTERNAL_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._~-]{0,127}$"
 ExternalId = Annotated[str, StringConstraints(pattern=EXTERNAL_ID_PATTERN)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -51,8 +53,6 @@ class Cefr(StrEnum):
 
 
 T = TypeVar("T")
-
-CEFR_ORDER = {"A1": 1, "A2": 2, "B1": 3, "B2": 4, "C1": 5, "C2": 6, "native": 7}
 
 
 def reject_nul(value: Any) -> Any:
@@ -403,8 +403,7 @@ class ShortlistRequest(Strict):
     limit: int = Field(default=20, ge=1, le=200)
     gates: dict[str, bool] = Field(
         default_factory=dict,
-        description="Switch a gate off with false: status, not_placed, availability, language, "
-        "commute, permit",
+        description="Switch a gate off with false: " + ", ".join(GATES),
     )
 
 
@@ -420,6 +419,10 @@ class MatchedSkillOut(BaseModel):
 class ExplanationOut(BaseModel):
     summary: str
     components: dict[str, float | None] = Field(description="Feature values in [0, 1]")
+    contributions: dict[str, float | None] | None = Field(
+        description="What the ranker credited each feature with (they add up to the score); "
+        "null in snapshots made before rankers reported it"
+    )
     matched_skills: list[MatchedSkillOut]
     missing_skills: list[str]
     gates: dict[str, Literal["pass", "unknown", "fail"]]
@@ -437,7 +440,8 @@ class ShortlistSummaryOut(BaseModel):
     id: uuid.UUID
     vacancy_external_id: str | None
     created_at: dt.datetime
-    ranker_version: str
+    ranker_version: str = Field(description="Changes whenever what the ranker computes does")
+    feature_version: str = Field(description="What the stored features mean")
     embedding_model: str
     considered: int = Field(description="Candidates of the tenant looked at")
     excluded_by_gate: dict[str, int] = Field(
@@ -464,6 +468,7 @@ class MatchItemOut(BaseModel):
 class MatchesOut(BaseModel):
     candidate_external_id: str
     ranker_version: str
+    feature_version: str
     embedding_model: str
     considered: int
     excluded_by_gate: dict[str, int]

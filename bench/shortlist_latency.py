@@ -47,7 +47,9 @@ from app.db.engine import create_engine, resolve_database, session_factory  # no
 from app.ml.encoder import Encoder  # noqa: E402
 from app.repositories.matching import MatchRepository, Scope  # noqa: E402
 from app.schemas import Principal, Role  # noqa: E402
-from app.services import matching  # noqa: E402
+from app.services import ranking  # noqa: E402
+from app.services.rankers import ranker_for  # noqa: E402
+from app.vocabulary import GATES  # noqa: E402
 
 
 class Client:
@@ -168,25 +170,27 @@ async def recall(args: argparse.Namespace, settings: Settings, sample: int) -> d
         "ms database HNSW path": [],
         "ms database exact path": [],
     }
-    default_exact_below = matching.EXACT_SCAN_BELOW
+    default_exact_below = ranking.EXACT_SCAN_BELOW
 
-    retrieve = matching.retrieve
+    retrieve = ranking.retrieve
 
     def everything(*a: Any) -> Any:
-        return retrieve(*a[:7], 10**9, 10**9)
+        return retrieve(*a[:6], 10**9)
 
     async def shortlist(
         principal: Principal, vacancy: str, pool: bool, exact: bool, exhaustive: bool = False
     ) -> list[Any]:
-        matching.EXACT_SCAN_BELOW = 10**12 if exact else default_exact_below
-        matching.retrieve = everything if exhaustive else retrieve  # type: ignore[assignment]
+        ranking.EXACT_SCAN_BELOW = 10**12 if exact else default_exact_below
+        ranking.retrieve = everything if exhaustive else retrieve  # type: ignore[assignment]
         async with sessions() as session, session.begin():
-            service = matching.MatchingService(
+            service = ranking.RankingService(
                 session, principal, encoder, pool_max_rows=None if pool else 0
             )
-            _, items, _, _ = await service.rank_candidates(vacancy, args.limit)
-        matching.EXACT_SCAN_BELOW = default_exact_below
-        matching.retrieve = retrieve
+            ranker = await ranker_for(session, principal.tenant_id)
+            row = await service.vacancy(vacancy)
+            items, _, _ = await service.rank_candidates(row, args.limit, ranker)
+        ranking.EXACT_SCAN_BELOW = default_exact_below
+        ranking.retrieve = retrieve
         return [i["candidate_id"] for i in items]
 
     def overlap(found: list[Any], reference: list[Any]) -> float:
@@ -214,7 +218,7 @@ async def recall(args: argparse.Namespace, settings: Settings, sample: int) -> d
                 ).all()
             await shortlist(principal, vacancies[0][1], pool=True, exact=False)  # load the pool
             for vacancy_id, external_id, embedding in rng.sample(vacancies, sample):
-                scope = Scope("shortlist", tenant_id, vacancy_id, matching.GATES)
+                scope = Scope("shortlist", tenant_id, vacancy_id, GATES)
                 k = max(2 * args.limit, 50)  # what the database path asks each retriever for
                 async with sessions() as session, session.begin():
                     repo = MatchRepository(session)

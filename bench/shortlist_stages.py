@@ -3,7 +3,7 @@
     .venv/bin/python bench/shortlist_stages.py [--n 60] [--tenant scale-it]
     .venv/bin/python bench/shortlist_stages.py --pyinstrument     # needs the bench extra
 
-Runs ``MatchingService.create_shortlist`` for random vacancies of a tenant loaded by
+Runs ``ShortlistService.create_shortlist`` for random vacancies of a tenant loaded by
 bench/load_scale.py, after 100 warm-up requests, with a timer around each stage (or under
 pyinstrument), and prints the median time per stage.
 """
@@ -25,8 +25,11 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import text  # noqa: E402
 
+import app.ml.gates as gates  # noqa: E402
 import app.ml.pool as pool_module  # noqa: E402
-import app.services.matching as matching  # noqa: E402
+import app.ml.retrieval as retrieval  # noqa: E402
+import app.services.ranking as ranking  # noqa: E402
+import app.services.shortlists as shortlists  # noqa: E402
 from app.config import Settings  # noqa: E402
 from app.db.engine import create_engine, resolve_database, session_factory  # noqa: E402
 from app.ml.encoder import Encoder  # noqa: E402
@@ -57,16 +60,16 @@ def timed(owner: Any, name: str, label: str) -> None:
 
 
 STAGES = [
-    (matching.MatchingService, "_vacancy", "read the vacancy"),
-    (matching, "candidate_pool", "change feed + pool"),
-    (matching, "retrieve", "gates + retrieval (all)"),
-    (pool_module.CandidatePool, "gate_states", "  gates"),
-    (pool_module.CandidatePool, "similarities", "  vector product"),
+    (ranking.RankingService, "vacancy", "read the vacancy"),
+    (ranking, "candidate_pool", "change feed + pool"),
+    (ranking, "retrieve", "gates + retrieval (all)"),
+    (gates, "gate_states", "  gates"),
+    (retrieval, "similarities", "  vector product"),
     (pool_module.CandidatePool, "lexical_scores", "  BM25"),
-    (matching.MatchingService, "_score", "scoring + explanations (all)"),
-    (matching, "match_skills", "  skill matching"),
-    (matching.VectorService, "skill_vectors", "  skill-label vectors"),
-    (matching.ShortlistRepository, "create", "store the snapshot"),
+    (ranking.RankingService, "_score", "scoring + explanations (all)"),
+    (ranking, "match_skills", "  skill matching"),
+    (ranking.VectorService, "skill_vectors", "  skill-label vectors"),
+    (shortlists.ShortlistRepository, "create", "store the snapshot"),
 ]
 
 
@@ -85,7 +88,7 @@ async def run(args: argparse.Namespace) -> None:
 
     async def one(vacancy: str) -> None:
         async with sessions() as session, session.begin():
-            service = matching.MatchingService(session, principal, encoder)
+            service = shortlists.ShortlistService(session, principal, encoder)
             await service.create_shortlist(vacancy, 50, None)
 
     rng = random.Random(9)

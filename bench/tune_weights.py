@@ -3,11 +3,12 @@
     .venv/bin/python bench/tune_weights.py --set ../shared/eval/esco_dev [--no-skills]
 
 Loads the set into a scratch tenant (embedded PostgreSQL under PONTE_DATA_DIR, or
-DATABASE_URL), ranks each vacancy once through ``MatchingService`` keeping every retrieved
+DATABASE_URL), ranks each vacancy once through ``ShortlistService.rank`` keeping every retrieved
 candidate's features, then searches weights by coordinate ascent on nDCG@10 of the tune split
 (even-numbered vacancies) and prints tune and test (odd-numbered) figures for the defaults and
-for the tuned weights. Retrieval does not depend on the weights, so re-scoring the stored
-features is the same as re-running the ranking.
+for the tuned weights. Retrieval uses its own fixed weights (app/ml/retrieval.py), not the
+ranker's, so re-scoring the stored features of every retrieved candidate is the same as
+re-running the ranking with other weights.
 """
 
 from __future__ import annotations
@@ -18,19 +19,24 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from app.config import get_settings
 from app.ml.evaluation import evaluate
-from app.ml.scoring import DEFAULT_WEIGHTS, FEATURES, combine
+from app.ml.features import FEATURES, as_column
+from app.ml.ranker import DEFAULT_WEIGHTS, WeightedRanker
 from app.services import evaluation
 
 
 def rankings(
     items: dict[str, list[dict[str, Any]]], weights: dict[str, float]
 ) -> dict[str, list[str]]:
+    ranker = WeightedRanker(weights)
     out = {}
     for vid, scored in items.items():
-        order = sorted(scored, key=lambda i: -combine(i["features"], weights))
-        out[vid] = [i["candidate_external_id"] for i in order]
+        columns = {n: as_column([i["features"][n] for i in scored]) for n in FEATURES}
+        order = np.argsort(-ranker.score(columns), kind="stable")
+        out[vid] = [scored[i]["candidate_external_id"] for i in order]
     return out
 
 

@@ -13,12 +13,18 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.tables import Candidate, Employer, Tenant, Vacancy
-from app.ml.lexical import LexicalIndex
-from app.ml.pool import CandidatePool, PoolRow, VacancyView
+from app.ml import gates
+from app.ml.bm25 import query_terms
+from app.ml.evaluation import BM25
+from app.ml.gates import VacancyView
+from app.ml.pool import CandidatePool, PoolRow
+from app.ml.retrieval import similarities
+from app.repositories.change_feed import ChangeFeedRepository
 from app.repositories.matching import GATE_SQL
 from app.repositories.pool import PoolRepository
 from app.schemas import Principal, Role
-from app.services.matching import MatchingService
+from app.services.rankers import ranker_for
+from app.services.ranking import RankingService
 from tests import payloads
 from tests.test_matching import PEOPLE, cook_vacancy, shortlist
 
@@ -110,7 +116,7 @@ async def test_gates_language_fit_and_distance_agree_with_sql(owner_engine, clea
             )
     async with owner_engine.connect() as conn:
         session = AsyncSession(bind=conn)
-        _, changed, _ = await PoolRepository(session).changes(tenant_id, -1)
+        _, changed, _ = await ChangeFeedRepository(session).changes("candidates", tenant_id, -1)
         rows = await PoolRepository(session).rows(tenant_id, [row_id for row_id, _ in changed])
         pool = CandidatePool(384)
         pool.apply(rows)
@@ -122,16 +128,16 @@ async def test_gates_language_fit_and_distance_agree_with_sql(owner_engine, clea
             view = VacancyView(
                 vacancy.start_date, vacancy.remote, vacancy.lat, vacancy.lon, vacancy.languages
             )
-            states = pool.gate_states(view, list(GATE_SQL))
+            states = gates.gate_states(pool, view, list(GATE_SQL))
             slots = np.array([pool.pos[row["id"]] for row in expected])
-            found = pool.language_fit(vacancy.languages, slots)
+            found = gates.language_fit(pool, view, slots)
             fit = [None] * len(slots) if found is None else list(found)
             for row, slot, f in zip(expected, slots, fit, strict=True):
                 for gate in GATE_SQL:
                     assert states[gate][slot] == row[gate], (gate, dict(row))
                 assert f == (pytest.approx(float(row["fit"])) if row["fit"] is not None else None)
                 if row["km"] is not None and vacancy.lat is not None:
-                    km = pool.distance_km(vacancy.lat, vacancy.lon, np.array([slot]))[0]
+                    km = gates.distances(pool, view, np.array([slot]))[0]
                     assert km == pytest.approx(row["km"], rel=1e-9)
         await session.close()
 
@@ -168,7 +174,7 @@ def test_commute_gate_decides_as_the_haversine_distance_even_at_the_limit():
         row.lat, row.lon = lat, lon
         rows.append(row)
     probe.apply(rows)
-    km = probe.distance_km(vacancy.lat, vacancy.lon, np.arange(len(rows)))
+    km = gates.distances(probe, vacancy, np.arange(len(rows)))
     limits = []
     for d in km.tolist():
         limits += [d, float(np.nextafter(d, np.inf)), float(np.nextafter(d, -np.inf))]
@@ -181,7 +187,7 @@ def test_commute_gate_decides_as_the_haversine_distance_even_at_the_limit():
         row.max_commute_km = limit
         tested.append(row)
     pool.apply(tested)
-    gate = pool.gate_states(vacancy, ["commute"])["commute"][: len(tested)]
+    gate = gates.gate_states(pool, vacancy, ["commute"])["commute"][: len(tested)]
     expected = np.where(np.repeat(km, 6) <= np.array(limits), 1, -1)
     np.testing.assert_array_equal(gate, expected)
     # The same place: a limit of 0 km passes, anything below it fails.
@@ -196,25 +202,49 @@ def test_bm25_with_delta_and_after_rebuild_matches_the_reference_index():
     rows = [pool_row(t) for t in texts]
     pool = CandidatePool(4)
     pool.apply(rows[:200])
-    pool.compact()
+    pool = pool.compacted()
     pool.apply(rows[200:250])  # a small delta, scored with the base's statistics
-    assert len(pool.delta) == 50
-    query = "w1 w2 w3 w30 unknown"
+    assert len(pool.bm25.delta) == 50
+    assert not pool.wants_compaction
+    query = query_terms("w1 w2 w3 w30 unknown")
     assert pool.lexical_scores(query)[pool.pos[rows[220].id]] > 0 or "w1" not in texts[220]
-    pool.apply(rows[250:])  # the delta outgrows its bound: the base is rebuilt
-    assert not pool.delta
-    reference = LexicalIndex([r.id for r in rows], texts)
+    pool.apply(rows[250:])  # the delta outgrows its bound: the base is to be rebuilt
+    assert pool.wants_compaction
+    before = pool
+    pool = pool.compacted()
+    assert not pool.bm25.delta
+    assert len(before.bm25.delta) == 100  # the old pool is left as it was
+    reference = BM25(texts)
     got = pool.lexical_scores(query)
     np.testing.assert_allclose(
-        [got[pool.pos[r.id]] for r in rows], reference.scores(query), rtol=1e-6
+        [got[pool.pos[r.id]] for r in rows], reference.scores("w1 w2 w3 w30 unknown"), rtol=1e-6
     )
     # A replaced row is scored by its new text; an older version never overwrites a newer one.
     pool.apply([pool_row("w30 w30 w30", xid=5, row_id=rows[0].id)])
     pool.apply([pool_row("w1", xid=4, row_id=rows[0].id)])
-    assert pool.lexical_scores("w30")[pool.pos[rows[0].id]] > 0
+    assert pool.lexical_scores({"w30"})[pool.pos[rows[0].id]] > 0
     pool.apply([], deleted=[rows[1].id])
     assert rows[1].id not in pool.pos
     assert len(pool) == 299
+
+
+def test_bulk_load_compacts_once_not_per_batch():
+    """A first load applies batches with ``bulk``: only term counts are encoded, no BM25 base is
+    built and no label index, until the one compaction that publishes the pool."""
+    rows = [pool_row(f"word{i % 50} text {i}") for i in range(3000)]
+    pool = CandidatePool(4)
+    for start in range(0, len(rows), 500):
+        pool.apply(rows[start : start + 500], bulk=True)
+        assert pool.bm25.base.rows == 0
+        assert not pool.bm25.delta
+    pool = pool.compacted()
+    assert pool.bm25.base.rows == 3000
+    assert not pool.bm25.staged
+    assert not pool.wants_compaction
+    reference = BM25([r.search_text for r in rows])
+    np.testing.assert_allclose(
+        pool.lexical_scores({"word7", "text"}), reference.scores("word7 text"), rtol=1e-6
+    )
 
 
 def test_long_texts_keep_every_window():
@@ -223,7 +253,7 @@ def test_long_texts_keep_every_window():
     row.embedding = np.array([1, 0], dtype=np.float32)
     row.chunks = np.array([[1, 0], [0, 1]], dtype=np.float32)
     pool.apply([row, pool_row("b", dim=2)])
-    profile, best = pool.similarities(np.array([0, 1], dtype=np.float32))
+    profile, best = similarities(pool, np.array([0, 1], dtype=np.float32), np.arange(pool.size))
     slot = pool.pos[row.id]
     assert profile[slot] == 0.0
     assert best[slot] == 1.0
@@ -237,7 +267,7 @@ def test_occupation_vectors_are_shared_and_survive_compaction():
     for row, occupation in zip(rows, [waiter, cook, waiter, None, cook, waiter], strict=True):
         row.occupation = occupation
     pool.apply(rows)
-    assert len(pool._occupation_rows) == 2  # one vector per distinct occupation
+    assert len(pool.occupations._rows) == 2  # one vector per distinct occupation
     title = np.array([0.0, 1.0], np.float32)
     slots = np.array([pool.pos[r.id] for r in rows])
     assert pool.title_similarity(title, slots) == pytest.approx(
@@ -245,8 +275,8 @@ def test_occupation_vectors_are_shared_and_survive_compaction():
     )  # NaN: names no occupation
     # Every cook leaves; compaction drops the unused vector and the rest still point right.
     pool.apply([], deleted=[rows[1].id, rows[4].id])
-    pool.compact()
-    assert len(pool._occupation_rows) == 1
+    pool = pool.compacted()
+    assert len(pool.occupations._rows) == 1
     kept = [rows[i] for i in (0, 2, 3, 5)]
     slots = np.array([pool.pos[r.id] for r in kept])
     assert pool.title_similarity(np.array([1.0, 0.0], np.float32), slots) == pytest.approx(
@@ -312,8 +342,10 @@ async def test_pool_and_database_paths_rank_alike(app, client, encoder, kitchen_
     async with app.state.sessionmaker() as session, session.begin():
         tenant_id = await session.scalar(select(Tenant.id).where(Tenant.name == "alpha"))
         principal = Principal(tenant_id=tenant_id, tenant_name="alpha", role=Role.admin, key_id="t")
-        service = MatchingService(session, principal, encoder, pool_max_rows=0)
-        _, items, excluded, total = await service.rank_candidates("cook", 10)
+        service = RankingService(session, principal, encoder, pool_max_rows=0)
+        ranker = await ranker_for(session, tenant_id)
+        vacancy = await service.vacancy("cook")
+        items, excluded, total = await service.rank_candidates(vacancy, 10, ranker)
     assert [i["candidate_external_id"] for i in items] == [
         i["candidate_external_id"] for i in pooled["items"]
     ]
@@ -324,8 +356,8 @@ async def test_pool_and_database_paths_rank_alike(app, client, encoder, kitchen_
     assert total == pooled["considered"]
     # Feature by feature, the occupation-to-title similarity (from the pool's vectors) included.
     async with app.state.sessionmaker() as session, session.begin():
-        service = MatchingService(session, principal, encoder)
-        _, from_pool, _, _ = await service.rank_candidates("cook", 10)
+        service = RankingService(session, principal, encoder)
+        from_pool, _, _ = await service.rank_candidates(vacancy, 10, ranker)
     assert any(item["features"]["title"] is not None for item in items)
     for database_item, pool_item in zip(items, from_pool, strict=True):
         assert database_item["candidate_id"] == pool_item["candidate_id"]
@@ -367,7 +399,7 @@ def test_skill_hits_cover_indexed_and_newly_written_rows():
     old = pool_row("a")
     old.labels = ["Food preparation", "knife skills"]
     pool.apply([old, pool_row("b")])
-    pool.compact()
+    pool = pool.compacted()
     new = pool_row("c")
     new.labels = ["food  preparation"]
     pool.apply([new])  # in the delta, not yet indexed
@@ -383,7 +415,7 @@ def test_label_keys_read_indexed_and_newly_written_rows_alike():
     old.labels = ["Food preparation", "knife skills", "HACCP"]
     bare = pool_row("b")
     pool.apply([old, bare])
-    pool.compact()
+    pool = pool.compacted()
     new = pool_row("c")
     new.labels = ["food  preparation", "Pastry"]  # one known key, one the pool has not seen
     pool.apply([new])
@@ -406,7 +438,7 @@ def test_label_keys_read_indexed_and_newly_written_rows_alike():
         np.testing.assert_array_equal(vector, cache[name])
     # After the keys are renumbered (a rebuild), vectors taken before are not written back.
     stale = pool.label_keys(slots)
-    pool.compact()
+    pool = pool.compacted()
     stale.known[:] = True
     pool.remember_vectors(stale)
     assert not pool.label_keys(slots).known.any()

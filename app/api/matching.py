@@ -20,10 +20,10 @@ from app.schemas import (
     ShortlistRequest,
     TenantSettingsPatch,
 )
-from app.services import tenant_settings
+from app.services import matches, tenant_settings
 from app.services.authz import Permission
-from app.services.matching import MatchingService
 from app.services.resources import CandidateService, VacancyService
+from app.services.shortlists import ShortlistService
 
 router = APIRouter(tags=["matching"])
 Shortlister = Annotated[Principal, require(Permission.shortlists_write)]
@@ -47,7 +47,7 @@ async def create_shortlist(
     principal: Shortlister,
     encoder: EncoderDep,
 ) -> Any:
-    service = MatchingService(session, principal, encoder)
+    service = ShortlistService(session, principal, encoder)
     snapshot = await service.create_shortlist(external_id, body.limit, body.gates)
     # Rendered straight to JSON: the busiest answer skips the response model's second
     # validation (ShortlistOut still documents it, and tests hold the answer to it).
@@ -70,7 +70,7 @@ async def list_shortlists(
     encoder: EncoderDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Any:
-    items = await MatchingService(session, principal, encoder).list_shortlists(external_id, limit)
+    items = await ShortlistService(session, principal, encoder).list_shortlists(external_id, limit)
     return {"items": items}
 
 
@@ -85,7 +85,7 @@ async def get_shortlist(
     principal: ShortlistReader,
     encoder: EncoderDep,
 ) -> Any:
-    return await MatchingService(session, principal, encoder).read_shortlist(shortlist_id)
+    return await ShortlistService(session, principal, encoder).read_shortlist(shortlist_id)
 
 
 @router.get(
@@ -104,8 +104,8 @@ async def candidate_matches(
     ] = None,
 ) -> Any:
     switches = dict.fromkeys(gates_off or [], False)
-    return await MatchingService(session, principal, encoder).matches_for_candidate(
-        external_id, limit, switches
+    return await matches.matches_for_candidate(
+        session, principal, encoder, external_id, limit, switches
     )
 
 

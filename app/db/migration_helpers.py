@@ -1,10 +1,12 @@
-"""Helpers the migration scripts share: the least-privilege service role and its grants."""
+"""Helpers the migration scripts share: the least-privilege service role and its grants, and
+the change feed of a table."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
+import sqlalchemy as sa
 from alembic import op
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -69,3 +71,66 @@ def revoke_all(*tables: str) -> None:
     role = app_role()
     for table in tables:
         op.execute(f"REVOKE ALL ON {table} FROM {role}")
+
+
+def add_change_feed(table: str, tombstones: str, id_column: str, record_function: str) -> None:
+    """Gives ``table`` a change feed: a ``changed_xid`` column stamped by a trigger with the
+    writing transaction's id (``ponte_stamp_change``, created by migration 0003), and a
+    tombstone table ``tombstones`` that a deletion trigger (``record_function``) fills with
+    ids only. The service role may read tombstones and prune them, nothing else."""
+    op.add_column(
+        table,
+        sa.Column("changed_xid", sa.BigInteger(), server_default=sa.text("0"), nullable=False),
+    )
+    op.create_index(
+        f"ix_{table}_tenant_id_changed_xid",
+        table,
+        ["tenant_id", "changed_xid"],
+        unique=False,
+        postgresql_include=["id"],
+    )
+    op.create_table(
+        tombstones,
+        sa.Column("tenant_id", sa.UUID(), nullable=False),
+        sa.Column("deleted_xid", sa.BigInteger(), nullable=False),
+        sa.Column(id_column, sa.UUID(), nullable=False),
+        sa.Column(
+            "deleted_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.PrimaryKeyConstraint(
+            "tenant_id", "deleted_xid", id_column, name=op.f(f"pk_{tombstones}")
+        ),
+    )
+    op.execute(
+        f"""
+        CREATE FUNCTION {record_function}() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          INSERT INTO {tombstones} (tenant_id, deleted_xid, {id_column})
+          VALUES (OLD.tenant_id, pg_current_xact_id()::text::bigint, OLD.id);
+          RETURN NULL;
+        END $$
+        """
+    )
+    op.execute(
+        f"CREATE TRIGGER {table}_stamp_change BEFORE INSERT OR UPDATE ON {table} "
+        "FOR EACH ROW EXECUTE FUNCTION ponte_stamp_change()"
+    )
+    op.execute(
+        f"CREATE TRIGGER {table}_record_deletion AFTER DELETE ON {table} "
+        f"FOR EACH ROW EXECUTE FUNCTION {record_function}()"
+    )
+    op.execute(f"GRANT SELECT, INSERT, DELETE ON {tombstones} TO {app_role()}")
+
+
+def drop_change_feed(table: str, tombstones: str, record_function: str) -> None:
+    """Undoes :func:`add_change_feed`."""
+    op.execute(f"DROP TRIGGER {table}_record_deletion ON {table}")
+    op.execute(f"DROP TRIGGER {table}_stamp_change ON {table}")
+    op.execute(f"DROP FUNCTION {record_function}()")
+    revoke_all(tombstones)
+    op.drop_table(tombstones)
+    op.drop_index(f"ix_{table}_tenant_id_changed_xid", table_name=table)
+    op.drop_column(table, "changed_xid")

@@ -31,6 +31,12 @@ from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base
+from app.vocabulary import (
+    CANDIDATE_STATUSES,
+    VACANCY_CONTRACTS,
+    VACANCY_STATUSES,
+    WORK_PERMITS,
+)
 
 ROLES = ("admin", "integration", "scout")
 # The default model (all-MiniLM-L6-v2) has 384 dimensions; a model of another size needs a
@@ -58,6 +64,13 @@ def _created() -> Mapped[dt.datetime]:
 def _tenant_fk() -> Mapped[uuid.UUID]:
     return mapped_column(
         UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False
+    )
+
+
+def _change_feed_index(table: str) -> Index:
+    """What the change feed reads: a tenant's rows written since a transaction id."""
+    return Index(
+        f"ix_{table}_tenant_id_changed_xid", "tenant_id", "changed_xid", postgresql_include=["id"]
     )
 
 
@@ -145,12 +158,6 @@ class Employer(_Resource, Base):
     contact: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
 
-VACANCY_CONTRACTS = ("internship", "apprenticeship", "fixed_term", "permanent")
-VACANCY_STATUSES = ("open", "filled", "closed")
-CANDIDATE_STATUSES = ("active", "paused", "placed", "withdrawn")
-WORK_PERMITS = ("yes", "no", "pending", "unknown")
-
-
 def _lat() -> Mapped[float | None]:
     return mapped_column(
         Double, Computed("((location ->> 'lat'))::double precision", persisted=True)
@@ -176,6 +183,7 @@ class Vacancy(_Embedded, _Resource, Base):
         ),
         CheckConstraint(_in("contract", VACANCY_CONTRACTS), name="contract"),
         CheckConstraint(_in("status", VACANCY_STATUSES), name="status"),
+        _change_feed_index("vacancies"),
     )
 
     employer_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False, index=True)
@@ -198,6 +206,23 @@ class Vacancy(_Embedded, _Resource, Base):
     stipend: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     status: Mapped[str] = mapped_column(Text, nullable=False, server_default=text("'open'"))
     title_embedding: Mapped[Any] = mapped_column(Vector(EMBEDDING_DIM), nullable=True)
+    # Set by a trigger to the writing transaction's id: the change feed of in-process state.
+    changed_xid: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
+
+
+class _Tombstone:
+    """A deleted row's tenant and the deleting transaction (written by a trigger): ids only,
+    pruned when old. The change feed's deletions."""
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    deleted_xid: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    deleted_at: Mapped[dt.datetime] = _created()
+
+
+class VacancyDeletion(_Tombstone, Base):
+    __tablename__ = "vacancy_deletions"
+
+    vacancy_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
 
 
 class Candidate(_Embedded, _Resource, Base):
@@ -205,12 +230,7 @@ class Candidate(_Embedded, _Resource, Base):
     __table_args__ = (
         _vector_index("candidates"),
         _tsv_index("candidates"),
-        Index(
-            "ix_candidates_tenant_id_changed_xid",
-            "tenant_id",
-            "changed_xid",
-            postgresql_include=["id"],
-        ),
+        _change_feed_index("candidates"),
         UniqueConstraint("tenant_id", "external_id"),
         UniqueConstraint("tenant_id", "id"),
         CheckConstraint(_in("status", CANDIDATE_STATUSES), name="status"),
@@ -241,15 +261,10 @@ class Candidate(_Embedded, _Resource, Base):
     changed_xid: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
 
 
-class CandidateDeletion(Base):
-    """Tombstone of a deleted candidate (written by a trigger): ids only, pruned when old."""
-
+class CandidateDeletion(_Tombstone, Base):
     __tablename__ = "candidate_deletions"
 
-    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
-    deleted_xid: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     candidate_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
-    deleted_at: Mapped[dt.datetime] = _created()
 
 
 class CandidateSensitive(Base):
@@ -332,6 +347,7 @@ class Shortlist(Base):
     created_at: Mapped[dt.datetime] = _created()
     key_id: Mapped[str | None] = mapped_column(Text)
     ranker_version: Mapped[str] = mapped_column(Text, nullable=False)
+    feature_version: Mapped[str] = mapped_column(Text, nullable=False)
     embedding_model: Mapped[str] = mapped_column(Text, nullable=False)
     params: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     excluded_by_gate: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)

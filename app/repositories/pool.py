@@ -1,9 +1,6 @@
-"""Reads that keep in-process candidate pools in step with the database (the change feed).
+"""What an in-process candidate pool holds of each candidate, read in batches.
 
-Every candidate write stamps the writing transaction's id (``changed_xid``) and every deletion
-leaves a tombstone (migration 0003). A reader remembers ``pg_snapshot_xmin`` — the oldest
-transaction still running when it last looked — and next time asks for everything stamped at or
-after it: a write that committed late is still caught, and nothing needs a clock.
+Which candidates to read comes from the change feed (app/repositories/change_feed.py).
 """
 
 from __future__ import annotations
@@ -21,40 +18,13 @@ from app.ml.text import skill_labels
 from app.repositories.vectors import vector_from_send
 
 _BATCH = 5000
-# Asked before every ranking, so built once.
-_CHANGES = text(
-    "SELECT 'h', NULL::uuid, pg_snapshot_xmin(pg_current_snapshot())::text::bigint "
-    "UNION ALL SELECT 'c', id, changed_xid FROM candidates "
-    "WHERE tenant_id = :tenant_id AND changed_xid >= :since "
-    "UNION ALL SELECT 'd', candidate_id, deleted_xid FROM candidate_deletions "
-    "WHERE tenant_id = :tenant_id AND deleted_xid >= :since"
-)
 
 
 class PoolRepository:
-    """The change feed of one tenant's candidates."""
+    """Reads candidates as pool rows."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-
-    async def changes(
-        self, tenant_id: uuid.UUID, since: int
-    ) -> tuple[int, list[tuple[uuid.UUID, int]], list[uuid.UUID]]:
-        """Returns, in one round trip: the new horizon, (id, changed_xid) of the tenant's
-        candidates written at or after ``since``, and the ids deleted at or after it.
-
-        The horizon is read before the rows, so a write it does not cover is read again next
-        time rather than missed."""
-        rows = await self.session.execute(_CHANGES, {"tenant_id": tenant_id, "since": since})
-        horizon, changed, deleted = 0, [], []
-        for kind, row_id, xid in rows:
-            if kind == "h":
-                horizon = int(xid)
-            elif kind == "c":
-                changed.append((row_id, int(xid)))
-            else:
-                deleted.append(row_id)
-        return horizon, changed, deleted
 
     async def rows(self, tenant_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> list[PoolRow]:
         """Returns what the pool holds of these candidates (chunks only where there are several)."""
@@ -109,13 +79,3 @@ class PoolRepository:
                     )
                 )
         return out
-
-    async def prune_deletions(self, older_than_days: int) -> None:
-        """Forgets tombstones older than ``older_than_days`` (pools older than that reload)."""
-        await self.session.execute(
-            text(
-                "DELETE FROM candidate_deletions "
-                "WHERE deleted_at < now() - make_interval(days => :days)"
-            ),
-            {"days": older_than_days},
-        )

@@ -22,8 +22,8 @@ def _json(value: Any) -> str:
 # exist (someone erased meanwhile is left out and the ranks close up), then what was stored.
 _INSERT_SNAPSHOT = text(
     "WITH s AS (INSERT INTO shortlists (id, tenant_id, vacancy_id, key_id, "
-    "ranker_version, embedding_model, params, excluded_by_gate, considered) "
-    "VALUES (:id, :tenant_id, :vacancy_id, :key_id, :ranker_version, "
+    "ranker_version, feature_version, embedding_model, params, excluded_by_gate, considered) "
+    "VALUES (:id, :tenant_id, :vacancy_id, :key_id, :ranker_version, :feature_version, "
     ":embedding_model, CAST(:params AS jsonb), CAST(:excluded_by_gate AS jsonb), "
     ":considered) RETURNING created_at), "
     "r AS (SELECT x.*, row_number() OVER (ORDER BY x.rank) AS kept_rank "

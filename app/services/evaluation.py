@@ -1,7 +1,7 @@
 """`ponte eval`: rank an evaluation set through the API's own code path, next to baselines.
 
 The set is loaded into a scratch tenant (deleted afterwards) with the same services the API
-uses; every vacancy is ranked by ``MatchingService``. In the same run, the reference baselines
+uses; every vacancy is ranked by ``ShortlistService.rank``. In the same run, the reference baselines
 are computed on the reference texts: BM25, plain cosine of the same model, and their RRF.
 """
 
@@ -35,8 +35,8 @@ from app.ml.evaluation import (
 from app.repositories.tenants import TenantRepository
 from app.schemas import EmployerIn, Principal, Role
 from app.services.concurrency import Preconditions
-from app.services.matching import MatchingService
 from app.services.resources import CandidateService, EmployerService, VacancyService
+from app.services.shortlists import ShortlistService
 
 SPLITS = ("tune", "test", "all")
 METHODS = ("ponte", "bm25", "minilm_cosine", "rrf_bm25_cosine")
@@ -168,8 +168,8 @@ async def rank_all(
     ranked: dict[str, list[dict[str, Any]]] = {}
     for n, v in enumerate(data.vacancies, start=1):
         async with sessions() as session, session.begin():
-            service = MatchingService(session, principal, encoder)
-            _, items, _, _ = await service.rank_candidates(v["external_id"], depth)
+            service = ShortlistService(session, principal, encoder)
+            _, _, (items, _, _) = await service.rank(v["external_id"], depth)
         ranked[v["external_id"]] = items
         if n % 50 == 0:
             progress(f"ranked {n}/{len(data.vacancies)} vacancies")

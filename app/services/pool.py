@@ -2,8 +2,13 @@
 
 The first shortlist of a tenant in a process loads its candidates (built off the event loop, then
 published); every later request first applies what the change feed reports since the last look
-(usually nothing: two index range scans). Pools are per process: several workers each keep
-their own, and each stays correct on its own.
+(usually nothing: two index range scans). When the applied changes have grown the BM25 delta or
+the dead slots past their share, the tenant's pool is compacted off the event loop into a new
+pool, published when complete: requests that already hold the old one go on reading it
+unchanged, and the tenant's next requests wait for the new one (other tenants do not).
+
+Pools are per process and bounded per process (least recently used first out); several workers
+each keep their own, and each stays correct on its own.
 """
 
 from __future__ import annotations
@@ -17,14 +22,16 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.ml.pool import CandidatePool
+from app.repositories.change_feed import ChangeFeedRepository
 from app.repositories.pool import PoolRepository
 from app.repositories.tenants import TenantRepository
+from app.services.lru import Lru
 
 # Tombstones live this long; a pool that has not looked for most of it reloads in full.
 TOMBSTONE_DAYS = 7
 RELOAD_AFTER_S = 6 * 86400
-_PRUNE_EVERY_S = 3600.0
-_MAX_TENANTS = 64
+PRUNE_EVERY_S = 3600.0
+MAX_TENANTS = 64
 _LOAD_BATCH = 5000
 
 
@@ -33,22 +40,21 @@ class _State:
     pool: CandidatePool | None = None
     horizon: int = -1
     synced_at: float = 0.0
+    pruned_at: float = 0.0
     too_big_until: float = 0.0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     loop: asyncio.AbstractEventLoop | None = None
 
 
-_STATES: dict[uuid.UUID, _State] = {}
-_last_prune = 0.0
+_STATES: Lru[uuid.UUID, _State] = Lru(MAX_TENANTS)
 
 
 def _state(tenant_id: uuid.UUID) -> _State:
     loop = asyncio.get_running_loop()
     state = _STATES.get(tenant_id)
     if state is None or state.loop is not loop:
-        if len(_STATES) >= _MAX_TENANTS:
-            _STATES.clear()
-        state = _STATES[tenant_id] = _State(loop=loop)
+        state = _State(loop=loop)
+        _STATES.put(tenant_id, state)
     return state
 
 
@@ -60,8 +66,7 @@ async def _load(
     for start in range(0, len(ids), _LOAD_BATCH):
         rows = await repo.rows(tenant_id, ids[start : start + _LOAD_BATCH])
         await asyncio.to_thread(pool.apply, rows, (), bulk=True)
-    await asyncio.to_thread(pool.compact)
-    return pool
+    return await asyncio.to_thread(pool.compacted)
 
 
 async def candidate_pool(
@@ -69,22 +74,22 @@ async def candidate_pool(
 ) -> CandidatePool | None:
     """Returns the tenant's pool, current as of now; None when the tenant has more than
     ``max_rows`` candidates (the caller then ranks in the database)."""
-    global _last_prune
     state = _state(tenant_id)
     repo = PoolRepository(session)
+    feed = ChangeFeedRepository(session)
     async with state.lock:
         now = time.monotonic()
         if now < state.too_big_until:
             return None
-        horizon, changed, deleted = await repo.changes(
-            tenant_id, state.horizon if state.pool is not None else -1
+        horizon, changed, deleted = await feed.changes(
+            "candidates", tenant_id, state.horizon if state.pool is not None else -1
         )
         stale = state.pool is None or horizon < state.horizon
         if not stale and now - state.synced_at > RELOAD_AFTER_S:
             stale = True
         if stale:
             if state.pool is not None:
-                horizon, changed, _ = await repo.changes(tenant_id, -1)
+                horizon, changed, _ = await feed.changes("candidates", tenant_id, -1)
             if len(changed) > max_rows:
                 state.pool, state.too_big_until = None, now + 600
                 return None
@@ -100,19 +105,24 @@ async def candidate_pool(
                 return None
             if rows or deleted:
                 pool.apply(rows, deleted)
+            if pool.wants_compaction:
+                state.pool = await asyncio.to_thread(pool.compacted)
         state.horizon, state.synced_at = horizon, now
-        if now - _last_prune > _PRUNE_EVERY_S:
-            _last_prune = now
-            await repo.prune_deletions(TOMBSTONE_DAYS)
+        if now - state.pruned_at > PRUNE_EVERY_S:
+            state.pruned_at = now
+            await feed.prune("candidates", tenant_id, TOMBSTONE_DAYS)
         return state.pool
 
 
-def forget_candidates(tenant_id: uuid.UUID, ids: Iterable[uuid.UUID]) -> None:
+async def forget_candidates(tenant_id: uuid.UUID, ids: Iterable[uuid.UUID]) -> None:
     """Drops rows the database no longer has from the tenant's pool (found missing when a
     snapshot was stored: a deletion the change feed did not report)."""
-    state = _STATES.get(tenant_id)
-    if state is not None and state.pool is not None:
-        state.pool.apply([], ids)
+    state = _STATES.peek(tenant_id)
+    if state is None or state.loop is not asyncio.get_running_loop():
+        return
+    async with state.lock:
+        if state.pool is not None:
+            state.pool.forget(ids)
 
 
 async def warm(sessions: async_sessionmaker[AsyncSession], dim: int, max_rows: int) -> int:
@@ -120,7 +130,7 @@ async def warm(sessions: async_sessionmaker[AsyncSession], dim: int, max_rows: i
     how many were loaded. Run in the background at start-up; requests meanwhile still work."""
     async with sessions() as session:
         tenants = sorted(await TenantRepository(session).list(), key=lambda t: t.created_at)
-    tenant_ids = [tenant.id for tenant in tenants[: _MAX_TENANTS // 2]]
+    tenant_ids = [tenant.id for tenant in tenants[: MAX_TENANTS // 2]]
     loaded = 0
     for tenant_id in tenant_ids:
         async with sessions() as session, session.begin():

@@ -1,4 +1,4 @@
-"""A tenant's own settings: today the scorer's weights."""
+"""A tenant's own settings: today the weighted scorer's weights."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import NotFound, ValidationFailed
-from app.ml.scoring import DEFAULT_WEIGHTS
+from app.ml.ranker import DEFAULT_WEIGHTS
 from app.repositories.tenants import TenantRepository
 from app.schemas import Principal, TenantSettingsPatch
 

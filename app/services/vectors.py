@@ -28,19 +28,17 @@ from app.ml.text import (
     vacancy_text,
 )
 from app.repositories.vectors import VectorRepository
+from app.services.lru import Lru
 
 # Skill labels repeat across thousands of profiles: keep their vectors in memory too, by (model
 # id, skill key), so a warm request hashes nothing; at about 1.5 kB a vector, the bound keeps
-# this under ~75 MB.
-_SKILL_CACHE: dict[tuple[str, str], npt.NDArray[np.float32]] = {}
-_SKILL_CACHE_MAX = 50_000
+# this under ~75 MB; the least recently used labels go first.
+_SKILL_CACHE: Lru[tuple[str, str], npt.NDArray[np.float32]] = Lru(50_000)
 
 
 def _remember(model_id: str, vectors: dict[str, npt.NDArray[np.float32]]) -> None:
-    if len(_SKILL_CACHE) + len(vectors) > _SKILL_CACHE_MAX:
-        _SKILL_CACHE.clear()
     for key, vector in vectors.items():
-        _SKILL_CACHE[(model_id, key)] = vector
+        _SKILL_CACHE.put((model_id, key), vector)
 
 
 def _mean_unit(vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:

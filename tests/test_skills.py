@@ -7,7 +7,8 @@ import random
 import numpy as np
 import pytest
 
-from app.ml.scoring import (
+from app.ml.explain import explain
+from app.ml.skills import (
     KIND_EXACT,
     KIND_NONE,
     KIND_SOFT,
@@ -15,7 +16,6 @@ from app.ml.scoring import (
     SOFT_MATCH_THRESHOLD,
     TEXT_MATCH_THRESHOLD,
     RequiredSkill,
-    explain,
     skill_matrix,
 )
 from app.ml.text import skill_key
@@ -92,7 +92,7 @@ def test_skill_matrix_matches_the_rule_row_by_row():
     # An explanation reads a row back: what was met, in the order asked, and what is missing.
     for row, (labels, text) in enumerate(zip(candidates, windows, strict=True)):
         rule = list(zip(required, reference(required, labels, vectors, text), strict=True))
-        said = explain({}, found, row, required, {}, None, remote=False)
+        said = explain({}, found, row, required, {}, None, remote=False, contributions={})
         assert [(m["required"], m["matched_index"]) for m in said["matched_skills"]] == [
             (r.label, index if index >= 0 else None) for r, (kind, _, index) in rule if kind
         ]

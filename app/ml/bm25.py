@@ -1,0 +1,302 @@
+"""Okapi BM25 over numbered rows, kept current by small deltas: the one lexical index Ponte has.
+
+PostgreSQL's ``ts_rank_cd`` has no inverse document frequency: on esco_dev its ranking scored
+nDCG@10 0.37 against 0.81 for BM25 on the same stored texts, and took 0.7 s a query against
+10 ms (bench/lexical_compare.py). So lexical retrieval and the lexical feature use this index,
+for candidates (inside the pool, by slot) and for vacancies (by id, :class:`KeyedBm25`).
+
+A base is built over all rows (term counts per row in CSR, weights per term in CSC, frozen
+statistics); rows written since form a small delta scored row by row with the base's
+statistics; the base is rebuilt from the stored term counts, without tokenising again, when the
+delta grows past a share of it.
+
+The lexical *feature* is :func:`lexical_share`: BM25 against what a row holding the query's
+matchable terms would score (the query's ceiling) — a function of the pair and the corpus
+statistics alone, so a feature stored from one shortlist means the same in another.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+F64 = npt.NDArray[np.float64]
+I32 = npt.NDArray[np.int32]
+F32 = npt.NDArray[np.float32]
+Encoded = tuple[I32, F32]
+
+K1 = 1.2
+B = 0.75
+_TOKEN = re.compile(r"\w+")
+
+
+def lexical_tokens(text: str) -> list[str]:
+    """Lowercase word tokens with accents folded ("mansioni" and "mansióni" meet)."""
+    folded = unicodedata.normalize("NFKD", text.lower())
+    folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
+    return _TOKEN.findall(folded)
+
+
+def term_counts(text: str | None) -> Counter[str]:
+    """The bag of words BM25 indexes for a text."""
+    return Counter(lexical_tokens(text or ""))
+
+
+def query_terms(text: str | None) -> set[str]:
+    """The terms of a query (each counted once)."""
+    return set(lexical_tokens(text or ""))
+
+
+@dataclass
+class Bm25Base:
+    """A frozen BM25 base over rows ``0 … rows - 1``."""
+
+    k1: float = K1
+    b: float = B
+    rows: int = 0
+    vocab: dict[str, int] = field(default_factory=dict)
+    tf_indptr: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
+    tf_terms: I32 = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+    tf_counts: F32 = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
+    w_indptr: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
+    w_rows: I32 = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+    w_data: F32 = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
+    idf: F64 = field(default_factory=lambda: np.zeros(0, dtype=np.float64))
+    avgdl: float = 1.0
+
+    @classmethod
+    def build(cls, rows: Sequence[Encoded], vocab: dict[str, int]) -> Bm25Base:
+        """Builds the base from (term ids, counts) per row; row i is slot i."""
+        n = len(rows)
+        base = cls(rows=n, vocab=vocab)
+        lens = np.fromiter((len(t) for t, _ in rows), dtype=np.int64, count=n)
+        base.tf_indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(lens, out=base.tf_indptr[1:])
+        if n:
+            base.tf_terms = np.concatenate([t for t, _ in rows]).astype(np.int32)
+            base.tf_counts = np.concatenate([c for _, c in rows]).astype(np.float32)
+        doc_of = np.repeat(np.arange(n, dtype=np.int32), lens)
+        lengths = np.bincount(doc_of, weights=base.tf_counts, minlength=n)
+        base.avgdl = float(lengths.mean()) if n else 1.0
+        df = np.bincount(base.tf_terms, minlength=len(vocab)).astype(np.float64)
+        base.idf = np.log(1 + (n - df + 0.5) / (df + 0.5))
+        norm = (base.k1 * (1 - base.b + base.b * lengths / (base.avgdl or 1.0))).astype(np.float32)
+        tf = base.tf_counts
+        idf = base.idf.astype(np.float32)
+        weights = idf[base.tf_terms] * tf * np.float32(base.k1 + 1) / (tf + norm[doc_of])
+        order = np.argsort(base.tf_terms, kind="stable")
+        base.w_rows = doc_of[order]
+        base.w_data = weights[order].astype(np.float32)
+        base.w_indptr = np.zeros(len(vocab) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(base.tf_terms, minlength=len(vocab)), out=base.w_indptr[1:])
+        return base
+
+    def row(self, row: int) -> Encoded:
+        """Returns (term ids, counts) of one base row."""
+        start, end = self.tf_indptr[row], self.tf_indptr[row + 1]
+        return self.tf_terms[start:end], self.tf_counts[start:end]
+
+    def idf_of(self, term: str) -> float:
+        """The base's idf of a term (that of a term no row has, when unseen)."""
+        j = self.vocab.get(term)
+        if j is not None and j < len(self.idf):
+            return float(self.idf[j])
+        return math.log(1 + (self.rows + 0.5) / 0.5)
+
+    def add_scores(self, out: F64, terms: Iterable[str]) -> None:
+        """Adds each base row's BM25 score for ``terms`` into ``out[:rows]``."""
+        spans = []
+        for term in terms:
+            j = self.vocab.get(term)
+            if j is not None and j + 1 < len(self.w_indptr):
+                spans.append((self.w_indptr[j], self.w_indptr[j + 1]))
+        if spans:
+            # One weighted count over all the terms' postings, rather than a scatter per term.
+            rows = np.concatenate([self.w_rows[start:end] for start, end in spans])
+            weights = np.concatenate([self.w_data[start:end] for start, end in spans])
+            out += np.bincount(rows, weights=weights, minlength=len(out))
+
+    def score_counts(self, counts: Mapping[str, int], terms: set[str]) -> float:
+        """Scores a row outside the base with the base's statistics."""
+        shared = counts.keys() & terms
+        if not shared:
+            return 0.0
+        length = sum(counts.values())
+        norm = self.k1 * (1 - self.b + self.b * length / (self.avgdl or 1.0))
+        score = 0.0
+        for term in shared:
+            tf = counts[term]
+            score += self.idf_of(term) * tf * (self.k1 + 1) / (tf + norm)
+        return score
+
+    def holds(self, term: str) -> bool:
+        """Whether some base row holds ``term``."""
+        j = self.vocab.get(term)
+        return (
+            j is not None and j + 1 < len(self.w_indptr) and self.w_indptr[j + 1] > self.w_indptr[j]
+        )
+
+
+def encode(counts: Mapping[str, int], vocab: dict[str, int]) -> Encoded:
+    """Returns (term ids, counts) of a row, adding unseen terms to ``vocab``."""
+    terms = [vocab.setdefault(term, len(vocab)) for term in counts]
+    return np.asarray(terms, dtype=np.int32), np.asarray(list(counts.values()), dtype=np.float32)
+
+
+# A row that matches this share of the query's ceiling counts as a full lexical match: long
+# vacancy texts hold far more words than any one profile does. Chosen on the tune half of
+# esco_dev among 1/1.5, 1/2 and 1/3 (docs/EVALUATION.md, "The lexical feature").
+FULL_MATCH_SHARE = 0.5
+
+
+def lexical_share(bm25: F64, ceiling: F64 | float) -> F64:
+    """The lexical feature: BM25 against ``FULL_MATCH_SHARE`` of the query's ceiling in its
+    corpus, clipped to [0, 1] (0 where no query term can be matched)."""
+    ceilings = FULL_MATCH_SHARE * np.broadcast_to(np.asarray(ceiling, dtype=np.float64), bm25.shape)
+    share: F64 = np.divide(bm25, ceilings, out=np.zeros(bm25.shape), where=ceilings > 0)
+    np.minimum(share, 1.0, out=share)
+    return share
+
+
+class Bm25Index:
+    """BM25 over slots ``0 … n - 1``: a base plus a delta of rows written since it was built.
+
+    A slot's text is set once (a changed row takes a new slot in the pool); ``drop`` forgets
+    a slot's delta entry. ``bulk`` rows (a load nobody reads yet) are only encoded and wait for
+    :meth:`rebuild`."""
+
+    def __init__(self) -> None:
+        self.base = Bm25Base()
+        self.delta: dict[int, Counter[str]] = {}
+        self.delta_df: Counter[str] = Counter()  # in how many delta rows each term is
+        self.staged: dict[int, Encoded] = {}
+
+    def put(self, slot: int, counts: Counter[str], *, bulk: bool = False) -> None:
+        if bulk:
+            self.staged[slot] = encode(counts, self.base.vocab)
+        else:
+            self.drop(slot)
+            self.delta[slot] = counts
+            self.delta_df.update(counts.keys())
+
+    def drop(self, slot: int) -> None:
+        counts = self.delta.pop(slot, None)
+        if counts is not None:
+            self.delta_df.subtract(counts.keys())
+            for term in counts:
+                if self.delta_df[term] <= 0:
+                    del self.delta_df[term]
+        self.staged.pop(slot, None)
+
+    def wants_rebuild(self) -> bool:
+        """The delta is scored row by row with the base's statistics: keep it small, but
+        rebuild a big base rarely (and a small one once the delta outgrows it)."""
+        n = len(self.delta)
+        return n > self.base.rows or n > max(64, min(1000, self.base.rows // 10))
+
+    def rebuild(self, slots: Sequence[int]) -> Bm25Index:
+        """Returns a new index whose row i holds what slot ``slots[i]`` holds here (the
+        vocabulary is shared, and only grows)."""
+        vocab = self.base.vocab
+        docs = [
+            self.staged[slot]
+            if slot in self.staged
+            else encode(self.delta[slot], vocab)
+            if slot in self.delta
+            else self.base.row(slot)
+            for slot in slots
+        ]
+        index = Bm25Index()
+        index.base = Bm25Base.build(docs, vocab)
+        return index
+
+    def scores(self, terms: set[str], size: int) -> F64:
+        """Returns the BM25 score of every slot below ``size`` for ``terms``."""
+        out = np.zeros(size, dtype=np.float64)
+        self.base.add_scores(out[: min(self.base.rows, size)], terms)
+        for slot, counts in self.delta.items():
+            if slot < size:
+                out[slot] = self.base.score_counts(counts, terms)
+        return out
+
+    def ceiling(self, terms: Iterable[str]) -> float:
+        """What a row of average length holding once each of ``terms`` that some row holds
+        would score: the sum of their idf, as rows are scored (terms no row holds cannot be
+        matched, so they do not count)."""
+        return sum(
+            self.base.idf_of(term)
+            for term in terms
+            if self.base.holds(term) or term in self.delta_df
+        )
+
+
+class KeyedBm25:
+    """A :class:`Bm25Index` over rows named by id, updated row by row (the vacancies of a
+    tenant, or the database path's candidates)."""
+
+    def __init__(self) -> None:
+        self.index = Bm25Index()
+        self.ids: list[Hashable | None] = []
+        self.pos: dict[Hashable, int] = {}
+        self.dead = 0
+
+    def __len__(self) -> int:
+        return len(self.pos)
+
+    def apply(self, rows: Iterable[tuple[Hashable, str]], deleted: Iterable[Hashable] = ()) -> None:
+        """Sets the text of each (id, text) of ``rows`` and forgets ``deleted``."""
+        for row_id in deleted:
+            self._forget(row_id)
+        for row_id, text in rows:
+            self._forget(row_id)
+            slot = len(self.ids)
+            self.ids.append(row_id)
+            self.pos[row_id] = slot
+            self.index.put(slot, term_counts(text))
+        if self.index.wants_rebuild() or self.dead > max(64, len(self.ids) // 4):
+            self._rebuild()
+
+    def _forget(self, row_id: Hashable) -> None:
+        slot = self.pos.pop(row_id, None)
+        if slot is not None:
+            self.ids[slot] = None
+            self.index.drop(slot)
+            self.dead += 1
+
+    def _rebuild(self) -> None:
+        keep = [slot for slot, row_id in enumerate(self.ids) if row_id is not None]
+        self.index = self.index.rebuild(keep)
+        self.ids = [self.ids[slot] for slot in keep]
+        self.pos = {row_id: i for i, row_id in enumerate(self.ids) if row_id is not None}
+        self.dead = 0
+
+    def scores(self, query: str) -> tuple[F64, float]:
+        """Per slot the BM25 of ``query`` (dead slots 0), and the query's ceiling."""
+        terms = query_terms(query)
+        out = self.index.scores(terms, len(self.ids))
+        if self.dead:
+            out[[slot for slot, row_id in enumerate(self.ids) if row_id is None]] = 0.0
+        return out, self.index.ceiling(terms)
+
+    def top(self, query: str, k: int) -> list[tuple[Hashable, float]]:
+        """Returns the ``k`` best (id, BM25) pairs with a positive score."""
+        scores, _ = self.scores(query)
+        positive = np.flatnonzero(scores > 0)
+        if len(positive) > k:
+            positive = positive[np.argpartition(-scores[positive], k)[:k]]
+        order = positive[np.argsort(-scores[positive], kind="stable")]
+        return [(self.ids[i], float(scores[i])) for i in order]
+
+    def score_of(self, query: str, ids: Sequence[Hashable]) -> tuple[dict[Hashable, float], float]:
+        """Returns the BM25 of each of ``ids`` (0 for unknown ids) and the query's ceiling."""
+        scores, ceiling = self.scores(query)
+        return {
+            row_id: float(scores[self.pos[row_id]]) if row_id in self.pos else 0.0 for row_id in ids
+        }, ceiling

@@ -1,0 +1,190 @@
+"""Retrieval from a pool: which gate-passing candidates a vacancy's ranking looks at.
+
+Exact, over every passing row: the union of the rows nearest by profile vector, nearest by best
+text window, best by BM25, best by a fixed blend of the cheap features, and those listing the
+required skills word for word — then, for the proposed rows only, the features the ranker reads
+from vectors and BM25. The blend's weights are this module's own (``RETRIEVAL_WEIGHTS``), not
+the ranker's: a learned ranker cannot silently change who is retrieved.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from app.ml import gates as gate_rules
+from app.ml.bm25 import lexical_share, query_terms
+from app.ml.features import availability_fit, distance_fit
+from app.ml.gates import VacancyView
+from app.ml.pool import CandidatePool
+from app.ml.skills import LabelKeys
+from app.vocabulary import GATES
+
+F32 = npt.NDArray[np.float32]
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+
+# The blend retriever: rows good on every cheap feature without topping any single list. Fixed
+# (the default scorer's weights when the retrievers were measured, docs/BENCHMARKS.md); the
+# features are those every row has at hand before skill matching.
+RETRIEVAL_WEIGHTS: dict[str, float] = {
+    "semantic_best": 0.30,
+    "semantic_profile": 0.10,
+    "lexical": 0.10,
+    "language": 0.04,
+    "distance": 0.03,
+    "availability": 0.03,
+}
+# A nice-to-have skill counts this much of a must-have one for the skill-label retriever.
+NICE_TO_HAVE_HITS = 0.2
+
+
+@dataclass
+class Retrieved:
+    """What one ranking request takes from the pool: counts, and per picked row its features."""
+
+    total: int
+    passing: int
+    excluded: dict[str, int]
+    ids: list[uuid.UUID]
+    external_ids: list[str]
+    labels: list[list[str]]
+    # Per picked row, NaN where unknown:
+    language: F64
+    distance_km: F64
+    max_commute_km: F64
+    semantic_profile: F64
+    semantic_chunk: F64
+    title_profile: F64
+    title: F64
+    lexical: F64  # raw BM25
+    lexical_ceiling: float
+    gates: dict[str, npt.NDArray[np.int8]]  # per gate, the state of each picked row
+    text_vectors: list[F32]
+    label_keys: LabelKeys
+
+
+def similarities(pool: CandidatePool, query: F32, slots: I64) -> tuple[F32, F32]:
+    """Returns the cosine to ``query`` of the profile vector and of the best chunk, for
+    ``slots``, in their order."""
+    n = pool.size
+    # The product is bound by reading the vectors: for a small share of the rows, gather them;
+    # for a large one, a straight pass over all of them reads less.
+    profile = (
+        np.take(pool.vectors, slots, axis=0) @ query
+        if 4 * len(slots) < n
+        else (pool.vectors[:n] @ query)[slots]
+    )
+    best = profile
+    if len(pool.chunk_owner):
+        position = np.full(n, -1, dtype=np.int64)
+        position[slots] = np.arange(len(slots))
+        owners = position[pool.chunk_owner]
+        held = owners >= 0
+        if held.any():
+            best = profile.copy()
+            np.maximum.at(best, owners[held], pool.chunk_vectors[held] @ query)
+    return profile, best
+
+
+def top(scores: npt.NDArray[np.floating], mask: npt.NDArray[np.bool_], k: int) -> I64:
+    """Returns the positions of the ``k`` masked entries with the highest score, best first
+    (ties in position order)."""
+    candidates = np.flatnonzero(mask)
+    if len(candidates) > k:
+        part = np.argpartition(-scores[candidates], k - 1)[:k]
+        candidates = candidates[part]
+    order = np.argsort(-scores[candidates], kind="stable")
+    result: I64 = candidates[order].astype(np.int64)
+    return result
+
+
+def retrieve(
+    pool: CandidatePool,
+    vacancy: VacancyView,
+    enabled: Sequence[str],
+    query: F32,
+    title: F32 | None,
+    query_text: str,
+    k: int,
+    skills: Sequence[tuple[str, float]] = (),
+) -> Retrieved:
+    """Gates every row, proposes the union of each retriever's ``k`` best passing rows (see the
+    module docstring), and reads their features.
+
+    Runs without yielding, so the pool cannot change under it."""
+    n = pool.size
+    states = gate_rules.gate_states(pool, vacancy, GATES)
+    alive = pool.alive[:n]
+    mask = gate_rules.passing(pool, {g: states[g] for g in enabled})
+    excluded = {g: int(np.count_nonzero((states[g] == -1) & alive)) for g in enabled}
+    # From here on, only the passing rows (a sixth of a tenant on average) are looked at;
+    # ``top`` answers positions in ``passing``.
+    passing = np.flatnonzero(mask)
+    km = gate_rules.distances(pool, vacancy, passing)
+    profile, best = similarities(pool, query, passing)
+    terms = query_terms(query_text)
+    ceiling = pool.bm25.ceiling(terms)
+    lexical = pool.lexical_scores(terms)[passing]
+    vectors = pool.has_vector[passing]
+    picked = [top(profile, vectors, k), top(best, vectors, k), top(lexical, lexical > 0, k)]
+    parts: dict[str, F64 | F32 | None] = {
+        "semantic_best": best,
+        "semantic_profile": profile,
+        "lexical": lexical_share(lexical, ceiling),
+        "language": gate_rules.language_fit(pool, vacancy, passing),
+        "distance": distance_fit(bool(vacancy.remote), km, pool.commute[passing]),
+        "availability": availability_fit(states["availability"][passing]),
+    }
+    blend = np.zeros(len(passing))
+    for name, values in parts.items():
+        if values is not None:
+            blend += RETRIEVAL_WEIGHTS[name] * values
+    picked.append(top(blend, vectors, k))
+    if skills:
+        # Rows that list the required skills word for word, best profile first among equals:
+        # the must-have coverage the other retrievers cannot see.
+        hits = pool.skill_hits(skills)[passing]
+        picked.append(top(hits + 1e-3 * profile, hits > 0, k))
+    chosen = np.concatenate(picked)
+    _, first = np.unique(chosen, return_index=True)
+    chosen = chosen[np.sort(first)]  # each row once, in the order proposed
+    profile, best, lexical = profile[chosen], best[chosen], lexical[chosen]
+    at = passing[chosen]
+    slots: list[int] = at.tolist()
+    text_vectors = [pool.text_vectors(s) for s in slots]
+    has_vector = pool.has_vector[at]
+    title_profile = np.full(len(slots), np.nan)
+    occupation = np.full(len(slots), np.nan)
+    if title is not None and len(at):
+        occupation = pool.title_similarity(title, at)
+        # One product for the single-window rows; the few long texts take their best window.
+        title_profile = np.where(has_vector, pool.vectors[at] @ title, np.nan)
+        for i, s in enumerate(slots):
+            if s in pool.chunks_of:
+                title_profile[i] = float(np.max(text_vectors[i] @ title))
+    fit = gate_rules.language_fit(pool, vacancy, at)
+    return Retrieved(
+        total=int(np.count_nonzero(alive)),
+        passing=int(np.count_nonzero(mask)),
+        excluded=excluded,
+        ids=[pool.ids[s] for s in slots],  # type: ignore[misc]
+        external_ids=[pool.external_ids[s] for s in slots],  # type: ignore[misc]
+        labels=[pool.labels[s] for s in slots],  # type: ignore[misc]
+        language=np.full(len(slots), np.nan) if fit is None else fit,
+        distance_km=km[chosen],
+        max_commute_km=pool.commute[at],
+        semantic_profile=np.where(has_vector, profile, np.nan),
+        semantic_chunk=np.where(has_vector, best, np.nan),
+        title_profile=title_profile,
+        title=occupation,
+        lexical=lexical,
+        lexical_ceiling=ceiling,
+        gates={g: states[g][at] for g in GATES},
+        text_vectors=text_vectors,
+        label_keys=pool.label_keys(slots),
+    )

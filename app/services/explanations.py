@@ -1,0 +1,63 @@
+"""Explanations as a snapshot stores them and as the API renders them.
+
+A stored explanation names a candidate's matching skill only by its position in the candidate's
+list and a short hash of the label (``matched_ref``), never the label itself; rendering names
+the label again if the candidate still holds the same label at the same place (after an
+erasure or an edit, it is null).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from app.ml.text import label_hash
+
+
+@functools.lru_cache(maxsize=65536)
+def matched_ref(label: str) -> str:
+    """The short hash a snapshot keeps of a candidate's label."""
+    return label_hash(label).hex()[:16]
+
+
+def stored_explanation(item: dict[str, Any]) -> dict[str, Any]:
+    """The ranked item's explanation as a snapshot keeps it (each matched skill gains its
+    ``matched_ref``)."""
+    explanation: dict[str, Any] = item["explanation"]
+    labels = item["candidate_labels"]
+    for m in explanation["matched_skills"]:
+        index = m["matched_index"]
+        m["matched_ref"] = matched_ref(labels[index]) if index is not None else None
+    return explanation
+
+
+def public_explanation(stored: dict[str, Any], labels: list[str] | None) -> dict[str, Any]:
+    """Renders a stored explanation against the candidate's current labels."""
+    matched = []
+    for m in stored.get("matched_skills", []):
+        index = m.get("matched_index")
+        label = (
+            labels[index]
+            if labels is not None and index is not None and index < len(labels)
+            else None
+        )
+        if label is not None and matched_ref(label) != m.get("matched_ref"):
+            label = None
+        matched.append(
+            {
+                "required": m["required"],
+                "matched_by": label,
+                "kind": m["kind"],
+                "similarity": m["similarity"],
+            }
+        )
+    return {
+        "summary": stored["summary"],
+        "components": stored["components"],
+        # Snapshots made before rankers reported contributions have none.
+        "contributions": stored.get("contributions"),
+        "matched_skills": matched,
+        "missing_skills": stored["missing_skills"],
+        "gates": stored["gates"],
+        "distance_km": stored["distance_km"],
+    }

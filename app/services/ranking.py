@@ -1,0 +1,334 @@
+"""Ranking: the tenant's candidates for a vacancy, or its open vacancies for a candidate.
+
+Pipeline: gates → retrieval → pair features → the ranker handed in → explanations. Two paths
+reach the same features: the in-process pool (app/ml/retrieval.py; gates in numpy, exact
+retrieval over the gate-passing rows) serves shortlists of tenants that fit one; the database
+path (gates and pair features in SQL, app/repositories/matching.py) serves larger tenants and
+the candidate → vacancies direction. Which ranker scores is decided by the caller
+(app/services/rankers.py); this module never picks one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import get_settings
+from app.db.tables import Candidate
+from app.errors import BadRequest, NotFound
+from app.ml.encoder import Encoder
+from app.ml.explain import explain, gate_state
+from app.ml.features import Pairs, as_column, feature_columns
+from app.ml.gates import VacancyView
+from app.ml.ranker import Ranker
+from app.ml.retrieval import NICE_TO_HAVE_HITS, retrieve
+from app.ml.skills import RequiredSkill, SkillMatrix, match_skills, required_skills, skill_matrix
+from app.ml.text import skill_key, skill_labels
+from app.repositories.change_feed import Side
+from app.repositories.matching import MatchRepository, Scope
+from app.repositories.resources import CandidateRepository, RankingVacancy, VacancyRepository
+from app.schemas import Principal
+from app.services.lexical import lexical_index
+from app.services.pool import candidate_pool
+from app.services.vectors import VectorService
+from app.vocabulary import GATES
+
+F64 = np.ndarray[Any, np.dtype[np.float64]]
+# Below this many gate-passing rows an exact scan is cheaper and never misses a row.
+EXACT_SCAN_BELOW = 2000
+Ranked = tuple[list[dict[str, Any]], dict[str, int], int]  # items, excluded by gate, considered
+
+
+def enabled_gates(switches: Mapping[str, bool] | None) -> tuple[str, ...]:
+    """Returns the gates left on; unknown gate names are an error."""
+    switches = switches or {}
+    unknown = sorted(set(switches) - set(GATES))
+    if unknown:
+        raise BadRequest(f"unknown gates: {', '.join(unknown)}; known: {', '.join(GATES)}")
+    return tuple(g for g in GATES if switches.get(g, True))
+
+
+def _pairs_of(rows: Sequence[Mapping[str, Any]], lexical: Sequence[float], ceiling: float) -> Pairs:
+    """The database path's feature rows as :class:`Pairs`."""
+    return Pairs(
+        candidate_id=[row["candidate_id"] for row in rows],
+        candidate_external_id=[row["candidate_external_id"] for row in rows],
+        vacancy_id=[row["vacancy_id"] for row in rows],
+        vacancy_external_id=[row["vacancy_external_id"] for row in rows],
+        labels=[skill_labels(row["skills"]) for row in rows],
+        required=[row["required_skills"] for row in rows],
+        **{
+            name: as_column([row[name] for row in rows])
+            for name in (
+                "semantic_profile",
+                "semantic_chunk",
+                "title",
+                "title_profile",
+                "language",
+                "distance_km",
+                "max_commute_km",
+            )
+        },
+        remote=np.array([bool(row["remote"]) for row in rows], dtype=bool),
+        lexical=as_column(lexical),
+        lexical_ceiling=np.full(len(rows), ceiling),
+        gates={g: np.array([row[f"gate_{g}"] or 0 for row in rows], dtype=np.int8) for g in GATES},
+    )
+
+
+class RankingService:
+    """Ranks within the caller's tenant with the ranker it is given."""
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        encoder: Encoder,
+        pool_max_rows: int | None = None,
+    ) -> None:
+        self.session = session
+        self.pool_max_rows = (
+            get_settings().pool_max_candidates if pool_max_rows is None else pool_max_rows
+        )
+        self.principal = principal
+        self.encoder = encoder
+        self.vectors = VectorService(session, encoder)
+        self.repo = MatchRepository(session)
+
+    # -- the two directions ------------------------------------------------------------------
+
+    async def vacancy(self, external_id: str) -> RankingVacancy:
+        """The vacancy as ranking reads it, its vectors made current first."""
+        repo = VacancyRepository(self.session)
+        row = await repo.for_ranking(self.principal.tenant_id, external_id)
+        if row is None:
+            raise NotFound(f"no vacancy '{external_id}'")
+        if await self.vectors.refresh_vacancies([row]):
+            row = await repo.for_ranking(self.principal.tenant_id, external_id)
+            if row is None:  # deleted while its vectors were being refreshed
+                raise NotFound(f"no vacancy '{external_id}'")
+        return row
+
+    async def candidate(self, external_id: str) -> Candidate:
+        """The candidate, its vectors made current first."""
+        row = await CandidateRepository(self.session).get(self.principal.tenant_id, external_id)
+        if row is None:
+            raise NotFound(f"no candidate '{external_id}'")
+        if await self.vectors.refresh_candidates([row]):
+            await self.session.refresh(row)
+        return row
+
+    async def rank_candidates(
+        self, vacancy: RankingVacancy, limit: int, ranker: Ranker, gates: tuple[str, ...] = GATES
+    ) -> Ranked:
+        """Ranks the tenant's candidates for a vacancy."""
+        scope = Scope("shortlist", self.principal.tenant_id, vacancy.id, gates)
+        pooled = await self._rank_pooled(scope, vacancy, limit, ranker)
+        if pooled is not None:
+            return pooled
+        return await self._rank_in_database(
+            scope, np.asarray(vacancy.embedding), vacancy.search_text or "", limit, ranker
+        )
+
+    async def rank_vacancies(
+        self, candidate: Candidate, limit: int, ranker: Ranker, gates: tuple[str, ...] = GATES
+    ) -> Ranked:
+        """Ranks the tenant's open vacancies for a candidate."""
+        scope = Scope("matches", self.principal.tenant_id, candidate.id, gates)
+        return await self._rank_in_database(
+            scope, np.asarray(candidate.embedding), candidate.search_text or "", limit, ranker
+        )
+
+    # -- retrieval paths ---------------------------------------------------------------------
+
+    async def _rank_in_database(
+        self, scope: Scope, query_vector: Any, query_text: str, limit: int, ranker: Ranker
+    ) -> Ranked:
+        counts = await self.repo.gate_counts(scope)
+        passing = counts["passing"]
+        # Each retriever proposes 2×limit (at least 50); the union is re-scored as a whole.
+        k = max(2 * limit, 50)
+        exact = passing <= EXACT_SCAN_BELOW
+        await self.repo.tune_vector_search(k)
+        ids = await self.repo.nearest(scope, query_vector, k, exact=exact)
+        if scope.direction == "shortlist":
+            ids += await self.repo.nearest_chunks(scope, query_vector, k, exact=exact)
+        side: Side = "candidates" if scope.ranked == "c" else "vacancies"
+        lexical = await lexical_index(self.session, scope.tenant_id, side)
+        # Lexical hits are not gate-filtered yet: ask for more, pair_features drops failures.
+        ids += [row_id for row_id, _ in lexical.top(query_text, 3 * k)]  # type: ignore[misc]
+        ids = list(dict.fromkeys(ids))
+        rows = await self.repo.pair_features(scope, ids)
+        key = "candidate_id" if scope.ranked == "c" else "vacancy_id"
+        bm25, ceiling = lexical.score_of(query_text, [row[key] for row in rows])
+        pairs = _pairs_of(rows, [bm25[row[key]] for row in rows], ceiling)
+        excluded = {g: counts[g] for g in scope.gates}
+        return await self._score(pairs, scope, ranker, limit), excluded, counts["total"]
+
+    async def _rank_pooled(
+        self, scope: Scope, vacancy: RankingVacancy, limit: int, ranker: Ranker
+    ) -> Ranked | None:
+        """Ranks from the tenant's in-process pool; None when the tenant is too big for one (or
+        the vacancy has no vector yet)."""
+        if self.pool_max_rows <= 0 or vacancy.embedding is None:
+            return None
+        pool = await candidate_pool(
+            self.session, scope.tenant_id, self.encoder.dimension, self.pool_max_rows
+        )
+        if pool is None:
+            return None
+        view = VacancyView(
+            vacancy.start_date, vacancy.remote, vacancy.lat, vacancy.lon, vacancy.languages or []
+        )
+        required = required_skills(vacancy.required_skills)
+        found = retrieve(
+            pool,
+            view,
+            scope.gates,
+            vacancy.embedding,
+            vacancy.title_embedding,
+            vacancy.search_text or "",
+            max(2 * limit, 50),
+            [
+                (skill_key(r.label), r.weight * (1.0 if r.must_have else NICE_TO_HAVE_HITS))
+                for r in required
+            ],
+        )
+        # Skill matching on the pool's key ids; keys it holds no vector for yet come from the
+        # skill cache (or are embedded), and the pool keeps them for the next ranking.
+        keys = found.label_keys
+        wanted = [keys.names[n] for n in np.flatnonzero(~keys.known).tolist()]
+        vectors = await self.vectors.skill_vectors(wanted + [r.label for r in required])
+        keys.complete(vectors)
+        pool.remember_vectors(keys)
+        matched = match_skills(required, keys, vectors, found.text_vectors)
+        rows = len(found.ids)
+        pairs = Pairs(
+            candidate_id=found.ids,
+            candidate_external_id=found.external_ids,
+            vacancy_id=[vacancy.id] * rows,
+            vacancy_external_id=[vacancy.external_id] * rows,
+            labels=found.labels,
+            required=[vacancy.required_skills] * rows,
+            semantic_profile=found.semantic_profile,
+            semantic_chunk=found.semantic_chunk,
+            title=found.title,
+            title_profile=found.title_profile,
+            language=found.language,
+            distance_km=found.distance_km,
+            max_commute_km=found.max_commute_km,
+            remote=np.full(rows, bool(vacancy.remote)),
+            lexical=found.lexical,
+            lexical_ceiling=np.full(rows, found.lexical_ceiling),
+            gates=found.gates,
+        )
+        ranked = await self._score(pairs, scope, ranker, limit, (matched, required))
+        return ranked, found.excluded, found.total
+
+    # -- skills, scores, explanations ----------------------------------------------------------
+
+    async def _match_groups(
+        self, pairs: Pairs
+    ) -> tuple[list[tuple[SkillMatrix, int, list[RequiredSkill]]], F64, F64]:
+        """Matches each pair's candidate against its vacancy's skills, the pairs of one vacancy
+        in one go: per pair (matrix, its row there, the skills), and the must-have and
+        nice-to-have coverage."""
+        n = len(pairs)
+        labels = {label for row_labels in pairs.labels for label in row_labels}
+        required_of = {id(items): items for items in pairs.required}
+        labels |= {label for items in required_of.values() for label in skill_labels(items)}
+        skill_vectors = await self.vectors.skill_vectors(labels)
+        chunks = await self.repo.chunk_vectors(
+            self.principal.tenant_id, list(set(pairs.candidate_id))
+        )
+        text_vectors = {
+            cid: np.asarray(vectors, dtype=np.float32) for cid, vectors in chunks.items()
+        }
+        groups: dict[int, list[int]] = {}
+        for i, items in enumerate(pairs.required):
+            groups.setdefault(id(items), []).append(i)
+        skills: list[tuple[SkillMatrix, int, list[RequiredSkill]]] = [None] * n  # type: ignore[list-item]
+        must, nice = np.full(n, np.nan), np.full(n, np.nan)
+        for members in groups.values():
+            required = required_skills(pairs.required[members[0]])
+            found = skill_matrix(
+                required,
+                [pairs.labels[i] for i in members],
+                skill_vectors,
+                [text_vectors.get(pairs.candidate_id[i]) for i in members],
+            )
+            must[members] = found.coverage(required, must_have=True)
+            nice[members] = found.coverage(required, must_have=False)
+            for position, i in enumerate(members):
+                skills[i] = (found, position, required)
+        return skills, must, nice
+
+    async def _score(
+        self,
+        pairs: Pairs,
+        scope: Scope,
+        ranker: Ranker,
+        limit: int | None = None,
+        matched: tuple[SkillMatrix, list[RequiredSkill]] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Scores every pair, sorts best first, keeps ``limit`` and explains those.
+        ``matched``: the pairs' skill matching against one vacancy, when the caller has it."""
+        n = len(pairs)
+        if not n:
+            return []
+        if matched is not None:
+            found, required = matched
+            must = found.coverage(required, must_have=True)
+            nice = found.coverage(required, must_have=False)
+            skills = [(found, i, required) for i in range(n)]
+        else:
+            skills, must, nice = await self._match_groups(pairs)
+        columns = feature_columns(pairs, must, nice)
+        scores = np.round(ranker.score(columns), 6).tolist()
+        ids = pairs.candidate_id if scope.ranked == "c" else pairs.vacancy_id
+        order = sorted(range(n), key=lambda i: (-scores[i], str(ids[i])))
+        chosen = order if limit is None else order[:limit]
+        picked = {name: values[chosen].tolist() for name, values in columns.items()}
+        credit = {
+            name: values.tolist()
+            for name, values in ranker.contributions(
+                {name: values[chosen] for name, values in columns.items()}
+            ).items()
+        }
+        distance_km = pairs.distance_km[chosen].tolist()
+        gate_values = {g: pairs.gates[g][chosen].tolist() for g in scope.gates}
+        kept = []
+        for at, i in enumerate(chosen):
+            features = {
+                name: None if math.isnan(values[at]) else values[at]
+                for name, values in picked.items()
+            }
+            contributions = {
+                name: None if math.isnan(values[at]) else values[at]
+                for name, values in credit.items()
+            }
+            found, position, required = skills[i]
+            # Only the gates that were applied are reported; a gate switched off says nothing.
+            gates = {g: gate_state(values[at]) for g, values in gate_values.items()}
+            km = None if math.isnan(distance_km[at]) else distance_km[at]
+            remote = bool(pairs.remote[i])
+            kept.append(
+                {
+                    "ranked_id": ids[i],
+                    "candidate_id": pairs.candidate_id[i],
+                    "candidate_external_id": pairs.candidate_external_id[i],
+                    "vacancy_id": pairs.vacancy_id[i],
+                    "vacancy_external_id": pairs.vacancy_external_id[i],
+                    "score": scores[i],
+                    "features": features,
+                    "candidate_labels": pairs.labels[i],
+                    "explanation": explain(
+                        features, found, position, required, gates, km, remote, contributions
+                    ),
+                }
+            )
+        return kept

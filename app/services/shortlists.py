@@ -1,0 +1,158 @@
+"""Shortlists: rank a vacancy's candidates with the tenant's ranker and store the result as an
+immutable snapshot (the audit record, and what learning reads); read snapshots back.
+
+A snapshot records the ranker's version, the features' version, the embedding model, the
+request's parameters and the ranker's weights, and per item the rank, score, every feature and
+the explanation — enough to re-score it with the ranker that made it (tests do).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.tables import Shortlist
+from app.errors import NotFound
+from app.ml.encoder import Encoder
+from app.ml.features import FEATURE_VERSION
+from app.ml.ranker import Ranker, WeightedRanker
+from app.ml.text import skill_labels
+from app.repositories.resources import RankingVacancy, VacancyRepository
+from app.repositories.shortlists import ShortlistRepository
+from app.schemas import Principal
+from app.services.explanations import public_explanation, stored_explanation
+from app.services.pool import forget_candidates
+from app.services.rankers import ranker_for
+from app.services.ranking import Ranked, RankingService, enabled_gates
+from app.vocabulary import GATES
+
+
+def _ranker_params(ranker: Ranker) -> dict[str, Any]:
+    """What a snapshot keeps of its ranker beyond the version (the weighted scorer's weights)."""
+    return {"weights": ranker.weights} if isinstance(ranker, WeightedRanker) else {}
+
+
+class ShortlistService:
+    """Creates and reads the caller's tenant's snapshots."""
+
+    def __init__(self, session: AsyncSession, principal: Principal, encoder: Encoder) -> None:
+        self.session = session
+        self.principal = principal
+        self.encoder = encoder
+        self.repo = ShortlistRepository(session)
+
+    async def rank(
+        self, vacancy_external_id: str, limit: int, gates: tuple[str, ...] = GATES
+    ) -> tuple[RankingVacancy, Ranker, Ranked]:
+        """Ranks the tenant's candidates for a vacancy with the tenant's ranker, storing nothing
+        (what evaluation and benchmarks measure): the vacancy, the ranker, the ranking."""
+        ranking = RankingService(self.session, self.principal, self.encoder)
+        vacancy = await ranking.vacancy(vacancy_external_id)
+        ranker = await ranker_for(self.session, self.principal.tenant_id)
+        return vacancy, ranker, await ranking.rank_candidates(vacancy, limit, ranker, gates)
+
+    async def create_shortlist(
+        self, vacancy_external_id: str, limit: int, gate_switches: dict[str, bool] | None
+    ) -> dict[str, Any]:
+        """Ranks the tenant's candidates for a vacancy and stores the result as a snapshot."""
+        gates = enabled_gates(gate_switches)
+        vacancy, ranker, (ranked, excluded, total) = await self.rank(
+            vacancy_external_id, limit, gates
+        )
+        params = {"limit": limit, "gates": {g: g in gates for g in GATES}}
+        stored = [stored_explanation(item) for item in ranked]
+        snapshot, kept = await self.repo.create(
+            {
+                "tenant_id": self.principal.tenant_id,
+                "vacancy_id": vacancy.id,
+                "key_id": self.principal.key_id,
+                "ranker_version": ranker.version,
+                "feature_version": FEATURE_VERSION,
+                "embedding_model": self.encoder.model_id,
+                "params": {**params, **_ranker_params(ranker)},
+                "excluded_by_gate": excluded,
+                "considered": total,
+            },
+            [
+                {
+                    "rank": rank,
+                    "candidate_id": item["candidate_id"],
+                    "score": item["score"],
+                    "features": item["features"],
+                    "explanation": explanation,
+                }
+                for rank, (item, explanation) in enumerate(zip(ranked, stored, strict=True), 1)
+            ],
+        )
+        pairs = list(zip(ranked, stored, strict=True))
+        if len(kept) < len(ranked):
+            # Someone was erased while this ranked (or behind the change feed's back): the
+            # snapshot left them out, so does the answer, and so does the pool from now on.
+            gone = {item["candidate_id"] for item in ranked} - set(kept)
+            await forget_candidates(self.principal.tenant_id, gone)
+            pairs = [(i, e) for i, e in pairs if i["candidate_id"] not in gone]
+        # The answer is rendered from what was just stored, as a later read would render it.
+        items = [
+            {
+                "rank": rank,
+                "candidate_external_id": item["candidate_external_id"],
+                "score": item["score"],
+                "explanation": public_explanation(explanation, item["candidate_labels"]),
+            }
+            for rank, (item, explanation) in enumerate(pairs, start=1)
+        ]
+        return _snapshot_view(snapshot, vacancy.external_id, items)
+
+    async def read_shortlist(self, shortlist_id: uuid.UUID) -> dict[str, Any]:
+        """Returns a stored snapshot with its items."""
+        tenant_id = self.principal.tenant_id
+        snapshot = await self.repo.get(tenant_id, shortlist_id)
+        if snapshot is None:
+            raise NotFound(f"no shortlist '{shortlist_id}'")
+        items = []
+        for item, external_id, skills in await self.repo.items(tenant_id, snapshot.id):
+            labels = skill_labels(skills) if skills is not None else None
+            items.append(
+                {
+                    "rank": item.rank,
+                    "candidate_external_id": external_id,
+                    "score": item.score,
+                    "explanation": public_explanation(item.explanation, labels),
+                }
+            )
+        vacancy_external_id = await self.repo.vacancy_external_id(tenant_id, snapshot.vacancy_id)
+        return _snapshot_view(snapshot, vacancy_external_id, items)
+
+    async def list_shortlists(self, vacancy_external_id: str, limit: int) -> list[dict[str, Any]]:
+        """Returns the vacancy's snapshots, newest first, without their items."""
+        vacancy = await VacancyRepository(self.session).get(
+            self.principal.tenant_id, vacancy_external_id
+        )
+        if vacancy is None:
+            raise NotFound(f"no vacancy '{vacancy_external_id}'")
+        rows = await self.repo.list_for_vacancy(self.principal.tenant_id, vacancy.id, limit)
+        return [_summary(row, vacancy_external_id) for row in rows]
+
+
+def _summary(snapshot: Shortlist, vacancy_external_id: str | None) -> dict[str, Any]:
+    return {
+        "id": snapshot.id,
+        "vacancy_external_id": vacancy_external_id,
+        "created_at": snapshot.created_at,
+        "ranker_version": snapshot.ranker_version,
+        "feature_version": snapshot.feature_version,
+        "embedding_model": snapshot.embedding_model,
+        "considered": snapshot.considered,
+        "excluded_by_gate": snapshot.excluded_by_gate,
+    }
+
+
+def _snapshot_view(
+    snapshot: Shortlist, vacancy_external_id: str | None, items: list[dict[str, Any]]
+) -> dict[str, Any]:
+    view = _summary(snapshot, vacancy_external_id)
+    view["params"] = {k: v for k, v in snapshot.params.items() if k != "weights"}
+    view["items"] = items
+    return view

@@ -1,0 +1,30 @@
+"""The closed vocabularies of the domain, defined once.
+
+Schemas, tables, the in-process pool and the matching SQL all derive theirs from here; where SQL
+has to spell a value out (a CHECK constraint in a migration, the ``ponte_cefr_rank`` function),
+tests/test_vocabulary.py holds it equal to these. A leaf: it imports nothing from Ponte.
+"""
+
+from __future__ import annotations
+
+# Language levels of the Common European Framework, lowest first; "native" ranks above C2.
+CEFR_LEVELS = ("A1", "A2", "B1", "B2", "C1", "C2")
+LANGUAGE_LEVELS = (*CEFR_LEVELS, "native")
+# A1 = 1 … C2 = 6, native = 7; keyed by the upper-cased level (what SQL compares).
+CEFR_RANK: dict[str, int] = {level.upper(): rank for rank, level in enumerate(LANGUAGE_LEVELS, 1)}
+
+CANDIDATE_STATUSES = ("active", "paused", "placed", "withdrawn")
+# Statuses a vacancy may put forward at all ("placed" is then its own gate, not_placed).
+PROPOSABLE_STATUSES = ("active", "placed")
+WORK_PERMITS = ("yes", "no", "pending", "unknown")
+
+VACANCY_STATUSES = ("open", "filled", "closed")
+VACANCY_CONTRACTS = ("internship", "apprenticeship", "fixed_term", "permanent")
+
+# The hard gates, in the order they are applied and reported.
+GATES = ("status", "not_placed", "availability", "language", "commute", "permit")
+
+
+def cefr_rank(level: object) -> int:
+    """A1 = 1 … C2 = 6, native = 7, anything else (or nothing) 0 — as SQL ``ponte_cefr_rank``."""
+    return CEFR_RANK.get(str(level).upper(), 0) if level is not None else 0
