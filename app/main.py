@@ -19,6 +19,7 @@ from app.db.migrate import head_revisions, known_revisions
 from app.logging import configure_logging, get_logger
 from app.ml.encoder import Encoder
 from app.services import pool as pool_service
+from app.services.health import database_problem
 from app.services.keys import bootstrap_admin
 
 log = get_logger("ponte")
@@ -32,8 +33,8 @@ async def _bootstrap(app: FastAPI, settings: Settings) -> None:
             created = await bootstrap_admin(
                 session, settings.bootstrap_admin_key.get_secret_value()
             )
-    except Exception as exc:  # the schema may not exist yet; /readyz says so
-        log.warning("bootstrap_skipped", reason=type(exc).__name__)
+    except Exception as exc:  # the schema may not exist yet; /readyz says so too
+        log.warning("bootstrap_skipped", reason=database_problem(exc))
         return
     log.info("bootstrap", tenant_created=created)
 

@@ -31,10 +31,11 @@ async def test_healthz_and_readyz(client):
     assert r.json()["status"] == "ready"
 
 
-async def test_readyz_follows_its_own_database_server(tmp_path_factory, encoder):
-    """Its own embedded server: stop it, readyz says 503; start it, readyz recovers."""
+async def test_readyz_follows_its_own_database_server(tmp_path_factory, encoder, caplog):
+    """Its own embedded server: never migrated, readyz says so and what to run; stop it,
+    readyz says 503; start it, readyz recovers."""
     data_dir = tmp_path_factory.mktemp("outage")
-    settings: Settings = make_settings(data_dir)
+    settings: Settings = make_settings(data_dir, bootstrap_admin_key="ponte_boot_" + "x" * 32)
     owner = await asyncio.to_thread(embedded_owner_url, data_dir, settings.db_name)
     urls = DatabaseUrls(
         owner=owner, service=owner.set(username=settings.db_app_role), embedded=True
@@ -43,10 +44,16 @@ async def test_readyz_follows_its_own_database_server(tmp_path_factory, encoder)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
-            # Not migrated yet: the service role does not even exist.
+            # Not migrated yet: the service role does not even exist. Said as such, with the
+            # command to run, in /readyz and in the log of the skipped bootstrap.
             r = await c.get("/readyz")
             assert r.status_code == 503
             assert r.headers["content-type"] == "application/problem+json"
+            assert r.json()["checks"]["database"].startswith("not migrated")
+            assert "run `ponte migrate`" in r.json()["detail"]
+            skipped = [rec for rec in caplog.records if "bootstrap_skipped" in rec.getMessage()]
+            assert skipped
+            assert "ponte migrate" in skipped[0].getMessage()
             await asyncio.to_thread(migrate.upgrade, owner, settings, "head")
             r = await c.get("/readyz")
             assert r.status_code == 200, r.text
@@ -75,7 +82,7 @@ async def test_readyz_reports_migrations_behind_and_ahead(settings, encoder, dat
             app.state.migration_known = app.state.migration_known | {"9999_future"}
             r = await c.get("/readyz")
             assert r.status_code == 503
-            assert r.json()["checks"]["migrations"] == "behind"
+            assert r.json()["checks"]["migrations"] == "behind: run `ponte migrate`"
             # The database is at a revision this code does not know (a newer release
             # migrated during a rolling upgrade): still ready.
             app.state.migration_head = {"0000_old"}

@@ -10,14 +10,36 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.repositories.health import applied_revisions, ping
 
 
+MIGRATE_HINT = "run `ponte migrate`"
+
+
 def migration_state(applied: set[str], head: set[str], known: set[str]) -> str:
-    """Returns "ok" (at head), "ahead" (a newer release migrated) or "behind"."""
+    """Returns "ok" (at head), "ahead" (a newer release migrated), or what is wrong and what to
+    run: never migrated, or behind."""
     if applied == head:
         return "ok"
-    if applied and not applied & known:
+    if not applied:
+        return f"not migrated: {MIGRATE_HINT}"
+    if not applied & known:
         # A newer release has migrated; migrations are expand-first, so this code still works.
         return "ahead"
-    return "behind"
+    return f"behind: {MIGRATE_HINT}"
+
+
+def database_problem(exc: BaseException) -> str:
+    """Says why the database could not be used, in words an operator can act on: a database
+    never migrated has no service role yet (migrations create it), which the driver reports as
+    a failed login."""
+    cause = getattr(exc, "orig", None) or exc.__cause__ or exc
+    state = getattr(cause, "sqlstate", None)
+    message = str(cause)
+    if state == "28000" and "does not exist" in message:
+        return f"not migrated (its service role does not exist yet): {MIGRATE_HINT}"
+    if state == "3D000":
+        return f"the database does not exist: create it, then {MIGRATE_HINT}"
+    if state == "42P01":
+        return f"not migrated (a table is missing): {MIGRATE_HINT}"
+    return f"unreachable ({type(exc).__name__})"
 
 
 async def readiness(
@@ -39,7 +61,7 @@ async def readiness(
                 checks["database"] = "ok"
                 applied = await applied_revisions(session)
         except Exception as exc:  # any failure here means "not ready", never a 500
-            checks["database"] = f"unreachable ({type(exc).__name__})"
+            checks["database"] = database_problem(exc)
             checks["migrations"] = "unknown"
         else:
             checks["migrations"] = migration_state(applied, head, known)

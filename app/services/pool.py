@@ -14,6 +14,7 @@ each keep their own, and each stays correct on its own.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 import uuid
 from collections.abc import Iterable
@@ -40,7 +41,7 @@ class _State:
     pool: CandidatePool | None = None
     horizon: int = -1
     synced_at: float = 0.0
-    pruned_at: float = 0.0
+    pruned_at: float = -math.inf  # the first look prunes
     too_big_until: float = 0.0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     loop: asyncio.AbstractEventLoop | None = None
