@@ -1,4 +1,5 @@
-"""The ``ponte`` command: serve, migrate, tenants, keys, demo."""
+"""The ``ponte`` command: serve, demo, migrate, downgrade, revision, tenants, keys, reembed,
+eval."""
 
 from __future__ import annotations
 

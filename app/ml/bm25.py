@@ -17,6 +17,8 @@ statistics alone, so a feature stored from one shortlist means the same in anoth
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
 import re
 import unicodedata
@@ -31,17 +33,26 @@ F64 = npt.NDArray[np.float64]
 I32 = npt.NDArray[np.int32]
 F32 = npt.NDArray[np.float32]
 Encoded = tuple[I32, F32]
+StoredTerms = tuple[Sequence[str], Sequence[int]]  # a row's distinct terms and their counts
 
 K1 = 1.2
 B = 0.75
 _TOKEN = re.compile(r"\w+")
 
 
+@functools.cache
+def _without_marks() -> dict[int, None]:
+    """A translation table deleting every combining mark (built once, on first use; none lies
+    beyond the first two planes)."""
+    return {cp: None for cp in range(0x20000) if unicodedata.combining(chr(cp))}
+
+
 def lexical_tokens(text: str) -> list[str]:
     """Lowercase word tokens with accents folded ("mansioni" and "mansióni" meet)."""
-    folded = unicodedata.normalize("NFKD", text.lower())
-    folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
-    return _TOKEN.findall(folded)
+    lowered = text.lower()
+    if not lowered.isascii():  # nothing to fold in plain ASCII, most texts
+        lowered = unicodedata.normalize("NFKD", lowered).translate(_without_marks())
+    return _TOKEN.findall(lowered)
 
 
 def term_counts(text: str | None) -> Counter[str]:
@@ -49,9 +60,24 @@ def term_counts(text: str | None) -> Counter[str]:
     return Counter(lexical_tokens(text or ""))
 
 
+def stored_terms(text: str | None) -> tuple[list[str], list[int]]:
+    """A text's terms and their counts, as a row stores them beside the text."""
+    counts = term_counts(text)
+    return list(counts), list(counts.values())
+
+
 def query_terms(text: str | None) -> set[str]:
     """The terms of a query (each counted once)."""
     return set(lexical_tokens(text or ""))
+
+
+class Vocabulary(dict[str, int]):
+    """Term ids, numbered in the order terms are first seen: looking up an unseen term adds
+    it (``__missing__``), so a row's terms are numbered in one C-level ``map``."""
+
+    def __missing__(self, term: str) -> int:
+        self[term] = n = len(self)
+        return n
 
 
 @dataclass
@@ -61,7 +87,7 @@ class Bm25Base:
     k1: float = K1
     b: float = B
     rows: int = 0
-    vocab: dict[str, int] = field(default_factory=dict)
+    vocab: Vocabulary = field(default_factory=Vocabulary)
     tf_indptr: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
     tf_terms: I32 = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
     tf_counts: F32 = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
@@ -72,7 +98,7 @@ class Bm25Base:
     avgdl: float = 1.0
 
     @classmethod
-    def build(cls, rows: Sequence[Encoded], vocab: dict[str, int]) -> Bm25Base:
+    def build(cls, rows: Sequence[Encoded], vocab: Vocabulary) -> Bm25Base:
         """Builds the base from (term ids, counts) per row; row i is slot i."""
         n = len(rows)
         base = cls(rows=n, vocab=vocab)
@@ -144,10 +170,10 @@ class Bm25Base:
         )
 
 
-def encode(counts: Mapping[str, int], vocab: dict[str, int]) -> Encoded:
+def encode(counts: Mapping[str, int], vocab: Vocabulary) -> Encoded:
     """Returns (term ids, counts) of a row, adding unseen terms to ``vocab``."""
-    terms = [vocab.setdefault(term, len(vocab)) for term in counts]
-    return np.asarray(terms, dtype=np.int32), np.asarray(list(counts.values()), dtype=np.float32)
+    ids = np.fromiter(map(vocab.__getitem__, counts), dtype=np.int32, count=len(counts))
+    return ids, np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
 
 
 # A row that matches this share of the query's ceiling counts as a full lexical match: long
@@ -178,13 +204,55 @@ class Bm25Index:
         self.delta_df: Counter[str] = Counter()  # in how many delta rows each term is
         self.staged: dict[int, Encoded] = {}
 
-    def put(self, slot: int, counts: Counter[str], *, bulk: bool = False) -> None:
-        if bulk:
-            self.staged[slot] = encode(counts, self.base.vocab)
-        else:
-            self.drop(slot)
-            self.delta[slot] = counts
-            self.delta_df.update(counts.keys())
+    def put(self, slot: int, text: str | None, stored: StoredTerms | None = None) -> None:
+        """Sets a slot's text (or the terms stored for it); it joins the delta until the next
+        rebuild."""
+        self.drop(slot)
+        counts = Counter(dict(zip(*stored, strict=True))) if stored else term_counts(text)
+        self.delta[slot] = counts
+        self.delta_df.update(counts.keys())
+
+    def stage(
+        self,
+        slots: Sequence[int],
+        texts: Sequence[str | None],
+        stored: Sequence[StoredTerms | None] | None = None,
+    ) -> None:
+        """Encodes many slots for the next :meth:`rebuild` (a bulk load nobody reads yet): rows
+        with stored terms take them as they are; the others' texts are tokenised, every token
+        of the batch numbered in one pass and counted per row in one sort."""
+        if stored is not None:
+            known = [i for i, terms in enumerate(stored) if terms is not None]
+            vocab = self.base.vocab
+            for i in known:
+                terms, counts = stored[i]  # type: ignore[misc]
+                self.staged[slots[i]] = (
+                    np.fromiter(map(vocab.__getitem__, terms), dtype=np.int32, count=len(terms)),
+                    np.asarray(counts, dtype=np.float32),
+                )
+            if known:
+                rest = sorted(set(range(len(slots))) - set(known))
+                slots, texts = [slots[i] for i in rest], [texts[i] for i in rest]
+        if not slots:
+            return
+        tokens = [lexical_tokens(text or "") for text in texts]
+        lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
+        total = int(lengths.sum())
+        ids = np.fromiter(
+            map(self.base.vocab.__getitem__, itertools.chain.from_iterable(tokens)),
+            dtype=np.int64,
+            count=total,
+        )
+        rows = np.repeat(np.arange(len(tokens), dtype=np.int64), lengths)
+        keys, counts = np.unique((rows << 32) | ids, return_counts=True)
+        bounds = np.searchsorted(keys >> 32, np.arange(len(tokens) + 1))
+        terms = (keys & 0xFFFFFFFF).astype(np.int32)
+        weights = counts.astype(np.float32)
+        for i, slot in enumerate(slots):
+            self.staged[slot] = (
+                terms[bounds[i] : bounds[i + 1]],
+                weights[bounds[i] : bounds[i + 1]],
+            )
 
     def drop(self, slot: int) -> None:
         counts = self.delta.pop(slot, None)
@@ -259,7 +327,7 @@ class KeyedBm25:
             slot = len(self.ids)
             self.ids.append(row_id)
             self.pos[row_id] = slot
-            self.index.put(slot, term_counts(text))
+            self.index.put(slot, text)
         if self.index.wants_rebuild() or self.dead > max(64, len(self.ids) // 4):
             self._rebuild()
 

@@ -93,7 +93,9 @@ def commute(pool: CandidatePool, vacancy: VacancyView, n: int) -> States:
     # Within reach when the angle to the vacancy is at most the commute limit's, i.e. its
     # cosine at least the limit's: one product over every row instead of the haversine.
     reach = pool.reach[:n]
-    closeness = pool.unit[:n] @ unit_point(math.radians(vacancy.lat), math.radians(vacancy.lon))
+    closeness = pool.unit[:n] @ np.array(
+        unit_point(math.radians(vacancy.lat), math.radians(vacancy.lon))
+    )
     with np.errstate(invalid="ignore"):
         passed = closeness >= reach
         # Within rounding of the limit, the haversine distance decides, as in SQL.

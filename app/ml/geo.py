@@ -16,10 +16,10 @@ F64 = npt.NDArray[np.float64]
 EARTH_KM = 6371.0088
 
 
-def unit_point(lat: float, lon: float) -> F64:
+def unit_point(lat: float, lon: float) -> tuple[float, float, float]:
     """The point at (lat, lon), in radians, on the unit sphere (NaN when unknown)."""
     cos_lat = math.cos(lat)
-    return np.array([cos_lat * math.cos(lon), cos_lat * math.sin(lon), math.sin(lat)])
+    return (cos_lat * math.cos(lon), cos_lat * math.sin(lon), math.sin(lat))
 
 
 def reach_cosine(max_km: float | None, lat: float | None, lon: float | None) -> float:

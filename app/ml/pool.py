@@ -20,12 +20,11 @@ import math
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from app.ml.bm25 import Bm25Index, term_counts
+from app.ml.bm25 import Bm25Index, StoredTerms
 from app.ml.geo import reach_cosine, unit_point
 from app.ml.skill_index import SkillIndex
 from app.ml.skills import LabelKeys
@@ -60,11 +59,12 @@ class PoolRow:
     lat: float | None
     lon: float | None
     max_commute_km: float | None
-    languages: list[dict[str, Any]]
+    languages: list[tuple[str, str | None]]  # (ISO code, CEFR level) as stored
     search_text: str
     embedding: F32 | None
     chunks: F32 | None = None  # only when the text has more than one chunk
     occupation: F32 | None = None  # the vector of the desired occupations
+    terms: StoredTerms | None = None  # the search text's terms and counts, when stored
 
 
 class SharedVectors:
@@ -186,6 +186,8 @@ class CandidatePool:
             if slot is not None:
                 self._kill(slot)
         self._grow(len(self.ids) + len(rows))
+        start = len(self.ids)
+        taken: list[PoolRow] = []
         for row in rows:
             slot = self.pos.get(row.id)
             if slot is not None and self.xid[slot] > row.xid:
@@ -197,8 +199,14 @@ class CandidatePool:
             self.external_ids.append(row.external_id)
             self.labels.append(row.labels)
             self.pos[row.id] = slot
-            self._set(slot, row)
-            self.bm25.put(slot, term_counts(row.search_text), bulk=bulk)
+            taken.append(row)
+        self._set(start, taken)
+        slots = range(start, start + len(taken))
+        if bulk:
+            self.bm25.stage(slots, [row.search_text for row in taken], [row.terms for row in taken])
+        else:
+            for slot, row in zip(slots, taken, strict=True):
+                self.bm25.put(slot, row.search_text, row.terms)
         self._stack_chunks()
 
     @property
@@ -216,34 +224,44 @@ class CandidatePool:
         self.chunks_of.pop(slot, None)
         self.dead += 1
 
-    def _set(self, slot: int, row: PoolRow) -> None:
-        self.xid[slot] = row.xid
-        self.alive[slot] = True
-        self.status[slot] = STATUS_CODES.get(row.status, len(STATUS_CODES))
-        self.permit[slot] = PERMIT_CODES.get(row.work_permit, 0)
-        self.available[slot] = day_number(row.available_from)
-        self.lat[slot] = np.nan if row.lat is None else math.radians(row.lat)
-        self.lon[slot] = np.nan if row.lon is None else math.radians(row.lon)
-        self.cos_lat[slot] = math.cos(self.lat[slot])
-        self.commute[slot] = np.nan if row.max_commute_km is None else row.max_commute_km
-        self.unit[slot] = unit_point(self.lat[slot], self.lon[slot])
-        self.reach[slot] = reach_cosine(row.max_commute_km, row.lat, row.lon)
-        self.spoken[slot] = min(len(row.languages), 127)
-        for item in row.languages:
-            code = str(item.get("code", ""))
-            levels = self.languages.get(code)
-            if levels is None:
-                levels = self.languages[code] = np.zeros(self.capacity, dtype=np.int8)
-            # Stored as rank + 1, so 0 means "does not speak it" and an unknown level still counts.
-            levels[slot] = max(int(levels[slot]), cefr_rank(item.get("level")) + 1)
-        if row.embedding is not None:
-            self.vectors[slot] = row.embedding
-            self.has_vector[slot] = True
-        if row.chunks is not None and len(row.chunks) > 1:
-            self._pending_chunks.append((slot, row.chunks))
-        self.occupation[slot] = (
+    def _set(self, start: int, rows: Sequence[PoolRow]) -> None:
+        """Fills slots ``start …`` with ``rows``, column by column."""
+        if not rows:
+            return
+        at = slice(start, start + len(rows))
+        nan = math.nan
+        self.xid[at] = [row.xid for row in rows]
+        self.alive[at] = True
+        self.status[at] = [STATUS_CODES.get(row.status, len(STATUS_CODES)) for row in rows]
+        self.permit[at] = [PERMIT_CODES.get(row.work_permit, 0) for row in rows]
+        self.available[at] = [day_number(row.available_from) for row in rows]
+        # Trigonometry with the math module, row by row, as SQL's libm computes it.
+        lats = [nan if row.lat is None else math.radians(row.lat) for row in rows]
+        lons = [nan if row.lon is None else math.radians(row.lon) for row in rows]
+        cos_lats = [math.cos(lat) for lat in lats]
+        self.lat[at], self.lon[at], self.cos_lat[at] = lats, lons, cos_lats
+        self.commute[at] = [nan if r.max_commute_km is None else r.max_commute_km for r in rows]
+        self.unit[at] = [unit_point(lat, lon) for lat, lon in zip(lats, lons, strict=True)]
+        self.reach[at] = [reach_cosine(r.max_commute_km, r.lat, r.lon) for r in rows]
+        self.spoken[at] = [min(len(row.languages), 127) for row in rows]
+        for slot, row in enumerate(rows, start):
+            for code, level in row.languages:
+                levels = self.languages.get(code or "")
+                if levels is None:
+                    levels = self.languages[code or ""] = np.zeros(self.capacity, dtype=np.int8)
+                # Stored as rank + 1: 0 means "does not speak it", an unknown level still counts.
+                levels[slot] = max(int(levels[slot]), cefr_rank(level) + 1)
+            if row.chunks is not None and len(row.chunks) > 1:
+                self._pending_chunks.append((slot, row.chunks))
+        embedded = [i for i, row in enumerate(rows) if row.embedding is not None]
+        if embedded:
+            slots = np.asarray(embedded, dtype=np.int64) + start
+            self.vectors[slots] = np.stack([rows[i].embedding for i in embedded])  # type: ignore[misc]
+            self.has_vector[slots] = True
+        self.occupation[at] = [
             -1 if row.occupation is None else self.occupations.row_of(row.occupation)
-        )
+            for row in rows
+        ]
 
     def _stack_chunks(self) -> None:
         if not self._pending_chunks:

@@ -9,7 +9,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.repositories.health import applied_revisions, ping
 
-
 MIGRATE_HINT = "run `ponte migrate`"
 
 
