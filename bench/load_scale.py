@@ -50,7 +50,6 @@ from app.config import Settings  # noqa: E402
 from app.db import migrate  # noqa: E402
 from app.db.engine import create_engine, resolve_database, session_factory  # noqa: E402
 from app.db.tables import Base  # noqa: E402
-from app.ml.bm25 import stored_terms  # noqa: E402
 from app.ml.encoder import Encoder  # noqa: E402
 from app.ml.text import (  # noqa: E402
     candidate_text,
@@ -455,7 +454,6 @@ async def load(args: argparse.Namespace) -> None:
                         content_hash(model_id, row["text"], row["occupations"]),
                         row["text"],
                         occupation_vectors.get(row["occupations"]),
-                        *stored_terms(row["text"]),
                     )
                 )
                 chunks.append((cid, 0, tid, 0, len(row["text"]), vector))
@@ -482,8 +480,6 @@ async def load(args: argparse.Namespace) -> None:
                     "content_hash",
                     "search_text",
                     "occupation_embedding",
-                    "search_terms",
-                    "search_counts",
                 ],
                 records=candidates,
             )

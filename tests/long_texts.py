@@ -1,42 +1,73 @@
-"""Long, realistic texts for the candidate → vacancies direction: job-board style vacancies with
-the usual company blurb, benefits and application boilerplate around a short role-specific
-core, and a multi-page CV whose relevant experience is one section among many.
+"""Long, realistic texts for the candidate → vacancies direction: job-board style vacancies in
+which each employer's own blurb and conditions outweigh a short role-specific core, and a
+multi-page CV whose relevant experience is one section among many.
 
 Written for Ponte's tests (no real person or employer)."""
 
 from __future__ import annotations
 
-_COMPANY = (
-    "About us. We are a family-run group founded in 1987 with sites across Lombardy and more "
-    "than four hundred colleagues from twenty-six countries. We believe that people grow when "
-    "they are given responsibility, training and a team that supports them. Our values are "
-    "respect, reliability and continuous improvement, and we take part in the municipal "
-    "job-integration programme together with local associations and training centres. "
-)
-_OFFER = (
-    "What we offer. A three-month paid internship with a monthly allowance, extendable by three "
-    "months, with the real prospect of a fixed-term or permanent contract at the end. A tutor "
-    "who follows you from the first day, safety training recognised by the region, work "
-    "clothing, a canteen voucher for every shift and a contribution to public transport. "
-    "Flexible shifts can be agreed for people with care duties. "
-)
-_APPLY = (
-    "How to apply. Send your CV in Italian or English to the job centre that follows you, or "
-    "come to our open day on the first Monday of the month. Candidates will be contacted for "
-    "an interview within two weeks. We welcome applications from everyone regardless of age, "
-    "gender, origin, religion or disability; the data you send are processed according to the "
-    "GDPR for this selection only. Knowledge of Italian at least at A2 level is required; "
-    "courses during working hours can be arranged. "
-)
+_BLURBS = {
+    "logistics": (
+        "Who we are. Since 1994 our company has been moving goods for the biggest retail brands "
+        "in northern Italy, with six hubs, a fleet of electric vans and a strong commitment to "
+        "sustainability: our buildings run on solar power and we were the first in the region "
+        "to certify our carbon footprint. Our people are our strength, and every year we invest "
+        "in training, in safety and in a welcoming environment where everyone can contribute "
+        "ideas. We are proud partners of the municipal programme for the inclusion of refugees "
+        "and long-term unemployed people, and many of our team leaders started as interns. "
+    ),
+    "hospitality": (
+        "About the group. We are a hospitality group with hotels, restaurants and contract "
+        "catering in Milan and on Lake Como, serving more than eight thousand meals a day to "
+        "companies, schools and hospitals. We care about fresh seasonal ingredients, local "
+        "producers and zero food waste, and we donate our surplus to charities every evening. "
+        "Working with us means joining a young, international and friendly team where "
+        "passion and attention to detail are recognised, with clear paths to grow from "
+        "assistant to chef de partie and beyond. "
+    ),
+    "facility": (
+        "The company. A national leader in integrated facility services for healthcare, with "
+        "more than three thousand employees, ISO 9001 and ISO 14001 certified, working every "
+        "day in hospitals, clinics and laboratories to guarantee safe, hygienic and welcoming "
+        "spaces for patients and staff. Quality, transparency and social responsibility guide "
+        "everything we do, and our training academy offers courses recognised by the region. "
+    ),
+    "care": (
+        "Our foundation. A non-profit foundation running four residential homes and a day "
+        "centre for older people in the province of Milan, with a long tradition of "
+        "volunteering and close ties with the families of our guests and with the local "
+        "parishes. We believe in care that is personal, warm and respectful, and we support our "
+        "staff with supervision, flexible rotas and a small grant for childcare. "
+    ),
+}
+_APPLY = {
+    "logistics": (
+        "Conditions: full-time, shifts from Monday to Saturday, three-month internship with "
+        "allowance, then fixed-term contract. Please apply through the job centre. "
+    ),
+    "hospitality": (
+        "We offer a paid internship of three months, meals on duty, uniforms, and a real chance "
+        "of a contract. Send us your CV and a short presentation of yourself. "
+    ),
+    "facility": (
+        "Internship of three months with monthly allowance, extendable; training on site; "
+        "possible hiring. Applications via the partner job centre only. "
+    ),
+    "care": (
+        "Three-month internship, extendable by three, with a tutor and regional training "
+        "credits; a permanent contract is possible. Contact the foundation's office. "
+    ),
+}
 
 
-def _vacancy(title: str, role: str) -> dict[str, str]:
-    return {"title": title, "description": _COMPANY + role + _OFFER + _APPLY}
+def _vacancy(title: str, kind: str, role: str) -> dict[str, str]:
+    return {"title": title, "description": _BLURBS[kind] + role + _APPLY[kind]}
 
 
 VACANCIES: dict[str, dict[str, str]] = {
     "v-warehouse": _vacancy(
         "Warehouse operative – forklift",
+        "logistics",
         "The role. In our logistics hub in Lodi you will receive goods at the loading dock, "
         "check delivery notes against the order, move pallets with the forklift and the "
         "electric pallet truck, put stock away on high-bay racking and pick orders with a "
@@ -46,6 +77,7 @@ VACANCIES: dict[str, dict[str, str]] = {
     ),
     "v-kitchen": _vacancy(
         "Kitchen assistant – company canteen",
+        "hospitality",
         "The role. In the canteen of a large office building you will wash, peel and cut "
         "vegetables, prepare cold dishes and basic sauces under the chef's guidance, portion "
         "meals during the lunch service, keep the work surfaces and the cold room clean and "
@@ -54,6 +86,7 @@ VACANCIES: dict[str, dict[str, str]] = {
     ),
     "v-cleaning": _vacancy(
         "Cleaning operative – hospital",
+        "facility",
         "The role. In the wards and outpatient areas of a hospital you will clean and disinfect "
         "rooms, bathrooms and corridors following the infection-control protocols, use floor "
         "scrubbers and steam machines, empty waste bins and sort clinical waste, restock "
@@ -61,6 +94,7 @@ VACANCIES: dict[str, dict[str, str]] = {
     ),
     "v-care": _vacancy(
         "Care assistant – residential home for the elderly",
+        "care",
         "The role. In a residential home for older people you will help residents with washing, "
         "dressing and meals, accompany them during activities and walks, make beds, tidy "
         "rooms and report any change in their condition to the nurse on duty. Patience, "

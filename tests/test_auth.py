@@ -179,3 +179,17 @@ def test_cli_demo_loads_idempotently(cli_env):
         assert "Admin API key (shown once): ponte_" in r.stdout
     r = runner.invoke(cli, ["keys", "list", "--tenant", "default"])
     assert r.stdout.count("\tadmin\t") == 2
+
+
+def test_the_cli_docstring_names_every_command():
+    """`ponte --help` opens with the module docstring: it must not go stale."""
+    import typer.main
+
+    import app.cli
+
+    names = set(typer.main.get_command(cli).commands)  # type: ignore[attr-defined]
+    described = app.cli.__doc__ or ""
+    assert names
+    assert all(name in described for name in names), names - set(
+        described.replace(",", " ").split()
+    )

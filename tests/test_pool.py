@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.tables import Candidate, Employer, Tenant, Vacancy
 from app.ml import gates
-from app.ml.bm25 import query_terms, stored_terms
+from app.ml.bm25 import query_terms
 from app.ml.evaluation import BM25
 from app.ml.gates import VacancyView
 from app.ml.pool import CandidatePool, PoolRow
@@ -245,41 +245,6 @@ def test_bulk_load_compacts_once_not_per_batch():
     np.testing.assert_allclose(
         pool.lexical_scores({"word7", "text"}), reference.scores("word7 text"), rtol=1e-6
     )
-
-
-def test_stored_terms_index_as_the_texts_would():
-    """Rows loaded with the terms stored beside their text index exactly as if the text were
-    tokenised at load, in bulk and in the delta alike, and rows without stored terms mix in."""
-    rng = random.Random(4)
-    words = ["Cuoco", "mansióni", "forklift", "pallet", "città", "HACCP", "w1", "w2"]
-    texts = [" ".join(rng.choices(words, k=rng.randint(0, 12))) for _ in range(200)]
-    plain = [pool_row(t) for t in texts]
-    stored = [pool_row(t, row_id=r.id) for t, r in zip(texts, plain, strict=True)]
-    for i, row in enumerate(stored):
-        if i % 3:  # every third row has no stored terms (written before they were kept)
-            row.terms = stored_terms(row.search_text)
-    by_text, by_terms = CandidatePool(4), CandidatePool(4)
-    by_text.apply(plain[:150], bulk=True)
-    by_terms.apply(stored[:150], bulk=True)
-    by_text, by_terms = by_text.compacted(), by_terms.compacted()
-    by_text.apply(plain[150:])
-    by_terms.apply(stored[150:])
-    for query in ("cuoco mansioni", "pallet citta haccp w2"):
-        np.testing.assert_array_equal(
-            by_text.lexical_scores(query_terms(query)), by_terms.lexical_scores(query_terms(query))
-        )
-
-
-async def test_a_written_candidate_stores_its_search_terms(client, kitchen_pool, owner_engine):
-    async with owner_engine.connect() as conn:
-        rows = (
-            await conn.execute(
-                text("SELECT search_text, search_terms, search_counts FROM candidates")
-            )
-        ).all()
-    assert len(rows) == len(PEOPLE)
-    for search_text, terms, counts in rows:
-        assert (terms, counts) == stored_terms(search_text)
 
 
 def test_long_texts_keep_every_window():

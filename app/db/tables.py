@@ -27,7 +27,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR, UUID
+from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base
@@ -257,10 +257,6 @@ class Candidate(_Embedded, _Resource, Base):
     work_permit: Mapped[str] = mapped_column(Text, nullable=False, server_default=text("'unknown'"))
     status: Mapped[str] = mapped_column(Text, nullable=False, server_default=text("'active'"))
     occupation_embedding: Mapped[Any] = mapped_column(Vector(EMBEDDING_DIM), nullable=True)
-    # The search text's BM25 terms and their counts, written with it, so loading a pool
-    # tokenises nothing (NULL for rows written before; those are tokenised at load).
-    search_terms: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
-    search_counts: Mapped[list[int] | None] = mapped_column(ARRAY(Integer))
     # Set by a trigger to the writing transaction's id: the change feed of in-process state.
     changed_xid: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
 

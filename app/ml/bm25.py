@@ -33,7 +33,6 @@ F64 = npt.NDArray[np.float64]
 I32 = npt.NDArray[np.int32]
 F32 = npt.NDArray[np.float32]
 Encoded = tuple[I32, F32]
-StoredTerms = tuple[Sequence[str], Sequence[int]]  # a row's distinct terms and their counts
 
 K1 = 1.2
 B = 0.75
@@ -58,12 +57,6 @@ def lexical_tokens(text: str) -> list[str]:
 def term_counts(text: str | None) -> Counter[str]:
     """The bag of words BM25 indexes for a text."""
     return Counter(lexical_tokens(text or ""))
-
-
-def stored_terms(text: str | None) -> tuple[list[str], list[int]]:
-    """A text's terms and their counts, as a row stores them beside the text."""
-    counts = term_counts(text)
-    return list(counts), list(counts.values())
 
 
 def query_terms(text: str | None) -> set[str]:
@@ -204,35 +197,17 @@ class Bm25Index:
         self.delta_df: Counter[str] = Counter()  # in how many delta rows each term is
         self.staged: dict[int, Encoded] = {}
 
-    def put(self, slot: int, text: str | None, stored: StoredTerms | None = None) -> None:
-        """Sets a slot's text (or the terms stored for it); it joins the delta until the next
-        rebuild."""
+    def put(self, slot: int, text: str | None) -> None:
+        """Sets a slot's text; it joins the delta until the next rebuild."""
         self.drop(slot)
-        counts = Counter(dict(zip(*stored, strict=True))) if stored else term_counts(text)
+        counts = term_counts(text)
         self.delta[slot] = counts
         self.delta_df.update(counts.keys())
 
-    def stage(
-        self,
-        slots: Sequence[int],
-        texts: Sequence[str | None],
-        stored: Sequence[StoredTerms | None] | None = None,
-    ) -> None:
-        """Encodes many slots for the next :meth:`rebuild` (a bulk load nobody reads yet): rows
-        with stored terms take them as they are; the others' texts are tokenised, every token
-        of the batch numbered in one pass and counted per row in one sort."""
-        if stored is not None:
-            known = [i for i, terms in enumerate(stored) if terms is not None]
-            vocab = self.base.vocab
-            for i in known:
-                terms, counts = stored[i]  # type: ignore[misc]
-                self.staged[slots[i]] = (
-                    np.fromiter(map(vocab.__getitem__, terms), dtype=np.int32, count=len(terms)),
-                    np.asarray(counts, dtype=np.float32),
-                )
-            if known:
-                rest = sorted(set(range(len(slots))) - set(known))
-                slots, texts = [slots[i] for i in rest], [texts[i] for i in rest]
+    def stage(self, slots: Sequence[int], texts: Sequence[str | None]) -> None:
+        """Encodes many slots' texts at once for the next :meth:`rebuild` (a bulk load nobody
+        reads yet): every token of the batch is numbered in one pass and counted per row in one
+        sort, instead of a counter per row."""
         if not slots:
             return
         tokens = [lexical_tokens(text or "") for text in texts]

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from app.ml.bm25 import Bm25Index, StoredTerms
+from app.ml.bm25 import Bm25Index
 from app.ml.geo import reach_cosine, unit_point
 from app.ml.skill_index import SkillIndex
 from app.ml.skills import LabelKeys
@@ -64,7 +64,6 @@ class PoolRow:
     embedding: F32 | None
     chunks: F32 | None = None  # only when the text has more than one chunk
     occupation: F32 | None = None  # the vector of the desired occupations
-    terms: StoredTerms | None = None  # the search text's terms and counts, when stored
 
 
 class SharedVectors:
@@ -203,10 +202,10 @@ class CandidatePool:
         self._set(start, taken)
         slots = range(start, start + len(taken))
         if bulk:
-            self.bm25.stage(slots, [row.search_text for row in taken], [row.terms for row in taken])
+            self.bm25.stage(slots, [row.search_text for row in taken])
         else:
             for slot, row in zip(slots, taken, strict=True):
-                self.bm25.put(slot, row.search_text, row.terms)
+                self.bm25.put(slot, row.search_text)
         self._stack_chunks()
 
     @property

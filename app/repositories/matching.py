@@ -1,4 +1,4 @@
-"""Matching SQL: gates, retrieval (vector, chunk, full-text) and pair features.
+"""Matching SQL for the database path: gates, vector and chunk retrieval, pair features.
 
 Both directions share one pair expression set over ``candidates c JOIN vacancies v`` in the
 same tenant. Each gate is an SQL expression worth 1 (pass), 0 (unknown) or -1 (fail), so
@@ -144,7 +144,9 @@ class MatchRepository:
         return list(dict.fromkeys(row[0] for row in rows))[:k]
 
     async def lexical(self, scope: Scope, k: int) -> list[uuid.UUID]:
-        """Returns the passing rows ranked highest by full-text search of the anchor's text."""
+        """Returns the passing rows ranked highest by PostgreSQL full-text search of the
+        anchor's text (``ts_rank_cd``): kept for bench/lexical_compare.py, which measures it
+        against the BM25 that ranking uses (app/ml/bm25.py)."""
         r, a = scope.ranked, scope.anchor
         sql = (
             f"SELECT {r}.id {_FROM} CROSS JOIN LATERAL "
@@ -154,26 +156,6 @@ class MatchRepository:
         )
         rows = await self.session.execute(text(sql), {**scope.params(), "k": k})
         return [row[0] for row in rows]
-
-    async def lexical_stamp(self, scope: Scope) -> tuple[int, Any]:
-        """Returns what changes whenever the ranked side's texts may have: (rows, last update)."""
-        table = "candidates" if scope.ranked == "c" else "vacancies"
-        row = (
-            await self.session.execute(
-                text(f"SELECT count(*), max(updated_at) FROM {table} WHERE tenant_id = :tenant_id"),
-                {"tenant_id": scope.tenant_id},
-            )
-        ).one()
-        return int(row[0]), row[1]
-
-    async def lexical_texts(self, scope: Scope) -> list[tuple[uuid.UUID, str]]:
-        """Returns (id, search_text) of every row on the ranked side of the tenant."""
-        table = "candidates" if scope.ranked == "c" else "vacancies"
-        rows = await self.session.execute(
-            text(f"SELECT id, coalesce(search_text, '') FROM {table} WHERE tenant_id = :tenant_id"),
-            {"tenant_id": scope.tenant_id},
-        )
-        return [(row[0], row[1]) for row in rows]
 
     async def chunk_vectors(
         self, tenant_id: uuid.UUID, candidate_ids: Sequence[uuid.UUID]

@@ -14,21 +14,15 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.ml.pool import PoolRow
+from app.ml.text import skill_labels
 from app.repositories.vectors import vector_from_send
 
 _BATCH = 5000
-# Labels and languages come as text arrays, which the driver decodes without any JSON.
 _ROWS = text(
     "SELECT id, changed_xid, status, work_permit, available_from, lat, lon, max_commute_km, "
-    "ARRAY(SELECT l.item ->> 'code' FROM jsonb_array_elements(languages) "
-    "WITH ORDINALITY AS l(item, n) ORDER BY l.n), "
-    "coalesce(search_text, ''), vector_send(embedding), external_id, "
-    "ARRAY(SELECT coalesce(s.item ->> 'label', s.item #>> '{}') "
-    "FROM jsonb_array_elements(skills) WITH ORDINALITY AS s(item, n) ORDER BY s.n), "
-    "vector_send(occupation_embedding), "
-    "ARRAY(SELECT l.item ->> 'level' FROM jsonb_array_elements(languages) "
-    "WITH ORDINALITY AS l(item, n) ORDER BY l.n), search_terms, search_counts "
-    "FROM candidates WHERE tenant_id = :tenant_id AND id = ANY(:ids)"
+    "languages, coalesce(search_text, ''), vector_send(embedding), external_id, skills, "
+    "vector_send(occupation_embedding) FROM candidates "
+    "WHERE tenant_id = :tenant_id AND id = ANY(:ids)"
 )
 
 
@@ -67,19 +61,18 @@ class PoolRepository:
                         xid=int(row[1]),
                         external_id=row[11],
                         # Interned: the same labels recur across thousands of profiles.
-                        labels=list(map(sys.intern, row[12])),
+                        labels=[sys.intern(label) for label in skill_labels(row[12] or [])],
                         status=row[2],
                         work_permit=row[3],
                         available_from=row[4],
                         lat=row[5],
                         lon=row[6],
                         max_commute_km=row[7],
-                        languages=list(zip(row[8], row[14], strict=True)),
+                        languages=[(i.get("code", ""), i.get("level")) for i in row[8] or []],
                         search_text=row[9],
                         embedding=vector_from_send(row[10]),
                         chunks=np.stack(stacked) if stacked else None,
                         occupation=vector_from_send(row[13]),
-                        terms=(row[15], row[16]) if row[15] is not None else None,
                     )
                 )
         return out

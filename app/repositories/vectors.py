@@ -56,12 +56,11 @@ class VectorRepository:
         model_id: str,
         content_hash: bytes,
         search_text: str,
-        search_terms: tuple[list[str], list[int]],
         embedding: Any,
         occupation_embedding: Any | None,
         chunks: Sequence[tuple[int, int, Any]],
     ) -> None:
-        """Stores a candidate's vectors, search text and its terms, and replaces its chunks."""
+        """Stores a candidate's vectors and replaces its chunks."""
         await self.session.execute(
             update(Candidate)
             .where(Candidate.tenant_id == tenant_id, Candidate.id == candidate_id)
@@ -71,8 +70,6 @@ class VectorRepository:
                 embedding_model=model_id,
                 content_hash=content_hash,
                 search_text=search_text,
-                search_terms=search_terms[0],
-                search_counts=search_terms[1],
             )
         )
         await self.session.execute(

@@ -17,7 +17,6 @@ import numpy.typing as npt
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.tables import Candidate
-from app.ml.bm25 import stored_terms
 from app.ml.encoder import Encoder
 from app.ml.text import (
     candidate_text,
@@ -144,7 +143,6 @@ class VectorService:
                 model_id=self.model_id,
                 content_hash=digest,
                 search_text=text,
-                search_terms=stored_terms(text),
                 embedding=_mean_unit(chunk_vectors),
                 occupation_embedding=occupation_vector,
                 chunks=[
