@@ -434,6 +434,7 @@ async def test_tenant_weights_change_the_ranking(client, kitchen):
     assert r.json()["weights"]["must_have"] == 0.0
     result = await shortlist(client, kitchen, limit=10)
     assert {i["score"] for i in result["items"]} == {1.0}  # everyone is 0 km away
+    assert result["ranker_version"] == r.json()["ranker_version"] != WeightedRanker().version
     r = await client.patch(
         "/v1/tenant/settings", json={"weights": {"distance": 0.0}}, headers=kitchen
     )

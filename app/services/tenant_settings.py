@@ -7,9 +7,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import NotFound, ValidationFailed
-from app.ml.ranker import DEFAULT_WEIGHTS
+from app.ml.ranker import DEFAULT_WEIGHTS, WeightedRanker
 from app.repositories.tenants import TenantRepository
 from app.schemas import Principal, TenantSettingsPatch
+from app.services.rankers import tenant_weights
 
 
 async def read_settings(session: AsyncSession, principal: Principal) -> dict[str, Any]:
@@ -17,8 +18,13 @@ async def read_settings(session: AsyncSession, principal: Principal) -> dict[str
     tenant = await TenantRepository(session).get(principal.tenant_id)
     if tenant is None:
         raise NotFound("tenant not found")
-    custom = (tenant.settings or {}).get("weights", {})
-    return {"weights": {**DEFAULT_WEIGHTS, **custom}, "default_weights": DEFAULT_WEIGHTS}
+    weights = {**DEFAULT_WEIGHTS, **tenant_weights(tenant.settings)}
+    return {
+        "weights": weights,
+        "default_weights": DEFAULT_WEIGHTS,
+        # What shortlists are stamped with from now on: a weight change is a new version.
+        "ranker_version": WeightedRanker(weights).version,
+    }
 
 
 async def update_settings(
