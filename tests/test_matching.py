@@ -9,7 +9,7 @@ from sqlalchemy import insert, select, text
 from app.db.tables import Candidate, Tenant
 from app.ml.features import FEATURE_VERSION, FEATURES
 from app.ml.ranker import DEFAULT_WEIGHTS, WeightedRanker
-from app.schemas import ShortlistOut
+from app.schemas.matching import ShortlistOut
 from app.services import ranking
 from tests import payloads
 

@@ -14,6 +14,7 @@ from app.ml.features import FEATURES
 from app.ml.pool import CandidatePool
 from app.ml.ranker import DEFAULT_WEIGHTS
 from app.repositories.matching import GATE_SQL
+from app.schemas.matching import Weights
 
 
 def test_schemas_spell_the_vocabulary_as_defined():
@@ -23,7 +24,7 @@ def test_schemas_spell_the_vocabulary_as_defined():
     assert tuple(schemas.WorkPermit) == vocabulary.WORK_PERMITS
     assert tuple(schemas.VacancyStatus) == vocabulary.VACANCY_STATUSES
     assert tuple(schemas.Contract) == vocabulary.VACANCY_CONTRACTS
-    assert tuple(schemas.Weights.model_fields) == FEATURES == tuple(DEFAULT_WEIGHTS)
+    assert tuple(Weights.model_fields) == FEATURES == tuple(DEFAULT_WEIGHTS)
 
 
 def test_gate_sql_and_pool_gates_cover_the_same_gates():

@@ -10,11 +10,11 @@ from fastapi import APIRouter, Path, Query, Response
 
 from app.api.resources import ExternalIdPath
 from app.deps import JSON_BODY, EncoderDep, SessionDep, require
-from app.schemas import (
+from app.schemas import Principal
+from app.schemas.matching import (
     BulkRequest,
     BulkResponse,
     MatchesOut,
-    Principal,
     ShortlistListOut,
     ShortlistOut,
     ShortlistRequest,

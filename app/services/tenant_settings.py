@@ -9,7 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.errors import NotFound, ValidationFailed
 from app.ml.ranker import DEFAULT_WEIGHTS, WeightedRanker
 from app.repositories.tenants import TenantRepository
-from app.schemas import Principal, TenantSettingsPatch
+from app.schemas import Principal
+from app.schemas.matching import TenantSettingsPatch
 from app.services.rankers import tenant_weights
 
 

@@ -1,11 +1,14 @@
 """The API's data shapes (pydantic). Bodies reject unknown fields; every list and string is
-bounded, so a bad request is a clear 422 rather than a slow or failing write."""
+bounded, so a bad request is a clear 422 rather than a slow or failing write.
+
+This module holds the shared types, the resources (employers, vacancies, candidates), keys
+and paging; the shapes of ranking — shortlists, matches, bulk writes, tenant weights — are in
+``app.schemas.matching``."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-import uuid
 from enum import StrEnum
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
@@ -18,8 +21,6 @@ from pydantic import (
     StringConstraints,
     model_validator,
 )
-
-from app.vocabulary import GATES
 
 EXTERNAL_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._~-]{0,127}$"
 ExternalId = Annotated[str, StringConstraints(pattern=EXTERNAL_ID_PATTERN)]
@@ -394,115 +395,3 @@ class Page(BaseModel, Generic[T]):
 
 
 TENANT_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-
-
-# ---------------------------------------------------------------- matching
-
-
-class ShortlistRequest(Strict):
-    limit: int = Field(default=20, ge=1, le=200)
-    gates: dict[str, bool] = Field(
-        default_factory=dict,
-        description="Switch a gate off with false: " + ", ".join(GATES),
-    )
-
-
-class MatchedSkillOut(BaseModel):
-    required: str
-    matched_by: str | None = Field(
-        description="The candidate's skill that met it (null for text evidence or after erasure)"
-    )
-    kind: Literal["exact", "soft", "text"]
-    similarity: float
-
-
-class ExplanationOut(BaseModel):
-    summary: str
-    components: dict[str, float | None] = Field(description="Feature values in [0, 1]")
-    contributions: dict[str, float | None] | None = Field(
-        description="What the ranker credited each feature with (they add up to the score); "
-        "null in snapshots made before rankers reported it"
-    )
-    matched_skills: list[MatchedSkillOut]
-    missing_skills: list[str]
-    gates: dict[str, Literal["pass", "unknown", "fail"]]
-    distance_km: float | None
-
-
-class ShortlistItemOut(BaseModel):
-    rank: int
-    candidate_external_id: str | None = Field(description="null once the candidate was erased")
-    score: float
-    explanation: ExplanationOut
-
-
-class ShortlistSummaryOut(BaseModel):
-    id: uuid.UUID
-    vacancy_external_id: str | None
-    created_at: dt.datetime
-    ranker_version: str = Field(description="Changes whenever what the ranker computes does")
-    feature_version: str = Field(description="What the stored features mean")
-    embedding_model: str
-    considered: int = Field(description="Candidates of the tenant looked at")
-    excluded_by_gate: dict[str, int] = Field(
-        description="Per gate, candidates it failed (one candidate may fail several)"
-    )
-
-
-class ShortlistOut(ShortlistSummaryOut):
-    params: dict[str, Any]
-    items: list[ShortlistItemOut]
-
-
-class ShortlistListOut(BaseModel):
-    items: list[ShortlistSummaryOut]
-
-
-class MatchItemOut(BaseModel):
-    rank: int
-    vacancy_external_id: str
-    score: float
-    explanation: ExplanationOut
-
-
-class MatchesOut(BaseModel):
-    candidate_external_id: str
-    ranker_version: str
-    feature_version: str
-    embedding_model: str
-    considered: int
-    excluded_by_gate: dict[str, int]
-    items: list[MatchItemOut]
-
-
-class BulkRequest(Strict):
-    items: list[Any] = Field(min_length=1, max_length=1000)
-
-
-class BulkItemResult(BaseModel):
-    external_id: str | None
-    status: Literal["created", "updated", "error"]
-    error: str | None = None
-
-
-class BulkResponse(BaseModel):
-    items: list[BulkItemResult]
-
-
-class Weights(Strict):
-    """Scorer weights per feature (each 0–10); features left out keep their current weight."""
-
-    semantic_best: float | None = Field(default=None, ge=0, le=10)
-    semantic_profile: float | None = Field(default=None, ge=0, le=10)
-    must_have: float | None = Field(default=None, ge=0, le=10)
-    nice_to_have: float | None = Field(default=None, ge=0, le=10)
-    lexical: float | None = Field(default=None, ge=0, le=10)
-    title: float | None = Field(default=None, ge=0, le=10)
-    title_profile: float | None = Field(default=None, ge=0, le=10)
-    language: float | None = Field(default=None, ge=0, le=10)
-    distance: float | None = Field(default=None, ge=0, le=10)
-    availability: float | None = Field(default=None, ge=0, le=10)
-
-
-class TenantSettingsPatch(Strict):
-    weights: Weights | None = None

@@ -1,0 +1,122 @@
+"""The shapes of ranking: shortlist requests and answers, matches, explanations, bulk writes
+and the tenant's scorer weights."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from app.schemas import Strict
+from app.vocabulary import GATES
+
+
+class ShortlistRequest(Strict):
+    limit: int = Field(default=20, ge=1, le=200)
+    gates: dict[str, bool] = Field(
+        default_factory=dict,
+        description="Switch a gate off with false: " + ", ".join(GATES),
+    )
+
+
+class MatchedSkillOut(BaseModel):
+    required: str
+    matched_by: str | None = Field(
+        description="The candidate's skill that met it (null for text evidence or after erasure)"
+    )
+    kind: Literal["exact", "soft", "text"]
+    similarity: float
+
+
+class ExplanationOut(BaseModel):
+    summary: str
+    components: dict[str, float | None] = Field(description="Feature values in [0, 1]")
+    contributions: dict[str, float | None] | None = Field(
+        description="What the ranker credited each feature with (they add up to the score); "
+        "null in snapshots made before rankers reported it"
+    )
+    matched_skills: list[MatchedSkillOut]
+    missing_skills: list[str]
+    gates: dict[str, Literal["pass", "unknown", "fail"]]
+    distance_km: float | None
+
+
+class ShortlistItemOut(BaseModel):
+    rank: int
+    candidate_external_id: str | None = Field(description="null once the candidate was erased")
+    score: float
+    explanation: ExplanationOut
+
+
+class ShortlistSummaryOut(BaseModel):
+    id: uuid.UUID
+    vacancy_external_id: str | None
+    created_at: dt.datetime
+    ranker_version: str = Field(description="Changes whenever what the ranker computes does")
+    feature_version: str = Field(description="What the stored features mean")
+    embedding_model: str
+    considered: int = Field(description="Candidates of the tenant looked at")
+    excluded_by_gate: dict[str, int] = Field(
+        description="Per gate, candidates it failed (one candidate may fail several)"
+    )
+
+
+class ShortlistOut(ShortlistSummaryOut):
+    params: dict[str, Any]
+    items: list[ShortlistItemOut]
+
+
+class ShortlistListOut(BaseModel):
+    items: list[ShortlistSummaryOut]
+
+
+class MatchItemOut(BaseModel):
+    rank: int
+    vacancy_external_id: str
+    score: float
+    explanation: ExplanationOut
+
+
+class MatchesOut(BaseModel):
+    candidate_external_id: str
+    ranker_version: str
+    feature_version: str
+    embedding_model: str
+    considered: int
+    excluded_by_gate: dict[str, int]
+    items: list[MatchItemOut]
+
+
+class BulkRequest(Strict):
+    items: list[Any] = Field(min_length=1, max_length=1000)
+
+
+class BulkItemResult(BaseModel):
+    external_id: str | None
+    status: Literal["created", "updated", "error"]
+    error: str | None = None
+
+
+class BulkResponse(BaseModel):
+    items: list[BulkItemResult]
+
+
+class Weights(Strict):
+    """Scorer weights per feature (each 0–10); features left out keep their current weight."""
+
+    semantic_best: float | None = Field(default=None, ge=0, le=10)
+    semantic_profile: float | None = Field(default=None, ge=0, le=10)
+    must_have: float | None = Field(default=None, ge=0, le=10)
+    nice_to_have: float | None = Field(default=None, ge=0, le=10)
+    lexical: float | None = Field(default=None, ge=0, le=10)
+    title: float | None = Field(default=None, ge=0, le=10)
+    title_profile: float | None = Field(default=None, ge=0, le=10)
+    language: float | None = Field(default=None, ge=0, le=10)
+    distance: float | None = Field(default=None, ge=0, le=10)
+    availability: float | None = Field(default=None, ge=0, le=10)
+
+
+class TenantSettingsPatch(Strict):
+    weights: Weights | None = None
