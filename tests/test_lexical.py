@@ -57,18 +57,36 @@ def test_keyed_index_follows_row_by_row_updates_like_a_fresh_build():
         ]
 
 
-def test_the_lexical_feature_depends_on_the_pair_alone():
-    """The feature divides BM25 by the most the query could score in the corpus: adding a
-    better-matching row to the batch does not change another row's value."""
-    texts = ["cook kitchen", "kitchen porter", "forklift warehouse"]
-    index = KeyedBm25()
-    index.apply(zip(["a", "b", "c"], texts, strict=True))
-    scores, ceiling = index.score_of("kitchen cook pasta", ["a", "b"])
-    alone = lexical_share(np.array([scores["b"]]), ceiling)
-    together = lexical_share(np.array([scores["a"], scores["b"]]), ceiling)
-    assert together[1] == alone[0]
-    assert 0 < alone[0] < together[0] <= 1
-    assert lexical_share(np.array([0.0]), 0.0)[0] == 0.0
+def test_the_lexical_share_is_bounded_and_zero_without_matchable_terms():
+    assert list(lexical_share(np.array([0.0, 1.0, 5.0]), 2.0)) == [0.0, 1.0, 1.0]
+    assert lexical_share(np.array([3.0]), 0.0)[0] == 0.0
+
+
+async def test_a_candidates_lexical_feature_does_not_depend_on_who_else_is_ranked(client, make_key):
+    """The same pair gets the same stored lexical value whether or not the best lexical match
+    is ranked beside it (features-v1 divided by the batch's best, so it rose when the best was
+    gated out)."""
+    admin = await make_key("alpha", "admin")
+    await client.put("/v1/employers/e-1", json=payloads.employer(), headers=admin)
+    vacancy = payloads.vacancy("e-1", title="Magazziniere carrellista", required_skills=[])
+    await client.put("/v1/vacancies/v-1", json=vacancy, headers=admin)
+    best = payloads.candidate(summary="Magazziniere carrellista, magazziniere.", work_permit="no")
+    await client.put("/v1/candidates/best", json=best, headers=admin)
+    other = payloads.candidate(summary="Magazziniere in un supermercato.")
+    await client.put("/v1/candidates/other", json=other, headers=admin)
+
+    async def lexical(gates):
+        body = {"limit": 10, "gates": gates}
+        r = await client.post("/v1/vacancies/v-1/shortlists", json=body, headers=admin)
+        items = {i["candidate_external_id"]: i for i in r.json()["items"]}
+        return {ext: i["explanation"]["components"]["lexical"] for ext, i in items.items()}
+
+    together = await lexical({"permit": False})
+    alone = await lexical({})  # the permit gate now leaves the best match out
+    assert "best" in together
+    assert "best" not in alone
+    assert together["best"] > together["other"] > 0
+    assert alone["other"] == together["other"]
 
 
 async def test_index_follows_new_and_deleted_candidates(client, make_key):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from app.ml.features import FEATURES
-from app.ml.ranker import DEFAULT_WEIGHTS, Ranker, WeightedRanker
+from app.ml.ranker import DEFAULT_WEIGHTS, Ranker, WeightedRanker, weights_digest
 
 
 def columns(rows: int, seed: int = 0) -> dict[str, np.ndarray]:
@@ -23,8 +23,11 @@ def test_the_weighted_ranker_is_a_ranker_and_its_version_follows_its_weights():
     assert isinstance(ranker, Ranker)
     assert ranker.version.startswith("weighted-v1+")
     assert WeightedRanker(dict(DEFAULT_WEIGHTS)).version == ranker.version
-    # Reordering the same weights is the same ranker; any change is a new version.
-    assert WeightedRanker(dict(reversed(DEFAULT_WEIGHTS.items()))).version == ranker.version
+    # Any change is a new version; the digest itself ignores the order weights come in.
+    assert weights_digest(dict(reversed(DEFAULT_WEIGHTS.items()))) == weights_digest(
+        DEFAULT_WEIGHTS
+    )
+    assert weights_digest({"a": 1.0, "b": 2.0}) != weights_digest({"a": 2.0, "b": 1.0})
     assert WeightedRanker({"lexical": 0.2}).version != ranker.version
     assert WeightedRanker({"lexical": 0.0}).features == tuple(f for f in FEATURES if f != "lexical")
 

@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import event, exc
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import (
@@ -98,6 +99,10 @@ def create_engine(url: URL, settings: Settings, *, pool_size: int | None = None)
         pool_timeout=settings.db_connect_timeout_s,
         # Statement parameters are people's data: keep them out of exception texts and logs.
         hide_parameters=True,
+        # JSONB columns come back through orjson: several times faster than the standard
+        # library's parser, which loading a tenant's candidates (skills, languages) spent
+        # about 0.5 s on per 20,000 rows.
+        json_deserializer=orjson.loads,
         connect_args={
             "timeout": settings.db_connect_timeout_s,
             "command_timeout": 60,

@@ -245,16 +245,27 @@ class Bm25Index:
         return n > self.base.rows or n > max(64, min(1000, self.base.rows // 10))
 
     def rebuild(self, slots: Sequence[int]) -> Bm25Index:
-        """Returns a new index whose row i holds what slot ``slots[i]`` holds here (the
-        vocabulary is shared, and only grows)."""
-        vocab = self.base.vocab
-        docs = [
+        """Returns a new index whose row i holds what slot ``slots[i]`` holds here, with a
+        vocabulary of the kept rows' terms only: a term only a dropped (erased) row held is
+        gone with it. Reads this index and never changes it, so it may run in a worker thread
+        while requests score with this one."""
+        names = list(self.base.vocab)  # term ids are positions in first-seen order
+        encoded = [
             self.staged[slot]
             if slot in self.staged
-            else encode(self.delta[slot], vocab)
+            else None
             if slot in self.delta
             else self.base.row(slot)
             for slot in slots
+        ]
+        held = [terms for terms, _ in filter(None, encoded)]
+        used = np.unique(np.concatenate(held)) if held else np.zeros(0, dtype=np.int32)
+        vocab = Vocabulary({names[old]: new for new, old in enumerate(used.tolist())})
+        renumber = np.full(len(names) + 1, -1, dtype=np.int32)
+        renumber[used] = np.arange(len(used), dtype=np.int32)
+        docs = [
+            (renumber[row[0]], row[1]) if row is not None else encode(self.delta[slot], vocab)
+            for slot, row in zip(slots, encoded, strict=True)
         ]
         index = Bm25Index()
         index.base = Bm25Base.build(docs, vocab)
@@ -293,8 +304,16 @@ class KeyedBm25:
     def __len__(self) -> int:
         return len(self.pos)
 
-    def apply(self, rows: Iterable[tuple[Hashable, str]], deleted: Iterable[Hashable] = ()) -> None:
-        """Sets the text of each (id, text) of ``rows`` and forgets ``deleted``."""
+    def apply(
+        self,
+        rows: Iterable[tuple[Hashable, str]],
+        deleted: Iterable[Hashable] = (),
+        *,
+        compact: bool = True,
+    ) -> None:
+        """Sets the text of each (id, text) of ``rows`` and forgets ``deleted``; then rebuilds
+        in place if :attr:`wants_rebuild` (unless ``compact`` is off: the caller then swaps in
+        :meth:`rebuilt`, built where it likes)."""
         for row_id in deleted:
             self._forget(row_id)
         for row_id, text in rows:
@@ -303,8 +322,18 @@ class KeyedBm25:
             self.ids.append(row_id)
             self.pos[row_id] = slot
             self.index.put(slot, text)
-        if self.index.wants_rebuild() or self.dead > max(64, len(self.ids) // 4):
-            self._rebuild()
+        if compact and self.wants_rebuild:
+            rebuilt = self.rebuilt()
+            self.index, self.ids, self.pos, self.dead = (
+                rebuilt.index,
+                rebuilt.ids,
+                rebuilt.pos,
+                0,
+            )
+
+    @property
+    def wants_rebuild(self) -> bool:
+        return self.index.wants_rebuild() or self.dead > max(64, len(self.ids) // 4)
 
     def _forget(self, row_id: Hashable) -> None:
         slot = self.pos.pop(row_id, None)
@@ -313,12 +342,14 @@ class KeyedBm25:
             self.index.drop(slot)
             self.dead += 1
 
-    def _rebuild(self) -> None:
+    def rebuilt(self) -> KeyedBm25:
+        """A new index of the live rows with a fresh base; this one is only read."""
         keep = [slot for slot, row_id in enumerate(self.ids) if row_id is not None]
-        self.index = self.index.rebuild(keep)
-        self.ids = [self.ids[slot] for slot in keep]
-        self.pos = {row_id: i for i, row_id in enumerate(self.ids) if row_id is not None}
-        self.dead = 0
+        new = KeyedBm25()
+        new.index = self.index.rebuild(keep)
+        new.ids = [self.ids[slot] for slot in keep]
+        new.pos = {row_id: i for i, row_id in enumerate(new.ids)}
+        return new
 
     def scores(self, query: str) -> tuple[F64, float]:
         """Per slot the BM25 of ``query`` (dead slots 0), and the query's ceiling."""

@@ -8,9 +8,11 @@ does; every snapshot records it.
 - ``semantic_best`` / ``semantic_profile``: cosine of the vacancy to the candidate's best text
   window / to the whole profile (clipped to [0, 1]).
 - ``must_have`` / ``nice_to_have``: weighted share of the required skills met (app/ml/skills.py).
-- ``lexical``: BM25 against what a profile holding half of the query's matchable terms would
-  score in the tenant's corpus, clipped to 1 (app/ml/bm25.py): the pair and corpus statistics
-  alone, never the best row of the batch.
+- ``lexical``: BM25 against half the sum of the idf of the query's matchable terms (what an
+  average-length profile holding each of them once would score), clipped to 1
+  (app/ml/bm25.py): the pair and the corpus statistics alone, never the best row of the
+  batch. The statistics are those of the index's last rebuild, so two processes (or the pool
+  and the database path) that rebuilt at different times may differ slightly.
 - ``title`` / ``title_profile``: cosine of the vacancy title to the desired occupations / to the
   best text window.
 - ``language``: share of the required languages spoken at the level asked (0.5 if none recorded).

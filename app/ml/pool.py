@@ -6,8 +6,9 @@ shortlist latency at 50,000 candidates a tenant — every gate on every row for 
 counts, filtered HNSW search, rebuilding BM25 — into a few vectorised passes, and makes vector
 retrieval an exact scan over the gate-passing rows (app/ml/retrieval.py), so nothing is missed.
 
-A written row takes a new slot (its old one dies), so a slot's contents never change: readers
-holding a pool see a consistent one. Gates read these columns (app/ml/gates.py); BM25
+A written row takes a new slot (its old one dies, its vectors zeroed), so a live slot's
+contents never change: a request reads what it needs in one synchronous pass and copies what it
+keeps. Gates read these columns (app/ml/gates.py); BM25
 (app/ml/bm25.py) and the skill-label index (app/ml/skill_index.py) are the pool's, rebuilt by
 :meth:`CandidatePool.compacted`, which builds a new pool and leaves this one as it was, so it
 can run off the event loop while requests read the old one.
@@ -184,10 +185,15 @@ class CandidatePool:
             slot = self.pos.pop(row_id, None)
             if slot is not None:
                 self._kill(slot)
-        self._grow(len(self.ids) + len(rows))
+        newest: dict[uuid.UUID, PoolRow] = {}
+        for row in rows:  # one version per id: the newest
+            held = newest.get(row.id)
+            if held is None or row.xid >= held.xid:
+                newest[row.id] = row
+        self._grow(len(self.ids) + len(newest))
         start = len(self.ids)
         taken: list[PoolRow] = []
-        for row in rows:
+        for row in newest.values():
             slot = self.pos.get(row.id)
             if slot is not None and self.xid[slot] > row.xid:
                 continue  # an older version than the one held
@@ -214,13 +220,18 @@ class CandidatePool:
         return self.bm25.wants_rebuild() or self.dead > max(64, self.size // 4)
 
     def _kill(self, slot: int) -> None:
+        """Forgets a slot's row: what it said of the person goes now (vectors, labels, text
+        counts in the delta); its base term counts go at the next compaction."""
         self.alive[slot] = False
         self.has_vector[slot] = False
+        self.vectors[slot] = 0.0
         self.ids[slot] = None
         self.external_ids[slot] = None
         self.labels[slot] = None
         self.bm25.drop(slot)
-        self.chunks_of.pop(slot, None)
+        chunk_rows = self.chunks_of.pop(slot, None)
+        if chunk_rows is not None:
+            self.chunk_vectors[chunk_rows] = 0.0
         self.dead += 1
 
     def _set(self, start: int, rows: Sequence[PoolRow]) -> None:
@@ -280,8 +291,9 @@ class CandidatePool:
     def compacted(self) -> CandidatePool:
         """A new pool without the dead slots, its BM25 delta folded into a new base and its
         labels indexed anew. This pool is only read: requests may go on reading it meanwhile.
-        When no slot died, the new pool shares this one's columns (a slot's contents never
-        change, so sharing is safe) instead of copying the vectors."""
+        When no slot died, the new pool shares this one's columns instead of copying the
+        vectors (it writes them only in slots this pool does not have, or zeroes a row it
+        forgets), but has flags of its own."""
         keep = np.flatnonzero(self.alive[: self.size])
         new = CandidatePool.__new__(CandidatePool)
         new.dim = self.dim
@@ -292,6 +304,10 @@ class CandidatePool:
         if n == self.size:
             for name in self._COLUMNS:
                 setattr(new, name, getattr(self, name))
+            # The flags a kill writes are the new pool's own, so a kill there leaves this pool
+            # as it was; the columns shared are written only in slots this pool does not have
+            # yet, or zeroed for a row the new pool forgot (readers copy what they keep).
+            new.alive, new.has_vector = self.alive.copy(), self.has_vector.copy()
             new.capacity = self.capacity
             new.languages = dict(self.languages)
             new.ids, new.external_ids = list(self.ids), list(self.external_ids)
@@ -352,7 +368,7 @@ class CandidatePool:
             return self.chunk_vectors[chunk_rows]
         if not self.has_vector[slot]:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return self.vectors[slot : slot + 1]
+        return self.vectors[slot : slot + 1].copy()
 
     def skill_hits(self, required: Sequence[tuple[str, float]]) -> F64:
         """Per slot, the summed weight of the required skill keys it lists exactly."""

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import math
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -29,11 +28,8 @@ from app.repositories.change_feed import ChangeFeedRepository
 from app.repositories.pool import PoolRepository
 from app.repositories.tenants import TenantRepository
 from app.services.lru import Lru
+from app.services.tombstones import RELOAD_AFTER_S, prune_if_due
 
-# Tombstones live this long; a pool that has not looked for most of it reloads in full.
-TOMBSTONE_DAYS = 7
-RELOAD_AFTER_S = 6 * 86400
-PRUNE_EVERY_S = 3600.0
 MAX_TENANTS = 64
 _LOAD_BATCH = 5000
 
@@ -43,7 +39,6 @@ class _State:
     pool: CandidatePool | None = None
     horizon: int = -1
     synced_at: float = 0.0
-    pruned_at: float = -math.inf  # the first look prunes
     too_big_until: float = 0.0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     loop: asyncio.AbstractEventLoop | None = None
@@ -110,6 +105,7 @@ async def candidate_pool(
     state = _state(tenant_id)
     repo = PoolRepository(session)
     feed = ChangeFeedRepository(session)
+    await prune_if_due(session, tenant_id, "candidates")
     async with state.lock:
         now = time.monotonic()
         if now < state.too_big_until:
@@ -141,9 +137,6 @@ async def candidate_pool(
             if pool.wants_compaction:
                 state.pool = await asyncio.to_thread(pool.compacted)
         state.horizon, state.synced_at = horizon, now
-        if now - state.pruned_at > PRUNE_EVERY_S:
-            state.pruned_at = now
-            await feed.prune("candidates", tenant_id, TOMBSTONE_DAYS)
         return state.pool
 
 
