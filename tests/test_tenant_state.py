@@ -69,31 +69,37 @@ async def test_a_full_pool_cache_evicts_one_tenant_not_all(app, client, make_key
     assert all(state.pool is not None for state in pool_service._STATES.values())
 
 
+async def _old_tombstones(owner_engine, kind: str, tenant_ids) -> None:
+    """One 30-day-old tombstone of ``kind`` (candidate or vacancy) per tenant."""
+    async with owner_engine.begin() as conn:
+        for tenant_id in tenant_ids:
+            await conn.execute(
+                text(
+                    f"INSERT INTO {kind}_deletions (tenant_id, deleted_xid, {kind}_id, "
+                    "deleted_at) VALUES (:t, 1, :r, now() - interval '30 days')"
+                ),
+                {"t": tenant_id, "r": uuid.uuid4()},
+            )
+
+
+async def _tombstones_left(owner_engine, kind: str) -> dict:
+    async with owner_engine.connect() as conn:
+        rows = await conn.execute(
+            text(f"SELECT tenant_id, count(*) FROM {kind}_deletions GROUP BY tenant_id")
+        )
+        return dict(rows.all())
+
+
 async def test_one_tenants_shortlist_prunes_only_its_own_tombstones(
     app, client, make_key, owner_engine
 ):
     alpha = await _kitchen(client, make_key, "alpha")
     await _kitchen(client, make_key, "beta")
     ids = {name: await _tenant_id(app, name) for name in ("alpha", "beta")}
-    async with owner_engine.begin() as conn:
-        for tenant_id in ids.values():
-            await conn.execute(
-                text(
-                    "INSERT INTO candidate_deletions (tenant_id, deleted_xid, candidate_id, "
-                    "deleted_at) VALUES (:t, 1, :c, now() - interval '30 days')"
-                ),
-                {"t": tenant_id, "c": uuid.uuid4()},
-            )
+    await _old_tombstones(owner_engine, "candidate", ids.values())
     tombstones._PRUNED.pop((ids["alpha"], "candidates"))  # this process has not pruned yet
     await shortlist(client, alpha)
-    async with owner_engine.connect() as conn:
-        left = dict(
-            (
-                await conn.execute(
-                    text("SELECT tenant_id, count(*) FROM candidate_deletions GROUP BY tenant_id")
-                )
-            ).all()
-        )
+    left = await _tombstones_left(owner_engine, "candidate")
     assert ids["alpha"] not in left  # its own old tombstones are gone
     assert left[ids["beta"]] == 1  # another tenant's are not touched
 
@@ -249,26 +255,11 @@ async def test_vacancy_tombstones_are_pruned_per_tenant(app, client, make_key, o
     await make_key("beta", "admin")
     await client.put("/v1/candidates/c-1", json=payloads.candidate(), headers=alpha)
     ids = {name: await _tenant_id(app, name) for name in ("alpha", "beta")}
-    async with owner_engine.begin() as conn:
-        for tenant_id in ids.values():
-            await conn.execute(
-                text(
-                    "INSERT INTO vacancy_deletions (tenant_id, deleted_xid, vacancy_id, "
-                    "deleted_at) VALUES (:t, 1, :v, now() - interval '30 days')"
-                ),
-                {"t": tenant_id, "v": uuid.uuid4()},
-            )
+    await _old_tombstones(owner_engine, "vacancy", ids.values())
     tombstones._PRUNED.pop((ids["alpha"], "vacancies"))
     r = await client.get("/v1/candidates/c-1/matches", headers=alpha)
     assert r.status_code == 200, r.text
-    async with owner_engine.connect() as conn:
-        left = dict(
-            (
-                await conn.execute(
-                    text("SELECT tenant_id, count(*) FROM vacancy_deletions GROUP BY tenant_id")
-                )
-            ).all()
-        )
+    left = await _tombstones_left(owner_engine, "vacancy")
     assert ids["alpha"] not in left
     assert left[ids["beta"]] == 1
 
