@@ -175,7 +175,7 @@ async def recall(args: argparse.Namespace, settings: Settings, sample: int) -> d
     retrieve = ranking.retrieve
 
     def everything(*a: Any) -> Any:
-        return retrieve(*a[:6], 10**9)
+        return retrieve(*a[:6], 10**9, *a[7:])
 
     async def shortlist(
         principal: Principal, vacancy: str, pool: bool, exact: bool, exhaustive: bool = False

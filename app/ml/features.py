@@ -5,8 +5,9 @@ other rows ranked with it: a trainer mixes rows from thousands of shortlists, so
 feature must mean the same in each. ``FEATURE_VERSION`` changes whenever a definition here
 does; every snapshot records it.
 
-- ``semantic_best`` / ``semantic_profile``: cosine of the vacancy to the candidate's best text
-  window / to the whole profile (clipped to [0, 1]).
+- ``semantic_best`` / ``semantic_profile``: centred cosine (app/ml/centring.py: each side less
+  its tenant's centroid) of the vacancy to the candidate's best text window / to the whole
+  profile, clipped to [0, 1].
 - ``must_have`` / ``nice_to_have``: weighted share of the required skills met (app/ml/skills.py).
 - ``lexical``: BM25 against half the sum of the idf of the query's matchable terms (what an
   average-length profile holding each of them once would score), clipped to 1
@@ -45,7 +46,8 @@ FEATURES = (
     "distance",
     "availability",
 )
-# features-v1 divided BM25 by the largest of its own batch; v2 by the query's ceiling.
+# features-v1: BM25 over the batch's best, plain cosines; v2: BM25 against the query's ceiling,
+# semantic cosines centred by the tenant's centroids.
 FEATURE_VERSION = "features-v2"
 
 # Commute limit assumed when the candidate gave none, and the fit when the distance is unknown.

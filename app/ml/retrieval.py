@@ -18,6 +18,7 @@ import numpy.typing as npt
 
 from app.ml import gates as gate_rules
 from app.ml.bm25 import lexical_share, query_terms
+from app.ml.centring import centred_cosines
 from app.ml.features import availability_fit, distance_fit
 from app.ml.gates import VacancyView
 from app.ml.pool import CandidatePool
@@ -68,16 +69,25 @@ class Retrieved:
     label_keys: LabelKeys
 
 
-def similarities(pool: CandidatePool, query: F32, slots: I64) -> tuple[F32, F32]:
-    """Returns the cosine to ``query`` of the profile vector and of the best chunk, for
-    ``slots``, in their order."""
+def similarities(
+    pool: CandidatePool, query: F32, slots: I64, centroid: F32 | None = None
+) -> tuple[F64, F64]:
+    """Returns the centred cosine (app/ml/centring.py) to ``query`` — already centred by the
+    caller — of the profile vector and of the best chunk, for ``slots``, in their order;
+    plain cosines without a ``centroid``."""
     n = pool.size
+    basis = query[:, None] if centroid is None else np.stack([query, centroid], axis=1)
+
+    def centred(products: F32) -> F64:
+        return centred_cosines(products[:, 0], products[:, -1], query, centroid)
+
     # The product is bound by reading the vectors: for a small share of the rows, gather them;
-    # for a large one, a straight pass over all of them reads less.
-    profile = (
-        np.take(pool.vectors, slots, axis=0) @ query
+    # for a large one, a straight pass over all of them reads less. Query and centroid go in
+    # one pass.
+    profile = centred(
+        np.take(pool.vectors, slots, axis=0) @ basis
         if 4 * len(slots) < n
-        else (pool.vectors[:n] @ query)[slots]
+        else (pool.vectors[:n] @ basis)[slots]
     )
     best = profile
     if len(pool.chunk_owner):
@@ -87,7 +97,7 @@ def similarities(pool: CandidatePool, query: F32, slots: I64) -> tuple[F32, F32]
         held = owners >= 0
         if held.any():
             best = profile.copy()
-            np.maximum.at(best, owners[held], pool.chunk_vectors[held] @ query)
+            np.maximum.at(best, owners[held], centred(pool.chunk_vectors[held] @ basis))
     return profile, best
 
 
@@ -112,11 +122,14 @@ def retrieve(
     query_text: str,
     k: int,
     skills: Sequence[tuple[str, float]] = (),
+    centroid: F32 | None = None,
 ) -> Retrieved:
     """Gates every row, proposes the union of each retriever's ``k`` best passing rows (see the
     module docstring), and reads their features.
 
-    Runs without yielding, so the pool cannot change under it."""
+    ``query`` is the vacancy's vector centred by the vacancies' centroid and ``centroid`` the
+    candidates' (app/ml/centring.py). Runs without yielding, so the pool cannot change under
+    it."""
     n = pool.size
     states = gate_rules.gate_states(pool, vacancy, GATES)
     alive = pool.alive[:n]
@@ -126,7 +139,7 @@ def retrieve(
     # ``top`` answers positions in ``passing``.
     passing = np.flatnonzero(mask)
     km = gate_rules.distances(pool, vacancy, passing)
-    profile, best = similarities(pool, query, passing)
+    profile, best = similarities(pool, query, passing, centroid)
     terms = query_terms(query_text)
     ceiling = pool.bm25.ceiling(terms)
     lexical = pool.lexical_scores(terms)[passing]

@@ -93,3 +93,25 @@ class ChangeFeedRepository:
             _PRUNE[side], {"tenant_id": tenant_id, "days": older_than_days}
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+_CENTROIDS = {
+    side: text(
+        f"SELECT vector_send(avg(embedding)), count(embedding) FROM {side} "
+        "WHERE tenant_id = :tenant_id AND embedding IS NOT NULL"
+    )
+    for side in _TOMBSTONES
+}
+
+
+class CentroidRepository:
+    """The mean profile vector of a tenant's candidates or vacancies."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def centroid(self, side: Side, tenant_id: uuid.UUID) -> tuple[bytes | None, int]:
+        """``vector_send`` of the mean vector (None when no row has one yet), and how many
+        vectors it is the mean of."""
+        row = (await self.session.execute(_CENTROIDS[side], {"tenant_id": tenant_id})).one()
+        return (bytes(row[0]) if row[0] is not None else None), int(row[1])

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
 from pgvector.sqlalchemy import Vector
 from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -76,6 +77,8 @@ class Scope:
 
 _FROM = "FROM candidates c JOIN vacancies v ON v.tenant_id = c.tenant_id"
 _QVEC = bindparam("qvec", type_=Vector(EMBEDDING_DIM))
+_MU_C = bindparam("mu_c", type_=Vector(EMBEDDING_DIM))
+_MU_V = bindparam("mu_v", type_=Vector(EMBEDDING_DIM))
 
 
 class MatchRepository:
@@ -176,9 +179,16 @@ class MatchRepository:
             out.setdefault(candidate_id, []).append(vector)
         return out
 
-    async def pair_features(self, scope: Scope, ids: Sequence[uuid.UUID]) -> list[dict[str, Any]]:
+    async def pair_features(
+        self,
+        scope: Scope,
+        ids: Sequence[uuid.UUID],
+        candidate_centroid: Any,
+        vacancy_centroid: Any,
+    ) -> list[dict[str, Any]]:
         """Returns, for these ranked rows, every database-side feature, gate and field the
-        scorer and the explanations need."""
+        scorer and the explanations need. The semantic similarities are centred: each side's
+        vectors less its centroid (app/ml/centring.py), as the pool computes them."""
         if not ids:
             return []
         r = scope.ranked
@@ -186,8 +196,9 @@ class MatchRepository:
         sql = f"""
             SELECT c.id AS candidate_id, c.external_id AS candidate_external_id,
                    v.id AS vacancy_id, v.external_id AS vacancy_external_id,
-                   1 - (c.embedding <=> v.embedding) AS semantic_profile,
-                   (SELECT max(1 - (ch.embedding <=> v.embedding)) FROM candidate_chunks ch
+                   1 - ((c.embedding - :mu_c) <=> (v.embedding - :mu_v)) AS semantic_profile,
+                   (SELECT max(1 - ((ch.embedding - :mu_c) <=> (v.embedding - :mu_v)))
+                      FROM candidate_chunks ch
                      WHERE ch.candidate_id = c.id AND ch.tenant_id = c.tenant_id) AS semantic_chunk,
                    1 - (c.occupation_embedding <=> v.title_embedding) AS title,
                    (SELECT max(1 - (ch.embedding <=> v.title_embedding)) FROM candidate_chunks ch
@@ -198,5 +209,15 @@ class MatchRepository:
                    c.max_commute_km, v.remote, c.skills, v.required_skills, {gates}
             {_FROM} WHERE {scope.where()} AND {scope.passing()} AND {r}.id = ANY(:ids)
         """
-        rows = await self.session.execute(text(sql), {**scope.params(), "ids": list(ids)})
+        stmt = text(sql).bindparams(_MU_C, _MU_V)
+        zero = np.zeros(EMBEDDING_DIM, dtype=np.float32)
+        rows = await self.session.execute(
+            stmt,
+            {
+                **scope.params(),
+                "ids": list(ids),
+                "mu_c": zero if candidate_centroid is None else candidate_centroid,
+                "mu_v": zero if vacancy_centroid is None else vacancy_centroid,
+            },
+        )
         return [dict(row) for row in rows.mappings()]

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import get_settings
 from app.db.tables import Candidate
 from app.errors import BadRequest, NotFound
+from app.ml.centring import centred_query
 from app.ml.encoder import Encoder
 from app.ml.explain import explain, gate_state
 from app.ml.features import Pairs, as_column, feature_columns
@@ -32,6 +33,7 @@ from app.repositories.change_feed import Side
 from app.repositories.matching import MatchRepository, Scope
 from app.repositories.resources import CandidateRepository, RankingVacancy, VacancyRepository
 from app.schemas import Principal
+from app.services.centroids import centroids
 from app.services.lexical import lexical_index
 from app.services.pool import candidate_pool
 from app.services.vectors import VectorService
@@ -162,7 +164,8 @@ class RankingService:
         # Lexical hits are not gate-filtered yet: ask for more, pair_features drops failures.
         ids += [row_id for row_id, _ in lexical.top(query_text, 3 * k)]  # type: ignore[misc]
         ids = list(dict.fromkeys(ids))
-        rows = await self.repo.pair_features(scope, ids)
+        centres = await centroids(self.session, scope.tenant_id)
+        rows = await self.repo.pair_features(scope, ids, centres.candidates, centres.vacancies)
         key = "candidate_id" if scope.ranked == "c" else "vacancy_id"
         bm25, ceiling = lexical.score_of(query_text, [row[key] for row in rows])
         pairs = _pairs_of(rows, [bm25[row[key]] for row in rows], ceiling)
@@ -185,11 +188,12 @@ class RankingService:
             vacancy.start_date, vacancy.remote, vacancy.lat, vacancy.lon, vacancy.languages or []
         )
         required = required_skills(vacancy.required_skills)
+        centres = await centroids(self.session, scope.tenant_id)
         found = retrieve(
             pool,
             view,
             scope.gates,
-            vacancy.embedding,
+            centred_query(vacancy.embedding, centres.vacancies),
             vacancy.title_embedding,
             vacancy.search_text or "",
             max(2 * limit, 50),
@@ -197,6 +201,7 @@ class RankingService:
                 (skill_key(r.label), r.weight * (1.0 if r.must_have else NICE_TO_HAVE_HITS))
                 for r in required
             ],
+            centres.candidates,
         )
         # Skill matching on the pool's key ids; keys it holds no vector for yet come from the
         # skill cache (or are embedded), and the pool keeps them for the next ranking.
