@@ -62,3 +62,27 @@ def test_a_centroid_of_few_texts_is_shrunk():
     assert many is not None
     assert np.linalg.norm(many) > 0.99
     assert _shrunk(None, 0) is None
+
+
+def test_the_pool_keeps_its_centroid_as_rows_come_and_go():
+    from app.ml.pool import CandidatePool
+    from tests.test_pool import pool_row
+
+    rng = np.random.default_rng(3)
+    rows = [pool_row(str(i)) for i in range(20)]
+    for row in rows:
+        row.embedding = unit(rng.standard_normal(4))
+    pool = CandidatePool(4)
+    pool.apply(rows[:15], bulk=True)
+    pool = pool.compacted()
+    pool.apply(rows[15:], deleted=[rows[0].id, rows[1].id])
+    replaced = pool_row("new text", xid=9, row_id=rows[2].id)
+    replaced.embedding = unit(rng.standard_normal(4))
+    pool.apply([replaced])
+    live = [replaced.embedding] + [r.embedding for r in rows[3:]]
+    expected = np.sum(live, axis=0) / (len(live) + PRIOR_TEXTS)
+    np.testing.assert_allclose(pool.centroid(PRIOR_TEXTS), expected, rtol=1e-5, atol=1e-6)
+    assert CandidatePool(4).centroid(PRIOR_TEXTS) is None
+    np.testing.assert_allclose(
+        pool.compacted().centroid(PRIOR_TEXTS), expected, rtol=1e-5, atol=1e-6
+    )

@@ -125,6 +125,10 @@ class CandidatePool:
         self.skills = SkillIndex([], dim)
         self.occupations = SharedVectors(dim)
         self.dead = 0
+        # The sum and count of the live profile vectors: the candidates' centroid at any time,
+        # kept as rows come and go (app/ml/centring.py).
+        self.vector_sum = np.zeros(dim, dtype=np.float64)
+        self.vector_count = 0
 
     def _alloc(self, capacity: int) -> None:
         self.capacity = capacity
@@ -222,6 +226,9 @@ class CandidatePool:
     def _kill(self, slot: int) -> None:
         """Forgets a slot's row: what it said of the person goes now (vectors, labels, text
         counts in the delta); its base term counts go at the next compaction."""
+        if self.has_vector[slot]:
+            self.vector_sum -= self.vectors[slot]
+            self.vector_count -= 1
         self.alive[slot] = False
         self.has_vector[slot] = False
         self.vectors[slot] = 0.0
@@ -268,6 +275,8 @@ class CandidatePool:
             slots = np.asarray(embedded, dtype=np.int64) + start
             self.vectors[slots] = np.stack([rows[i].embedding for i in embedded])  # type: ignore[misc]
             self.has_vector[slots] = True
+            self.vector_sum += self.vectors[slots].sum(axis=0, dtype=np.float64)
+            self.vector_count += len(slots)
         self.occupation[at] = [
             -1 if row.occupation is None else self.occupations.row_of(row.occupation)
             for row in rows
@@ -299,6 +308,7 @@ class CandidatePool:
         new.dim = self.dim
         new._pending_chunks = []
         new.dead = 0
+        new.vector_sum, new.vector_count = self.vector_sum.copy(), self.vector_count
         new.bm25 = self.bm25.rebuild(keep.tolist())
         n = len(keep)
         if n == self.size:
@@ -348,6 +358,14 @@ class CandidatePool:
         return new
 
     # -- what ranking reads ------------------------------------------------------------------
+
+    def centroid(self, prior: int) -> F32 | None:
+        """The mean of the live profile vectors, shrunk toward zero by n / (n + ``prior``)
+        (None while no row has a vector)."""
+        if self.vector_count <= 0:
+            return None
+        mean: F32 = (self.vector_sum / (self.vector_count + prior)).astype(np.float32)
+        return mean
 
     def lexical_scores(self, terms: set[str]) -> F64:
         """The BM25 score of every slot for the query ``terms``."""

@@ -29,7 +29,7 @@ class Centroids:
     vacancies: F32 | None
 
 
-_CACHE: Lru[uuid.UUID, tuple[float, Centroids]] = Lru(256)
+_CACHE: Lru[tuple[uuid.UUID, bool], tuple[float, Centroids]] = Lru(256)
 
 
 def _shrunk(raw: bytes | None, count: int) -> F32 | None:
@@ -40,16 +40,19 @@ def _shrunk(raw: bytes | None, count: int) -> F32 | None:
     return shrunk
 
 
-async def centroids(session: AsyncSession, tenant_id: uuid.UUID) -> Centroids:
-    """The tenant's centroids, at most ``KEEP_S`` old."""
+async def centroids(
+    session: AsyncSession, tenant_id: uuid.UUID, *, candidates: bool = True
+) -> Centroids:
+    """The tenant's centroids, at most ``KEEP_S`` old. Without ``candidates`` only the
+    vacancies' is read (a shortlist takes the candidates' from its pool)."""
     now = time.monotonic()
-    held = _CACHE.get(tenant_id)
+    held = _CACHE.get((tenant_id, candidates))
     if held is not None and now - held[0] < KEEP_S:
         return held[1]
     repo = CentroidRepository(session)
     found = Centroids(
-        _shrunk(*await repo.centroid("candidates", tenant_id)),
+        _shrunk(*await repo.centroid("candidates", tenant_id)) if candidates else None,
         _shrunk(*await repo.centroid("vacancies", tenant_id)),
     )
-    _CACHE.put(tenant_id, (now, found))
+    _CACHE.put((tenant_id, candidates), (now, found))
     return found

@@ -21,6 +21,8 @@ import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+import numpy as np
+import numpy.typing as npt
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.ml.pool import CandidatePool
@@ -138,6 +140,15 @@ async def candidate_pool(
                 state.pool = await asyncio.to_thread(pool.compacted)
         state.horizon, state.synced_at = horizon, now
         return state.pool
+
+
+def pooled_centroid(tenant_id: uuid.UUID, prior: int) -> npt.NDArray[np.float32] | None:
+    """The candidates' centroid of the tenant's pool in this process (None when none is held:
+    the caller then reads it from the database)."""
+    state = _STATES.peek(tenant_id)
+    if state is None or state.pool is None or state.loop is not asyncio.get_running_loop():
+        return None
+    return state.pool.centroid(prior)
 
 
 async def forget_candidates(tenant_id: uuid.UUID, ids: Iterable[uuid.UUID]) -> None:

@@ -33,9 +33,9 @@ from app.repositories.change_feed import Side
 from app.repositories.matching import MatchRepository, Scope
 from app.repositories.resources import CandidateRepository, RankingVacancy, VacancyRepository
 from app.schemas import Principal
-from app.services.centroids import centroids
+from app.services.centroids import PRIOR_TEXTS, centroids
 from app.services.lexical import lexical_index
-from app.services.pool import candidate_pool
+from app.services.pool import candidate_pool, pooled_centroid
 from app.services.vectors import VectorService
 from app.vocabulary import GATES
 
@@ -164,8 +164,10 @@ class RankingService:
         # Lexical hits are not gate-filtered yet: ask for more, pair_features drops failures.
         ids += [row_id for row_id, _ in lexical.top(query_text, 3 * k)]  # type: ignore[misc]
         ids = list(dict.fromkeys(ids))
-        centres = await centroids(self.session, scope.tenant_id)
-        rows = await self.repo.pair_features(scope, ids, centres.candidates, centres.vacancies)
+        held = pooled_centroid(scope.tenant_id, PRIOR_TEXTS)
+        centres = await centroids(self.session, scope.tenant_id, candidates=held is None)
+        candidate_centroid = held if held is not None else centres.candidates
+        rows = await self.repo.pair_features(scope, ids, candidate_centroid, centres.vacancies)
         key = "candidate_id" if scope.ranked == "c" else "vacancy_id"
         bm25, ceiling = lexical.score_of(query_text, [row[key] for row in rows])
         pairs = _pairs_of(rows, [bm25[row[key]] for row in rows], ceiling)
@@ -188,7 +190,9 @@ class RankingService:
             vacancy.start_date, vacancy.remote, vacancy.lat, vacancy.lon, vacancy.languages or []
         )
         required = required_skills(vacancy.required_skills)
-        centres = await centroids(self.session, scope.tenant_id)
+        # The candidates' centroid is the pool's own (kept as rows come and go); the vacancies'
+        # is read from the database, a minute old at most.
+        centres = await centroids(self.session, scope.tenant_id, candidates=False)
         found = retrieve(
             pool,
             view,
@@ -201,7 +205,7 @@ class RankingService:
                 (skill_key(r.label), r.weight * (1.0 if r.must_have else NICE_TO_HAVE_HITS))
                 for r in required
             ],
-            centres.candidates,
+            pool.centroid(PRIOR_TEXTS),
         )
         # Skill matching on the pool's key ids; keys it holds no vector for yet come from the
         # skill cache (or are embedded), and the pool keeps them for the next ranking.
