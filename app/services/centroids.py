@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.repositories.change_feed import CentroidRepository
+from app.repositories.centroids import CentroidRepository
 from app.repositories.vectors import vector_from_send
 from app.services.lru import Lru
 
