@@ -31,6 +31,18 @@ class AppError(Exception):
         """Returns the problem type URI for this error class."""
         return PROBLEM_BASE + self.code
 
+    def problem(self) -> dict[str, Any]:
+        """The RFC 9457 members of this error, for an answer that carries several (bulk)."""
+        body: dict[str, Any] = {
+            "type": self.type_uri,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if self.errors:
+            body["errors"] = self.errors
+        return body
+
 
 class BadRequest(AppError):
     status, code, title = 400, "bad-request", "Bad request"

@@ -21,6 +21,51 @@ WORK_PERMITS = ("yes", "no", "pending", "unknown")
 VACANCY_STATUSES = ("open", "filled", "closed")
 VACANCY_CONTRACTS = ("internship", "apprenticeship", "fixed_term", "permanent")
 
+# Recruiter feedback on a proposed person (issue 12), roughly in pipeline order.
+FEEDBACK_EVENTS = (
+    "viewed",
+    "shortlisted",
+    "contacted",
+    "interviewed",
+    "offered",
+    "internship_started",
+    "internship_extended",
+    "internship_completed",
+    "hired",
+    "rejected",
+    "candidate_declined",
+    "dropped_out",
+    "retracted",
+)
+FEEDBACK_REASONS = (
+    "skills",
+    "language",
+    "distance",
+    "availability",
+    "permit",
+    "documents",
+    "employer_declined",
+    "candidate_declined",
+    "no_show",
+    "other",
+)
+# How a feedback event is tied to what the ranker showed: the shortlist the caller named, the
+# vacancy's latest shortlist that showed the person, or none (an organic candidate).
+FEEDBACK_LINKS = ("given", "latest_shortlist", "none")
+# Who set a candidate's or vacancy's status last: its caller, or feedback (placed / filled).
+STATUS_SOURCES = ("caller", "feedback")
+# Events that must say why.
+REASON_REQUIRED = ("rejected", "candidate_declined", "dropped_out")
+# Events that show the ranker proposed someone worth pursuing (online ranking quality).
+POSITIVE_EVENTS = (
+    "shortlisted",
+    "contacted",
+    "interviewed",
+    "offered",
+    "internship_started",
+    "hired",
+)
+
 # The hard gates, in the order they are applied and reported.
 GATES = ("status", "not_placed", "availability", "language", "commute", "permit")
 

@@ -36,6 +36,8 @@ async def test_key_format_and_only_hash_stored(client, make_key, owner_engine):
         "permissions": [
             "candidates:read",
             "employers:read",
+            "feedback:read",
+            "feedback:write",
             "matches:read",
             "shortlists:create",
             "shortlists:read",

@@ -36,6 +36,12 @@ EXPECTED: dict[tuple[str, str], str | frozenset[str]] = {
     ("POST", "/v1/vacancies:bulk"): WRITERS,
     ("GET", "/v1/tenant/settings"): ADMIN,
     ("PATCH", "/v1/tenant/settings"): ADMIN,
+    ("POST", "/v1/feedback"): ANY_KEY,
+    ("POST", "/v1/feedback:bulk"): ANY_KEY,
+    ("GET", "/v1/feedback"): ANY_KEY,
+    ("GET", "/v1/feedback/{event_id}"): ANY_KEY,
+    ("GET", "/v1/vacancies/{external_id}/pipeline"): ANY_KEY,
+    ("GET", "/v1/internships"): ANY_KEY,
 }
 for plural in ("employers", "vacancies", "candidates"):
     EXPECTED[("GET", f"/v1/{plural}")] = ANY_KEY
@@ -53,6 +59,13 @@ BODIES = {
     "/v1/candidates:bulk": {"items": [{"external_id": "c-1", **payloads.candidate()}]},
     "/v1/vacancies:bulk": {"items": [{"external_id": "v-1", **payloads.vacancy("e-1")}]},
     "/v1/tenant/settings": {"weights": {"lexical": 0.2}},
+    "/v1/feedback": {
+        "vacancy_external_id": "x-1",
+        "candidate_external_id": "x-1",
+        "event": "viewed",
+        "idempotency_key": "k-1",
+    },
+    "/v1/feedback:bulk": {"items": [{"event": "viewed"}]},
 }
 
 
@@ -77,6 +90,7 @@ async def test_role_matrix(app, client, make_key, role):
         expected = EXPECTED[(method, path)]
         url = re.sub(r"\{[a-z_]+\}", "x-1", path)
         url = url.replace("/shortlists/x-1", f"/shortlists/{uuid.uuid4()}")
+        url = url.replace("/feedback/x-1", f"/feedback/{uuid.uuid4()}")
         body = BODIES.get(path) if method in ("PUT", "POST", "PATCH") else None
         if method == "PATCH" and path != "/v1/tenant/settings":
             body = {}

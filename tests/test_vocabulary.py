@@ -14,6 +14,7 @@ from app.ml.features import FEATURES
 from app.ml.pool import CandidatePool
 from app.ml.ranker import DEFAULT_WEIGHTS
 from app.repositories.matching import GATE_SQL
+from app.schemas.feedback import FeedbackEventType, FeedbackReason, Link
 from app.schemas.matching import Weights
 
 
@@ -25,6 +26,9 @@ def test_schemas_spell_the_vocabulary_as_defined():
     assert tuple(schemas.VacancyStatus) == vocabulary.VACANCY_STATUSES
     assert tuple(schemas.Contract) == vocabulary.VACANCY_CONTRACTS
     assert tuple(Weights.model_fields) == FEATURES == tuple(DEFAULT_WEIGHTS)
+    assert tuple(FeedbackEventType) == vocabulary.FEEDBACK_EVENTS
+    assert tuple(FeedbackReason) == vocabulary.FEEDBACK_REASONS
+    assert typing.get_args(Link) == vocabulary.FEEDBACK_LINKS
 
 
 def test_gate_sql_and_pool_gates_cover_the_same_gates():
@@ -49,6 +53,11 @@ async def test_sql_cefr_rank_agrees(owner_engine):
         ("candidates", "work_permit", vocabulary.WORK_PERMITS),
         ("vacancies", "status", vocabulary.VACANCY_STATUSES),
         ("vacancies", "contract", vocabulary.VACANCY_CONTRACTS),
+        ("candidates", "status_source", vocabulary.STATUS_SOURCES),
+        ("vacancies", "status_source", vocabulary.STATUS_SOURCES),
+        ("feedback_events", "event", vocabulary.FEEDBACK_EVENTS),
+        ("feedback_events", "reason", vocabulary.FEEDBACK_REASONS),
+        ("feedback_events", "link", vocabulary.FEEDBACK_LINKS),
     ],
 )
 async def test_check_constraints_allow_exactly_the_vocabulary(owner_engine, table, column, values):

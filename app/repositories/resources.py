@@ -14,7 +14,17 @@ from typing import Any, ClassVar, Generic, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import ColumnElement, Select, bindparam, func, literal_column, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    bindparam,
+    case,
+    func,
+    literal,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,12 +43,25 @@ async def versioned_upsert(
     Returns the row and whether it was created (``xmax = 0`` marks a freshly inserted tuple).
     """
     table: Any = model
+    tracked: dict[str, Any] = {}
+    created: dict[str, Any] = {}
+    if "status" in values and hasattr(table, "status_source"):
+        # A caller's setting of a status is stamped, so feedback (placed, filled) overrides it
+        # only with an event that happened later. The status a row is created with by default
+        # is no setting: history back-filled after the row was made still takes effect.
+        changed = table.status.is_distinct_from(insert(table).excluded.status)
+        tracked = {
+            "status_changed_at": case((changed, func.now()), else_=table.status_changed_at),
+            "status_source": case((changed, literal("caller")), else_=table.status_source),
+        }
+        default = table.__table__.c.status.server_default.arg.text.strip("'")
+        created = {"status_changed_at": None if values["status"] == default else func.now()}
     stmt = (
         insert(table)
-        .values(**identity, **values)
+        .values(**identity, **values, **created)
         .on_conflict_do_update(
             index_elements=list(identity),
-            set_={**values, "version": table.version + 1, "updated_at": func.now()},
+            set_={**values, **tracked, "version": table.version + 1, "updated_at": func.now()},
         )
         .returning(table, literal_column("(xmax = 0)").label("created"))
     )
@@ -83,6 +106,24 @@ class ResourceRepository(Generic[M]):
             {"tenant_id": tenant_id, "external_id": external_id},
             values,
         )
+
+    async def set_status_from_feedback(self, row: M, status: str, at: dt.datetime) -> None:
+        """Sets the status as feedback's effect (placed, filled, and their undoing): a new
+        version, stamped with the event's time. The row was read (and locked) by the caller."""
+        table: Any = self.model
+        stmt = (
+            update(table)
+            .where(table.tenant_id == row.tenant_id, table.id == row.id)
+            .values(
+                status=status,
+                status_source="feedback",
+                status_changed_at=at,
+                version=table.version + 1,
+                updated_at=func.now(),
+            )
+            .returning(table)
+        )
+        await self.session.execute(stmt, execution_options={"populate_existing": True})
 
     async def delete(self, row: M) -> None:
         """Deletes ``row`` (its tenant was checked when it was read)."""

@@ -296,6 +296,11 @@ class CandidateIn(Strict):
     education_level: int | None = Field(default=None, ge=1, le=8, description="EQF level 1–8")
     work_permit: WorkPermit = WorkPermit.unknown
     status: CandidateStatus = CandidateStatus.active
+    entered_on: dt.date | None = Field(
+        default=None,
+        description="The day the person entered the programme (cohort reports); "
+        "unset reads as the day the record was created",
+    )
 
     @model_validator(mode="after")
     def _skills_or_summary(self) -> CandidateIn:

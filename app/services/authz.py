@@ -20,6 +20,10 @@ class Permission(StrEnum):
     shortlists_read = "shortlists:read"
     matches_read = "matches:read"
     bulk_write = "bulk:write"
+    feedback_write = "feedback:write"
+    feedback_read = "feedback:read"
+    metrics_read = "metrics:read"
+    metrics_ranking = "metrics:ranking"
     keys_manage = "keys:manage"
     tenant_settings = "tenant:settings"
 
@@ -32,6 +36,8 @@ _SCOUT = frozenset(
         Permission.shortlists_write,
         Permission.shortlists_read,
         Permission.matches_read,
+        Permission.feedback_write,
+        Permission.feedback_read,
     }
 )
 _INTEGRATION = _SCOUT | {
@@ -40,6 +46,7 @@ _INTEGRATION = _SCOUT | {
     Permission.candidates_write,
     Permission.candidates_sensitive,
     Permission.bulk_write,
+    Permission.metrics_read,
 }
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.admin: frozenset(Permission),

@@ -1,0 +1,267 @@
+"""The feedback log: append, find by idempotency key, link to what a shortlist showed, and
+read events back (with the candidate's external id and the note, while they exist)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.tables import FeedbackEvent, FeedbackNote
+
+# An event as the API shows it: the log row, the candidate's external id (NULL once erased)
+# and the note (gone once erased).
+_REPRESENTED = """
+    SELECT e.id, e.vacancy_external_id, c.external_id AS candidate_external_id, e.event,
+           e.reason, n.note, e.months, e.occurred_at, e.recorded_at, e.key_id, e.actor_ref,
+           e.link, e.shortlist_id, e.rank, e.ranker_version, e.idempotency_key, e.retracts,
+           e.body_hash, e.vacancy_id, e.candidate_id
+      FROM feedback_events e
+      LEFT JOIN candidates c ON c.tenant_id = e.tenant_id AND c.id = e.candidate_id
+      LEFT JOIN feedback_notes n ON n.tenant_id = e.tenant_id AND n.event_id = e.id
+"""
+# An event that counts: not a retraction itself, and not retracted.
+EFFECTIVE = (
+    "e.event <> 'retracted' AND NOT EXISTS (SELECT FROM feedback_events r "
+    "WHERE r.tenant_id = e.tenant_id AND r.retracts = e.id)"
+)
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What a shortlist showed of a candidate: the snapshot, the rank, score and versions."""
+
+    shortlist_id: uuid.UUID
+    rank: int
+    score: float
+    ranker_version: str
+    feature_version: str
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class PlacementEvent:
+    vacancy_id: uuid.UUID
+    candidate_id: uuid.UUID
+    event: str
+    months: int | None
+    occurred_at: dt.datetime
+    recorded_at: dt.datetime
+
+
+PLACEMENT_EVENTS = (
+    "internship_started",
+    "internship_extended",
+    "internship_completed",
+    "hired",
+    "dropped_out",
+)
+
+
+class FeedbackRepository:
+    """Tenant-scoped reads and appends of the feedback log."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def insert(self, values: dict[str, Any]) -> uuid.UUID | None:
+        """Appends an event; None when its idempotency key is already taken (the unique
+        constraint decides, so simultaneous retries leave one row)."""
+        stmt = (
+            insert(FeedbackEvent)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["tenant_id", "idempotency_key"])
+            .returning(FeedbackEvent.id)
+        )
+        found: uuid.UUID | None = await self.session.scalar(stmt)
+        return found
+
+    async def add_note(
+        self, tenant_id: uuid.UUID, event_id: uuid.UUID, candidate_id: uuid.UUID, note: str
+    ) -> None:
+        await self.session.execute(
+            insert(FeedbackNote).values(
+                tenant_id=tenant_id, event_id=event_id, candidate_id=candidate_id, note=note
+            )
+        )
+
+    async def by_key(self, tenant_id: uuid.UUID, key: str) -> dict[str, Any] | None:
+        return await self._one("e.idempotency_key = :key", {"t": tenant_id, "key": key})
+
+    async def by_id(self, tenant_id: uuid.UUID, event_id: uuid.UUID) -> dict[str, Any] | None:
+        return await self._one("e.id = :id", {"t": tenant_id, "id": event_id})
+
+    async def retraction_of(self, tenant_id: uuid.UUID, event_id: uuid.UUID) -> uuid.UUID | None:
+        """The id of the event that retracts this one, if any."""
+        found: uuid.UUID | None = await self.session.scalar(
+            text("SELECT id FROM feedback_events WHERE tenant_id = :t AND retracts = :id"),
+            {"t": tenant_id, "id": event_id},
+        )
+        return found
+
+    async def _one(self, where: str, params: dict[str, Any]) -> dict[str, Any] | None:
+        sql = f"{_REPRESENTED} WHERE e.tenant_id = :t AND {where}"
+        row = (await self.session.execute(text(sql), params)).mappings().first()
+        return dict(row) if row is not None else None
+
+    async def page(
+        self,
+        tenant_id: uuid.UUID,
+        *,
+        limit: int,
+        after: tuple[dt.datetime, uuid.UUID] | None,
+        vacancy_external_id: str | None = None,
+        candidate_id: uuid.UUID | None = None,
+        event: str | None = None,
+        occurred_from: dt.datetime | None = None,
+        occurred_to: dt.datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        """Events in (occurred_at, id) order after the cursor, filtered."""
+        where = ["e.tenant_id = :t"]
+        params: dict[str, Any] = {"t": tenant_id, "limit": limit}
+        for column, value in (
+            ("vacancy_external_id", vacancy_external_id),
+            ("candidate_id", candidate_id),
+            ("event", event),
+        ):
+            if value is not None:
+                where.append(f"e.{column} = :{column}")
+                params[column] = value
+        if occurred_from is not None:
+            where.append("e.occurred_at >= :occurred_from")
+            params["occurred_from"] = occurred_from
+        if occurred_to is not None:
+            where.append("e.occurred_at < :occurred_to")
+            params["occurred_to"] = occurred_to
+        if after is not None:
+            where.append("(e.occurred_at, e.id) > (:after_at, :after_id)")
+            params["after_at"], params["after_id"] = after
+        sql = (
+            f"{_REPRESENTED} WHERE {' AND '.join(where)} ORDER BY e.occurred_at, e.id LIMIT :limit"
+        )
+        return [dict(row) for row in (await self.session.execute(text(sql), params)).mappings()]
+
+    async def shown_in(
+        self,
+        tenant_id: uuid.UUID,
+        shortlist_id: uuid.UUID,
+        vacancy_id: uuid.UUID,
+        candidate_id: uuid.UUID,
+    ) -> tuple[bool, Shown | None]:
+        """Whether the shortlist is one of this vacancy's, and what it showed of the candidate."""
+        sql = """
+            SELECT s.id, i.rank, i.score, s.ranker_version, s.feature_version, s.created_at,
+                   i.candidate_id IS NOT NULL AS shown
+              FROM shortlists s
+              LEFT JOIN shortlist_items i
+                ON i.tenant_id = s.tenant_id AND i.shortlist_id = s.id
+               AND i.candidate_id = :c
+             WHERE s.tenant_id = :t AND s.id = :s AND s.vacancy_id = :v
+        """
+        row = (
+            await self.session.execute(
+                text(sql), {"t": tenant_id, "s": shortlist_id, "v": vacancy_id, "c": candidate_id}
+            )
+        ).first()
+        if row is None:
+            return False, None
+        if not row.shown:
+            return True, None
+        return True, Shown(row[0], row[1], row[2], row[3], row[4], row[5])
+
+    async def latest_shown(
+        self, tenant_id: uuid.UUID, vacancy_id: uuid.UUID, candidate_id: uuid.UUID
+    ) -> Shown | None:
+        """The vacancy's most recent shortlist that showed the candidate."""
+        sql = """
+            SELECT s.id, i.rank, i.score, s.ranker_version, s.feature_version, s.created_at
+              FROM shortlist_items i
+              JOIN shortlists s ON s.tenant_id = i.tenant_id AND s.id = i.shortlist_id
+             WHERE i.tenant_id = :t AND i.candidate_id = :c AND s.vacancy_id = :v
+             ORDER BY s.created_at DESC, s.id DESC LIMIT 1
+        """
+        row = (
+            await self.session.execute(
+                text(sql), {"t": tenant_id, "v": vacancy_id, "c": candidate_id}
+            )
+        ).first()
+        return Shown(row[0], row[1], row[2], row[3], row[4], row[5]) if row else None
+
+    async def placement_events(
+        self,
+        tenant_id: uuid.UUID,
+        *,
+        candidate_id: uuid.UUID | None = None,
+        vacancy_id: uuid.UUID | None = None,
+    ) -> list[PlacementEvent]:
+        """The effective placement events of a candidate, or of a vacancy, oldest first."""
+        where = ["e.tenant_id = :t", "e.event = ANY(:kinds)", EFFECTIVE]
+        where += ["e.vacancy_id IS NOT NULL", "e.candidate_id IS NOT NULL"]
+        params: dict[str, Any] = {"t": tenant_id, "kinds": list(PLACEMENT_EVENTS)}
+        if candidate_id is not None:
+            where.append("e.candidate_id = :c")
+            params["c"] = candidate_id
+        if vacancy_id is not None:
+            where.append("e.vacancy_id = :v")
+            params["v"] = vacancy_id
+        sql = (
+            "SELECT e.vacancy_id, e.candidate_id, e.event, e.months, e.occurred_at, "
+            f"e.recorded_at FROM feedback_events e WHERE {' AND '.join(where)} "
+            "ORDER BY e.occurred_at, e.recorded_at, e.id"
+        )
+        rows = await self.session.execute(text(sql), params)
+        return [PlacementEvent(*row) for row in rows]
+
+    async def pipeline(self, tenant_id: uuid.UUID, vacancy_id: uuid.UUID) -> Sequence[Any]:
+        """Per candidate still on record: the latest effective event, how many there were, and
+        the latest shortlist of this vacancy that showed them."""
+        sql = f"""
+            WITH eff AS (
+                SELECT e.candidate_id, e.event, e.occurred_at,
+                       row_number() OVER (PARTITION BY e.candidate_id
+                                          ORDER BY e.occurred_at DESC, e.recorded_at DESC,
+                                                   e.id DESC) AS nth,
+                       count(*) OVER (PARTITION BY e.candidate_id) AS events
+                  FROM feedback_events e
+                 WHERE e.tenant_id = :t AND e.vacancy_id = :v AND e.candidate_id IS NOT NULL
+                   AND {EFFECTIVE}
+            )
+            SELECT c.external_id AS candidate_external_id, eff.event AS stage,
+                   eff.occurred_at AS stage_at, eff.events, shown.rank AS shown_rank,
+                   shown.created_at AS shown_at
+              FROM eff
+              JOIN candidates c ON c.tenant_id = :t AND c.id = eff.candidate_id
+              LEFT JOIN LATERAL (
+                  SELECT i.rank, s.created_at
+                    FROM shortlist_items i
+                    JOIN shortlists s ON s.tenant_id = i.tenant_id AND s.id = i.shortlist_id
+                   WHERE i.tenant_id = :t AND i.candidate_id = eff.candidate_id
+                     AND s.vacancy_id = :v
+                   ORDER BY s.created_at DESC, s.id DESC LIMIT 1
+              ) shown ON true
+             WHERE eff.nth = 1
+             ORDER BY eff.occurred_at DESC, c.external_id
+        """
+        return (await self.session.execute(text(sql), {"t": tenant_id, "v": vacancy_id})).all()
+
+    async def internship_events(self, tenant_id: uuid.UUID) -> Sequence[Any]:
+        """Every effective placement event of the tenant with the external ids it is shown
+        with, oldest first (internships are folded from them)."""
+        sql = f"""
+            SELECT e.vacancy_id, e.candidate_id, e.event, e.months, e.occurred_at,
+                   e.recorded_at, e.vacancy_external_id, c.external_id AS candidate_external_id,
+                   m.external_id AS employer_external_id
+              FROM feedback_events e
+              JOIN candidates c ON c.tenant_id = e.tenant_id AND c.id = e.candidate_id
+              LEFT JOIN employers m ON m.tenant_id = e.tenant_id AND m.id = e.employer_id
+             WHERE e.tenant_id = :t AND e.event = ANY(:kinds) AND {EFFECTIVE}
+             ORDER BY e.occurred_at, e.recorded_at, e.id
+        """
+        params = {"t": tenant_id, "kinds": list(PLACEMENT_EVENTS)}
+        return (await self.session.execute(text(sql), params)).all()

@@ -1,0 +1,64 @@
+"""What feedback does to state: a person who starts an internship or is hired is ``placed``
+(so the not_placed gate keeps them out of other shortlists) and takes one of the vacancy's
+positions; a vacancy whose positions are all taken is ``filled``. Dropping out, an internship
+completed without a hire, or the retraction of the event that caused it undoes the effect.
+
+The effect is recomputed from the log (app/services/stints.py) after every event, never
+applied as a delta, so events that arrive out of order or are retracted later still add up.
+A caller's own status setting wins over an automatic change unless the event is newer than it;
+an automatic status is undone only while it is still the automatic one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.tables import Candidate, Vacancy
+from app.repositories.feedback import FeedbackRepository
+from app.repositories.resources import CandidateRepository, VacancyRepository
+from app.services.stints import fold
+
+
+async def positions_taken(session: AsyncSession, vacancy: Vacancy) -> int:
+    """How many people hold one of the vacancy's positions now."""
+    events = await FeedbackRepository(session).placement_events(
+        vacancy.tenant_id, vacancy_id=vacancy.id
+    )
+    return sum(stint.holds_position for stint in fold(events).values())
+
+
+def _newer(at: dt.datetime, row: Any) -> bool:
+    return row.status_changed_at is None or bool(at > row.status_changed_at)
+
+
+def _later(at: dt.datetime, row: Any) -> dt.datetime:
+    return at if row.status_changed_at is None else max(at, row.status_changed_at)
+
+
+async def apply_effects(
+    session: AsyncSession, vacancy: Vacancy, candidate: Candidate, at: dt.datetime
+) -> None:
+    """Brings the candidate's and the vacancy's status in line with the log, after an event
+    on this pair that happened at ``at``. Both rows are locked by the caller."""
+    repo = FeedbackRepository(session)
+    held = fold(await repo.placement_events(candidate.tenant_id, candidate_id=candidate.id))
+    placed = any(stint.holds_position for stint in held.values())
+    candidates = CandidateRepository(session)
+    if placed and candidate.status != "placed" and _newer(at, candidate):
+        await candidates.set_status_from_feedback(candidate, "placed", at)
+    elif not placed and candidate.status == "placed" and candidate.status_source == "feedback":
+        await candidates.set_status_from_feedback(candidate, "active", _later(at, candidate))
+
+    taken = await positions_taken(session, vacancy)
+    vacancies = VacancyRepository(session)
+    if taken >= vacancy.positions and vacancy.status == "open" and _newer(at, vacancy):
+        await vacancies.set_status_from_feedback(vacancy, "filled", at)
+    elif (
+        taken < vacancy.positions
+        and vacancy.status == "filled"
+        and vacancy.status_source == "feedback"
+    ):
+        await vacancies.set_status_from_feedback(vacancy, "open", _later(at, vacancy))

@@ -1,0 +1,98 @@
+"""A person's time at a vacancy, folded from the placement events of the feedback log.
+
+One fold, read by two features: the status effects (a person holding a position is ``placed``
+and takes one of the vacancy's positions) and the internships a scout follows up. Events are
+taken oldest first (``occurred_at``, then the order they were recorded); retracted events never
+reach the fold, so a retraction undoes whatever its event did.
+
+- ``internship_started`` opens an internship of the vacancy's duration (3 months by default),
+  unless one is already running;
+- ``internship_extended`` adds its months (3 by default) to the running internship;
+- ``internship_completed`` ends it without a hire;
+- ``hired`` ends a running internship as hired and starts a contract (also without one);
+- ``dropped_out`` ends the running internship and any contract.
+
+The person holds a position while an internship runs or a contract stands.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+DEFAULT_MONTHS = 3
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """``day`` plus whole months, clamped to the month's last day (31 Jan + 1 = 28/29 Feb)."""
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+@dataclass
+class Internship:
+    started_at: dt.datetime
+    months: int
+    extensions: int = 0
+    months_added: int = 0
+    outcome: str | None = None  # hired, completed, dropped_out; None while it runs
+    ended_at: dt.datetime | None = None
+
+    @property
+    def started_on(self) -> dt.date:
+        return self.started_at.date()
+
+    @property
+    def planned_end(self) -> dt.date:
+        return add_months(self.started_on, self.months + self.months_added)
+
+    @property
+    def running(self) -> bool:
+        return self.outcome is None
+
+
+@dataclass
+class Stint:
+    """One (vacancy, candidate) pair's internships and contract."""
+
+    internships: list[Internship] = field(default_factory=list)
+    contract: bool = False
+
+    @property
+    def running(self) -> Internship | None:
+        last = self.internships[-1] if self.internships else None
+        return last if last is not None and last.running else None
+
+    @property
+    def holds_position(self) -> bool:
+        return self.contract or self.running is not None
+
+    def apply(self, event: str, months: int | None, at: dt.datetime) -> None:
+        running = self.running
+        if event == "internship_started" and running is None:
+            self.internships.append(Internship(at, months or DEFAULT_MONTHS))
+        elif event == "internship_extended" and running is not None:
+            running.extensions += 1
+            running.months_added += months or DEFAULT_MONTHS
+        elif event in ("internship_completed", "hired", "dropped_out") and running is not None:
+            running.outcome = "completed" if event == "internship_completed" else event
+            running.ended_at = at
+        if event == "hired":
+            self.contract = True
+        elif event == "dropped_out":
+            self.contract = False
+
+
+def fold(events: Iterable[Any]) -> dict[tuple[Any, Any], Stint]:
+    """Per (vacancy_id, candidate_id), the stint its events (oldest first) add up to. Each
+    event needs ``vacancy_id``, ``candidate_id``, ``event``, ``months``, ``occurred_at``."""
+    stints: dict[tuple[Any, Any], Stint] = {}
+    for e in events:
+        stints.setdefault((e.vacancy_id, e.candidate_id), Stint()).apply(
+            e.event, e.months, e.occurred_at
+        )
+    return stints
