@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app import __version__
-from app.api import feedback, health, keys, matching, resources
+from app.api import feedback, health, keys, matching, metrics, resources
 from app.api.middleware import BodyLimitMiddleware, Metrics, RequestContextMiddleware
 from app.api.problems import register_problem_handlers
 from app.config import Settings, get_settings
@@ -97,6 +97,7 @@ def create_app(
         resources.sensitive,
         matching.router,
         feedback.router,
+        metrics.router,
     ):
         app.include_router(router)
     app.add_middleware(

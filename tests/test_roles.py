@@ -42,6 +42,9 @@ EXPECTED: dict[tuple[str, str], str | frozenset[str]] = {
     ("GET", "/v1/feedback/{event_id}"): ANY_KEY,
     ("GET", "/v1/vacancies/{external_id}/pipeline"): ANY_KEY,
     ("GET", "/v1/internships"): ANY_KEY,
+    ("GET", "/v1/metrics/outcomes"): WRITERS,
+    ("GET", "/v1/metrics/cohorts"): WRITERS,
+    ("GET", "/v1/metrics/ranking"): ADMIN,
 }
 for plural in ("employers", "vacancies", "candidates"):
     EXPECTED[("GET", f"/v1/{plural}")] = ANY_KEY

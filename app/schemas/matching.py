@@ -120,3 +120,10 @@ class Weights(Strict):
 
 class TenantSettingsPatch(Strict):
     weights: Weights | None = None
+    monthly_support_cost_eur: float | None = Field(
+        default=None,
+        ge=0,
+        le=100_000,
+        description="What a month of support costs the programme per person (0 switches the "
+        "savings estimate of /v1/metrics/outcomes off)",
+    )

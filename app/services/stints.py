@@ -57,10 +57,13 @@ class Internship:
 
 @dataclass
 class Stint:
-    """One (vacancy, candidate) pair's internships and contract."""
+    """One (vacancy, candidate) pair's internships and contract, and the spans during which
+    the person held a position (``[start, end)``, end None while it lasts)."""
 
     internships: list[Internship] = field(default_factory=list)
     contract: bool = False
+    hired_at: dt.datetime | None = None
+    worked: list[list[dt.datetime | None]] = field(default_factory=list)
 
     @property
     def running(self) -> Internship | None:
@@ -72,6 +75,14 @@ class Stint:
         return self.contract or self.running is not None
 
     def apply(self, event: str, months: int | None, at: dt.datetime) -> None:
+        held = self.holds_position
+        self._apply(event, months, at)
+        if self.holds_position and not held:
+            self.worked.append([at, None])
+        elif held and not self.holds_position:
+            self.worked[-1][1] = at
+
+    def _apply(self, event: str, months: int | None, at: dt.datetime) -> None:
         running = self.running
         if event == "internship_started" and running is None:
             self.internships.append(Internship(at, months or DEFAULT_MONTHS))
@@ -81,8 +92,9 @@ class Stint:
         elif event in ("internship_completed", "hired", "dropped_out") and running is not None:
             running.outcome = "completed" if event == "internship_completed" else event
             running.ended_at = at
-        if event == "hired":
+        if event == "hired" and not self.contract:
             self.contract = True
+            self.hired_at = at
         elif event == "dropped_out":
             self.contract = False
 

@@ -1,4 +1,5 @@
-"""A tenant's own settings: today the weighted scorer's weights."""
+"""A tenant's own settings: the weighted scorer's weights and the monthly support cost that
+the outcome report's savings estimate uses."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ async def read_settings(session: AsyncSession, principal: Principal) -> dict[str
         "default_weights": DEFAULT_WEIGHTS,
         # What shortlists are stamped with from now on: a weight change is a new version.
         "ranker_version": WeightedRanker(weights).version,
+        "monthly_support_cost_eur": (tenant.settings or {}).get("monthly_support_cost_eur"),
     }
 
 
@@ -45,5 +47,7 @@ async def update_settings(
                 errors=[{"loc": ["body", "weights"], "msg": "all zero", "type": "value_error"}],
             )
         settings["weights"] = weights
+    if patch.monthly_support_cost_eur is not None:
+        settings["monthly_support_cost_eur"] = patch.monthly_support_cost_eur or None
     await repo.set_settings(tenant, settings)
     return await read_settings(session, principal)

@@ -1,0 +1,66 @@
+"""Reports read from the feedback log: outcomes, cohorts and online ranking quality."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.deps import SessionDep, require
+from app.schemas import Principal
+from app.services.authz import Permission
+from app.services.outcomes import cohort_metrics, outcome_metrics
+from app.services.ranking_quality import ranking_metrics
+
+router = APIRouter(tags=["metrics"])
+Reader = Annotated[Principal, require(Permission.metrics_read)]
+RankingReader = Annotated[Principal, require(Permission.metrics_ranking)]
+
+
+class Period(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    start: dt.datetime | None = Field(default=None, alias="from", description="Inclusive")
+    end: dt.datetime | None = Field(default=None, alias="to", description="Exclusive")
+
+
+class OutcomeQuery(Period):
+    group_by: Literal["month", "quarter", "employer", "contract"] = "month"
+
+
+class CohortQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    by: Literal["month", "quarter"] = "month"
+
+
+@router.get(
+    "/v1/metrics/outcomes",
+    summary="Pipeline counts, internship-to-contract conversion and medians, per group",
+)
+async def outcomes(
+    query: Annotated[OutcomeQuery, Query()], session: SessionDep, principal: Reader
+) -> Any:
+    return await outcome_metrics(session, principal, query.group_by, query.start, query.end)
+
+
+@router.get(
+    "/v1/metrics/cohorts",
+    summary="Candidates by when they entered; the share in work within 30/90/180/365 days",
+)
+async def cohorts(
+    query: Annotated[CohortQuery, Query()], session: SessionDep, principal: Reader
+) -> Any:
+    return await cohort_metrics(session, principal, query.by)
+
+
+@router.get(
+    "/v1/metrics/ranking",
+    summary="Online ranking quality per ranker version, from feedback linked to shortlists",
+)
+async def ranking(
+    query: Annotated[Period, Query()], session: SessionDep, principal: RankingReader
+) -> Any:
+    return await ranking_metrics(session, principal, query.start, query.end)

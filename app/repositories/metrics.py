@@ -1,0 +1,157 @@
+"""Aggregations of the feedback log for outcome, cohort and ranking-quality reports.
+
+Every figure counts effective events only (not retractions, nor events retracted). Periods are
+half-open, ``[from, to)``, on ``occurred_at`` (events) or ``created_at`` (shortlists); months
+and quarters are calendar ones in UTC.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.repositories.feedback import EFFECTIVE, PLACEMENT_EVENTS
+from app.vocabulary import POSITIVE_EVENTS
+
+GroupBy = Literal["month", "quarter", "employer", "contract"]
+# The group of an event, by its own time or by the vacancy's employer and contract as they
+# were when it was recorded. "(none)" marks an event whose employer is gone or unknown.
+GROUP_SQL: dict[str, str] = {
+    "month": "to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM')",
+    "quarter": "to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-\"Q\"Q')",
+    "employer": "coalesce(m.external_id, '(none)')",
+    "contract": "coalesce(e.contract, '(none)')",
+}
+# An erased person still counts, once per event (their id is gone).
+_PERSON = "coalesce(e.candidate_id, e.id)"
+COUNTS: dict[str, str] = {
+    "candidates_shortlisted": f"count(DISTINCT {_PERSON}) FILTER (WHERE e.event = 'shortlisted')",
+    "contacted": f"count(DISTINCT {_PERSON}) FILTER (WHERE e.event = 'contacted')",
+    "interviews": "count(*) FILTER (WHERE e.event = 'interviewed')",
+    "internships_started": "count(*) FILTER (WHERE e.event = 'internship_started')",
+    "internships_extended": "count(*) FILTER (WHERE e.event = 'internship_extended')",
+    "internships_completed": "count(*) FILTER (WHERE e.event = 'internship_completed')",
+    "contracts": "count(*) FILTER (WHERE e.event = 'hired')",
+    "dropouts": "count(*) FILTER (WHERE e.event = 'dropped_out')",
+}
+_FROM = (
+    "FROM feedback_events e "
+    "LEFT JOIN employers m ON m.tenant_id = e.tenant_id AND m.id = e.employer_id"
+)
+
+
+def _period(column: str, start: dt.datetime | None, end: dt.datetime | None) -> str:
+    where = []
+    if start is not None:
+        where.append(f"{column} >= :start")
+    if end is not None:
+        where.append(f"{column} < :end")
+    return " AND ".join(where) or "true"
+
+
+class MetricsRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def outcome_counts(
+        self,
+        tenant_id: uuid.UUID,
+        group_by: GroupBy,
+        start: dt.datetime | None,
+        end: dt.datetime | None,
+    ) -> Sequence[Any]:
+        """Per group (and a totals row, ``grp`` NULL), the event counts of :data:`COUNTS`."""
+        group = GROUP_SQL[group_by]
+        columns = ", ".join(f"{sql} AS {name}" for name, sql in COUNTS.items())
+        sql = (
+            f"SELECT CASE WHEN GROUPING({group}) = 0 THEN {group} END AS grp, {columns} "
+            f"{_FROM} WHERE e.tenant_id = :t AND {_period('e.occurred_at', start, end)} "
+            f"AND {EFFECTIVE} GROUP BY GROUPING SETS (({group}), ()) ORDER BY 1 NULLS LAST"
+        )
+        params = {"t": tenant_id, "start": start, "end": end}
+        return (await self.session.execute(text(sql), params)).all()
+
+    async def placement_events(self, tenant_id: uuid.UUID) -> Sequence[Any]:
+        """Every effective placement event (any time: an internship started before a period
+        can end in it), with the groups it falls in, oldest first."""
+        groups = ", ".join(f"{sql} AS by_{name}" for name, sql in GROUP_SQL.items())
+        sql = (
+            "SELECT e.vacancy_id, coalesce(e.candidate_id, e.id) AS candidate_id, e.event, "
+            f"e.months, e.occurred_at, {groups} {_FROM} "
+            f"WHERE e.tenant_id = :t AND e.event = ANY(:kinds) AND {EFFECTIVE} "
+            "ORDER BY e.occurred_at, e.recorded_at, e.id"
+        )
+        params = {"t": tenant_id, "kinds": list(PLACEMENT_EVENTS)}
+        return (await self.session.execute(text(sql), params)).all()
+
+    async def first_shortlisted(self, tenant_id: uuid.UUID) -> dict[tuple[Any, Any], dt.datetime]:
+        """Per (vacancy, person), when they were first marked shortlisted."""
+        sql = (
+            "SELECT e.vacancy_id, e.candidate_id, min(e.occurred_at) FROM feedback_events e "
+            f"WHERE e.tenant_id = :t AND e.event = 'shortlisted' AND {EFFECTIVE} "
+            "AND e.candidate_id IS NOT NULL GROUP BY 1, 2"
+        )
+        rows = await self.session.execute(text(sql), {"t": tenant_id})
+        return {(r[0], r[1]): r[2] for r in rows}
+
+    async def cohort_members(self, tenant_id: uuid.UUID) -> Sequence[Any]:
+        """Each candidate on record: the day they entered the programme and the day of their
+        first work experience (internship or contract), if any."""
+        sql = f"""
+            SELECT coalesce(c.entered_on, (c.created_at AT TIME ZONE 'UTC')::date) AS entered,
+                   (SELECT min(e.occurred_at AT TIME ZONE 'UTC')::date FROM feedback_events e
+                     WHERE e.tenant_id = c.tenant_id AND e.candidate_id = c.id
+                       AND e.event IN ('internship_started', 'hired') AND {EFFECTIVE}) AS worked
+              FROM candidates c WHERE c.tenant_id = :t
+        """
+        return (await self.session.execute(text(sql), {"t": tenant_id})).all()
+
+    async def shortlists_by_version(
+        self, tenant_id: uuid.UUID, start: dt.datetime | None, end: dt.datetime | None
+    ) -> dict[str, int]:
+        sql = (
+            "SELECT s.ranker_version, count(*) FROM shortlists s WHERE s.tenant_id = :t "
+            f"AND {_period('s.created_at', start, end)} GROUP BY 1"
+        )
+        rows = await self.session.execute(text(sql), {"t": tenant_id, "start": start, "end": end})
+        return {r[0]: r[1] for r in rows}
+
+    async def linked_by_version(
+        self, tenant_id: uuid.UUID, start: dt.datetime | None, end: dt.datetime | None
+    ) -> Sequence[Any]:
+        """Per ranker version: linked events, and positive ones per rank bucket."""
+        sql = (
+            f"SELECT e.ranker_version, count(*) AS linked, "
+            f"count(*) FILTER (WHERE e.event = ANY(:positive)) AS positive, "
+            f"count(*) FILTER (WHERE e.event = ANY(:positive) AND e.rank <= 5) AS r1_5, "
+            f"count(*) FILTER (WHERE e.event = ANY(:positive) AND e.rank BETWEEN 6 AND 10) "
+            f"AS r6_10, "
+            f"count(*) FILTER (WHERE e.event = ANY(:positive) AND e.rank BETWEEN 11 AND 20) "
+            f"AS r11_20, "
+            f"count(*) FILTER (WHERE e.event = ANY(:positive) AND e.rank > 20) AS r21 "
+            f"FROM feedback_events e WHERE e.tenant_id = :t AND e.link <> 'none' "
+            f"AND {_period('e.occurred_at', start, end)} AND {EFFECTIVE} GROUP BY 1"
+        )
+        params = {"t": tenant_id, "start": start, "end": end, "positive": list(POSITIVE_EVENTS)}
+        return (await self.session.execute(text(sql), params)).all()
+
+    async def reciprocal_ranks(
+        self, tenant_id: uuid.UUID, start: dt.datetime | None, end: dt.datetime | None
+    ) -> Sequence[Any]:
+        """Per ranker version, the mean over shortlists made in the period that received any
+        linked feedback of 1 / (rank of the first positive), 0 where none was positive."""
+        sql = (
+            "SELECT s.ranker_version, count(*) AS shortlists_with_feedback, "
+            "avg(coalesce(1.0 / f.best, 0)) AS mrr FROM shortlists s "
+            "JOIN LATERAL (SELECT min(e.rank) FILTER (WHERE e.event = ANY(:positive)) AS best "
+            "FROM feedback_events e WHERE e.tenant_id = s.tenant_id AND e.shortlist_id = s.id "
+            f"AND {EFFECTIVE} HAVING count(*) > 0) f ON true "
+            f"WHERE s.tenant_id = :t AND {_period('s.created_at', start, end)} GROUP BY 1"
+        )
+        params = {"t": tenant_id, "start": start, "end": end, "positive": list(POSITIVE_EVENTS)}
+        return (await self.session.execute(text(sql), params)).all()
