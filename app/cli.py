@@ -1,5 +1,5 @@
 """The ``ponte`` command: serve, demo, migrate, downgrade, revision, tenants, keys, reembed,
-eval."""
+eval, feedback import."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from rich.progress import MofNCompleteColumn, Progress
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings, get_settings
@@ -24,6 +25,7 @@ from app.logging import configure_logging
 from app.ml.encoder import Encoder
 from app.schemas import CandidateIn, CandidateSensitiveIn, EmployerIn, Principal, Role, VacancyIn
 from app.services import evaluation, vector_jobs
+from app.services import feedback_import as feedback_import_service
 from app.services import keys as key_service
 from app.services.concurrency import Preconditions
 from app.services.resources import (
@@ -36,8 +38,10 @@ from app.services.resources import (
 cli = typer.Typer(help="Ponte: employer–candidate matching for job-integration programmes.")
 tenants_cli = typer.Typer(help="Manage tenants (one per programme or partner organisation).")
 keys_cli = typer.Typer(help="Manage API keys.")
+feedback_cli = typer.Typer(help="Recruiter feedback and placement outcomes.")
 cli.add_typer(tenants_cli, name="tenants")
 cli.add_typer(keys_cli, name="keys")
+cli.add_typer(feedback_cli, name="feedback")
 
 T = TypeVar("T")
 
@@ -265,6 +269,51 @@ def reembed(
         f"with {encoder.model_id}",
         err=True,
     )
+
+
+@feedback_cli.command("import")
+def feedback_import(
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A .jsonl file")],
+    tenant: Annotated[str, typer.Option(help="Tenant name")],
+) -> None:
+    """Load a programme's feedback history: one event per line, as POST /v1/feedback takes it.
+
+    Idempotent (each event's idempotency_key decides): run it again to resume. Prints a summary
+    of created, duplicate and refused lines; refused ones are listed with their line number.
+    """
+    settings = _settings()
+    urls = resolve_database(settings)
+    total = sum(1 for line in path.open(encoding="utf-8") if line.strip())
+
+    async def run() -> feedback_import_service.ImportSummary:
+        engine = create_engine(urls.owner, settings, pool_size=1)
+        try:
+            sessions = session_factory(engine)
+            async with sessions() as session:
+                found = await key_service.get_tenant(session, tenant)
+            principal = Principal(
+                tenant_id=found.id, tenant_name=found.name, role=Role.admin, key_id="cli"
+            )
+            with Progress(*Progress.get_default_columns(), MofNCompleteColumn()) as bar:
+                task = bar.add_task("feedback", total=total)
+                with path.open(encoding="utf-8") as lines:
+                    return await feedback_import_service.import_lines(
+                        sessions, principal, lines, lambda n: bar.advance(task, n)
+                    )
+        finally:
+            await engine.dispose()
+
+    try:
+        summary = asyncio.run(run())
+    except AppError as exc:
+        raise _fail(exc.detail) from exc
+    for number, why in summary.problems:
+        typer.echo(f"line {number}: {why}", err=True)
+    typer.echo(
+        f"created {summary.created}, duplicate {summary.duplicate}, refused {summary.refused}"
+    )
+    if summary.refused:
+        raise typer.Exit(code=1)
 
 
 @cli.command("eval")

@@ -4,6 +4,7 @@ tenancy, bulk and roles (issue 12)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import datetime as dt
 import uuid
 
@@ -309,3 +310,32 @@ async def test_roles_scout_posts_and_reads_pipeline_not_metrics(client, make_key
     me = (await client.get("/v1/me", headers=scout)).json()
     assert "feedback:write" in me["permissions"]
     assert "metrics:read" not in me["permissions"]
+
+
+async def test_cli_import_is_idempotent_and_reports_refused_lines(client, admin, cli_env, tmp_path):
+    from app.cli import cli
+
+    await setup_kitchen(client, admin)
+    lines = [
+        json.dumps(
+            event(f"hist-{n}", "contacted", f"cand-{n % 3 + 1}", occurred_at="2025-03-01T09:00:00Z")
+        )
+        for n in range(7)
+    ]
+    lines.insert(3, "{not json")
+    lines.append(json.dumps(event("hist-bad", "rejected")))  # no reason
+    path = tmp_path / "history.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    first = await asyncio.to_thread(
+        cli_env.invoke, cli, ["feedback", "import", str(path), "--tenant", "alpha"]
+    )
+    assert first.exit_code == 1, first.output  # some lines were refused
+    assert "created 7, duplicate 0, refused 2" in first.stdout
+    assert "line 4: not a JSON object" in first.stderr
+    assert "line 9: body: Value error, 'rejected' needs a reason" in first.stderr
+    again = await asyncio.to_thread(
+        cli_env.invoke, cli, ["feedback", "import", str(path), "--tenant", "alpha"]
+    )
+    assert "created 0, duplicate 7, refused 2" in again.stdout
+    listed = await client.get("/v1/feedback", params={"limit": 100}, headers=admin)
+    assert len(listed.json()["items"]) == 7
