@@ -87,7 +87,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8765)
     args = parser.parse_args()
 
-    with scratch_server(args.port, "ponte-bench-") as (base, key, proc):
+    with scratch_server(args.port, "ponte-bench-") as (base, key, proc, _):
         rows = []
         for conc in args.concurrency:
             rows += asyncio.run(bench(base, key, args.n, conc, f"c{conc}"))

@@ -71,7 +71,7 @@ def main() -> None:
         row["external_id"] = f"ingest-{i:06d}"
 
     results = []
-    with scratch_server(args.port, "ponte-ingest-") as (base, key, proc):
+    with scratch_server(args.port, "ponte-ingest-") as (base, key, proc, _):
         server = psutil.Process(proc.pid)
         for n, batch in enumerate(args.batch):
             part = rows[n * args.candidates : (n + 1) * args.candidates]

@@ -42,9 +42,9 @@ def wait_ready(base: str, proc: subprocess.Popen, timeout: float = 180) -> None:
 
 
 @contextmanager
-def scratch_server(port: int, prefix: str) -> Iterator[tuple[str, str, subprocess.Popen]]:
+def scratch_server(port: int, prefix: str) -> Iterator[tuple[str, str, subprocess.Popen, Path]]:
     """Runs `ponte serve --migrate` (another process) on a new embedded database with a fresh
-    admin key; yields (base URL, key, process) and removes everything afterwards."""
+    admin key; yields (base URL, key, process, data folder) and removes everything afterwards."""
     data_dir = Path(tempfile.mkdtemp(prefix=prefix))
     key = "bench-" + secrets.token_hex(16)
     env = {
@@ -58,7 +58,7 @@ def scratch_server(port: int, prefix: str) -> Iterator[tuple[str, str, subproces
     proc = subprocess.Popen(command, env=env, cwd=ROOT)  # noqa: S603
     try:
         wait_ready(base, proc)
-        yield base, key, proc
+        yield base, key, proc, data_dir
     finally:
         proc.terminate()
         proc.wait(timeout=60)

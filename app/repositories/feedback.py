@@ -46,6 +46,43 @@ class Shown:
 
 
 @dataclass(frozen=True)
+class VacancyRef:
+    """What recording feedback reads of a vacancy (not its texts or vectors)."""
+
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    external_id: str
+    employer_id: uuid.UUID
+    contract: str | None
+    duration_months: int | None
+    positions: int
+    status: str
+    status_changed_at: dt.datetime | None
+    status_source: str
+
+
+@dataclass(frozen=True)
+class CandidateRef:
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    external_id: str
+    status: str
+    status_changed_at: dt.datetime | None
+    status_source: str
+
+
+_VACANCY_REF = (
+    "SELECT id, tenant_id, external_id, employer_id, contract, duration_months, positions, "
+    "status, status_changed_at, status_source FROM vacancies "
+    "WHERE tenant_id = :t AND external_id = :e"
+)
+_CANDIDATE_REF = (
+    "SELECT id, tenant_id, external_id, status, status_changed_at, status_source "
+    "FROM candidates WHERE tenant_id = :t AND external_id = :e"
+)
+
+
+@dataclass(frozen=True)
 class PlacementEvent:
     vacancy_id: uuid.UUID
     candidate_id: uuid.UUID
@@ -70,17 +107,34 @@ class FeedbackRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def insert(self, values: dict[str, Any]) -> uuid.UUID | None:
-        """Appends an event; None when its idempotency key is already taken (the unique
-        constraint decides, so simultaneous retries leave one row)."""
+    async def subjects(
+        self, tenant_id: uuid.UUID, vacancy: str, candidate: str, *, lock: bool
+    ) -> tuple[VacancyRef | None, CandidateRef | None]:
+        """The vacancy and the candidate an event is about, locked (in that order) when the
+        event may change their state."""
+        suffix = " FOR UPDATE" if lock else ""
+        v = (
+            await self.session.execute(text(_VACANCY_REF + suffix), {"t": tenant_id, "e": vacancy})
+        ).first()
+        c = (
+            await self.session.execute(
+                text(_CANDIDATE_REF + suffix), {"t": tenant_id, "e": candidate}
+            )
+        ).first()
+        return (VacancyRef(*v) if v else None), (CandidateRef(*c) if c else None)
+
+    async def insert(self, values: dict[str, Any]) -> tuple[uuid.UUID, dt.datetime] | None:
+        """Appends an event and returns its id and recording time; None when its idempotency
+        key is already taken (the unique constraint decides, so simultaneous retries leave one
+        row)."""
         stmt = (
             insert(FeedbackEvent)
             .values(**values)
             .on_conflict_do_nothing(index_elements=["tenant_id", "idempotency_key"])
-            .returning(FeedbackEvent.id)
+            .returning(FeedbackEvent.id, FeedbackEvent.recorded_at)
         )
-        found: uuid.UUID | None = await self.session.scalar(stmt)
-        return found
+        row = (await self.session.execute(stmt)).first()
+        return (row[0], row[1]) if row else None
 
     async def add_note(
         self, tenant_id: uuid.UUID, event_id: uuid.UUID, candidate_id: uuid.UUID, note: str

@@ -107,13 +107,15 @@ class ResourceRepository(Generic[M]):
             values,
         )
 
-    async def set_status_from_feedback(self, row: M, status: str, at: dt.datetime) -> None:
+    async def set_status_from_feedback(
+        self, tenant_id: uuid.UUID, row_id: uuid.UUID, status: str, at: dt.datetime
+    ) -> None:
         """Sets the status as feedback's effect (placed, filled, and their undoing): a new
         version, stamped with the event's time. The row was read (and locked) by the caller."""
         table: Any = self.model
         stmt = (
             update(table)
-            .where(table.tenant_id == row.tenant_id, table.id == row.id)
+            .where(table.tenant_id == tenant_id, table.id == row_id)
             .values(
                 status=status,
                 status_source="feedback",
@@ -121,9 +123,8 @@ class ResourceRepository(Generic[M]):
                 version=table.version + 1,
                 updated_at=func.now(),
             )
-            .returning(table)
         )
-        await self.session.execute(stmt, execution_options={"populate_existing": True})
+        await self.session.execute(stmt)
 
     async def delete(self, row: M) -> None:
         """Deletes ``row`` (its tenant was checked when it was read)."""

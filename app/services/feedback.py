@@ -23,10 +23,15 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.tables import Candidate, Vacancy
 from app.errors import AppError, BadRequest, Conflict, NotFound, ValidationFailed
-from app.repositories.feedback import FeedbackRepository, Shown
-from app.repositories.resources import CandidateRepository, VacancyRepository
+from app.repositories.feedback import (
+    PLACEMENT_EVENTS,
+    CandidateRef,
+    FeedbackRepository,
+    Shown,
+    VacancyRef,
+)
+from app.repositories.resources import CandidateRepository
 from app.schemas import Principal
 from app.schemas.feedback import FeedbackEventType, FeedbackIn
 from app.services.placements import apply_effects
@@ -114,64 +119,70 @@ class FeedbackService:
         replay = await self._replay(body.idempotency_key, digest)
         if replay is not None:
             return replay, False
-        # Locked in this order by every writer, so events on one pair (or retries of one event)
-        # are taken one at a time and their effects see each other.
-        vacancy = await VacancyRepository(self.session).get(
-            self.tenant_id, body.vacancy_external_id, for_update=True
+        # An event that may change state (a placement, or a retraction that may undo one)
+        # locks the vacancy and then the candidate, as every such writer does, so their effects
+        # are computed one at a time; the others need no lock (the key's unique constraint
+        # alone keeps retries to one row).
+        affects = body.event.value in PLACEMENT_EVENTS or body.retracts is not None
+        vacancy, candidate = await self.repo.subjects(
+            self.tenant_id, body.vacancy_external_id, body.candidate_external_id, lock=affects
         )
         if vacancy is None:
             raise _invalid("vacancy_external_id", f"no vacancy '{body.vacancy_external_id}'")
-        candidate = await CandidateRepository(self.session).get(
-            self.tenant_id, body.candidate_external_id, for_update=True
-        )
         if candidate is None:
             raise _invalid("candidate_external_id", f"no candidate '{body.candidate_external_id}'")
         link, shown = await self._link(body, vacancy, candidate)
         if body.retracts is not None:
             await self._check_retraction(body.retracts, vacancy, candidate)
-        at = body.occurred_at or dt.datetime.now(dt.UTC)
+        at = (body.occurred_at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
         months = body.months
         if body.event == FeedbackEventType.internship_started:
             months = vacancy.duration_months or DEFAULT_MONTHS
-        event_id = await self.repo.insert(
-            {
-                "tenant_id": self.tenant_id,
-                "vacancy_id": vacancy.id,
-                "vacancy_external_id": vacancy.external_id,
-                "employer_id": vacancy.employer_id,
-                "contract": vacancy.contract,
-                "candidate_id": candidate.id,
-                "event": body.event.value,
-                "reason": body.reason.value if body.reason else None,
-                "months": months,
-                "occurred_at": at,
-                "key_id": self.principal.key_id,
-                "actor_ref": body.actor_ref,
-                "idempotency_key": body.idempotency_key,
-                "body_hash": digest,
-                "link": link,
-                "shortlist_id": shown.shortlist_id if shown else None,
-                "rank": shown.rank if shown else None,
-                "score": shown.score if shown else None,
-                "ranker_version": shown.ranker_version if shown else None,
-                "feature_version": shown.feature_version if shown else None,
-                "retracts": body.retracts,
-            }
-        )
-        if event_id is None:  # a concurrent retry won the key
+        values: dict[str, Any] = {
+            "tenant_id": self.tenant_id,
+            "vacancy_id": vacancy.id,
+            "vacancy_external_id": vacancy.external_id,
+            "employer_id": vacancy.employer_id,
+            "contract": vacancy.contract,
+            "candidate_id": candidate.id,
+            "event": body.event.value,
+            "reason": body.reason.value if body.reason else None,
+            "months": months,
+            "occurred_at": at,
+            "key_id": self.principal.key_id,
+            "actor_ref": body.actor_ref,
+            "idempotency_key": body.idempotency_key,
+            "body_hash": digest,
+            "link": link,
+            "shortlist_id": shown.shortlist_id if shown else None,
+            "rank": shown.rank if shown else None,
+            "score": shown.score if shown else None,
+            "ranker_version": shown.ranker_version if shown else None,
+            "feature_version": shown.feature_version if shown else None,
+            "retracts": body.retracts,
+        }
+        inserted = await self.repo.insert(values)
+        if inserted is None:  # a concurrent retry won the key
             replay = await self._replay(body.idempotency_key, digest)
             if replay is None:  # pragma: no cover - the conflicting row is committed
                 raise Conflict("idempotency_key is being recorded; retry")
             return replay, False
+        event_id, recorded_at = inserted
         if body.note:
             await self.repo.add_note(self.tenant_id, event_id, candidate.id, body.note)
-        await apply_effects(self.session, vacancy, candidate, at)
-        stored = await self.repo.by_id(self.tenant_id, event_id)
-        assert stored is not None
+        if affects:
+            await apply_effects(self.session, vacancy, candidate, at)
+        stored = {
+            **values,
+            "id": event_id,
+            "recorded_at": recorded_at,
+            "candidate_external_id": candidate.external_id,
+            "note": body.note or None,
+        }
         return represent(stored), True
 
     async def _link(
-        self, body: FeedbackIn, vacancy: Vacancy, candidate: Candidate
+        self, body: FeedbackIn, vacancy: VacancyRef, candidate: CandidateRef
     ) -> tuple[str, Shown | None]:
         if body.shortlist_id is not None:
             exists, shown = await self.repo.shown_in(
@@ -192,7 +203,7 @@ class FeedbackService:
         return ("latest_shortlist", shown) if shown is not None else ("none", None)
 
     async def _check_retraction(
-        self, target_id: uuid.UUID, vacancy: Vacancy, candidate: Candidate
+        self, target_id: uuid.UUID, vacancy: VacancyRef, candidate: CandidateRef
     ) -> None:
         target = await self.repo.by_id(self.tenant_id, target_id)
         if target is None:

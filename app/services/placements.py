@@ -16,13 +16,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.tables import Candidate, Vacancy
-from app.repositories.feedback import FeedbackRepository
+from app.repositories.feedback import CandidateRef, FeedbackRepository, VacancyRef
 from app.repositories.resources import CandidateRepository, VacancyRepository
 from app.services.stints import fold
 
 
-async def positions_taken(session: AsyncSession, vacancy: Vacancy) -> int:
+async def positions_taken(session: AsyncSession, vacancy: Any) -> int:
     """How many people hold one of the vacancy's positions now."""
     events = await FeedbackRepository(session).placement_events(
         vacancy.tenant_id, vacancy_id=vacancy.id
@@ -39,7 +38,7 @@ def _later(at: dt.datetime, row: Any) -> dt.datetime:
 
 
 async def apply_effects(
-    session: AsyncSession, vacancy: Vacancy, candidate: Candidate, at: dt.datetime
+    session: AsyncSession, vacancy: VacancyRef, candidate: CandidateRef, at: dt.datetime
 ) -> None:
     """Brings the candidate's and the vacancy's status in line with the log, after an event
     on this pair that happened at ``at``. Both rows are locked by the caller."""
@@ -48,17 +47,21 @@ async def apply_effects(
     placed = any(stint.holds_position for stint in held.values())
     candidates = CandidateRepository(session)
     if placed and candidate.status != "placed" and _newer(at, candidate):
-        await candidates.set_status_from_feedback(candidate, "placed", at)
+        await candidates.set_status_from_feedback(candidate.tenant_id, candidate.id, "placed", at)
     elif not placed and candidate.status == "placed" and candidate.status_source == "feedback":
-        await candidates.set_status_from_feedback(candidate, "active", _later(at, candidate))
+        await candidates.set_status_from_feedback(
+            candidate.tenant_id, candidate.id, "active", _later(at, candidate)
+        )
 
     taken = await positions_taken(session, vacancy)
     vacancies = VacancyRepository(session)
     if taken >= vacancy.positions and vacancy.status == "open" and _newer(at, vacancy):
-        await vacancies.set_status_from_feedback(vacancy, "filled", at)
+        await vacancies.set_status_from_feedback(vacancy.tenant_id, vacancy.id, "filled", at)
     elif (
         taken < vacancy.positions
         and vacancy.status == "filled"
         and vacancy.status_source == "feedback"
     ):
-        await vacancies.set_status_from_feedback(vacancy, "open", _later(at, vacancy))
+        await vacancies.set_status_from_feedback(
+            vacancy.tenant_id, vacancy.id, "open", _later(at, vacancy)
+        )
