@@ -42,10 +42,13 @@ def wait_ready(base: str, proc: subprocess.Popen, timeout: float = 180) -> None:
 
 
 @contextmanager
-def scratch_server(port: int, prefix: str) -> Iterator[tuple[str, str, subprocess.Popen, Path]]:
+def scratch_server(
+    port: int, prefix: str, keep: Path | None = None
+) -> Iterator[tuple[str, str, subprocess.Popen, Path]]:
     """Runs `ponte serve --migrate` (another process) on a new embedded database with a fresh
-    admin key; yields (base URL, key, process, data folder) and removes everything afterwards."""
-    data_dir = Path(tempfile.mkdtemp(prefix=prefix))
+    admin key; yields (base URL, key, process, data folder) and removes everything afterwards
+    (unless ``keep`` names the folder to use and leave, e.g. to profile its data later)."""
+    data_dir = keep or Path(tempfile.mkdtemp(prefix=prefix))
     key = "bench-" + secrets.token_hex(16)
     env = {
         **os.environ,
@@ -62,4 +65,5 @@ def scratch_server(port: int, prefix: str) -> Iterator[tuple[str, str, subproces
     finally:
         proc.terminate()
         proc.wait(timeout=60)
-        shutil.rmtree(data_dir, ignore_errors=True)
+        if keep is None:
+            shutil.rmtree(data_dir, ignore_errors=True)

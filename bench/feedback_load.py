@@ -266,7 +266,7 @@ async def metrics(c: httpx.AsyncClient) -> None:
 
 
 async def main_async(args: argparse.Namespace) -> None:
-    with scratch_server(args.port, "ponte-feedback-") as (base, key, _, data_dir):
+    with scratch_server(args.port, "ponte-feedback-", args.keep) as (base, key, _, data_dir):
         headers = {"Authorization": f"Bearer {key}"}
         async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as c:
             shortlists = await load_programme(c)
@@ -284,6 +284,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--port", type=int, default=8791)
+    parser.add_argument("--keep", type=Path, help="data folder to use and keep (profiling)")
     asyncio.run(main_async(parser.parse_args()))
 
 

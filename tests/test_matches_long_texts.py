@@ -48,3 +48,27 @@ async def test_matches_rank_the_vacancy_the_cv_is_about_first(client, long_texts
     lexical = [i["explanation"]["components"]["lexical"] for i in items]
     assert lexical[0] >= 0.5
     assert lexical[0] > 1.3 * max(lexical[1:])
+
+
+async def test_matches_are_ranked_by_the_matches_ranker_where_full_text_leads(client, long_texts):
+    """A CV's best window against a vacancy's mean vector is mostly boilerplate against
+    boilerplate; the matches direction weighs the whole profile and full text instead
+    (app/ml/ranker.MATCH_WEIGHTS), so for the CV's own vacancy full text adds the most."""
+    from app.ml.ranker import MATCH_WEIGHTS, WeightedRanker
+
+    r = await client.get("/v1/candidates/cv-1/matches", headers=long_texts)
+    body = r.json()
+    assert body["ranker_version"] == WeightedRanker(defaults=MATCH_WEIGHTS).version
+    settings = (await client.get("/v1/tenant/settings", headers=long_texts)).json()
+    assert settings["matches_ranker_version"] == body["ranker_version"]
+    assert settings["ranker_version"] != body["ranker_version"]
+    contributions = body["items"][0]["explanation"]["contributions"]
+    assert "semantic_best" not in contributions  # weight 0: not read
+    known = {name: value for name, value in contributions.items() if value is not None}
+    assert known["lexical"] == max(known.values())
+    # a tenant's own weights apply on top of the direction's defaults
+    await client.patch(
+        "/v1/tenant/settings", json={"weights": {"lexical": 0.1}}, headers=long_texts
+    )
+    again = (await client.get("/v1/candidates/cv-1/matches", headers=long_texts)).json()
+    assert again["ranker_version"] == WeightedRanker({"lexical": 0.1}, MATCH_WEIGHTS).version

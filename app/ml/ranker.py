@@ -42,6 +42,20 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "distance": 0.03,
     "availability": 0.03,
 }
+# The candidate → vacancies direction (GET …/matches) ranks the tenant's vacancies with the
+# person's whole text as the query, often a multi-page CV. There a single vector of a long text
+# is mostly its boilerplate (personal statement, education, GDPR lines), and the best window of
+# it against the vacancy's mean vector rewards whichever window looks most like an ad's
+# boilerplate; BM25's idf ignores the words every text shares. Measured on esco_dev turned
+# round and on its boilerplate-padded variant (docs/EVALUATION.md), this direction therefore
+# weighs the whole-profile similarity instead of the best window, and full text five times as
+# much as the shortlist direction does; short texts rank as before.
+MATCH_WEIGHTS: dict[str, float] = {
+    **DEFAULT_WEIGHTS,
+    "semantic_best": 0.0,
+    "semantic_profile": 0.40,
+    "lexical": 0.50,
+}
 WEIGHTED = "weighted-v1"
 
 
@@ -74,8 +88,12 @@ class WeightedRanker:
     """The weighted mean of the known features: an unknown one (NaN) drops out and the others'
     weights are renormalised, so the score stays in [0, 1]."""
 
-    def __init__(self, weights: Mapping[str, float] | None = None) -> None:
-        merged = {**DEFAULT_WEIGHTS, **(weights or {})}
+    def __init__(
+        self,
+        weights: Mapping[str, float] | None = None,
+        defaults: Mapping[str, float] = DEFAULT_WEIGHTS,
+    ) -> None:
+        merged = {**defaults, **(weights or {})}
         unknown = sorted(set(merged) - set(FEATURES))
         if unknown:
             raise ValueError(f"unknown features: {', '.join(unknown)}")

@@ -19,6 +19,7 @@ from app.repositories.feedback import EFFECTIVE, PLACEMENT_EVENTS
 from app.vocabulary import POSITIVE_EVENTS
 
 GroupBy = Literal["month", "quarter", "employer", "contract"]
+NONE = "(none)"
 # The group of an event, by its own time or by the vacancy's employer and contract as they
 # were when it was recorded. "(none)" marks an event whose employer is gone or unknown.
 GROUP_SQL: dict[str, str] = {
@@ -66,6 +67,9 @@ class MetricsRepository:
         end: dt.datetime | None,
     ) -> Sequence[Any]:
         """Per group (and a totals row, ``grp`` NULL), the event counts of :data:`COUNTS`."""
+        # A report sorts the period's events by group for its distinct counts: give this
+        # transaction the memory to do it without spilling to disk.
+        await self.session.execute(text("SET LOCAL work_mem = '32MB'"))
         group = GROUP_SQL[group_by]
         columns = ", ".join(f"{sql} AS {name}" for name, sql in COUNTS.items())
         sql = (
@@ -78,11 +82,11 @@ class MetricsRepository:
 
     async def placement_events(self, tenant_id: uuid.UUID) -> Sequence[Any]:
         """Every effective placement event (any time: an internship started before a period
-        can end in it), with the groups it falls in, oldest first."""
-        groups = ", ".join(f"{sql} AS by_{name}" for name, sql in GROUP_SQL.items())
+        can end in it), oldest first, with the vacancy's employer and contract as recorded. An
+        erased person's events stay, each as a person of its own."""
         sql = (
             "SELECT e.vacancy_id, coalesce(e.candidate_id, e.id) AS candidate_id, e.event, "
-            f"e.months, e.occurred_at, {groups} {_FROM} "
+            "e.months, e.occurred_at, e.employer_id, e.contract FROM feedback_events e "
             f"WHERE e.tenant_id = :t AND e.event = ANY(:kinds) AND {EFFECTIVE} "
             "ORDER BY e.occurred_at, e.recorded_at, e.id"
         )
@@ -90,14 +94,23 @@ class MetricsRepository:
         return (await self.session.execute(text(sql), params)).all()
 
     async def first_shortlisted(self, tenant_id: uuid.UUID) -> dict[tuple[Any, Any], dt.datetime]:
-        """Per (vacancy, person), when they were first marked shortlisted."""
+        """Per (vacancy, person) that started an internship, when the person was first marked
+        shortlisted for it."""
         sql = (
             "SELECT e.vacancy_id, e.candidate_id, min(e.occurred_at) FROM feedback_events e "
             f"WHERE e.tenant_id = :t AND e.event = 'shortlisted' AND {EFFECTIVE} "
-            "AND e.candidate_id IS NOT NULL GROUP BY 1, 2"
+            "AND EXISTS (SELECT FROM feedback_events s WHERE s.tenant_id = e.tenant_id "
+            "AND s.vacancy_id = e.vacancy_id AND s.candidate_id = e.candidate_id "
+            "AND s.event = 'internship_started') GROUP BY 1, 2"
         )
         rows = await self.session.execute(text(sql), {"t": tenant_id})
         return {(r[0], r[1]): r[2] for r in rows}
+
+    async def employer_ids(self, tenant_id: uuid.UUID) -> dict[uuid.UUID, str]:
+        rows = await self.session.execute(
+            text("SELECT id, external_id FROM employers WHERE tenant_id = :t"), {"t": tenant_id}
+        )
+        return {r[0]: r[1] for r in rows}
 
     async def cohort_members(self, tenant_id: uuid.UUID) -> Sequence[Any]:
         """Each candidate on record: the day they entered the programme and the day of their

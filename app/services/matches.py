@@ -33,7 +33,7 @@ async def matches_for_candidate(
         Vacancy, principal.tenant_id, encoder.model_id
     )
     await ranking.vectors.refresh_vacancies(stale)
-    ranker = await ranker_for(session, principal.tenant_id)
+    ranker = await ranker_for(session, principal.tenant_id, "matches")
     ranked, excluded, total = await ranking.rank_vacancies(candidate, limit, ranker, gates)
     items = [
         {

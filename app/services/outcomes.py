@@ -25,7 +25,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.repositories.metrics import COUNTS, GroupBy, MetricsRepository
+from app.repositories.metrics import COUNTS, NONE, GroupBy, MetricsRepository
 from app.repositories.tenants import TenantRepository
 from app.schemas import Principal
 from app.services.stints import fold
@@ -83,12 +83,16 @@ async def outcome_metrics(
     counts = await repo.outcome_counts(tenant_id, group_by, start, end)
     events = await repo.placement_events(tenant_id)
     first_shortlisted = await repo.first_shortlisted(tenant_id)
-    group_of_pair = {(e.vacancy_id, e.candidate_id): e for e in events}
+    employers = await repo.employer_ids(tenant_id) if group_by == "employer" else {}
+    pair_row = {(e.vacancy_id, e.candidate_id): e for e in events}
 
     def group(pair: tuple[Any, Any], at: dt.datetime) -> str:
         if group_by in ("month", "quarter"):
             return period_key(at, group_by)
-        return str(getattr(group_of_pair[pair], f"by_{group_by}"))
+        row = pair_row[pair]
+        if group_by == "employer":
+            return employers.get(row.employer_id, NONE)
+        return row.contract or NONE
 
     paths = _Paths()
     stints = fold(events)

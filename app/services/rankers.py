@@ -1,19 +1,20 @@
 """Which ranker serves a tenant: decided here, once, and handed to the ranking code.
 
 Today every tenant is served by the weighted scorer with its own weights (defaults where it set
-none); a weight change is a new ranker version. Learned rankers plug in here.
+none; the matches direction has defaults of its own, app/ml/ranker.MATCH_WEIGHTS); a weight
+change is a new ranker version. Learned rankers plug in here.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.ml.features import FEATURES
-from app.ml.ranker import Ranker, WeightedRanker
+from app.ml.ranker import DEFAULT_WEIGHTS, MATCH_WEIGHTS, Ranker, WeightedRanker
 from app.repositories.tenants import TenantRepository
 
 
@@ -23,10 +24,22 @@ def tenant_weights(settings: Mapping[str, Any] | None) -> dict[str, float]:
     return {k: float(v) for k, v in custom.items() if k in FEATURES}
 
 
-async def ranker_for(session: AsyncSession, tenant_id: uuid.UUID) -> Ranker:
-    """The ranker that serves the tenant now."""
+Direction = Literal["shortlists", "matches"]
+_DEFAULTS: dict[Direction, dict[str, float]] = {
+    "shortlists": DEFAULT_WEIGHTS,
+    "matches": MATCH_WEIGHTS,
+}
+
+
+async def ranker_for(
+    session: AsyncSession, tenant_id: uuid.UUID, direction: Direction = "shortlists"
+) -> Ranker:
+    """The ranker that serves the tenant now, in one direction: candidates for a vacancy
+    (shortlists) or vacancies for a candidate (matches), each with its own default weights
+    under the tenant's own."""
     tenant = await TenantRepository(session).get(tenant_id)
-    return WeightedRanker(tenant_weights(tenant.settings if tenant else None))
+    custom = tenant_weights(tenant.settings if tenant else None)
+    return WeightedRanker(custom, defaults=_DEFAULTS[direction])
 
 
 def ranker_of_snapshot(ranker_version: str, params: Mapping[str, Any]) -> Ranker | None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 DEFAULT_MONTHS = 3
@@ -55,48 +55,49 @@ class Internship:
         return self.outcome is None
 
 
-@dataclass
 class Stint:
     """One (vacancy, candidate) pair's internships and contract, and the spans during which
     the person held a position (``[start, end)``, end None while it lasts)."""
 
-    internships: list[Internship] = field(default_factory=list)
-    contract: bool = False
-    hired_at: dt.datetime | None = None
-    worked: list[list[dt.datetime | None]] = field(default_factory=list)
+    __slots__ = ("contract", "hired_at", "internships", "running", "worked")
 
-    @property
-    def running(self) -> Internship | None:
-        last = self.internships[-1] if self.internships else None
-        return last if last is not None and last.running else None
+    def __init__(self) -> None:
+        self.internships: list[Internship] = []
+        self.running: Internship | None = None  # the internship under way
+        self.contract = False
+        self.hired_at: dt.datetime | None = None
+        self.worked: list[list[dt.datetime | None]] = []
 
     @property
     def holds_position(self) -> bool:
         return self.contract or self.running is not None
 
     def apply(self, event: str, months: int | None, at: dt.datetime) -> None:
-        held = self.holds_position
-        self._apply(event, months, at)
-        if self.holds_position and not held:
-            self.worked.append([at, None])
-        elif held and not self.holds_position:
-            self.worked[-1][1] = at
-
-    def _apply(self, event: str, months: int | None, at: dt.datetime) -> None:
+        held = self.contract or self.running is not None
         running = self.running
-        if event == "internship_started" and running is None:
-            self.internships.append(Internship(at, months or DEFAULT_MONTHS))
-        elif event == "internship_extended" and running is not None:
-            running.extensions += 1
-            running.months_added += months or DEFAULT_MONTHS
-        elif event in ("internship_completed", "hired", "dropped_out") and running is not None:
-            running.outcome = "completed" if event == "internship_completed" else event
-            running.ended_at = at
-        if event == "hired" and not self.contract:
-            self.contract = True
-            self.hired_at = at
-        elif event == "dropped_out":
-            self.contract = False
+        if event == "internship_started":
+            if running is None:
+                self.running = Internship(at, months or DEFAULT_MONTHS)
+                self.internships.append(self.running)
+        elif event == "internship_extended":
+            if running is not None:
+                running.extensions += 1
+                running.months_added += months or DEFAULT_MONTHS
+        else:  # internship_completed, hired, dropped_out
+            if running is not None:
+                running.outcome = "completed" if event == "internship_completed" else event
+                running.ended_at = at
+                self.running = None
+            if event == "hired" and not self.contract:
+                self.contract = True
+                self.hired_at = at
+            elif event == "dropped_out":
+                self.contract = False
+        holds = self.contract or self.running is not None
+        if holds and not held:
+            self.worked.append([at, None])
+        elif held and not holds:
+            self.worked[-1][1] = at
 
 
 def fold(events: Iterable[Any]) -> dict[tuple[Any, Any], Stint]:

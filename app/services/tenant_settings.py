@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import NotFound, ValidationFailed
-from app.ml.ranker import DEFAULT_WEIGHTS, WeightedRanker
+from app.ml.ranker import DEFAULT_WEIGHTS, MATCH_WEIGHTS, WeightedRanker
 from app.repositories.tenants import TenantRepository
 from app.schemas import Principal
 from app.schemas.matching import TenantSettingsPatch
@@ -20,12 +20,14 @@ async def read_settings(session: AsyncSession, principal: Principal) -> dict[str
     tenant = await TenantRepository(session).get(principal.tenant_id)
     if tenant is None:
         raise NotFound("tenant not found")
-    weights = {**DEFAULT_WEIGHTS, **tenant_weights(tenant.settings)}
+    custom = tenant_weights(tenant.settings)
+    weights = {**DEFAULT_WEIGHTS, **custom}
     return {
         "weights": weights,
         "default_weights": DEFAULT_WEIGHTS,
         # What shortlists are stamped with from now on: a weight change is a new version.
         "ranker_version": WeightedRanker(weights).version,
+        "matches_ranker_version": WeightedRanker(custom, defaults=MATCH_WEIGHTS).version,
         "monthly_support_cost_eur": (tenant.settings or {}).get("monthly_support_cost_eur"),
     }
 
