@@ -4,8 +4,8 @@ tenancy, bulk and roles (issue 12)."""
 from __future__ import annotations
 
 import asyncio
-import json
 import datetime as dt
+import json
 import uuid
 
 import asyncpg
@@ -209,6 +209,19 @@ async def test_service_role_cannot_update_or_delete_events(client, admin, databa
     again = await client.get(f"/v1/feedback/{event_id}", headers=admin)
     assert again.json()["note"] is None
     assert again.json()["event"] == "contacted"
+
+
+async def test_a_note_can_be_erased_and_the_event_stays(client, admin):
+    await setup_kitchen(client, admin)
+    recorded = (
+        await post(client, admin, event("k1", note="Lives with her sister in Via Roma"))
+    ).json()
+    r = await client.delete(f"/v1/feedback/{recorded['id']}/note", headers=admin)
+    assert r.status_code == 200
+    assert r.json()["note"] is None
+    assert r.json()["event"] == "contacted"
+    missing = await client.delete(f"/v1/feedback/{uuid.uuid4()}/note", headers=admin)
+    assert missing.status_code == 404
 
 
 async def test_erasing_the_candidate_keeps_the_event_without_the_person(

@@ -40,6 +40,7 @@ EXPECTED: dict[tuple[str, str], str | frozenset[str]] = {
     ("POST", "/v1/feedback:bulk"): ANY_KEY,
     ("GET", "/v1/feedback"): ANY_KEY,
     ("GET", "/v1/feedback/{event_id}"): ANY_KEY,
+    ("DELETE", "/v1/feedback/{event_id}/note"): ANY_KEY,
     ("GET", "/v1/vacancies/{external_id}/pipeline"): ANY_KEY,
     ("GET", "/v1/internships"): ANY_KEY,
     ("GET", "/v1/metrics/outcomes"): WRITERS,

@@ -109,6 +109,17 @@ async def get_feedback(
     return await FeedbackService(session, principal).get(event_id)
 
 
+@router.delete(
+    "/v1/feedback/{event_id}/note",
+    response_model=FeedbackOut,
+    summary="Erase an event's note (the event stays)",
+)
+async def erase_note(
+    event_id: Annotated[uuid.UUID, Path()], session: SessionDep, principal: Writer
+) -> Any:
+    return await FeedbackService(session, principal).erase_note(event_id)
+
+
 @router.get(
     "/v1/vacancies/{external_id}/pipeline",
     response_model=PipelineOut,

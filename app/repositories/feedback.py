@@ -147,6 +147,14 @@ class FeedbackRepository:
             )
         )
 
+    async def delete_note(self, tenant_id: uuid.UUID, event_id: uuid.UUID) -> bool:
+        """Erases an event's note (the event stays); whether there was one."""
+        done = await self.session.execute(
+            text("DELETE FROM feedback_notes WHERE tenant_id = :t AND event_id = :id"),
+            {"t": tenant_id, "id": event_id},
+        )
+        return bool(done.rowcount)  # type: ignore[attr-defined]
+
     async def by_key(self, tenant_id: uuid.UUID, key: str) -> dict[str, Any] | None:
         return await self._one("e.idempotency_key = :key", {"t": tenant_id, "key": key})
 

@@ -281,6 +281,13 @@ class FeedbackService:
         next_cursor = encode_cursor(rows[-1]["occurred_at"], rows[-1]["id"]) if more else None
         return {"items": [represent(r) for r in rows], "next_cursor": next_cursor}
 
+    async def erase_note(self, event_id: uuid.UUID) -> dict[str, Any]:
+        """Erases the free-text note of an event (it may hold personal data that should not
+        have been written); the event and its figures stay."""
+        await self.get(event_id)
+        await self.repo.delete_note(self.tenant_id, event_id)
+        return await self.get(event_id)
+
     async def get(self, event_id: uuid.UUID) -> dict[str, Any]:
         found = await self.repo.by_id(self.tenant_id, event_id)
         if found is None:
