@@ -162,3 +162,22 @@ async def test_pipeline_shows_each_persons_current_stage_and_shown_rank(client, 
     assert items["cand-2"]["stage"] == "rejected"
     assert "cand-3" not in items
     assert (await client.get("/v1/vacancies/nope/pipeline", headers=admin)).status_code == 404
+
+
+async def test_an_event_arriving_late_still_adds_up(client, admin):
+    """Feedback's own status follows the log whatever order events arrive in: a placement
+    dated before an already recorded dropout elsewhere still places the person."""
+    await setup_kitchen(client, admin)
+    from tests import payloads
+
+    await client.put("/v1/vacancies/vac-2", json=payloads.vacancy(), headers=admin)
+    await post(client, admin, event("l1", "hired", occurred_at="2026-03-01T09:00:00Z"))
+    await post(
+        client,
+        admin,
+        event("l2", "dropped_out", reason="other", occurred_at="2026-03-10T09:00:00Z"),
+    )
+    assert (await status_of(client, admin, "candidates", "cand-1"))[0] == "active"
+    late = event("l3", "internship_started", vacancy="vac-2", occurred_at="2026-03-05T09:00:00Z")
+    await post(client, admin, late)
+    assert (await status_of(client, admin, "candidates", "cand-1"))[0] == "placed"

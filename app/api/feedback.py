@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from app.api.resources import ExternalIdPath
 from app.deps import JSON_BODY, SessionDep, require
@@ -39,8 +39,8 @@ class FeedbackQuery(BaseModel):
     vacancy_external_id: str | None = Field(default=None, pattern=EXTERNAL_ID_PATTERN)
     candidate_external_id: str | None = Field(default=None, pattern=EXTERNAL_ID_PATTERN)
     event: FeedbackEventType | None = None
-    occurred_from: dt.datetime | None = Field(default=None, alias="from")
-    occurred_to: dt.datetime | None = Field(default=None, alias="to")
+    occurred_from: AwareDatetime | None = Field(default=None, alias="from")
+    occurred_to: AwareDatetime | None = Field(default=None, alias="to")
     limit: int = Field(default=100, ge=1, le=500)
     cursor: str | None = Field(default=None, max_length=400)
 

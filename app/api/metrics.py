@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from app.deps import SessionDep, require
 from app.schemas import Principal
@@ -22,8 +21,8 @@ RankingReader = Annotated[Principal, require(Permission.metrics_ranking)]
 class Period(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    start: dt.datetime | None = Field(default=None, alias="from", description="Inclusive")
-    end: dt.datetime | None = Field(default=None, alias="to", description="Exclusive")
+    start: AwareDatetime | None = Field(default=None, alias="from", description="Inclusive")
+    end: AwareDatetime | None = Field(default=None, alias="to", description="Exclusive")
 
 
 class OutcomeQuery(Period):

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.errors import PROBLEM_BASE, AppError
@@ -107,7 +107,27 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
     )
 
 
+# Deadlock and serialization failures: the transaction lost a race and was rolled back whole.
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    cause = getattr(exc, "orig", None)
+    cause = getattr(cause, "__cause__", None) or cause
+    return getattr(cause, "sqlstate", None)
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, DBAPIError) and _sqlstate(exc) in RETRYABLE_SQLSTATES:
+        log.warning("transaction_conflict", sqlstate=_sqlstate(exc))
+        return problem(
+            request,
+            409,
+            "conflict",
+            "Conflict",
+            "the request met a concurrent change and was rolled back whole; retry",
+            headers={"Retry-After": "1"},
+        )
     log.exception("unhandled_error", error=type(exc).__name__)
     return problem(request, 500, "internal", "Internal error")
 

@@ -114,7 +114,9 @@ class FeedbackRepository:
     ) -> tuple[VacancyRef | None, CandidateRef | None]:
         """The vacancy and the candidate an event is about, locked (in that order) when the
         event may change their state."""
-        suffix = " FOR UPDATE" if lock else ""
+        # NO KEY: the lock serialises feedback effects without blocking the foreign-key checks
+        # of other writes that reference these rows.
+        suffix = " FOR NO KEY UPDATE" if lock else ""
         v = (
             await self.session.execute(text(_VACANCY_REF + suffix), {"t": tenant_id, "e": vacancy})
         ).first()

@@ -5,8 +5,9 @@ completed without a hire, or the retraction of the event that caused it undoes t
 
 The effect is recomputed from the log (app/services/stints.py) after every event, never
 applied as a delta, so events that arrive out of order or are retracted later still add up.
-A caller's own status setting wins over an automatic change unless the event is newer than it;
-an automatic status is undone only while it is still the automatic one.
+A caller's own status setting wins over an automatic change unless the event is newer than it
+(a status feedback set is always brought in line with the log, whatever order events arrive
+in); an automatic status is undone only while it is still the automatic one.
 """
 
 from __future__ import annotations
@@ -30,7 +31,12 @@ async def positions_taken(session: AsyncSession, vacancy: Any) -> int:
 
 
 def _newer(at: dt.datetime, row: Any) -> bool:
-    return row.status_changed_at is None or bool(at > row.status_changed_at)
+    """Whether feedback at ``at`` may set the row's status: always over a status feedback set
+    (the log decides, whatever order its events arrive in), over a caller's own setting only
+    when the event happened after it."""
+    if row.status_source == "feedback" or row.status_changed_at is None:
+        return True
+    return bool(at > row.status_changed_at)
 
 
 def _later(at: dt.datetime, row: Any) -> dt.datetime:
