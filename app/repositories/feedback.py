@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.tables import FeedbackEvent, FeedbackNote
+from app.db.feedback_tables import FeedbackEvent, FeedbackNote
 
 # An event as the API shows it: the log row, the candidate's external id (NULL once erased)
 # and the note (gone once erased).

@@ -1,0 +1,126 @@
+"""The feedback log's tables: recruiter decisions and placement outcomes, append-only, and
+their erasable notes (issue 12; migration 0006)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    Double,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db.base import Base
+from app.db.tables import _created, _in, _tenant_fk, _uuid_pk
+from app.vocabulary import FEEDBACK_EVENTS, FEEDBACK_LINKS, FEEDBACK_REASONS
+
+
+class FeedbackEvent(Base):
+    """One recruiter decision or placement outcome, append-only (the service role may insert and
+    read, never update or delete). It keeps what the ranker showed when it was recorded (the
+    shortlist, rank, score and versions), so a later erasure or re-ranking cannot rewrite it.
+    Free text lives apart, in ``feedback_notes``, which erasure can clear; an erased candidate's
+    events keep their figures with ``candidate_id`` set to NULL by the database."""
+
+    __tablename__ = "feedback_events"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "id"),
+        UniqueConstraint("tenant_id", "idempotency_key"),
+        # A retraction retracts one event, once.
+        UniqueConstraint("retracts"),
+        ForeignKeyConstraint(
+            ["tenant_id", "vacancy_id"],
+            ["vacancies.tenant_id", "vacancies.id"],
+            ondelete="SET NULL (vacancy_id)",
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "candidate_id"],
+            ["candidates.tenant_id", "candidates.id"],
+            ondelete="SET NULL (candidate_id)",
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "employer_id"],
+            ["employers.tenant_id", "employers.id"],
+            ondelete="SET NULL (employer_id)",
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "shortlist_id"],
+            ["shortlists.tenant_id", "shortlists.id"],
+            ondelete="SET NULL (shortlist_id)",
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "retracts"], ["feedback_events.tenant_id", "feedback_events.id"]
+        ),
+        CheckConstraint(_in("event", FEEDBACK_EVENTS), name="event"),
+        CheckConstraint(f"reason IS NULL OR {_in('reason', FEEDBACK_REASONS)}", name="reason"),
+        CheckConstraint(_in("link", FEEDBACK_LINKS), name="link"),
+        CheckConstraint("(event = 'retracted') = (retracts IS NOT NULL)", name="retracts"),
+        Index("ix_feedback_events_tenant_id_occurred_at", "tenant_id", "occurred_at", "id"),
+        Index("ix_feedback_events_tenant_id_vacancy_id", "tenant_id", "vacancy_id"),
+        Index("ix_feedback_events_tenant_id_candidate_id", "tenant_id", "candidate_id"),
+        Index("ix_feedback_events_shortlist_id", "shortlist_id"),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    tenant_id: Mapped[uuid.UUID] = _tenant_fk()
+    vacancy_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    # The vacancy's own id and its employer and contract when the event was recorded: outcome
+    # figures by employer and contract survive the vacancy's deletion (none is personal data).
+    vacancy_external_id: Mapped[str] = mapped_column(Text, nullable=False)
+    employer_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    contract: Mapped[str | None] = mapped_column(Text)
+    candidate_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    event: Mapped[str] = mapped_column(Text, nullable=False)
+    reason: Mapped[str | None] = mapped_column(Text)
+    # internship_started: the vacancy's duration; internship_extended: the months added.
+    months: Mapped[int | None] = mapped_column(SmallInteger)
+    occurred_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    recorded_at: Mapped[dt.datetime] = _created()
+    key_id: Mapped[str | None] = mapped_column(Text)
+    actor_ref: Mapped[str | None] = mapped_column(Text)
+    idempotency_key: Mapped[str] = mapped_column(Text, nullable=False)
+    # SHA-256 of the request as sent: a retry with the same key must carry the same body.
+    body_hash: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    link: Mapped[str] = mapped_column(Text, nullable=False)
+    shortlist_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    rank: Mapped[int | None] = mapped_column(Integer)
+    score: Mapped[float | None] = mapped_column(Double)
+    ranker_version: Mapped[str | None] = mapped_column(Text)
+    feature_version: Mapped[str | None] = mapped_column(Text)
+    retracts: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+
+
+class FeedbackNote(Base):
+    """The free-text note of a feedback event (may hold personal data): deleted with its
+    candidate, and deletable on its own, while the event itself stays."""
+
+    __tablename__ = "feedback_notes"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "event_id"],
+            ["feedback_events.tenant_id", "feedback_events.id"],
+            ondelete="CASCADE",
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "candidate_id"],
+            ["candidates.tenant_id", "candidates.id"],
+            ondelete="CASCADE",
+        ),
+        Index("ix_feedback_notes_candidate_id", "candidate_id"),
+    )
+
+    event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    candidate_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    note: Mapped[str] = mapped_column(Text, nullable=False)
