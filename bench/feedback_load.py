@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from app.config import Settings  # noqa: E402
 from app.db.engine import resolve_database  # noqa: E402
+from app.services.feedback import event_keys  # noqa: E402
 
 TRADES = ["aiuto cuoco", "magazziniere", "addetta pulizie", "OSS", "commessa", "elettricista"]
 START = dt.datetime(2024, 12, 1, tzinfo=dt.UTC)
@@ -182,6 +183,8 @@ async def fill(data_dir: Path, shortlists: dict, target: int) -> None:
             item = rng.choice(shown["items"])
             v = vacancies[vac]
             begin = START + dt.timedelta(days=rng.randrange(700), hours=rng.randrange(24))
+            person = people[item["candidate_external_id"]]
+            person_key, path_key = event_keys(tenant, v["id"], person)
             for kind, at, reason in history(rng, begin):
                 n += 1
                 rows.append(
@@ -192,7 +195,9 @@ async def fill(data_dir: Path, shortlists: dict, target: int) -> None:
                         vac,
                         v["employer_id"],
                         v["contract"],
-                        people[item["candidate_external_id"]],
+                        person,
+                        person_key,
+                        path_key,
                         kind,
                         reason,
                         3
@@ -221,6 +226,8 @@ async def fill(data_dir: Path, shortlists: dict, target: int) -> None:
                 "employer_id",
                 "contract",
                 "candidate_id",
+                "person_key",
+                "path_key",
                 "event",
                 "reason",
                 "months",

@@ -198,3 +198,17 @@ async def test_metrics_are_for_admin_and_integration(client, make_key):
     assert (await client.get("/v1/metrics/outcomes", headers=scout)).status_code == 403
     assert (await client.get("/v1/metrics/outcomes", headers=integration)).status_code == 200
     assert (await client.get("/v1/metrics/ranking", headers=integration)).status_code == 403
+
+
+async def test_erasing_a_person_keeps_the_programmes_figures(client, history):
+    admin, _ = history
+    before = (await client.get("/v1/metrics/outcomes", params=PERIOD, headers=admin)).json()
+    taken = (await client.get("/v1/vacancies/vac-1/pipeline", headers=admin)).json()
+    assert taken["positions_taken"] == 1  # c1, hired
+    assert (await client.delete("/v1/candidates/c1", headers=admin)).status_code == 204
+    after = (await client.get("/v1/metrics/outcomes", params=PERIOD, headers=admin)).json()
+    assert after["totals"] == before["totals"]
+    assert after["groups"] == before["groups"]
+    pipeline = (await client.get("/v1/vacancies/vac-1/pipeline", headers=admin)).json()
+    assert "c1" not in [i["candidate_external_id"] for i in pipeline["items"]]
+    assert pipeline["positions_taken"] == 1  # the erased person still holds the position

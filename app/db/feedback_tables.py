@@ -31,7 +31,8 @@ class FeedbackEvent(Base):
     read, never update or delete). It keeps what the ranker showed when it was recorded (the
     shortlist, rank, score and versions), so a later erasure or re-ranking cannot rewrite it.
     Free text lives apart, in ``feedback_notes``, which erasure can clear; an erased candidate's
-    events keep their figures with ``candidate_id`` set to NULL by the database."""
+    events keep their figures with ``candidate_id`` set to NULL by the database, and
+    ``person_key`` / ``path_key`` still group them."""
 
     __tablename__ = "feedback_events"
     __table_args__ = (
@@ -70,6 +71,7 @@ class FeedbackEvent(Base):
         Index("ix_feedback_events_tenant_id_vacancy_id", "tenant_id", "vacancy_id"),
         Index("ix_feedback_events_tenant_id_candidate_id", "tenant_id", "candidate_id"),
         Index("ix_feedback_events_shortlist_id", "shortlist_id"),
+        Index("ix_feedback_events_tenant_id_path_key", "tenant_id", "path_key"),
     )
 
     id: Mapped[uuid.UUID] = _uuid_pk()
@@ -81,6 +83,11 @@ class FeedbackEvent(Base):
     employer_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     contract: Mapped[str | None] = mapped_column(Text)
     candidate_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    # Keys that outlive the references above without pointing anywhere: one per person, one per
+    # (vacancy, person) path (app/services/feedback.event_keys). After an erasure or a
+    # vacancy's deletion the reports still tell one person, and one path, from another.
+    person_key: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    path_key: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
     event: Mapped[str] = mapped_column(Text, nullable=False)
     reason: Mapped[str | None] = mapped_column(Text)
     # internship_started: the vacancy's duration; internship_extended: the months added.

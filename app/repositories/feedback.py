@@ -86,8 +86,7 @@ _CANDIDATE_REF = (
 
 @dataclass(frozen=True)
 class PlacementEvent:
-    vacancy_id: uuid.UUID
-    candidate_id: uuid.UUID
+    path_key: uuid.UUID
     event: str
     months: int | None
     occurred_at: dt.datetime
@@ -267,8 +266,9 @@ class FeedbackRepository:
         vacancy_id: uuid.UUID | None = None,
     ) -> list[PlacementEvent]:
         """The effective placement events of a candidate, or of a vacancy, oldest first."""
+        # An erased person's, or a deleted vacancy's, events still count: a hired person
+        # erased from Ponte still holds the position.
         where = ["e.tenant_id = :t", "e.event = ANY(:kinds)", EFFECTIVE]
-        where += ["e.vacancy_id IS NOT NULL", "e.candidate_id IS NOT NULL"]
         params: dict[str, Any] = {"t": tenant_id, "kinds": list(PLACEMENT_EVENTS)}
         if candidate_id is not None:
             where.append("e.candidate_id = :c")
@@ -277,7 +277,7 @@ class FeedbackRepository:
             where.append("e.vacancy_id = :v")
             params["v"] = vacancy_id
         sql = (
-            "SELECT e.vacancy_id, e.candidate_id, e.event, e.months, e.occurred_at, "
+            "SELECT e.path_key, e.event, e.months, e.occurred_at, "
             f"e.recorded_at FROM feedback_events e WHERE {' AND '.join(where)} "
             "ORDER BY e.occurred_at, e.recorded_at, e.id"
         )
@@ -320,7 +320,7 @@ class FeedbackRepository:
         """Every effective placement event of the tenant with the external ids it is shown
         with, oldest first (internships are folded from them)."""
         sql = f"""
-            SELECT e.vacancy_id, e.candidate_id, e.event, e.months, e.occurred_at,
+            SELECT e.path_key, e.event, e.months, e.occurred_at,
                    e.recorded_at, e.vacancy_external_id, c.external_id AS candidate_external_id,
                    m.external_id AS employer_external_id
               FROM feedback_events e

@@ -28,8 +28,8 @@ GROUP_SQL: dict[str, str] = {
     "employer": "coalesce(m.external_id, '(none)')",
     "contract": "coalesce(e.contract, '(none)')",
 }
-# An erased person still counts, once per event (their id is gone).
-_PERSON = "coalesce(e.candidate_id, e.id)"
+# person_key outlives an erasure: an erased person still counts once.
+_PERSON = "e.person_key"
 COUNTS: dict[str, str] = {
     "candidates_shortlisted": f"count(DISTINCT {_PERSON}) FILTER (WHERE e.event = 'shortlisted')",
     "contacted": f"count(DISTINCT {_PERSON}) FILTER (WHERE e.event = 'contacted')",
@@ -82,29 +82,28 @@ class MetricsRepository:
 
     async def placement_events(self, tenant_id: uuid.UUID) -> Sequence[Any]:
         """Every effective placement event (any time: an internship started before a period
-        can end in it), oldest first, with the vacancy's employer and contract as recorded. An
-        erased person's events stay, each as a person of its own."""
+        can end in it), oldest first, with the vacancy's employer and contract as recorded, by
+        path (an erased person's, or a deleted vacancy's, stay apart)."""
         sql = (
-            "SELECT e.vacancy_id, coalesce(e.candidate_id, e.id) AS candidate_id, e.event, "
-            "e.months, e.occurred_at, e.employer_id, e.contract FROM feedback_events e "
+            "SELECT e.path_key, e.event, e.months, e.occurred_at, e.employer_id, e.contract "
+            "FROM feedback_events e "
             f"WHERE e.tenant_id = :t AND e.event = ANY(:kinds) AND {EFFECTIVE} "
             "ORDER BY e.occurred_at, e.recorded_at, e.id"
         )
         params = {"t": tenant_id, "kinds": list(PLACEMENT_EVENTS)}
         return (await self.session.execute(text(sql), params)).all()
 
-    async def first_shortlisted(self, tenant_id: uuid.UUID) -> dict[tuple[Any, Any], dt.datetime]:
-        """Per (vacancy, person) that started an internship, when the person was first marked
-        shortlisted for it."""
+    async def first_shortlisted(self, tenant_id: uuid.UUID) -> dict[uuid.UUID, dt.datetime]:
+        """Per (vacancy, person) path that started an internship, when the person was first
+        marked shortlisted for it."""
         sql = (
-            "SELECT e.vacancy_id, e.candidate_id, min(e.occurred_at) FROM feedback_events e "
+            "SELECT e.path_key, min(e.occurred_at) FROM feedback_events e "
             f"WHERE e.tenant_id = :t AND e.event = 'shortlisted' AND {EFFECTIVE} "
             "AND EXISTS (SELECT FROM feedback_events s WHERE s.tenant_id = e.tenant_id "
-            "AND s.vacancy_id = e.vacancy_id AND s.candidate_id = e.candidate_id "
-            "AND s.event = 'internship_started') GROUP BY 1, 2"
+            "AND s.path_key = e.path_key AND s.event = 'internship_started') GROUP BY 1"
         )
         rows = await self.session.execute(text(sql), {"t": tenant_id})
-        return {(r[0], r[1]): r[2] for r in rows}
+        return {r[0]: r[1] for r in rows}
 
     async def employer_ids(self, tenant_id: uuid.UUID) -> dict[uuid.UUID, str]:
         rows = await self.session.execute(

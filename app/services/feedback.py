@@ -71,6 +71,17 @@ def body_hash(body: FeedbackIn) -> bytes:
     return hashlib.sha256(orjson.dumps(sent, option=orjson.OPT_SORT_KEYS)).digest()
 
 
+def event_keys(
+    tenant_id: uuid.UUID, vacancy_id: uuid.UUID, candidate_id: uuid.UUID
+) -> tuple[uuid.UUID, uuid.UUID]:
+    """The event's ``person_key`` and ``path_key``: name-based UUIDs (SHA-1) of the person's and
+    the (vacancy, person) pair's internal ids. They group a person's events, and a path's, after
+    erasure has set the references to NULL, and lead nowhere then: the ids they hash are gone."""
+    person = uuid.uuid5(tenant_id, f"person:{candidate_id}")
+    path = uuid.uuid5(tenant_id, f"path:{vacancy_id}:{candidate_id}")
+    return person, path
+
+
 def _invalid(field: str, message: str) -> ValidationFailed:
     return ValidationFailed(
         f"{field}: {message}",
@@ -138,6 +149,7 @@ class FeedbackService:
         months = body.months
         if body.event == FeedbackEventType.internship_started:
             months = vacancy.duration_months or DEFAULT_MONTHS
+        person_key, path_key = event_keys(self.tenant_id, vacancy.id, candidate.id)
         values: dict[str, Any] = {
             "tenant_id": self.tenant_id,
             "vacancy_id": vacancy.id,
@@ -145,6 +157,8 @@ class FeedbackService:
             "employer_id": vacancy.employer_id,
             "contract": vacancy.contract,
             "candidate_id": candidate.id,
+            "person_key": person_key,
+            "path_key": path_key,
             "event": body.event.value,
             "reason": body.reason.value if body.reason else None,
             "months": months,

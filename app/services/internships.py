@@ -24,7 +24,7 @@ async def list_internships(
     """The tenant's internships, soonest planned end first, filtered by status and by a
     planned end before ``ending_before``."""
     rows = await FeedbackRepository(session).internship_events(principal.tenant_id)
-    shown = {(r.vacancy_id, r.candidate_id): r for r in rows}
+    shown = {r.path_key: r for r in rows}
     items = []
     for pair, stint in fold(rows).items():
         row = shown[pair]

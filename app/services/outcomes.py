@@ -84,9 +84,9 @@ async def outcome_metrics(
     events = await repo.placement_events(tenant_id)
     first_shortlisted = await repo.first_shortlisted(tenant_id)
     employers = await repo.employer_ids(tenant_id) if group_by == "employer" else {}
-    pair_row = {(e.vacancy_id, e.candidate_id): e for e in events}
+    pair_row = {e.path_key: e for e in events}
 
-    def group(pair: tuple[Any, Any], at: dt.datetime) -> str:
+    def group(pair: Any, at: dt.datetime) -> str:
         if group_by in ("month", "quarter"):
             return period_key(at, group_by)
         row = pair_row[pair]

@@ -100,12 +100,13 @@ class Stint:
             self.worked[-1][1] = at
 
 
-def fold(events: Iterable[Any]) -> dict[tuple[Any, Any], Stint]:
-    """Per (vacancy_id, candidate_id), the stint its events (oldest first) add up to. Each
-    event needs ``vacancy_id``, ``candidate_id``, ``event``, ``months``, ``occurred_at``."""
-    stints: dict[tuple[Any, Any], Stint] = {}
+def fold(events: Iterable[Any]) -> dict[Any, Stint]:
+    """Per path (``path_key``: one vacancy and one person), the stint its events (oldest first)
+    add up to. Each event needs ``path_key``, ``event``, ``months`` and ``occurred_at``."""
+    stints: dict[Any, Stint] = {}
     for e in events:
-        stints.setdefault((e.vacancy_id, e.candidate_id), Stint()).apply(
-            e.event, e.months, e.occurred_at
-        )
+        stint = stints.get(e.path_key)
+        if stint is None:
+            stint = stints[e.path_key] = Stint()
+        stint.apply(e.event, e.months, e.occurred_at)
     return stints

@@ -4,7 +4,8 @@
 so neither a bug nor a stolen key can rewrite the log a programme is funded on and a ranker is
 trained from; a correction is a new ``retracted`` event. References to vacancies, candidates,
 employers and shortlists are set to NULL by the database when those rows go (referential actions
-run as the table's owner), so an erased person's events keep their figures and lose the person.
+run as the table's owner), so an erased person's events keep their figures and lose the person;
+``person_key`` and ``path_key`` (hashes of ids that erasure deletes) still group them.
 The free-text note, which may hold personal data, lives in ``feedback_notes`` (SELECT, INSERT,
 DELETE): deleted with its candidate, or on its own.
 
@@ -75,6 +76,8 @@ def upgrade() -> None:
         sa.Column("employer_id", uuid, nullable=True),
         sa.Column("contract", sa.Text(), nullable=True),
         sa.Column("candidate_id", uuid, nullable=True),
+        sa.Column("person_key", uuid, nullable=False),
+        sa.Column("path_key", uuid, nullable=False),
         sa.Column("event", sa.Text(), nullable=False),
         sa.Column("reason", sa.Text(), nullable=True),
         sa.Column("months", sa.SmallInteger(), nullable=True),
@@ -161,6 +164,9 @@ def upgrade() -> None:
         ["tenant_id", "candidate_id"],
     )
     op.create_index("ix_feedback_events_shortlist_id", "feedback_events", ["shortlist_id"])
+    op.create_index(
+        "ix_feedback_events_tenant_id_path_key", "feedback_events", ["tenant_id", "path_key"]
+    )
     op.create_table(
         "feedback_notes",
         sa.Column("event_id", uuid, nullable=False),
