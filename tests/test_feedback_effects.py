@@ -181,3 +181,23 @@ async def test_an_event_arriving_late_still_adds_up(client, admin):
     late = event("l3", "internship_started", vacancy="vac-2", occurred_at="2026-03-05T09:00:00Z")
     await post(client, admin, late)
     assert (await status_of(client, admin, "candidates", "cand-1"))[0] == "placed"
+
+
+async def test_a_profile_resync_without_status_keeps_the_placement(client, admin):
+    from tests import payloads
+
+    await setup_kitchen(client, admin)
+    await post(client, admin, event("h1", "hired"))
+    body = payloads.candidate(summary="Cuoco, aggiornato il CV.")
+    assert "status" not in body
+    assert (await client.put("/v1/candidates/cand-1", json=body, headers=admin)).status_code == 200
+    assert (await status_of(client, admin, "candidates", "cand-1"))[0] == "placed"
+    assert (await status_of(client, admin, "vacancies", "vac-1"))[0] == "filled"
+    vac = payloads.vacancy(description="Nuovo testo.")
+    assert (await client.put("/v1/vacancies/vac-1", json=vac, headers=admin)).status_code == 200
+    assert (await status_of(client, admin, "vacancies", "vac-1"))[0] == "filled"
+    # a new one starts active, and a status sent is the caller's
+    r = await client.put("/v1/candidates/cand-9", json=payloads.candidate(), headers=admin)
+    assert r.json()["status"] == "active"
+    await client.put("/v1/candidates/cand-1", json={**body, "status": "active"}, headers=admin)
+    assert (await status_of(client, admin, "candidates", "cand-1"))[0] == "active"

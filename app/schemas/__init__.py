@@ -219,7 +219,10 @@ class VacancyBody(Strict):
     start_date: dt.date | None = None
     positions: int = Field(default=1, ge=1, le=1000)
     stipend: Stipend | None = None
-    status: VacancyStatus = VacancyStatus.open
+    status: VacancyStatus | None = Field(
+        default=None,
+        description="Omitted: left as stored (a new vacancy is open); feedback sets filled",
+    )
 
     @model_validator(mode="after")
     def _internship_duration(self) -> VacancyBody:
@@ -295,7 +298,10 @@ class CandidateIn(Strict):
     )
     education_level: int | None = Field(default=None, ge=1, le=8, description="EQF level 1–8")
     work_permit: WorkPermit = WorkPermit.unknown
-    status: CandidateStatus = CandidateStatus.active
+    status: CandidateStatus | None = Field(
+        default=None,
+        description="Omitted: left as stored (a new candidate is active); feedback sets placed",
+    )
     entered_on: dt.date | None = Field(
         default=None,
         description="The day the person entered the programme (cohort reports); "

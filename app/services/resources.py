@@ -125,8 +125,13 @@ class ResourceService(Generic[M, In]):
         return self.principal.tenant_id
 
     async def _values(self, body: In) -> dict[str, Any]:
-        """Returns the column values for ``body``."""
-        return body.model_dump()
+        """Returns the column values for ``body``. A status left out keeps the stored one: it is
+        partly the system's (feedback sets placed and filled), so a re-sync of a profile that
+        does not send it must not undo a placement."""
+        values = body.model_dump()
+        if "status" in values and values["status"] is None:
+            del values["status"]
+        return values
 
     async def _represent(self, rows: Sequence[M]) -> list[dict[str, Any]]:
         """Returns the API representation of each row."""
@@ -285,7 +290,7 @@ class VacancyService(ResourceService[Vacancy, VacancyIn]):
         return employer.id
 
     async def _values(self, body: VacancyIn) -> dict[str, Any]:
-        values = body.model_dump()
+        values = await super()._values(body)
         employer_external_id = values.pop("employer_external_id")
         values["employer_id"] = await self._employer_id(
             employer_external_id, ["body", "employer_external_id"]
