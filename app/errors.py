@@ -82,6 +82,26 @@ class UnsupportedMediaType(AppError):
 class ValidationFailed(AppError):
     status, code, title = 422, "validation-failed", "The request is not valid"
 
+    @classmethod
+    def of_field(cls, field: str, message: str) -> ValidationFailed:
+        """A 422 about one field of the body."""
+        return cls(
+            f"{field}: {message}",
+            errors=[{"loc": ["body", field], "msg": message, "type": "value_error"}],
+        )
+
 
 class ServiceUnavailable(AppError):
     status, code, title = 503, "unavailable", "Service unavailable"
+
+
+def sqlstate_of(exc: BaseException) -> str | None:
+    """The SQLSTATE a database error carries (SQLAlchemy's ``orig``, or the driver's own
+    exception under it), None for any other error."""
+    for cause in (getattr(exc, "orig", None), exc.__cause__, exc):
+        state = getattr(cause, "sqlstate", None)
+        if state is None and cause is not None:
+            state = getattr(cause.__cause__, "sqlstate", None)
+        if state is not None:
+            return str(state)
+    return None

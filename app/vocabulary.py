@@ -54,6 +54,14 @@ FEEDBACK_REASONS = (
 FEEDBACK_LINKS = ("given", "latest_shortlist", "none")
 # Who set a candidate's or vacancy's status last: its caller, or feedback (placed / filled).
 STATUS_SOURCES = ("caller", "feedback")
+# The events that move a person into a position or out of it (app/services/stints.py).
+PLACEMENT_EVENTS = (
+    "internship_started",
+    "internship_extended",
+    "internship_completed",
+    "hired",
+    "dropped_out",
+)
 # Events that must say why.
 REASON_REQUIRED = ("rejected", "candidate_declined", "dropped_out")
 # Events that show the ranker proposed someone worth pursuing (online ranking quality).

@@ -362,3 +362,21 @@ async def test_cli_import_is_idempotent_and_reports_refused_lines(client, admin,
     assert "created 0, duplicate 7, refused 2" in again.stdout
     listed = await client.get("/v1/feedback", params={"limit": 100}, headers=admin)
     assert len(listed.json()["items"]) == 7
+
+
+async def test_a_deadlock_answers_409_retry_not_500():
+    from sqlalchemy.exc import DBAPIError
+    from starlette.requests import Request
+
+    from app.api import problems
+
+    class Deadlock(Exception):
+        sqlstate = "40P01"
+
+    scope = {"type": "http", "method": "POST", "path": "/v1/feedback", "headers": []}
+    scope |= {"query_string": b"", "server": ("ponte.test", 80), "scheme": "http"}
+    answer = await problems._unexpected(Request(scope), DBAPIError("INSERT", {}, Deadlock()))
+    assert answer.status_code == 409
+    assert answer.headers["retry-after"] == "1"
+    other = await problems._unexpected(Request(scope), DBAPIError("INSERT", {}, Exception()))
+    assert other.status_code == 500

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.errors import PROBLEM_BASE, AppError
+from app.errors import PROBLEM_BASE, AppError, sqlstate_of
 from app.logging import get_logger
 
 PROBLEM_JSON = "application/problem+json"
@@ -111,15 +111,10 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
 RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
 
 
-def _sqlstate(exc: BaseException) -> str | None:
-    cause = getattr(exc, "orig", None)
-    cause = getattr(cause, "__cause__", None) or cause
-    return getattr(cause, "sqlstate", None)
-
-
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    if isinstance(exc, DBAPIError) and _sqlstate(exc) in RETRYABLE_SQLSTATES:
-        log.warning("transaction_conflict", sqlstate=_sqlstate(exc))
+    sqlstate = sqlstate_of(exc) if isinstance(exc, DBAPIError) else None
+    if sqlstate in RETRYABLE_SQLSTATES:
+        log.warning("transaction_conflict", sqlstate=sqlstate)
         return problem(
             request,
             409,

@@ -359,18 +359,37 @@ class KeyedBm25:
             out[[slot for slot, row_id in enumerate(self.ids) if row_id is None]] = 0.0
         return out, self.index.ceiling(terms)
 
+    def answer(self, query: str) -> KeyedScores:
+        """The query scored once, to take both its best rows and chosen rows' scores from."""
+        scores, ceiling = self.scores(query)
+        return KeyedScores(self, scores, ceiling)
+
     def top(self, query: str, k: int) -> list[tuple[Hashable, float]]:
         """Returns the ``k`` best (id, BM25) pairs with a positive score."""
-        scores, _ = self.scores(query)
+        return self.answer(query).top(k)
+
+    def score_of(self, query: str, ids: Sequence[Hashable]) -> tuple[dict[Hashable, float], float]:
+        """Returns the BM25 of each of ``ids`` (0 for unknown ids) and the query's ceiling."""
+        answer = self.answer(query)
+        return answer.of(ids), answer.ceiling
+
+
+class KeyedScores:
+    """One query's BM25 over a :class:`KeyedBm25`, by id."""
+
+    def __init__(self, index: KeyedBm25, scores: F64, ceiling: float) -> None:
+        self.index, self.scores, self.ceiling = index, scores, ceiling
+
+    def top(self, k: int) -> list[tuple[Hashable, float]]:
+        """The ``k`` best (id, BM25) pairs with a positive score."""
+        scores = self.scores
         positive = np.flatnonzero(scores > 0)
         if len(positive) > k:
             positive = positive[np.argpartition(-scores[positive], k)[:k]]
         order = positive[np.argsort(-scores[positive], kind="stable")]
-        return [(self.ids[i], float(scores[i])) for i in order]
+        return [(self.index.ids[i], float(scores[i])) for i in order]
 
-    def score_of(self, query: str, ids: Sequence[Hashable]) -> tuple[dict[Hashable, float], float]:
-        """Returns the BM25 of each of ``ids`` (0 for unknown ids) and the query's ceiling."""
-        scores, ceiling = self.scores(query)
-        return {
-            row_id: float(scores[self.pos[row_id]]) if row_id in self.pos else 0.0 for row_id in ids
-        }, ceiling
+    def of(self, ids: Sequence[Hashable]) -> dict[Hashable, float]:
+        """The BM25 of each of ``ids`` (0 for an id the index does not hold)."""
+        pos = self.index.pos
+        return {row_id: float(self.scores[pos[row_id]]) if row_id in pos else 0.0 for row_id in ids}

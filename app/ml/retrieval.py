@@ -145,11 +145,12 @@ def retrieve(
     lexical = pool.lexical_scores(terms)[passing]
     vectors = pool.has_vector[passing]
     picked = [top(profile, vectors, k), top(best, vectors, k), top(lexical, lexical > 0, k)]
+    language = gate_rules.language_fit(pool, vacancy, passing)
     parts: dict[str, F64 | F32 | None] = {
         "semantic_best": best,
         "semantic_profile": profile,
         "lexical": lexical_share(lexical, ceiling),
-        "language": gate_rules.language_fit(pool, vacancy, passing),
+        "language": language,
         "distance": distance_fit(bool(vacancy.remote), km, pool.commute[passing]),
         "availability": availability_fit(states["availability"][passing]),
     }
@@ -180,7 +181,7 @@ def retrieve(
         for i, s in enumerate(slots):
             if s in pool.chunks_of:
                 title_profile[i] = float(np.max(text_vectors[i] @ title))
-    fit = gate_rules.language_fit(pool, vacancy, at)
+    fit = None if language is None else language[chosen]
     return Retrieved(
         total=int(np.count_nonzero(alive)),
         passing=int(np.count_nonzero(mask)),

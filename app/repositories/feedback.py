@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.feedback_tables import FeedbackEvent, FeedbackNote
+from app.vocabulary import PLACEMENT_EVENTS
 
 # An event as the API shows it: the log row, the candidate's external id (NULL once erased)
 # and the note (gone once erased).
@@ -93,15 +94,6 @@ class PlacementEvent:
     recorded_at: dt.datetime
 
 
-PLACEMENT_EVENTS = (
-    "internship_started",
-    "internship_extended",
-    "internship_completed",
-    "hired",
-    "dropped_out",
-)
-
-
 class FeedbackRepository:
     """Tenant-scoped reads and appends of the feedback log."""
 
@@ -148,13 +140,12 @@ class FeedbackRepository:
             )
         )
 
-    async def delete_note(self, tenant_id: uuid.UUID, event_id: uuid.UUID) -> bool:
-        """Erases an event's note (the event stays); whether there was one."""
-        done = await self.session.execute(
+    async def delete_note(self, tenant_id: uuid.UUID, event_id: uuid.UUID) -> None:
+        """Erases an event's note (the event stays)."""
+        await self.session.execute(
             text("DELETE FROM feedback_notes WHERE tenant_id = :t AND event_id = :id"),
             {"t": tenant_id, "id": event_id},
         )
-        return bool(done.rowcount)  # type: ignore[attr-defined]
 
     async def by_key(self, tenant_id: uuid.UUID, key: str) -> dict[str, Any] | None:
         return await self._one("e.idempotency_key = :key", {"t": tenant_id, "key": key})
@@ -182,7 +173,7 @@ class FeedbackRepository:
         limit: int,
         after: tuple[dt.datetime, uuid.UUID] | None,
         vacancy_external_id: str | None = None,
-        candidate_id: uuid.UUID | None = None,
+        candidate_external_id: str | None = None,
         event: str | None = None,
         occurred_from: dt.datetime | None = None,
         occurred_to: dt.datetime | None = None,
@@ -191,13 +182,14 @@ class FeedbackRepository:
         where = ["e.tenant_id = :t"]
         params: dict[str, Any] = {"t": tenant_id, "limit": limit}
         for column, value in (
-            ("vacancy_external_id", vacancy_external_id),
-            ("candidate_id", candidate_id),
-            ("event", event),
+            ("e.vacancy_external_id", vacancy_external_id),
+            ("c.external_id", candidate_external_id),
+            ("e.event", event),
         ):
             if value is not None:
-                where.append(f"e.{column} = :{column}")
-                params[column] = value
+                name = column.replace(".", "_")
+                where.append(f"{column} = :{name}")
+                params[name] = value
         if occurred_from is not None:
             where.append("e.occurred_at >= :occurred_from")
             params["occurred_from"] = occurred_from

@@ -15,8 +15,8 @@ from typing import Any, Literal
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.repositories.feedback import EFFECTIVE, PLACEMENT_EVENTS
-from app.vocabulary import POSITIVE_EVENTS
+from app.repositories.feedback import EFFECTIVE
+from app.vocabulary import PLACEMENT_EVENTS, POSITIVE_EVENTS
 
 GroupBy = Literal["month", "quarter", "employer", "contract"]
 NONE = "(none)"

@@ -8,9 +8,9 @@ import uuid
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_validator
+from pydantic import AwareDatetime, BaseModel, Field, StringConstraints, model_validator
 
-from app.schemas import ExternalId, Strict
+from app.schemas import ExternalId, ShortText, Strict
 from app.vocabulary import REASON_REQUIRED
 
 # How far ahead of the server's clock an event may claim to have happened (clock skew).
@@ -47,15 +47,6 @@ class FeedbackReason(StrEnum):
     other = "other"
 
 
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    if value is not None and value.utcoffset() is None:
-        raise ValueError("needs a time zone, e.g. 2026-11-20T10:00:00Z")
-    return value
-
-
-Opaque = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-
-
 class FeedbackIn(Strict):
     vacancy_external_id: ExternalId
     candidate_external_id: ExternalId
@@ -67,11 +58,11 @@ class FeedbackIn(Strict):
         default=None, description="Free text; may hold personal data and is erased with it"
     )
     shortlist_id: uuid.UUID | None = None
-    occurred_at: Annotated[dt.datetime | None, AfterValidator(_aware)] = Field(
+    occurred_at: AwareDatetime | None = Field(
         default=None, description="When it happened (default: now); at most 5 minutes ahead"
     )
-    idempotency_key: Opaque
-    actor_ref: Opaque | None = Field(default=None, description="The caller's own user reference")
+    idempotency_key: ShortText
+    actor_ref: ShortText | None = Field(default=None, description="The caller's own user reference")
     months: int | None = Field(
         default=None, ge=1, le=24, description="internship_extended only: months added (3)"
     )

@@ -10,8 +10,6 @@ row per key, a retry with the same body gets the original back, one with another
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import hashlib
 import uuid
@@ -25,18 +23,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import AppError, BadRequest, Conflict, NotFound, ValidationFailed
 from app.repositories.feedback import (
-    PLACEMENT_EVENTS,
     CandidateRef,
     FeedbackRepository,
     Shown,
     VacancyRef,
 )
-from app.repositories.resources import CandidateRepository
 from app.schemas import Principal
 from app.schemas.feedback import FeedbackEventType, FeedbackIn
 from app.services.placements import apply_effects
-from app.services.resources import validation_errors
+from app.services.resources import decode_cursor, encode_cursor, validation_errors
 from app.services.stints import DEFAULT_MONTHS
+from app.vocabulary import PLACEMENT_EVENTS
 
 _PUBLIC = (
     "id",
@@ -83,24 +80,21 @@ def event_keys(
 
 
 def _invalid(field: str, message: str) -> ValidationFailed:
-    return ValidationFailed(
-        f"{field}: {message}",
-        errors=[{"loc": ["body", field], "msg": message, "type": "value_error"}],
-    )
+    return ValidationFailed.of_field(field, message)
 
 
-def encode_cursor(at: dt.datetime, event_id: uuid.UUID) -> str:
-    raw = f"{at.isoformat()}|{event_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+def event_cursor(at: dt.datetime, event_id: uuid.UUID) -> str:
+    """An opaque cursor resuming after this event (the resources' cursor, holding its place)."""
+    return encode_cursor(f"{at.isoformat()}|{event_id}")
 
 
-def decode_cursor(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
+def event_position(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
+    """Where an :func:`event_cursor` resumes; BadRequest if it is not one."""
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        at, event_id = raw.split("|")
+        at, event_id = decode_cursor(cursor).split("|")
         return dt.datetime.fromisoformat(at), uuid.UUID(event_id)
-    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-        raise BadRequest("cursor: not a cursor this API returned") from exc
+    except ValueError as exc:
+        raise BadRequest("invalid cursor") from exc
 
 
 class FeedbackService:
@@ -272,35 +266,26 @@ class FeedbackService:
         occurred_to: dt.datetime | None,
     ) -> dict[str, Any]:
         """A page of the tenant's events in the order they happened."""
-        candidate_id = None
-        if candidate_external_id is not None:
-            candidate = await CandidateRepository(self.session).get(
-                self.tenant_id, candidate_external_id
-            )
-            if candidate is None:
-                return {"items": [], "next_cursor": None}
-            candidate_id = candidate.id
         rows = await self.repo.page(
             self.tenant_id,
             limit=limit + 1,
-            after=decode_cursor(cursor) if cursor else None,
+            after=event_position(cursor) if cursor else None,
             vacancy_external_id=vacancy_external_id,
-            candidate_id=candidate_id,
+            candidate_external_id=candidate_external_id,
             event=event,
             occurred_from=occurred_from,
             occurred_to=occurred_to,
         )
         more = len(rows) > limit
         rows = rows[:limit]
-        next_cursor = encode_cursor(rows[-1]["occurred_at"], rows[-1]["id"]) if more else None
+        next_cursor = event_cursor(rows[-1]["occurred_at"], rows[-1]["id"]) if more else None
         return {"items": [represent(r) for r in rows], "next_cursor": next_cursor}
 
     async def erase_note(self, event_id: uuid.UUID) -> dict[str, Any]:
         """Erases the free-text note of an event (it may hold personal data that should not
         have been written); the event and its figures stay."""
-        await self.get(event_id)
         await self.repo.delete_note(self.tenant_id, event_id)
-        return await self.get(event_id)
+        return await self.get(event_id)  # NotFound if there is no such event
 
     async def get(self, event_id: uuid.UUID) -> dict[str, Any]:
         found = await self.repo.by_id(self.tenant_id, event_id)

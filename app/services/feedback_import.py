@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.schemas import Principal
 from app.services.feedback import FeedbackService
+from app.services.resources import first_error
 
 BATCH = 500
 
@@ -36,10 +37,7 @@ class ImportSummary:
 
 def _why(problem: dict[str, Any]) -> str:
     errors = problem.get("errors")
-    if errors:
-        first = errors[0]
-        return f"{'.'.join(str(p) for p in first['loc'][1:]) or 'body'}: {first['msg']}"
-    return str(problem.get("detail", problem.get("title")))
+    return first_error(errors) if errors else str(problem.get("detail", problem["title"]))
 
 
 async def import_lines(

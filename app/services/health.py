@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.errors import sqlstate_of
 from app.repositories.health import applied_revisions, ping
 
 MIGRATE_HINT = "run `ponte migrate`"
@@ -30,7 +31,7 @@ def database_problem(exc: BaseException) -> str:
     never migrated has no service role yet (migrations create it), which the driver reports as
     a failed login."""
     cause = getattr(exc, "orig", None) or exc.__cause__ or exc
-    state = getattr(cause, "sqlstate", None)
+    state = sqlstate_of(exc)
     message = str(cause)
     if state == "28000" and "does not exist" in message:
         return f"not migrated (its service role does not exist yet): {MIGRATE_HINT}"

@@ -162,14 +162,15 @@ class RankingService:
         side: Side = "candidates" if scope.ranked == "c" else "vacancies"
         lexical = await lexical_index(self.session, scope.tenant_id, side)
         # Lexical hits are not gate-filtered yet: ask for more, pair_features drops failures.
-        ids += [row_id for row_id, _ in lexical.top(query_text, 3 * k)]  # type: ignore[misc]
+        answer = lexical.answer(query_text)  # scored once: for retrieval and for features
+        ids += [row_id for row_id, _ in answer.top(3 * k)]  # type: ignore[misc]
         ids = list(dict.fromkeys(ids))
         held = pooled_centroid(scope.tenant_id, PRIOR_TEXTS)
         centres = await centroids(self.session, scope.tenant_id, candidates=held is None)
         candidate_centroid = held if held is not None else centres.candidates
         rows = await self.repo.pair_features(scope, ids, candidate_centroid, centres.vacancies)
         key = "candidate_id" if scope.ranked == "c" else "vacancy_id"
-        bm25, ceiling = lexical.score_of(query_text, [row[key] for row in rows])
+        bm25, ceiling = answer.of([row[key] for row in rows]), answer.ceiling
         pairs = _pairs_of(rows, [bm25[row[key]] for row in rows], ceiling)
         excluded = {g: counts[g] for g in scope.gates}
         return await self._score(pairs, scope, ranker, limit), excluded, counts["total"]

@@ -61,7 +61,8 @@ def merge_patch(target: Any, patch: Any) -> Any:
 EXTERNAL_ID = re.compile(EXTERNAL_ID_PATTERN)
 
 
-def _first_error(errors: list[dict[str, Any]]) -> str:
+def first_error(errors: list[dict[str, Any]]) -> str:
+    """The first of a problem's ``errors`` as one line: where, what, and how many more."""
     first = errors[0]
     where = ".".join(str(part) for part in first["loc"][1:]) or "body"
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
@@ -219,7 +220,7 @@ class ResourceService(Generic[M, In]):
                     values = await self._values(body)  # type: ignore[arg-type]
                     row, created = await self.repo.upsert(self.tenant_id, external_id, values)
             except ValidationError as exc:
-                result.update(status="error", error=_first_error(validation_errors(exc)))
+                result.update(status="error", error=first_error(validation_errors(exc)))
                 continue
             except AppError as exc:
                 result.update(status="error", error=exc.detail)

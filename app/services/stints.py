@@ -73,7 +73,7 @@ class Stint:
         return self.contract or self.running is not None
 
     def apply(self, event: str, months: int | None, at: dt.datetime) -> None:
-        held = self.contract or self.running is not None
+        held = self.holds_position
         running = self.running
         if event == "internship_started":
             if running is None:
@@ -93,7 +93,7 @@ class Stint:
                 self.hired_at = at
             elif event == "dropped_out":
                 self.contract = False
-        holds = self.contract or self.running is not None
+        holds = self.holds_position
         if holds and not held:
             self.worked.append([at, None])
         elif held and not holds:

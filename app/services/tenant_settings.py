@@ -44,10 +44,7 @@ async def update_settings(
     if patch.weights is not None:
         weights = {**settings.get("weights", {}), **patch.weights.model_dump(exclude_none=True)}
         if not any(v > 0 for v in {**DEFAULT_WEIGHTS, **weights}.values()):
-            raise ValidationFailed(
-                "at least one weight must be positive",
-                errors=[{"loc": ["body", "weights"], "msg": "all zero", "type": "value_error"}],
-            )
+            raise ValidationFailed.of_field("weights", "at least one weight must be positive")
         settings["weights"] = weights
     if patch.monthly_support_cost_eur is not None:
         settings["monthly_support_cost_eur"] = patch.monthly_support_cost_eur or None
