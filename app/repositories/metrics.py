@@ -85,8 +85,9 @@ class MetricsRepository:
         can end in it), oldest first, with the vacancy's employer and contract as recorded, by
         path (an erased person's, or a deleted vacancy's, stay apart)."""
         sql = (
-            "SELECT e.path_key, e.event, e.months, e.occurred_at, e.employer_id, e.contract "
-            "FROM feedback_events e "
+            "SELECT e.path_key, e.event, e.months, e.occurred_at, "
+            "m.external_id AS employer_external_id, e.contract "
+            f"{_FROM} "
             f"WHERE e.tenant_id = :t AND e.event = ANY(:kinds) AND {EFFECTIVE} "
             "ORDER BY e.occurred_at, e.recorded_at, e.id"
         )
@@ -103,12 +104,6 @@ class MetricsRepository:
             "AND s.path_key = e.path_key AND s.event = 'internship_started') GROUP BY 1"
         )
         rows = await self.session.execute(text(sql), {"t": tenant_id})
-        return {r[0]: r[1] for r in rows}
-
-    async def employer_ids(self, tenant_id: uuid.UUID) -> dict[uuid.UUID, str]:
-        rows = await self.session.execute(
-            text("SELECT id, external_id FROM employers WHERE tenant_id = :t"), {"t": tenant_id}
-        )
         return {r[0]: r[1] for r in rows}
 
     async def cohort_members(self, tenant_id: uuid.UUID) -> Sequence[Any]:

@@ -83,7 +83,6 @@ async def outcome_metrics(
     counts = await repo.outcome_counts(tenant_id, group_by, start, end)
     events = await repo.placement_events(tenant_id)
     first_shortlisted = await repo.first_shortlisted(tenant_id)
-    employers = await repo.employer_ids(tenant_id) if group_by == "employer" else {}
     pair_row = {e.path_key: e for e in events}
 
     def group(pair: Any, at: dt.datetime) -> str:
@@ -91,7 +90,7 @@ async def outcome_metrics(
             return period_key(at, group_by)
         row = pair_row[pair]
         if group_by == "employer":
-            return employers.get(row.employer_id, NONE)
+            return row.employer_external_id or NONE
         return row.contract or NONE
 
     paths = _Paths()
