@@ -108,13 +108,19 @@ class MetricsRepository:
 
     async def cohort_members(self, tenant_id: uuid.UUID) -> Sequence[Any]:
         """Each candidate on record: the day they entered the programme and the day of their
-        first work experience (internship or contract), if any."""
+        first work experience (internship or contract) on or after it, if any."""
         sql = f"""
-            SELECT coalesce(c.entered_on, (c.created_at AT TIME ZONE 'UTC')::date) AS entered,
+            WITH m AS (
+                SELECT c.id, c.tenant_id,
+                       coalesce(c.entered_on, (c.created_at AT TIME ZONE 'UTC')::date) AS entered
+                  FROM candidates c WHERE c.tenant_id = :t
+            )
+            SELECT m.entered,
                    (SELECT min(e.occurred_at AT TIME ZONE 'UTC')::date FROM feedback_events e
-                     WHERE e.tenant_id = c.tenant_id AND e.candidate_id = c.id
-                       AND e.event IN ('internship_started', 'hired') AND {EFFECTIVE}) AS worked
-              FROM candidates c WHERE c.tenant_id = :t
+                     WHERE e.tenant_id = m.tenant_id AND e.candidate_id = m.id
+                       AND e.event IN ('internship_started', 'hired') AND {EFFECTIVE}
+                       AND (e.occurred_at AT TIME ZONE 'UTC')::date >= m.entered) AS worked
+              FROM m
         """
         return (await self.session.execute(text(sql), {"t": tenant_id})).all()
 
