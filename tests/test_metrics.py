@@ -171,6 +171,14 @@ async def test_cohorts_by_entry_month(client, history):
         await client.get("/v1/metrics/cohorts", params={"by": "quarter"}, headers=admin)
     ).json()
     assert [(c["cohort"], c["size"]) for c in quarters["cohorts"]] == [("2024-Q1", 4)]
+    # work before entering the programme is not the programme's outcome: c4 entered in March,
+    # after the internship of February
+    await client.put(
+        "/v1/candidates/c4", json=payloads.candidate(entered_on="2024-03-01"), headers=admin
+    )
+    r = await client.get("/v1/metrics/cohorts", headers=admin)
+    march = {c["cohort"]: c for c in r.json()["cohorts"]}["2024-03"]
+    assert march["within_365_days"] == {"eligible": 1, "in_work": 0, "share": 0.0}
 
 
 async def test_ranking_quality_per_version(client, history):
