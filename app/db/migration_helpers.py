@@ -1,5 +1,8 @@
 """Helpers the migration scripts share: the least-privilege service role and its grants, and
-the change feed of a table."""
+the change feed of a table.
+
+Released migrations call these, so what a helper emits is part of their history: never change
+it; add a new helper (or a new version of one) for a new migration instead."""
 
 from __future__ import annotations
 

@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from app.ml.topk import top
+
 F64 = npt.NDArray[np.float64]
 I32 = npt.NDArray[np.int32]
 F32 = npt.NDArray[np.float32]
@@ -383,11 +385,7 @@ class KeyedScores:
     def top(self, k: int) -> list[tuple[Hashable, float]]:
         """The ``k`` best (id, BM25) pairs with a positive score."""
         scores = self.scores
-        positive = np.flatnonzero(scores > 0)
-        if len(positive) > k:
-            positive = positive[np.argpartition(-scores[positive], k)[:k]]
-        order = positive[np.argsort(-scores[positive], kind="stable")]
-        return [(self.index.ids[i], float(scores[i])) for i in order]
+        return [(self.index.ids[i], float(scores[i])) for i in top(scores, scores > 0, k)]
 
     def of(self, ids: Sequence[Hashable]) -> dict[Hashable, float]:
         """The BM25 of each of ``ids`` (0 for an id the index does not hold)."""

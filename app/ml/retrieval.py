@@ -23,6 +23,7 @@ from app.ml.features import availability_fit, distance_fit
 from app.ml.gates import VacancyView
 from app.ml.pool import CandidatePool
 from app.ml.skills import LabelKeys
+from app.ml.topk import top
 from app.vocabulary import GATES
 
 F32 = npt.NDArray[np.float32]
@@ -99,18 +100,6 @@ def similarities(
             best = profile.copy()
             np.maximum.at(best, owners[held], centred(pool.chunk_vectors[held] @ basis))
     return profile, best
-
-
-def top(scores: npt.NDArray[np.floating], mask: npt.NDArray[np.bool_], k: int) -> I64:
-    """Returns the positions of the ``k`` masked entries with the highest score, best first
-    (ties in position order)."""
-    candidates = np.flatnonzero(mask)
-    if len(candidates) > k:
-        part = np.argpartition(-scores[candidates], k - 1)[:k]
-        candidates = candidates[part]
-    order = np.argsort(-scores[candidates], kind="stable")
-    result: I64 = candidates[order].astype(np.int64)
-    return result
 
 
 def retrieve(
