@@ -1,5 +1,5 @@
 """The ``ponte`` command: serve, demo, migrate, downgrade, revision, tenants, keys, reembed,
-eval, feedback import."""
+eval, feedback import and rebuild-spans."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from app.errors import AppError
 from app.logging import configure_logging
 from app.ml.encoder import Encoder
 from app.schemas import CandidateIn, CandidateSensitiveIn, EmployerIn, Principal, Role, VacancyIn
-from app.services import evaluation, vector_jobs
+from app.services import evaluation, placement_spans, vector_jobs
 from app.services import feedback_import as feedback_import_service
 from app.services import keys as key_service
 from app.services.concurrency import Preconditions
@@ -314,6 +314,22 @@ def feedback_import(
     )
     if summary.refused:
         raise typer.Exit(code=1)
+
+
+@feedback_cli.command("rebuild-spans")
+def feedback_rebuild_spans(tenant: Annotated[str, typer.Option(help="Tenant name")]) -> None:
+    """Refold the tenant's internships and contracts from its feedback log.
+
+    The service keeps them in step with every event; run this after a change to how the log is
+    folded (app/services/stints.py). Writers of feedback wait until it is done."""
+    settings = _settings()
+
+    async def work(session: AsyncSession) -> int:
+        found = await key_service.get_tenant(session, tenant)
+        return await placement_spans.rebuild(session, found.id)
+
+    spans = _with_session(resolve_database(settings), settings, work)
+    typer.echo(f"{tenant}: {spans} internships and contracts folded from the log")
 
 
 @cli.command("eval")

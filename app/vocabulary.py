@@ -54,6 +54,8 @@ FEEDBACK_REASONS = (
 FEEDBACK_LINKS = ("given", "latest_shortlist", "none")
 # Who set a candidate's or vacancy's status last: its caller, or feedback (placed / filled).
 STATUS_SOURCES = ("caller", "feedback")
+# What a placement span is (app/services/stints.Span).
+SPAN_KINDS = ("internship", "contract")
 # The events that move a person into a position or out of it (app/services/stints.py).
 PLACEMENT_EVENTS = (
     "internship_started",

@@ -1,5 +1,6 @@
 """The feedback log's tables: recruiter decisions and placement outcomes, append-only, and
-their erasable notes (issue 12; migration 0006)."""
+their erasable notes (issue 12; migration 0006), and the placements folded from it
+(migration 0007)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import uuid
 
 from sqlalchemy import (
     CheckConstraint,
+    Date,
     DateTime,
     Double,
+    ForeignKey,
     ForeignKeyConstraint,
     Index,
     Integer,
@@ -20,10 +23,27 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.schema import PrimaryKeyConstraint
 
 from app.db.base import Base
 from app.db.tables import _created, _in, _tenant_fk, _uuid_pk
-from app.vocabulary import FEEDBACK_EVENTS, FEEDBACK_LINKS, FEEDBACK_REASONS
+from app.vocabulary import FEEDBACK_EVENTS, FEEDBACK_LINKS, FEEDBACK_REASONS, SPAN_KINDS
+
+
+def _references_set_null(*columns: str) -> list[ForeignKeyConstraint]:
+    """``(tenant_id, <row>_id)`` → its table, set to NULL by the database when the row goes
+    (a log, and what is folded from it, keep their figures and lose the reference)."""
+    constraints = []
+    for column in columns:
+        table = {"vacancy_id": "vacancies"}.get(column, column.removesuffix("_id") + "s")
+        constraints.append(
+            ForeignKeyConstraint(
+                ["tenant_id", column],
+                [f"{table}.tenant_id", f"{table}.id"],
+                ondelete=f"SET NULL ({column})",
+            )
+        )
+    return constraints
 
 
 class FeedbackEvent(Base):
@@ -40,26 +60,7 @@ class FeedbackEvent(Base):
         UniqueConstraint("tenant_id", "idempotency_key"),
         # A retraction retracts one event, once.
         UniqueConstraint("retracts"),
-        ForeignKeyConstraint(
-            ["tenant_id", "vacancy_id"],
-            ["vacancies.tenant_id", "vacancies.id"],
-            ondelete="SET NULL (vacancy_id)",
-        ),
-        ForeignKeyConstraint(
-            ["tenant_id", "candidate_id"],
-            ["candidates.tenant_id", "candidates.id"],
-            ondelete="SET NULL (candidate_id)",
-        ),
-        ForeignKeyConstraint(
-            ["tenant_id", "employer_id"],
-            ["employers.tenant_id", "employers.id"],
-            ondelete="SET NULL (employer_id)",
-        ),
-        ForeignKeyConstraint(
-            ["tenant_id", "shortlist_id"],
-            ["shortlists.tenant_id", "shortlists.id"],
-            ondelete="SET NULL (shortlist_id)",
-        ),
+        *_references_set_null("vacancy_id", "candidate_id", "employer_id", "shortlist_id"),
         ForeignKeyConstraint(
             ["tenant_id", "retracts"], ["feedback_events.tenant_id", "feedback_events.id"]
         ),
@@ -71,7 +72,14 @@ class FeedbackEvent(Base):
         Index("ix_feedback_events_tenant_id_vacancy_id", "tenant_id", "vacancy_id"),
         Index("ix_feedback_events_tenant_id_candidate_id", "tenant_id", "candidate_id"),
         Index("ix_feedback_events_shortlist_id", "shortlist_id"),
-        Index("ix_feedback_events_tenant_id_path_key", "tenant_id", "path_key"),
+        # A path's events by kind and time (the first shortlisting of a placed person).
+        Index(
+            "ix_feedback_events_tenant_id_path_key_event",
+            "tenant_id",
+            "path_key",
+            "event",
+            "occurred_at",
+        ),
     )
 
     id: Mapped[uuid.UUID] = _uuid_pk()
@@ -131,3 +139,43 @@ class FeedbackNote(Base):
     tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
     candidate_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
     note: Mapped[str] = mapped_column(Text, nullable=False)
+
+
+class PlacementSpan(Base):
+    """An internship or a contract of one (vacancy, person) path, folded from the path's
+    effective placement events (app/services/stints.py). Derived: every event that can change a
+    path rewrites its rows in the same transaction, under the locks that order such events, so
+    the table always equals the fold of the log (``ponte feedback rebuild-spans`` rebuilds it).
+    The references follow the events' rules: the vacancy's id, employer and contract as the
+    path's latest placement event recorded them; NULL when the row they point to goes;
+    ``person_key`` still tells one person from another after an erasure."""
+
+    __tablename__ = "placement_spans"
+    __table_args__ = (
+        PrimaryKeyConstraint("tenant_id", "path_key", "seq"),
+        *_references_set_null("vacancy_id", "candidate_id", "employer_id"),
+        CheckConstraint(_in("kind", SPAN_KINDS), name="kind"),
+        CheckConstraint("(kind = 'internship') = (planned_end IS NOT NULL)", name="planned_end"),
+        Index("ix_placement_spans_tenant_id_candidate_id", "tenant_id", "candidate_id"),
+        Index("ix_placement_spans_tenant_id_vacancy_id", "tenant_id", "vacancy_id"),
+        Index("ix_placement_spans_tenant_id_planned_end", "tenant_id", "planned_end"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE")
+    )
+    path_key: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    # The span's place among the path's spans: internships first, then contracts, in order.
+    seq: Mapped[int] = mapped_column(SmallInteger)
+    kind: Mapped[str] = mapped_column(Text, nullable=False)
+    vacancy_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    vacancy_external_id: Mapped[str] = mapped_column(Text, nullable=False)
+    employer_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    contract: Mapped[str | None] = mapped_column(Text)
+    candidate_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    person_key: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    outcome: Mapped[str | None] = mapped_column(Text)
+    planned_end: Mapped[dt.date | None] = mapped_column(Date)
+    extensions: Mapped[int] = mapped_column(SmallInteger, nullable=False, server_default="0")

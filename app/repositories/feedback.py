@@ -14,7 +14,6 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.feedback_tables import FeedbackEvent, FeedbackNote
-from app.vocabulary import PLACEMENT_EVENTS
 
 # An event as the API shows it: the log row, the candidate's external id (NULL once erased)
 # and the note (gone once erased).
@@ -83,15 +82,6 @@ _CANDIDATE_REF = (
     "SELECT id, tenant_id, external_id, status, status_changed_at, status_source "
     "FROM candidates WHERE tenant_id = :t AND external_id = :e"
 )
-
-
-@dataclass(frozen=True)
-class PlacementEvent:
-    path_key: uuid.UUID
-    event: str
-    months: int | None
-    occurred_at: dt.datetime
-    recorded_at: dt.datetime
 
 
 class FeedbackRepository:
@@ -250,32 +240,6 @@ class FeedbackRepository:
         ).first()
         return Shown(row[0], row[1], row[2], row[3], row[4], row[5]) if row else None
 
-    async def placement_events(
-        self,
-        tenant_id: uuid.UUID,
-        *,
-        candidate_id: uuid.UUID | None = None,
-        vacancy_id: uuid.UUID | None = None,
-    ) -> list[PlacementEvent]:
-        """The effective placement events of a candidate, or of a vacancy, oldest first."""
-        # An erased person's, or a deleted vacancy's, events still count: a hired person
-        # erased from Ponte still holds the position.
-        where = ["e.tenant_id = :t", "e.event = ANY(:kinds)", EFFECTIVE]
-        params: dict[str, Any] = {"t": tenant_id, "kinds": list(PLACEMENT_EVENTS)}
-        if candidate_id is not None:
-            where.append("e.candidate_id = :c")
-            params["c"] = candidate_id
-        if vacancy_id is not None:
-            where.append("e.vacancy_id = :v")
-            params["v"] = vacancy_id
-        sql = (
-            "SELECT e.path_key, e.event, e.months, e.occurred_at, "
-            f"e.recorded_at FROM feedback_events e WHERE {' AND '.join(where)} "
-            "ORDER BY e.occurred_at, e.recorded_at, e.id"
-        )
-        rows = await self.session.execute(text(sql), params)
-        return [PlacementEvent(*row) for row in rows]
-
     async def pipeline(self, tenant_id: uuid.UUID, vacancy_id: uuid.UUID) -> Sequence[Any]:
         """Per candidate still on record: the latest effective event, how many there were, and
         the latest shortlist of this vacancy that showed them."""
@@ -307,19 +271,3 @@ class FeedbackRepository:
              ORDER BY eff.occurred_at DESC, c.external_id
         """
         return (await self.session.execute(text(sql), {"t": tenant_id, "v": vacancy_id})).all()
-
-    async def internship_events(self, tenant_id: uuid.UUID) -> Sequence[Any]:
-        """Every effective placement event of the tenant with the external ids it is shown
-        with, oldest first (internships are folded from them)."""
-        sql = f"""
-            SELECT e.path_key, e.event, e.months, e.occurred_at,
-                   e.recorded_at, e.vacancy_external_id, c.external_id AS candidate_external_id,
-                   m.external_id AS employer_external_id
-              FROM feedback_events e
-              JOIN candidates c ON c.tenant_id = e.tenant_id AND c.id = e.candidate_id
-              LEFT JOIN employers m ON m.tenant_id = e.tenant_id AND m.id = e.employer_id
-             WHERE e.tenant_id = :t AND e.event = ANY(:kinds) AND {EFFECTIVE}
-             ORDER BY e.occurred_at, e.recorded_at, e.id
-        """
-        params = {"t": tenant_id, "kinds": list(PLACEMENT_EVENTS)}
-        return (await self.session.execute(text(sql), params)).all()

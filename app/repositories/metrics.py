@@ -16,34 +16,47 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.repositories.feedback import EFFECTIVE
-from app.vocabulary import PLACEMENT_EVENTS, POSITIVE_EVENTS
+from app.vocabulary import POSITIVE_EVENTS
 
 GroupBy = Literal["month", "quarter", "employer", "contract"]
 NONE = "(none)"
 # The group of an event, by its own time or by the vacancy's employer and contract as they
-# were when it was recorded. "(none)" marks an event whose employer is gone or unknown.
-GROUP_SQL: dict[str, str] = {
-    "month": "to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM')",
-    "quarter": "to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-\"Q\"Q')",
+# were when it was recorded: the key events are grouped on (cheap to hash), and the label a
+# group is shown with. "(none)" marks an event whose employer is gone or unknown.
+GROUP_KEY: dict[str, str] = {
+    "month": "date_trunc('month', e.occurred_at AT TIME ZONE 'UTC')",
+    "quarter": "date_trunc('quarter', e.occurred_at AT TIME ZONE 'UTC')",
+    "employer": "e.employer_id",
+    "contract": "e.contract",
+}
+GROUP_LABEL: dict[str, str] = {
+    "month": "to_char(g.grp, 'YYYY-MM')",
+    "quarter": "to_char(g.grp, 'YYYY-\"Q\"Q')",
     "employer": "coalesce(m.external_id, '(none)')",
-    "contract": "coalesce(e.contract, '(none)')",
+    "contract": "coalesce(g.grp, '(none)')",
 }
+# Each count: the event it counts, and whether it counts people (once each) or events.
 # person_key outlives an erasure: an erased person still counts once.
-_PERSON = "e.person_key"
-COUNTS: dict[str, str] = {
-    "candidates_shortlisted": f"count(DISTINCT {_PERSON}) FILTER (WHERE e.event = 'shortlisted')",
-    "contacted": f"count(DISTINCT {_PERSON}) FILTER (WHERE e.event = 'contacted')",
-    "interviews": "count(*) FILTER (WHERE e.event = 'interviewed')",
-    "internships_started": "count(*) FILTER (WHERE e.event = 'internship_started')",
-    "internships_extended": "count(*) FILTER (WHERE e.event = 'internship_extended')",
-    "internships_completed": "count(*) FILTER (WHERE e.event = 'internship_completed')",
-    "contracts": "count(*) FILTER (WHERE e.event = 'hired')",
-    "dropouts": "count(*) FILTER (WHERE e.event = 'dropped_out')",
+COUNTS: dict[str, tuple[str, bool]] = {
+    "candidates_shortlisted": ("shortlisted", True),
+    "contacted": ("contacted", True),
+    "interviews": ("interviewed", False),
+    "internships_started": ("internship_started", False),
+    "internships_extended": ("internship_extended", False),
+    "internships_completed": ("internship_completed", False),
+    "contracts": ("hired", False),
+    "dropouts": ("dropped_out", False),
 }
-_FROM = (
-    "FROM feedback_events e "
-    "LEFT JOIN employers m ON m.tenant_id = e.tenant_id AND m.id = e.employer_id"
-)
+
+
+def _tallies() -> str:
+    """The counts over rows of (event, person, n events), one row per person and event."""
+    return ", ".join(
+        f"count(*) FILTER (WHERE event = '{event}') AS {name}"
+        if people
+        else f"coalesce(sum(n) FILTER (WHERE event = '{event}'), 0)::bigint AS {name}"
+        for name, (event, people) in COUNTS.items()
+    )
 
 
 def _period(column: str, start: dt.datetime | None, end: dt.datetime | None) -> str:
@@ -66,45 +79,36 @@ class MetricsRepository:
         start: dt.datetime | None,
         end: dt.datetime | None,
     ) -> Sequence[Any]:
-        """Per group (and a totals row, ``grp`` NULL), the event counts of :data:`COUNTS`."""
-        # A report sorts the period's events by group for its distinct counts: give this
-        # transaction the memory to do it without spilling to disk.
+        """Per group (and a totals row, ``grp`` NULL), the counts of :data:`COUNTS`.
+
+        One pass over the period's counted events folds them to one row per group, event and
+        person (a hash, no sort); the groups and the totals are counted from those rows, the
+        totals over people across groups (a person shortlisted in two months counts once)."""
         await self.session.execute(text("SET LOCAL work_mem = '32MB'"))
-        group = GROUP_SQL[group_by]
-        columns = ", ".join(f"{sql} AS {name}" for name, sql in COUNTS.items())
-        sql = (
-            f"SELECT CASE WHEN GROUPING({group}) = 0 THEN {group} END AS grp, {columns} "
-            f"{_FROM} WHERE e.tenant_id = :t AND {_period('e.occurred_at', start, end)} "
-            f"AND {EFFECTIVE} GROUP BY GROUPING SETS (({group}), ()) ORDER BY 1 NULLS LAST"
+        join = (
+            "LEFT JOIN employers m ON m.tenant_id = :t AND m.id = g.grp"
+            if group_by == "employer"
+            else ""
         )
-        params = {"t": tenant_id, "start": start, "end": end}
+        tallies = _tallies()
+        sql = f"""
+            WITH x AS MATERIALIZED (
+                SELECT {GROUP_KEY[group_by]} AS grp, e.event, e.person_key, count(*) AS n
+                  FROM feedback_events e
+                 WHERE e.tenant_id = :t AND e.event = ANY(:counted)
+                   AND {_period("e.occurred_at", start, end)} AND {EFFECTIVE}
+                 GROUP BY 1, 2, 3
+            ), g AS (SELECT grp, {tallies} FROM x GROUP BY grp)
+            SELECT {GROUP_LABEL[group_by]} AS grp, {", ".join(f"g.{n}" for n in COUNTS)}
+              FROM g {join}
+            UNION ALL
+            SELECT NULL, {tallies}
+              FROM (SELECT event, person_key, sum(n) AS n FROM x GROUP BY 1, 2) y
+            ORDER BY 1 NULLS LAST
+        """
+        counted = sorted({event for event, _ in COUNTS.values()})
+        params = {"t": tenant_id, "start": start, "end": end, "counted": counted}
         return (await self.session.execute(text(sql), params)).all()
-
-    async def placement_events(self, tenant_id: uuid.UUID) -> Sequence[Any]:
-        """Every effective placement event (any time: an internship started before a period
-        can end in it), oldest first, with the vacancy's employer and contract as recorded, by
-        path (an erased person's, or a deleted vacancy's, stay apart)."""
-        sql = (
-            "SELECT e.path_key, e.event, e.months, e.occurred_at, "
-            "m.external_id AS employer_external_id, e.contract "
-            f"{_FROM} "
-            f"WHERE e.tenant_id = :t AND e.event = ANY(:kinds) AND {EFFECTIVE} "
-            "ORDER BY e.occurred_at, e.recorded_at, e.id"
-        )
-        params = {"t": tenant_id, "kinds": list(PLACEMENT_EVENTS)}
-        return (await self.session.execute(text(sql), params)).all()
-
-    async def first_shortlisted(self, tenant_id: uuid.UUID) -> dict[uuid.UUID, dt.datetime]:
-        """Per (vacancy, person) path that started an internship, when the person was first
-        marked shortlisted for it."""
-        sql = (
-            "SELECT e.path_key, min(e.occurred_at) FROM feedback_events e "
-            f"WHERE e.tenant_id = :t AND e.event = 'shortlisted' AND {EFFECTIVE} "
-            "AND EXISTS (SELECT FROM feedback_events s WHERE s.tenant_id = e.tenant_id "
-            "AND s.path_key = e.path_key AND s.event = 'internship_started') GROUP BY 1"
-        )
-        rows = await self.session.execute(text(sql), {"t": tenant_id})
-        return {r[0]: r[1] for r in rows}
 
     async def cohort_members(self, tenant_id: uuid.UUID) -> Sequence[Any]:
         """Each candidate on record: the day they entered the programme and the day of their

@@ -179,7 +179,7 @@ class FeedbackService:
         if body.note:
             await self.repo.add_note(self.tenant_id, event_id, candidate.id, body.note)
         if affects:
-            await apply_effects(self.session, vacancy, candidate, at)
+            await apply_effects(self.session, vacancy, candidate, path_key, at)
         stored = {
             **values,
             "id": event_id,

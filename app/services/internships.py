@@ -1,5 +1,6 @@
 """Internships as a scout follows them up: running ones ending soon (extend, hire or end),
-ended ones with their outcome. Folded from the feedback log (app/services/stints.py)."""
+ended ones with their outcome. Read from the placement spans folded from the feedback log
+(app/services/stints.py, app/services/placement_spans.py)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,8 @@ from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.repositories.feedback import FeedbackRepository
+from app.repositories.placement_spans import PlacementSpanRepository
 from app.schemas import Principal
-from app.services.stints import fold
 
 
 async def list_internships(
@@ -21,31 +21,26 @@ async def list_internships(
     ending_before: dt.date | None,
     limit: int,
 ) -> dict[str, Any]:
-    """The tenant's internships, soonest planned end first, filtered by status and by a
-    planned end before ``ending_before``."""
-    rows = await FeedbackRepository(session).internship_events(principal.tenant_id)
-    shown = {r.path_key: r for r in rows}
-    items = []
-    for pair, stint in fold(rows).items():
-        row = shown[pair]
-        for internship in stint.internships:
-            state = "active" if internship.running else "ended"
-            if status is not None and state != status:
-                continue
-            if ending_before is not None and internship.planned_end >= ending_before:
-                continue
-            items.append(
-                {
-                    "vacancy_external_id": row.vacancy_external_id,
-                    "employer_external_id": row.employer_external_id,
-                    "candidate_external_id": row.candidate_external_id,
-                    "started_on": internship.started_on,
-                    "planned_end": internship.planned_end,
-                    "extensions": internship.extensions,
-                    "status": state,
-                    "outcome": internship.outcome,
-                    "ended_on": internship.ended_at.date() if internship.ended_at else None,
-                }
-            )
-    items.sort(key=lambda i: (i["planned_end"], i["candidate_external_id"]))
-    return {"items": items[:limit], "total": len(items)}
+    """The tenant's internships of people still on record, soonest planned end first,
+    filtered by status and by a planned end before ``ending_before``."""
+    rows, total = await PlacementSpanRepository(session).internships(
+        principal.tenant_id,
+        active=None if status is None else status == "active",
+        ending_before=ending_before,
+        limit=limit,
+    )
+    items = [
+        {
+            "vacancy_external_id": row.vacancy_external_id,
+            "employer_external_id": row.employer_external_id,
+            "candidate_external_id": row.candidate_external_id,
+            "started_on": row.started_at.date(),
+            "planned_end": row.planned_end,
+            "extensions": row.extensions,
+            "status": "active" if row.ended_at is None else "ended",
+            "outcome": row.outcome,
+            "ended_on": row.ended_at.date() if row.ended_at else None,
+        }
+        for row in rows
+    ]
+    return {"items": items, "total": total}

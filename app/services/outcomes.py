@@ -2,8 +2,9 @@
 contracts), read from the feedback log.
 
 Event counts come from SQL (app/repositories/metrics.py). The figures that need a person's
-path through a vacancy — conversion, the medians, time in work — come from the same fold the
-status effects use (app/services/stints.py):
+path through a vacancy — conversion, the medians, time in work — come from the placement spans,
+the internships and contracts folded from the log (app/services/stints.py), which the status
+effects read too:
 
 - ``conversion_rate``: internships that ended in the period with a hire ÷ all that ended in it
   (completed, dropped out or hired), in the group of the day they ended; null when none ended.
@@ -19,6 +20,7 @@ status effects use (app/services/stints.py):
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import statistics
 from collections import defaultdict
 from typing import Any
@@ -26,9 +28,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.repositories.metrics import COUNTS, NONE, GroupBy, MetricsRepository
+from app.repositories.placement_spans import PlacementSpanRepository
 from app.repositories.tenants import TenantRepository
 from app.schemas import Principal
-from app.services.stints import fold
 
 DAYS_PER_MONTH = 365.25 / 12
 COHORT_WINDOWS = (30, 90, 180, 365)
@@ -78,45 +80,42 @@ async def outcome_metrics(
     end: dt.datetime | None,
 ) -> dict[str, Any]:
     """Per group and in total: the pipeline's counts, conversion and medians (module doc)."""
-    repo = MetricsRepository(session)
     tenant_id = principal.tenant_id
-    counts = await repo.outcome_counts(tenant_id, group_by, start, end)
-    events = await repo.placement_events(tenant_id)
+    counts = await MetricsRepository(session).outcome_counts(tenant_id, group_by, start, end)
+    repo = PlacementSpanRepository(session)
+    spans = await repo.for_report(tenant_id)
     first_shortlisted = await repo.first_shortlisted(tenant_id)
-    pair_row = {e.path_key: e for e in events}
 
-    def group(pair: Any, at: dt.datetime) -> str:
+    def group(span: Any, at: dt.datetime) -> str:
         if group_by in ("month", "quarter"):
             return period_key(at, group_by)
-        row = pair_row[pair]
         if group_by == "employer":
-            return row.employer_external_id or NONE
-        return row.contract or NONE
+            return span.employer_external_id or NONE
+        return span.contract or NONE
 
     paths = _Paths()
-    stints = fold(events)
-    for pair, stint in stints.items():
-        for internship in stint.internships:
-            if _within(internship.ended_at, start, end):
-                assert internship.ended_at is not None
-                key = group(pair, internship.ended_at)
-                hired = internship.outcome == "hired"
+    for span in spans:
+        if span.kind != "internship":
+            continue
+        if _within(span.ended_at, start, end):
+            key = group(span, span.ended_at)
+            hired = span.outcome == "hired"
+            for g in (key, None):
+                paths.ended[g] += 1
+                paths.hired[g] += hired
+            if hired:
+                days = (span.ended_at - span.started_at).total_seconds() / 86400
                 for g in (key, None):
-                    paths.ended[g] += 1
-                    paths.hired[g] += hired
-                if hired:
-                    days = (internship.ended_at - internship.started_at).total_seconds() / 86400
-                    for g in (key, None):
-                        paths.to_contract[g].append(days)
-            shortlisted = first_shortlisted.get(pair)
-            if (
-                _within(internship.started_at, start, end)
-                and shortlisted is not None
-                and shortlisted <= internship.started_at
-            ):
-                days = (internship.started_at - shortlisted).total_seconds() / 86400
-                for g in (group(pair, internship.started_at), None):
-                    paths.to_internship[g].append(days)
+                    paths.to_contract[g].append(days)
+        shortlisted = first_shortlisted.get(span.path_key)
+        if (
+            _within(span.started_at, start, end)
+            and shortlisted is not None
+            and shortlisted <= span.started_at
+        ):
+            days = (span.started_at - shortlisted).total_seconds() / 86400
+            for g in (group(span, span.started_at), None):
+                paths.to_internship[g].append(days)
     groups, totals = [], None
     for row in counts:
         figures = {name: getattr(row, name) for name in COUNTS}
@@ -136,7 +135,7 @@ async def outcome_metrics(
     tenant = await TenantRepository(session).get(tenant_id)
     cost = (tenant.settings or {}).get("monthly_support_cost_eur") if tenant else None
     if cost:
-        months = _months_in_work(stints.values(), start, end)
+        months = _months_in_work(spans, start, end)
         answer["estimate"] = {
             "label": "estimate: support months avoided (months people held a position in "
             "the period) × the tenant's monthly support cost",
@@ -147,16 +146,22 @@ async def outcome_metrics(
     return answer
 
 
-def _months_in_work(stints: Any, start: dt.datetime | None, end: dt.datetime | None) -> float:
+def _months_in_work(spans: Any, start: dt.datetime | None, end: dt.datetime | None) -> float:
+    """Months in which people held a position within ``[start, end)`` (up to now): per path,
+    the union of its spans (an internship that ends in a hire runs on into the contract)."""
     now = dt.datetime.now(dt.UTC)
     until = min(end, now) if end is not None else now
     days = 0.0
-    for stint in stints:
-        for began, ended in stint.worked:
-            low = max(began, start) if start is not None else began
-            high = min(ended or until, until)
+    for _, path in itertools.groupby(spans, key=lambda s: s.path_key):
+        covered: dt.datetime | None = None  # the latest moment already counted on this path
+        for span in sorted(path, key=lambda s: s.started_at):
+            low = max(span.started_at, start) if start is not None else span.started_at
+            if covered is not None:
+                low = max(low, covered)
+            high = min(span.ended_at or until, until)
             if high > low:
                 days += (high - low).total_seconds() / 86400
+                covered = high
     return days / DAYS_PER_MONTH
 
 

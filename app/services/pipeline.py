@@ -8,9 +8,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import NotFound
 from app.repositories.feedback import FeedbackRepository
+from app.repositories.placement_spans import PlacementSpanRepository
 from app.repositories.resources import VacancyRepository
 from app.schemas import Principal
-from app.services.placements import positions_taken
 
 
 async def vacancy_pipeline(
@@ -22,9 +22,10 @@ async def vacancy_pipeline(
     if vacancy is None:
         raise NotFound(f"no vacancy '{vacancy_external_id}'")
     rows = await FeedbackRepository(session).pipeline(principal.tenant_id, vacancy.id)
+    spans = PlacementSpanRepository(session)
     return {
         "vacancy_external_id": vacancy.external_id,
         "positions": vacancy.positions,
-        "positions_taken": await positions_taken(session, vacancy),
+        "positions_taken": await spans.positions_taken(principal.tenant_id, vacancy.id),
         "items": [dict(row._mapping) for row in rows],
     }

@@ -3,8 +3,9 @@
 positions; a vacancy whose positions are all taken is ``filled``. Dropping out, an internship
 completed without a hire, or the retraction of the event that caused it undoes the effect.
 
-The effect is recomputed from the log (app/services/stints.py) after every event, never
-applied as a delta, so events that arrive out of order or are retracted later still add up.
+The effect is recomputed from the log after every event, never applied as a delta, so events
+that arrive out of order or are retracted later still add up: the event's path is refolded
+into ``placement_spans`` (app/services/placement_spans.py) and the statuses follow the spans.
 A caller's own status setting wins over an automatic change unless the event is newer than it
 (a status feedback set is always brought in line with the log, whatever order events arrive
 in); an automatic status is undone only while it is still the automatic one.
@@ -13,21 +14,15 @@ in); an automatic status is undone only while it is still the automatic one.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.repositories.feedback import CandidateRef, FeedbackRepository, VacancyRef
+from app.repositories.feedback import CandidateRef, VacancyRef
+from app.repositories.placement_spans import PlacementSpanRepository
 from app.repositories.resources import CandidateRepository, VacancyRepository
-from app.services.stints import fold
-
-
-async def positions_taken(session: AsyncSession, vacancy: Any) -> int:
-    """How many people hold one of the vacancy's positions now."""
-    events = await FeedbackRepository(session).placement_events(
-        vacancy.tenant_id, vacancy_id=vacancy.id
-    )
-    return sum(stint.holds_position for stint in fold(events).values())
+from app.services.placement_spans import project_path
 
 
 def _newer(at: dt.datetime, row: Any) -> bool:
@@ -44,13 +39,18 @@ def _later(at: dt.datetime, row: Any) -> dt.datetime:
 
 
 async def apply_effects(
-    session: AsyncSession, vacancy: VacancyRef, candidate: CandidateRef, at: dt.datetime
+    session: AsyncSession,
+    vacancy: VacancyRef,
+    candidate: CandidateRef,
+    path_key: uuid.UUID,
+    at: dt.datetime,
 ) -> None:
-    """Brings the candidate's and the vacancy's status in line with the log, after an event
-    on this pair that happened at ``at``. Both rows are locked by the caller."""
-    repo = FeedbackRepository(session)
-    held = fold(await repo.placement_events(candidate.tenant_id, candidate_id=candidate.id))
-    placed = any(stint.holds_position for stint in held.values())
+    """Refolds the pair's path and brings the candidate's and the vacancy's status in line
+    with the log, after an event on it that happened at ``at``. Both rows are locked by the
+    caller."""
+    await project_path(session, candidate.tenant_id, path_key)
+    spans = PlacementSpanRepository(session)
+    placed = await spans.holds_position(candidate.tenant_id, candidate.id)
     candidates = CandidateRepository(session)
     if placed and candidate.status != "placed" and _newer(at, candidate):
         await candidates.set_status_from_feedback(candidate.tenant_id, candidate.id, "placed", at)
@@ -59,7 +59,7 @@ async def apply_effects(
             candidate.tenant_id, candidate.id, "active", _later(at, candidate)
         )
 
-    taken = await positions_taken(session, vacancy)
+    taken = await spans.positions_taken(vacancy.tenant_id, vacancy.id)
     vacancies = VacancyRepository(session)
     if taken >= vacancy.positions and vacancy.status == "open" and _newer(at, vacancy):
         await vacancies.set_status_from_feedback(vacancy.tenant_id, vacancy.id, "filled", at)

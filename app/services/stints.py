@@ -1,7 +1,9 @@
 """A person's time at a vacancy, folded from the placement events of the feedback log.
 
-One fold, read by two features: the status effects (a person holding a position is ``placed``
-and takes one of the vacancy's positions) and the internships a scout follows up. Events are
+The fold's result is kept, per path, as rows of ``placement_spans`` (one per internship or
+contract; app/services/placement_spans.py rewrites a path's rows with every event that can
+change them), which the status effects, the internship list and the outcome report read.
+Events are
 taken oldest first (``occurred_at``, then the order they were recorded); retracted events never
 reach the fold, so a retraction undoes whatever its event did.
 
@@ -18,8 +20,9 @@ The person holds a position while an internship runs or a contract stands.
 from __future__ import annotations
 
 import calendar
+import dataclasses
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,25 +58,36 @@ class Internship:
         return self.outcome is None
 
 
-class Stint:
-    """One (vacancy, candidate) pair's internships and contract, and the spans during which
-    the person held a position (``[start, end)``, end None while it lasts)."""
+@dataclass(frozen=True)
+class Span:
+    """An internship or a contract: ``[started_at, ended_at)``, ended_at None while it lasts;
+    the person holds a position during it."""
 
-    __slots__ = ("contract", "hired_at", "internships", "running", "worked")
+    kind: str  # internship, contract
+    started_at: dt.datetime
+    ended_at: dt.datetime | None
+    outcome: str | None  # internship: hired, completed, dropped_out; contract: dropped_out
+    planned_end: dt.date | None = None  # internships only
+    extensions: int = 0
+
+
+class Stint:
+    """One (vacancy, candidate) pair's internships and contracts."""
+
+    __slots__ = ("contract", "contracts", "internships", "running")
 
     def __init__(self) -> None:
         self.internships: list[Internship] = []
         self.running: Internship | None = None  # the internship under way
         self.contract = False
-        self.hired_at: dt.datetime | None = None
-        self.worked: list[list[dt.datetime | None]] = []
+        # Each contract's [hired, ended) (ended None while it stands).
+        self.contracts: list[list[dt.datetime | None]] = []
 
     @property
     def holds_position(self) -> bool:
         return self.contract or self.running is not None
 
     def apply(self, event: str, months: int | None, at: dt.datetime) -> None:
-        held = self.holds_position
         running = self.running
         if event == "internship_started":
             if running is None:
@@ -90,23 +104,50 @@ class Stint:
                 self.running = None
             if event == "hired" and not self.contract:
                 self.contract = True
-                self.hired_at = at
-            elif event == "dropped_out":
+                self.contracts.append([at, None])
+            elif event == "dropped_out" and self.contract:
                 self.contract = False
-        holds = self.holds_position
-        if holds and not held:
-            self.worked.append([at, None])
-        elif held and not holds:
-            self.worked[-1][1] = at
+                self.contracts[-1][1] = at
+
+    def spans(self) -> list[Span]:
+        """The stint's internships and contracts as the rows a projection stores, in order."""
+        rows = [
+            Span(
+                "internship",
+                i.started_at,
+                i.ended_at,
+                i.outcome,
+                i.planned_end,
+                i.extensions,
+            )
+            for i in self.internships
+        ]
+        for began, ended in self.contracts:
+            assert began is not None
+            rows.append(Span("contract", began, ended, "dropped_out" if ended else None))
+        return rows
 
 
-def fold(events: Iterable[Any]) -> dict[Any, Stint]:
-    """Per path (``path_key``: one vacancy and one person), the stint its events (oldest first)
-    add up to. Each event needs ``path_key``, ``event``, ``months`` and ``occurred_at``."""
-    stints: dict[Any, Stint] = {}
+def span_rows(tenant_id: Any, path_key: Any, events: Sequence[Any]) -> list[dict[str, Any]]:
+    """The ``placement_spans`` rows of one path from its effective placement events (oldest
+    first). Each event needs ``event``, ``months`` and ``occurred_at``; the references (vacancy,
+    employer, contract, candidate, person) are taken from the latest one, as it recorded them."""
+    if not events:
+        return []
+    stint = Stint()
     for e in events:
-        stint = stints.get(e.path_key)
-        if stint is None:
-            stint = stints[e.path_key] = Stint()
         stint.apply(e.event, e.months, e.occurred_at)
-    return stints
+    latest = events[-1]
+    refs = {
+        "tenant_id": tenant_id,
+        "path_key": path_key,
+        "vacancy_id": latest.vacancy_id,
+        "vacancy_external_id": latest.vacancy_external_id,
+        "employer_id": latest.employer_id,
+        "contract": latest.contract,
+        "candidate_id": latest.candidate_id,
+        "person_key": latest.person_key,
+    }
+    return [
+        {**refs, "seq": seq, **dataclasses.asdict(span)} for seq, span in enumerate(stint.spans())
+    ]
