@@ -1,5 +1,5 @@
 """The ``ponte`` command: serve, demo, migrate, downgrade, revision, tenants, keys, reembed,
-eval, feedback import and rebuild-spans."""
+eval, train, feedback import and rebuild-spans."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from app.errors import AppError
 from app.logging import configure_logging
 from app.ml.encoder import Encoder
 from app.schemas import CandidateIn, CandidateSensitiveIn, EmployerIn, Principal, Role, VacancyIn
-from app.services import evaluation, placement_spans, vector_jobs
+from app.services import evaluation, model_registry, placement_spans, training, vector_jobs
 from app.services import feedback_import as feedback_import_service
 from app.services import keys as key_service
 from app.services.concurrency import Preconditions
@@ -330,6 +330,47 @@ def feedback_rebuild_spans(tenant: Annotated[str, typer.Option(help="Tenant name
 
     spans = _with_session(resolve_database(settings), settings, work)
     typer.echo(f"{tenant}: {spans} internships and contracts folded from the log")
+
+
+@cli.command()
+def train(
+    tenant: Annotated[str, typer.Option(help="Tenant name")],
+    since: Annotated[
+        dt.datetime | None, typer.Option(help="Only shortlists made on or after (UTC)")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option(help="Compare, write and activate nothing")] = False,
+    min_examples: Annotated[int, typer.Option(min=1)] = training.DEFAULT_MIN_EXAMPLES,
+    min_positives: Annotated[int, typer.Option(min=1)] = training.DEFAULT_MIN_POSITIVES,
+    family: Annotated[str, typer.Option(help="pairwise or pointwise")] = "pairwise",
+    bias_correction: Annotated[
+        bool, typer.Option(help="Weight examples by inverse examination propensity")
+    ] = True,
+    eta: Annotated[float, typer.Option(help="Examination p(rank) = rank^-eta", min=0)] = 1.0,
+) -> None:
+    """Learn the tenant's ranker from its feedback; activate it only if it beats the active one
+    on the most recent 20% of shortlists. Prints one JSON line; exits 0 either way."""
+    settings = _settings()
+    if family not in ("pairwise", "pointwise"):
+        raise _fail("--family must be pairwise or pointwise")
+    model_registry.configure(settings.models_dir)
+    when = since.replace(tzinfo=since.tzinfo or dt.UTC) if since else None
+    options = training.TrainingOptions(
+        since=when,
+        dry_run=dry_run,
+        min_examples=min_examples,
+        min_positives=min_positives,
+        family=family,  # type: ignore[arg-type]
+        correct_bias=bias_correction,
+        eta=eta,
+        actor="cli",
+    )
+
+    async def work(session: AsyncSession) -> dict[str, Any]:
+        found = await key_service.get_tenant(session, tenant)
+        return await training.train(session, found.id, options)
+
+    summary = _with_session(resolve_database(settings), settings, work)
+    typer.echo(json.dumps(summary, default=str, separators=(",", ":")))
 
 
 @cli.command("eval")

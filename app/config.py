@@ -31,6 +31,9 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("./var")
 
+    # Learned rankers' artefacts: immutable skops files named by their SHA-256 (issue 13).
+    models_dir: Path = Path("./models")
+
     model_path: str | None = None
     model_device: str = "cpu"
     # "torch": the reference. "openvino" (extra `openvino`): same vectors, about 1.14x faster

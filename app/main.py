@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app import __version__
-from app.api import feedback, health, keys, matching, metrics, resources
+from app.api import feedback, health, keys, matching, metrics, models, resources
 from app.api.middleware import BodyLimitMiddleware, Metrics, RequestContextMiddleware
 from app.api.problems import register_problem_handlers
 from app.config import Settings, get_settings
@@ -19,6 +19,7 @@ from app.db.engine import DatabaseUrls, create_engine, resolve_database, session
 from app.db.migrate import head_revisions, known_revisions
 from app.logging import configure_logging, get_logger
 from app.ml.encoder import Encoder
+from app.services import model_registry
 from app.services import pool as pool_service
 from app.services.health import database_problem
 from app.services.keys import bootstrap_admin
@@ -57,6 +58,7 @@ def create_app(
             else await asyncio.to_thread(resolve_database, settings)
         )
         engine = create_engine(urls.service, settings)
+        model_registry.configure(settings.models_dir)
         app.state.engine = engine
         app.state.sessionmaker = session_factory(engine)
         await _bootstrap(app, settings)
@@ -104,6 +106,7 @@ def create_app(
         matching.router,
         feedback.router,
         metrics.router,
+        models.router,
     ):
         app.include_router(router)
     app.add_middleware(

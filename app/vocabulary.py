@@ -54,6 +54,9 @@ FEEDBACK_REASONS = (
 FEEDBACK_LINKS = ("given", "latest_shortlist", "none")
 # Who set a candidate's or vacancy's status last: its caller, or feedback (placed / filled).
 STATUS_SOURCES = ("caller", "feedback")
+# Learned rankers: their model families (app/ml/learning.py) and what switched a tenant's.
+MODEL_FAMILIES = ("pairwise", "pointwise")
+MODEL_ACTIONS = ("train", "activate", "rollback")
 # What a placement span is (app/services/stints.Span).
 SPAN_KINDS = ("internship", "contract")
 # The events that move a person into a position or out of it (app/services/stints.py).

@@ -39,6 +39,7 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
     """Returns settings that ignore the developer's environment."""
     values: dict[str, Any] = {
         "data_dir": data_dir,
+        "models_dir": data_dir / "models",
         "database_url": None,
         "bootstrap_admin_key": None,
         "log_json": False,
@@ -157,9 +158,10 @@ def make_key(app: Any, clean_db: None) -> KeyMaker:
 
 
 @pytest.fixture
-def cli_env(monkeypatch, database, clean_db):
-    """Points the CLI at the test database."""
+def cli_env(monkeypatch, database, settings, clean_db):
+    """Points the CLI at the test database (and the test run's folder of learned rankers)."""
     monkeypatch.setenv("DATABASE_URL", database.owner.render_as_string(hide_password=False))
+    monkeypatch.setenv("PONTE_MODELS_DIR", str(settings.models_dir))
     monkeypatch.setenv("PONTE_LOG_JSON", "false")
     get_settings.cache_clear()
     yield CliRunner()

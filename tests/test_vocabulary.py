@@ -59,6 +59,8 @@ async def test_sql_cefr_rank_agrees(owner_engine):
         ("feedback_events", "reason", vocabulary.FEEDBACK_REASONS),
         ("feedback_events", "link", vocabulary.FEEDBACK_LINKS),
         ("placement_spans", "kind", vocabulary.SPAN_KINDS),
+        ("ranker_models", "family", vocabulary.MODEL_FAMILIES),
+        ("ranker_activations", "action", vocabulary.MODEL_ACTIONS),
     ],
 )
 async def test_check_constraints_allow_exactly_the_vocabulary(owner_engine, table, column, values):

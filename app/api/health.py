@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from app.api.problems import problem
+from app.services import model_registry
 from app.services.health import readiness
 
 router = APIRouter(tags=["operations"])
@@ -26,6 +27,9 @@ async def readyz(request: Request) -> JSONResponse:
         state.migration_known,
         getattr(state, "encoder", None) is not None,
     )
+    # A learned ranker that cannot be loaded degrades ranking to the default scorer; the
+    # service stays ready, and says so here.
+    result["checks"]["rankers"] = model_registry.health()
     if result["ready"]:
         return JSONResponse({"status": "ready", "checks": result["checks"]})
     return problem(
@@ -33,7 +37,11 @@ async def readyz(request: Request) -> JSONResponse:
         503,
         "not-ready",
         "Not ready",
-        "; ".join(f"{k}: {v}" for k, v in result["checks"].items() if v not in ("ok", "ahead")),
+        "; ".join(
+            f"{k}: {v}"
+            for k, v in result["checks"].items()
+            if v not in ("ok", "ahead") and k != "rankers"
+        ),
         extra={"checks": result["checks"]},
         headers={"Retry-After": "5"},
     )

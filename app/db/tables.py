@@ -96,6 +96,10 @@ class Tenant(Base):
         JSONB, nullable=False, server_default=text("'{}'::jsonb")
     )
     created_at: Mapped[dt.datetime] = _created()
+    # The learned ranker that serves the tenant's shortlists (ranker_models.version), NULL for
+    # the default scorer. Set only with a row of ranker_activations, in one transaction; every
+    # request reads it with the tenant, so each process serves an activation on its next one.
+    active_ranker: Mapped[str | None] = mapped_column(Text)
 
 
 class ApiKey(Base):

@@ -24,6 +24,8 @@ class Permission(StrEnum):
     feedback_read = "feedback:read"
     metrics_read = "metrics:read"
     metrics_ranking = "metrics:ranking"
+    models_read = "models:read"
+    models_manage = "models:manage"
     keys_manage = "keys:manage"
     tenant_settings = "tenant:settings"
 

@@ -1,8 +1,11 @@
 """Which ranker serves a tenant: decided here, once, and handed to the ranking code.
 
-Today every tenant is served by the weighted scorer with its own weights (defaults where it set
-none; the matches direction has defaults of its own, app/ml/ranker.MATCH_WEIGHTS); a weight
-change is a new ranker version. Learned rankers plug in here.
+A tenant's shortlists are ranked by its active learned ranker (``tenants.active_ranker``,
+app/services/model_registry.py) when it has one that loads; otherwise, and always for the
+matches direction (learned rankers are trained on shortlist feedback, vacancy → candidates), by
+the weighted scorer with the tenant's own weights (defaults where it set none; the matches
+direction has defaults of its own, app/ml/ranker.MATCH_WEIGHTS); a weight change is a new
+ranker version.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.ml.features import FEATURES
 from app.ml.ranker import DEFAULT_WEIGHTS, MATCH_WEIGHTS, Ranker, WeightedRanker
 from app.repositories.tenants import TenantRepository
+from app.services import model_registry
 
 
 def tenant_weights(settings: Mapping[str, Any] | None) -> dict[str, float]:
@@ -38,13 +42,24 @@ async def ranker_for(
     (shortlists) or vacancies for a candidate (matches), each with its own default weights
     under the tenant's own."""
     tenant = await TenantRepository(session).get(tenant_id)
-    custom = tenant_weights(tenant.settings if tenant else None)
-    return WeightedRanker(custom, defaults=_DEFAULTS[direction])
+    if tenant is not None and tenant.active_ranker is not None and direction == "shortlists":
+        learned = await model_registry.serving(session, tenant_id, tenant.active_ranker)
+        if learned is not None:
+            return learned
+    return default_ranker(tenant.settings if tenant else None, direction)
+
+
+def default_ranker(
+    settings: Mapping[str, Any] | None, direction: Direction = "shortlists"
+) -> WeightedRanker:
+    """The weighted scorer with the tenant's own weights over the direction's defaults."""
+    return WeightedRanker(tenant_weights(settings), defaults=_DEFAULTS[direction])
 
 
 def ranker_of_snapshot(ranker_version: str, params: Mapping[str, Any]) -> Ranker | None:
-    """The ranker a stored snapshot was made with, rebuilt from what the snapshot keeps (None
-    when it cannot be: an older version, or a ranker that is no longer held)."""
+    """The weighted ranker a stored snapshot was made with, rebuilt from what the snapshot
+    keeps (None when it cannot be: an older version, or a learned ranker, which the registry
+    holds by version)."""
     weights = params.get("weights")
     if weights is None:
         return None

@@ -1,0 +1,165 @@
+"""The learned rankers' artefacts and which one serves a tenant.
+
+- **Artefacts** are skops files under ``PONTE_MODELS_DIR``, named ``<sha256>.skops`` after
+  their bytes, written once (to a temporary name, then renamed) and read-only after. Loading
+  refuses a file whose SHA-256 is not the one the registry row records, a file holding any
+  type skops does not trust by default (nothing in it may run code), and a model whose
+  ``feature_version`` is not the one the service computes.
+- **Serving.** Every request reads the tenant's row (``active_ranker``) with the ranker it
+  needs, so each process serves an activation on its next request; loaded models are cached
+  per process by (tenant, version), which never changes meaning (artefacts are immutable).
+  A model that cannot be loaded is logged, remembered for ``/readyz`` (its ``rankers``
+  check), and the tenant is served by the default scorer until it is fixed or rolled back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import threading
+import uuid
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+import skops.io as sio
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.ml.features import FEATURE_VERSION, FEATURES
+from app.ml.learned import LinearRanker
+from app.repositories.rankers import RankerRepository
+
+log = structlog.get_logger("ponte.rankers")
+
+CACHE_SIZE = 64
+SUFFIX = ".skops"
+
+
+class ArtefactError(Exception):
+    """A learned ranker that must not be served, and why."""
+
+
+class _State:
+    def __init__(self) -> None:
+        self.models_dir = Path("./models")
+        self.cache: OrderedDict[tuple[uuid.UUID, str], LinearRanker] = OrderedDict()
+        self.failures: dict[uuid.UUID, str] = {}
+        self.lock = threading.Lock()
+
+
+_state = _State()
+
+
+def configure(models_dir: Path) -> None:
+    """Points this process at its artefacts' folder (at start-up, and by the CLI)."""
+    with _state.lock:
+        _state.models_dir = Path(models_dir)
+        _state.cache.clear()
+        _state.failures.clear()
+
+
+def models_dir() -> Path:
+    return _state.models_dir
+
+
+def write_artefact(artefact: dict[str, Any], *, write: bool = True) -> str:
+    """Writes the artefact once (unless ``write`` is false: a dry run); returns its SHA-256
+    (hex), which names the file."""
+    data = sio.dumps(artefact)
+    digest = hashlib.sha256(data).hexdigest()
+    if not write:
+        return digest
+    folder = _state.models_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{digest}{SUFFIX}"
+    if not path.exists():
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".writing-", suffix=SUFFIX)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, 0o444)
+        os.replace(tmp, path)
+    return digest
+
+
+def read_artefact(digest: str) -> dict[str, Any]:
+    """The artefact named ``digest``, checked (module docstring); ArtefactError if not."""
+    path = _state.models_dir / f"{digest}{SUFFIX}"
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ArtefactError(f"artefact {path.name} cannot be read ({exc.strerror})") from exc
+    if hashlib.sha256(data).hexdigest() != digest:
+        raise ArtefactError(f"artefact {path.name} does not match its checksum")
+    try:
+        untrusted = sio.get_untrusted_types(data=data)
+    except Exception as exc:
+        raise ArtefactError(f"artefact {path.name} is not a skops file") from exc
+    if untrusted:
+        raise ArtefactError(f"artefact {path.name} holds untrusted types: {', '.join(untrusted)}")
+    loaded = sio.loads(data, trusted=[])
+    if not isinstance(loaded, dict):
+        raise ArtefactError(f"artefact {path.name} is not a Ponte ranker")
+    return loaded
+
+
+async def load(session: AsyncSession, tenant_id: uuid.UUID, version: str) -> LinearRanker:
+    """The tenant's model ``version``, from the cache or its checked artefact."""
+    key = (tenant_id, version)
+    with _state.lock:
+        cached = _state.cache.get(key)
+        if cached is not None:
+            _state.cache.move_to_end(key)
+            return cached
+    row = await RankerRepository(session).get(tenant_id, version)
+    if row is None:
+        raise ArtefactError(f"no model '{version}' in the registry")
+    if row.feature_version != FEATURE_VERSION:
+        raise ArtefactError(
+            f"model '{version}' was trained on {row.feature_version}; "
+            f"this service computes {FEATURE_VERSION}"
+        )
+    artefact = read_artefact(row.sha256)
+    try:
+        ranker = LinearRanker.from_artefact(version, artefact)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ArtefactError(f"model '{version}': {exc}") from exc
+    unknown = set(ranker.features) - set(FEATURES)
+    if unknown or list(ranker.features) != list(row.features):
+        raise ArtefactError(f"model '{version}' reads features this service does not compute")
+    with _state.lock:
+        _state.cache[key] = ranker
+        while len(_state.cache) > CACHE_SIZE:
+            _state.cache.popitem(last=False)
+    return ranker
+
+
+async def serving(session: AsyncSession, tenant_id: uuid.UUID, version: str) -> LinearRanker | None:
+    """The model to serve, or None (and the failure logged and remembered) when it cannot be
+    loaded; the caller then serves the default scorer."""
+    try:
+        ranker = await load(session, tenant_id, version)
+    except ArtefactError as exc:
+        message = f"{version}: {exc}"
+        with _state.lock:
+            first = _state.failures.get(tenant_id) != message
+            _state.failures[tenant_id] = message
+        if first:
+            log.error("ranker_fallback", tenant=str(tenant_id), version=version, error=str(exc))
+        return None
+    with _state.lock:
+        _state.failures.pop(tenant_id, None)
+    return ranker
+
+
+def health() -> str:
+    """``/readyz``'s ``rankers`` check: "ok", or which tenants fall back to the default."""
+    with _state.lock:
+        failures = dict(_state.failures)
+    if not failures:
+        return "ok"
+    parts = [f"tenant {t}: {why}" for t, why in sorted(failures.items(), key=lambda i: str(i[0]))]
+    return "default scorer served instead of " + "; ".join(parts)

@@ -1,0 +1,103 @@
+"""The tenant's learned rankers as the API shows them, and switching between them: activate a
+version, or roll back to whatever served before the current one (possibly the default
+scorer). Every switch is a row of ``ranker_activations``, taken under the tenant's row lock."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.ranker_tables import RankerModel
+from app.errors import Conflict, NotFound
+from app.repositories.rankers import RankerRepository
+from app.repositories.tenants import TenantRepository
+from app.schemas import Principal
+from app.services import model_registry
+from app.services.rankers import ranker_for
+
+
+def represent(model: RankerModel, active: str | None) -> dict[str, Any]:
+    return {
+        "version": model.version,
+        "family": model.family,
+        "sha256": model.sha256,
+        "feature_version": model.feature_version,
+        "features": model.features,
+        "libraries": model.libraries,
+        "trained_from": model.trained_from,
+        "trained_to": model.trained_to,
+        "examples": model.examples,
+        "positives": model.positives,
+        "shortlists": model.shortlists,
+        "holdout": model.holdout,
+        "parent_version": model.parent_version,
+        "trained_by": model.trained_by,
+        "created_at": model.created_at,
+        "activated_at": model.activated_at,
+        "activated_by": model.activated_by,
+        "active": model.version == active,
+    }
+
+
+class RankerModelService:
+    def __init__(self, session: AsyncSession, principal: Principal) -> None:
+        self.session = session
+        self.principal = principal
+        self.repo = RankerRepository(session)
+
+    async def _active(self) -> str | None:
+        tenant = await TenantRepository(self.session).get(self.principal.tenant_id)
+        return tenant.active_ranker if tenant else None
+
+    async def list(self) -> dict[str, Any]:
+        serving = await ranker_for(self.session, self.principal.tenant_id)
+        active = await self._active()
+        models = await self.repo.list(self.principal.tenant_id)
+        return {
+            "active": active,
+            "serving": serving.version,
+            "items": [represent(m, active) for m in models],
+        }
+
+    async def get(self, version: str) -> dict[str, Any]:
+        model = await self.repo.get(self.principal.tenant_id, version)
+        if model is None:
+            raise NotFound(f"no model '{version}'")
+        return represent(model, await self._active())
+
+    async def activate(self, version: str) -> dict[str, Any]:
+        """Serves ``version`` from the next request on; refused (409) if it cannot be loaded."""
+        tenant_id = self.principal.tenant_id
+        tenant = await self.repo.lock_tenant(tenant_id)
+        assert tenant is not None
+        model = await self.repo.get(tenant_id, version)
+        if model is None:
+            raise NotFound(f"no model '{version}'")
+        try:
+            await model_registry.load(self.session, tenant_id, version)
+        except model_registry.ArtefactError as exc:
+            raise Conflict(f"model '{version}' cannot be served: {exc}") from exc
+        if tenant.active_ranker != version:
+            await self.repo.activate(
+                tenant, version, tenant.active_ranker, "activate", self.principal.key_id
+            )
+        return await self.get(version)
+
+    async def rollback(self) -> dict[str, Any]:
+        """Back to the ranker that served before the current one (None: the default)."""
+        tenant_id = self.principal.tenant_id
+        tenant = await self.repo.lock_tenant(tenant_id)
+        assert tenant is not None
+        current = await self.repo.latest_activation(tenant_id)
+        if current is None:
+            raise Conflict("nothing to roll back: the default scorer has always served")
+        target = current.previous
+        if target == current.version:
+            raise Conflict("nothing to roll back to: nothing else served before")
+        # Where the target came from, so a second rollback keeps walking back.
+        origin = await self.repo.activation_of(tenant_id, target, current.id)
+        before = origin.previous if origin is not None else None
+        await self.repo.activate(tenant, target, before, "rollback", self.principal.key_id)
+        serving = await ranker_for(self.session, tenant_id)
+        return {"active": target, "serving": serving.version, "rolled_back": current.version}

@@ -1,0 +1,261 @@
+"""Learned rankers end to end (issue 13): train → artefact → activate → shortlists carry the
+version → rollback; too little feedback; a model no better than the active one; a tampered
+artefact; tenant isolation; another process serving an activation on its next request."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from app.cli import cli
+from app.services import model_registry
+from tests.learning_fixtures import is_near, load_programme, scouts_decide
+
+SMALL = ["--min-examples", "100", "--min-positives", "20"]
+
+
+@pytest.fixture
+async def admin(make_key):
+    return await make_key("alpha", "admin")
+
+
+async def run_cli(cli_env, *args):
+    result = await asyncio.to_thread(cli_env.invoke, cli, list(args))
+    return result
+
+
+async def train(cli_env, *args, tenant="alpha"):
+    result = await run_cli(cli_env, "train", "--tenant", tenant, *args)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+async def shortlist_version(client, headers, vacancy="vac-00"):
+    made = await client.post(f"/v1/vacancies/{vacancy}/shortlists", json={}, headers=headers)
+    assert made.status_code == 201, made.text
+    return made.json()
+
+
+@pytest.fixture
+async def learnt(client, admin, cli_env, settings):
+    """A tenant whose scouts only interview people living near; trained and activated."""
+    model_registry.configure(settings.models_dir)
+    shortlists = await load_programme(client, admin)
+    default_version = shortlists[0]["ranker_version"]
+    await scouts_decide(client, admin, shortlists)
+    summary = await train(cli_env, *SMALL)
+    return default_version, summary
+
+
+async def test_train_activate_serve_and_roll_back(client, admin, learnt, settings):
+    default_version, summary = learnt
+    assert summary["activated"] is True, summary
+    version = summary["version"]
+    assert version.startswith("learned-")
+    assert summary["holdout"]["new"] > summary["holdout"]["active"]
+    assert summary["holdout"]["difference_interval_95"][0] > 0
+    assert summary["holdout"]["active_version"] == default_version
+    assert summary["counts"]["examples"] == 240
+    assert summary["counts"]["positives"] == 120
+
+    listed = (await client.get("/v1/models", headers=admin)).json()
+    assert listed["active"] == version
+    assert listed["serving"] == version
+    model = (await client.get(f"/v1/models/{version}", headers=admin)).json()
+    assert model["active"] is True
+    assert (settings.models_dir / f"{model['sha256']}.skops").is_file()
+    assert set(model["libraries"]) == {"ponte", "scikit-learn", "numpy", "skops"}
+    assert model["parent_version"] == default_version
+
+    made = await shortlist_version(client, admin)
+    assert made["ranker_version"] == version
+    # the learnt ranker puts the people who live near first, as the scouts do
+    top = [i["candidate_external_id"] for i in made["items"][:10]]
+    assert all(is_near(c) for c in top), top
+    # its explanation is exact: contributions sum to the score minus the model's baseline
+    ranker = await _loaded(version)
+    for item in made["items"][:5]:
+        parts = item["explanation"]["contributions"]
+        total = sum(v for v in parts.values() if v is not None)
+        assert total == pytest.approx(item["score"] - ranker.baseline, abs=1e-3)
+
+    rolled = await client.post("/v1/models/rollback", headers=admin)
+    assert rolled.status_code == 200, rolled.text
+    assert rolled.json()["active"] is None
+    assert (await shortlist_version(client, admin))["ranker_version"] == default_version
+    # nothing served before the default here: a second rollback has nowhere to go
+    again = await client.post("/v1/models/rollback", headers=admin)
+    assert again.status_code == 409
+    assert (await client.post(f"/v1/models/{version}/activate", headers=admin)).status_code == 200
+
+
+async def _loaded(version):
+    (ranker,) = [r for (_, v), r in model_registry._state.cache.items() if v == version]
+    return ranker
+
+
+async def test_too_little_feedback_is_refused_and_nothing_activates(client, admin, cli_env):
+    shortlists = await load_programme(client, admin, people=12, vacancies=3)
+    await scouts_decide(client, admin, shortlists)
+    summary = await train(cli_env)
+    assert summary["version"] is None
+    assert summary["activated"] is False
+    assert "needs 164 more labelled examples and 2 more positive ones" in summary["reason"]
+    assert (await client.get("/v1/models", headers=admin)).json()["items"] == []
+    assert (await shortlist_version(client, admin))["ranker_version"].startswith("weighted-v1")
+
+
+async def test_a_model_no_better_than_the_active_one_is_not_activated(
+    client, admin, cli_env, settings
+):
+    model_registry.configure(settings.models_dir)
+    shortlists = await load_programme(client, admin)
+    # the scouts agree with the default scorer: they interview its top five
+    top = {s["id"]: {i["candidate_external_id"] for i in s["items"][:5]} for s in shortlists}
+    for s in shortlists:
+        await scouts_decide(client, admin, [s], prefer=lambda c, s=s: c in top[s["id"]])
+    summary = await train(cli_env, *SMALL, "--min-positives", "10")
+    assert summary["activated"] is False, summary
+    assert summary["version"] is not None  # registered as evidence, not served
+    assert "not better" in summary["reason"]
+    assert (await client.get("/v1/models", headers=admin)).json()["active"] is None
+    assert (await shortlist_version(client, admin))["ranker_version"].startswith("weighted-v1")
+
+
+async def test_a_dry_run_compares_and_writes_nothing(client, admin, cli_env, settings):
+    model_registry.configure(settings.models_dir)
+    shortlists = await load_programme(client, admin)
+    await scouts_decide(client, admin, shortlists)
+    before = set(settings.models_dir.glob("*.skops")) if settings.models_dir.exists() else set()
+    summary = await train(cli_env, *SMALL, "--dry-run")
+    assert summary["activated"] is False
+    assert summary["dry_run"] is True
+    assert summary["holdout"]["difference_interval_95"][0] > 0  # it would have been
+    assert (await client.get("/v1/models", headers=admin)).json()["items"] == []
+    assert set(settings.models_dir.glob("*.skops")) == before
+
+
+async def test_a_tampered_artefact_is_refused_and_the_default_served(
+    client, admin, learnt, settings
+):
+    default_version, summary = learnt
+    version = summary["version"]
+    model = (await client.get(f"/v1/models/{version}", headers=admin)).json()
+    path = settings.models_dir / f"{model['sha256']}.skops"
+    os.chmod(path, 0o644)
+    path.write_bytes(path.read_bytes() + b"\0")
+    model_registry.configure(settings.models_dir)  # as a freshly started process
+    made = await shortlist_version(client, admin)
+    assert made["ranker_version"] == default_version
+    ready = (await client.get("/readyz")).json()
+    assert ready["status"] == "ready"
+    assert "does not match its checksum" in ready["checks"]["rankers"]
+    refused = await client.post(f"/v1/models/{version}/activate", headers=admin)
+    assert refused.status_code == 409
+    assert "checksum" in refused.json()["detail"]
+
+
+async def test_untrusted_types_and_another_feature_version_are_refused(
+    admin, learnt, settings, owner_engine
+):
+    import skops.io as sio
+    from sqlalchemy import text
+
+    from app.db.engine import session_factory
+
+    _, summary = learnt
+    version = summary["version"]
+    digest = model_registry.write_artefact({"format": "x", "evil": _Untrusted()})
+    async with session_factory(owner_engine)() as session:
+        tenant_id = await session.scalar(text("SELECT id FROM tenants WHERE name = 'alpha'"))
+        await session.execute(
+            text("UPDATE ranker_models SET sha256 = :d WHERE version = :v"),
+            {"d": digest, "v": version},
+        )
+        model_registry.configure(settings.models_dir)
+        with pytest.raises(model_registry.ArtefactError, match="untrusted types"):
+            await model_registry.load(session, tenant_id, version)
+        await session.execute(
+            text("UPDATE ranker_models SET feature_version = 'features-v0' WHERE version = :v"),
+            {"v": version},
+        )
+        with pytest.raises(model_registry.ArtefactError, match="trained on features-v0"):
+            await model_registry.load(session, tenant_id, version)
+        await session.rollback()
+    assert sio  # the module the artefacts are written with
+
+
+class _Untrusted:
+    """A type skops does not trust: loading it could run code."""
+
+
+async def test_another_tenant_is_never_served_the_model(client, admin, learnt, make_key):
+    _, summary = learnt
+    version = summary["version"]
+    other = await make_key("beta", "admin")
+    await load_programme(client, other, people=4, vacancies=1)
+    made = await shortlist_version(client, other)
+    assert made["ranker_version"].startswith("weighted-v1")
+    assert (await client.get(f"/v1/models/{version}", headers=other)).status_code == 404
+    assert (await client.post(f"/v1/models/{version}/activate", headers=other)).status_code == 404
+    assert (await client.get("/v1/models", headers=other)).json()["items"] == []
+
+
+async def test_scouts_cannot_see_or_switch_models(client, learnt, make_key):
+    _, _summary = learnt
+    scout = await make_key("alpha", "scout")
+    integration = await make_key("alpha", "integration")
+    for headers in (scout, integration):
+        assert (await client.get("/v1/models", headers=headers)).status_code == 403
+        assert (await client.post("/v1/models/rollback", headers=headers)).status_code == 403
+
+
+async def test_another_process_serves_an_activation_on_its_next_request(
+    client, admin, learnt, database, settings, tmp_path
+):
+    _, summary = learnt
+    version = summary["version"]
+    rolled = await client.post("/v1/models/rollback", headers=admin)
+    assert rolled.json()["active"] is None
+    port = 8000 + os.getpid() % 1000 + 7
+    env = {
+        **os.environ,
+        "DATABASE_URL": database.owner.render_as_string(hide_password=False),
+        "PONTE_MODELS_DIR": str(settings.models_dir),
+        "PONTE_LOG_LEVEL": "WARNING",
+        "PONTE_LOG_JSON": "true",
+    }
+    ponte = os.path.join(os.path.dirname(sys.executable), "ponte")
+    server = subprocess.Popen(  # noqa: S603, ASYNC220 - a second process, started once
+        [ponte, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        async with httpx.AsyncClient(base_url=base, headers=admin, timeout=30) as other:
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    if (await other.get("/readyz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, "the second process did not start"
+                await asyncio.sleep(0.5)
+            first = await other.post("/v1/vacancies/vac-00/shortlists", json={})
+            assert first.json()["ranker_version"].startswith("weighted-v1")
+            # activated here, served there on its very next request
+            assert (
+                await client.post(f"/v1/models/{version}/activate", headers=admin)
+            ).status_code == 200
+            second = await other.post("/v1/vacancies/vac-00/shortlists", json={})
+            assert second.json()["ranker_version"] == version
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
