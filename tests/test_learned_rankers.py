@@ -140,6 +140,12 @@ async def test_a_dry_run_compares_and_writes_nothing(client, admin, cli_env, set
     assert summary["holdout"]["difference_interval_95"][0] > 0  # it would have been
     assert (await client.get("/v1/models", headers=admin)).json()["items"] == []
     assert set(settings.models_dir.glob("*.skops")) == before
+    assert summary["counts"]["examples"] == 240
+    # people erased since are left out of what is learnt: 10 shortlists showed each of them
+    for gone in ("cand-00", "cand-01"):
+        assert (await client.delete(f"/v1/candidates/{gone}", headers=admin)).status_code == 204
+    again = await train(cli_env, *SMALL, "--dry-run")
+    assert again["counts"]["examples"] == 220
 
 
 async def test_a_tampered_artefact_is_refused_and_the_default_served(

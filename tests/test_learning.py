@@ -107,7 +107,8 @@ def test_the_fit_learns_a_hidden_preference_and_explains_exactly():
             groups.append(g)
     data = learning.Examples(np.array(rows), np.array(labels), np.array(ranks), np.array(groups))
     for family in learning.FAMILIES:
-        _, coef, fill = learning.fit(data, family)
+        fitted = learning.fit(data, family)
+        coef, fill = fitted.coef, fitted.fill
         assert coef[1] > 3 * abs(coef[0]), (family, coef)
         ranker = LinearRanker("t", ["a", "b", "c"], coef, fill)
         columns = {"a": data.x[:, 0], "b": data.x[:, 1], "c": data.x[:, 2]}
@@ -129,3 +130,48 @@ def test_fit_refuses_examples_without_contrast():
         learning.fit(data, "pairwise")
     with pytest.raises(ValueError, match="all positive"):
         learning.fit(data, "pointwise")
+
+
+def test_a_prior_keeps_its_order_where_feedback_is_silent_and_explains_exactly():
+    from app.ml.features import FEATURES
+    from app.ml.ranker import WeightedRanker
+
+    rng = np.random.default_rng(2)
+    prior = WeightedRanker()
+    x = rng.random((400, len(FEATURES)))
+    x[rng.random(x.shape) < 0.1] = np.nan
+    columns = {f: x[:, j] for j, f in enumerate(FEATURES)}
+    prior_scores = prior.score(columns)
+    # feedback that agrees with the prior: the model keeps it, with a positive weight
+    order = np.argsort(-prior_scores)
+    labels = np.zeros(400)
+    labels[order[:40]] = 2
+    data = learning.Examples(x, labels, np.tile(np.arange(1, 21), 20), np.repeat(np.arange(20), 20))
+    fitted = learning.fit(data, "pairwise", prior=prior_scores)
+    assert fitted.prior_coef > 0
+    ranker = LinearRanker("t", FEATURES, fitted.coef, fitted.fill, prior.weights, fitted.prior_coef)
+    parts = ranker.contributions(columns)
+    assert np.allclose(sum(parts.values()), ranker.score(columns) - ranker.baseline)
+    restored = LinearRanker.from_artefact("t", ranker.artefact(fitted.estimator, {}))
+    assert np.allclose(restored.score(columns), ranker.score(columns))
+
+
+def test_a_reranker_orders_only_its_window_and_leaves_the_prior_below():
+    from app.ml.features import FEATURES
+    from app.ml.ranker import WeightedRanker
+
+    prior = WeightedRanker()
+    rng = np.random.default_rng(4)
+    columns = {f: rng.random(50) for f in FEATURES}
+    # a model that only cares about distance, re-ranking the prior's best 10
+    coef = np.array([5.0 if f == "distance" else 0.0 for f in FEATURES])
+    ranker = LinearRanker("t", FEATURES, coef, np.full(len(FEATURES), 0.5), prior.weights, 1.0, 10)
+    scores = ranker.score(columns)
+    order = np.argsort(-ranker.order_keys(columns, scores), kind="stable")
+    by_prior = np.argsort(-prior.score(columns), kind="stable")
+    assert set(order[:10]) == set(by_prior[:10])  # the same people on top…
+    inside = order[:10]
+    assert list(inside) == sorted(inside, key=lambda i: -scores[i])  # …in the model's order
+    assert list(order[10:]) == list(by_prior[10:])  # the rest in the prior's
+    unwindowed = LinearRanker("t", FEATURES, coef, np.full(len(FEATURES), 0.5), prior.weights, 1.0)
+    assert np.array_equal(unwindowed.order_keys(columns, scores), scores)

@@ -1,11 +1,19 @@
 """A ranker learnt from a programme's feedback (app/ml/learning.py trains it).
 
-The model is linear in the features: ``score = Σ w_f · x̃_f``, where ``x̃`` is the feature with
-an unknown value (NaN) replaced by its mean over the training examples, ``μ_f``. Being
-additive, it explains itself exactly: ``contributions()[f] = w_f · (x̃_f − μ_f)``, and the
-parts of a row sum to its score minus the ``baseline`` (the score of an average training
-example, ``Σ w_f · μ_f``); an unknown feature contributes nothing. Scores are on the model's
-own scale (a logit, higher is better), not in [0, 1] like the weighted scorer's.
+The model is linear in the features, on top of a prior — the weighted scorer the tenant had
+when it was trained, with its weights frozen into the artefact:
+``score = a · prior(x) + Σ w_f · x̃_f``, where ``x̃`` is the feature with an unknown value
+(NaN) replaced by its mean over the training examples, ``μ_f``. Being additive, it explains
+itself exactly: ``contributions()[f] = a · prior_f(x) + w_f · (x̃_f − μ_f)`` (``prior_f`` being
+the weighted scorer's own contribution of f, which adds up to its score), so the parts of a row
+sum to its score minus the ``baseline`` ``Σ w_f · μ_f``; an unknown feature contributes
+nothing. Scores are on the model's own scale (higher is better), not in [0, 1] like the
+weighted scorer's.
+
+It is a re-ranker: it orders the rows its prior ranks in its ``window`` (twice the depth of
+the lists it learnt from), and leaves the prior's order below (:meth:`order_keys`). A model
+fit on the top of shortlists has seen nothing further down; applied to every candidate it lets
+a near but unskilled person past a skilled one (bench/feedback_loop.py measured it).
 
 The artefact is a skops file (app/services/model_registry.py reads and writes it): a
 dictionary of plain values, numpy arrays and the fitted scikit-learn estimator, which loads
@@ -20,19 +28,29 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from app.ml.ranker import F64, Columns
+from app.ml.ranker import F64, Columns, WeightedRanker
 
 LEARNED = "learned"
-ARTEFACT_FORMAT = "ponte-linear-ranker-1"
+ARTEFACT_FORMAT = "ponte-linear-ranker-2"
 
 
 class LinearRanker:
     """The Ranker protocol (app/ml/ranker.py) over a learnt weight per feature."""
 
     def __init__(
-        self, version: str, features: Sequence[str], coef: npt.ArrayLike, fill: npt.ArrayLike
+        self,
+        version: str,
+        features: Sequence[str],
+        coef: npt.ArrayLike,
+        fill: npt.ArrayLike,
+        prior: Mapping[str, float] | None = None,
+        prior_coef: float = 0.0,
+        window: int | None = None,
     ) -> None:
         self._version = version
+        self.window = window
+        self.prior = WeightedRanker(prior, defaults={}) if prior else None
+        self.prior_coef = float(prior_coef) if prior else 0.0
         self._features = tuple(features)
         self.coef = np.asarray(coef, dtype=np.float64).ravel()
         self.fill = np.asarray(fill, dtype=np.float64).ravel()
@@ -64,11 +82,31 @@ class LinearRanker:
 
     def score(self, columns: Columns) -> F64:
         scores: F64 = self._matrix(columns) @ self.coef
+        if self.prior is not None:
+            scores = scores + self.prior_coef * self.prior.score(columns)
         return scores
+
+    def order_keys(self, columns: Columns, scores: F64) -> F64:
+        """A re-ranker: the prior's best ``window`` rows first, in this model's order, then the
+        rest in the prior's. The model learnt from the top of shortlists; below it, where it
+        saw nothing, the prior's order stands."""
+        if self.prior is None or self.window is None or len(scores) <= self.window:
+            return scores
+        prior = self.prior.score(columns)
+        inside = np.zeros(len(scores), dtype=bool)
+        inside[np.argsort(-prior, kind="stable")[: self.window]] = True
+        lift = prior.max() + 1.0 - scores[inside].min()
+        keys: F64 = np.where(inside, scores + lift, prior)
+        return keys
 
     def contributions(self, columns: Columns) -> dict[str, F64]:
         parts = (self._matrix(columns) - self.fill) * self.coef
-        return {name: parts[:, j] for j, name in enumerate(self._features)}
+        out = {name: parts[:, j] for j, name in enumerate(self._features)}
+        if self.prior is not None:
+            for name, part in self.prior.contributions(columns).items():
+                tilt = self.prior_coef * np.nan_to_num(part, nan=0.0)
+                out[name] = out[name] + tilt if name in out else tilt
+        return out
 
     def artefact(self, estimator: Any, meta: Mapping[str, Any]) -> dict[str, Any]:
         """What the registry writes: the estimator, what scoring needs, and ``meta``."""
@@ -78,6 +116,9 @@ class LinearRanker:
             "features": list(self._features),
             "coef": self.coef,
             "fill": self.fill,
+            "prior": dict(self.prior.weights) if self.prior is not None else {},
+            "prior_coef": self.prior_coef,
+            "window": self.window if self.window is not None else 0,
             **meta,
         }
 
@@ -85,4 +126,12 @@ class LinearRanker:
     def from_artefact(cls, version: str, artefact: Mapping[str, Any]) -> LinearRanker:
         if artefact.get("format") != ARTEFACT_FORMAT:
             raise ValueError(f"not a {ARTEFACT_FORMAT} artefact")
-        return cls(version, artefact["features"], artefact["coef"], artefact["fill"])
+        return cls(
+            version,
+            artefact["features"],
+            artefact["coef"],
+            artefact["fill"],
+            prior=artefact.get("prior") or None,
+            prior_coef=float(artefact.get("prior_coef", 0.0)),
+            window=int(artefact.get("window", 0)) or None,
+        )

@@ -13,7 +13,13 @@
   click far down cannot dominate. η and the clip are settings (the prior, documented in
   docs/EVALUATION.md; bench/feedback_loop.py shows what the correction does).
 - **The fit** (:func:`fit`): a linear model, so that explanations are exact
-  (app/ml/learned.py). ``pairwise`` (default): logistic regression on the differences of the
+  (app/ml/learned.py), on top of the score of the tenant's default scorer as a prior: the
+  model is ``a · prior + Σ w_f · x_f``, the prior's coefficient left (almost) unpenalised and
+  the features' weights pulled towards zero. Shortlists show only the top of a ranking, where
+  relevance varies little; a model fit on them alone learns weights that, applied to every
+  candidate, let a near but unskilled person past a skilled one (bench/feedback_loop.py
+  measured that). The prior keeps what ranked well; the feedback tilts it.
+  ``pairwise`` (default): logistic regression on the differences of the
   features of a better and a worse example of one shortlist, each pair weighted by the
   inverse propensity of the better one (propensity-weighted pairwise ranking, as in the paper
   above); ``pointwise``: logistic regression of "positive" on the features, positives weighted
@@ -140,18 +146,37 @@ def _pairs(data: Examples, xf: F64, weights: F64) -> tuple[F64, F64]:
     return np.vstack(diffs), np.concatenate(pair_weights)
 
 
+# The prior's column is scaled up so that its coefficient, being this much smaller, is all but
+# free of the L2 penalty: the data decide how much of the prior to keep, while the features'
+# own weights are pulled towards zero (towards the prior alone) unless the feedback says more.
+PRIOR_SCALE = 100.0
+
+
+@dataclass
+class Fitted:
+    estimator: Any
+    coef: F64  # one weight per feature, on top of the prior
+    fill: F64
+    prior_coef: float  # how much of the prior score (0 without a prior)
+
+
 def fit(
     data: Examples,
     family: Family = "pairwise",
     *,
+    prior: F64 | None = None,
     correct_bias: bool = True,
     eta: float = DEFAULT_ETA,
     clip: float = DEFAULT_CLIP,
     c: float = 1.0,
-) -> tuple[Any, F64, F64]:
-    """Fits a linear model; returns (the estimator, one weight per feature, the fill values)."""
+) -> Fitted:
+    """Fits a linear model of the features, on top of ``prior`` (per example, the score of the
+    ranker the tenant had: its learnt tilt is what the feedback adds to what already ranked
+    well, so relevance is kept where the feedback is silent, e.g. below the ranks scouts read)."""
     fill = fill_values(data.x)
     xf = _filled(data.x, fill)
+    if prior is not None:
+        xf = np.column_stack([xf, PRIOR_SCALE * np.nan_to_num(prior)])
     weights = 1.0 / propensity(data.rank, eta, clip) if correct_bias else np.ones(len(data))
     if family == "pairwise":
         diffs, pair_weights = _pairs(data, xf, weights)
@@ -168,7 +193,9 @@ def fit(
         model = LogisticRegression(C=c, max_iter=1000)
         model.fit(xf, y, sample_weight=np.where(y > 0, weights, 1.0))
     coef: F64 = np.asarray(model.coef_, dtype=np.float64).ravel()
-    return model, coef, fill
+    if prior is None:
+        return Fitted(model, coef, fill, 0.0)
+    return Fitted(model, coef[:-1], fill, float(coef[-1] * PRIOR_SCALE))
 
 
 def ips_ndcg(

@@ -77,6 +77,11 @@ class Ranker(Protocol):
         """Per feature, what it added to each row's score (NaN where it was not used)."""
         ...
 
+    def order_keys(self, columns: Columns, scores: F64) -> F64:
+        """What rows are ordered by, descending: the scores themselves, except for a
+        re-ranker, which orders only the rows its prior puts in its window."""
+        ...
+
 
 def weights_digest(weights: Mapping[str, float]) -> str:
     """A short hash of the effective weights (same weights, same digest, in any order)."""
@@ -130,6 +135,9 @@ class WeightedRanker:
             name: np.divide(part, den, out=np.full(len(den), np.nan), where=den > 0)
             for name, part in parts.items()
         }
+
+    def order_keys(self, columns: Columns, scores: F64) -> F64:
+        return scores
 
     def score(self, columns: Columns) -> F64:
         parts, den = self._parts(columns)

@@ -102,21 +102,21 @@ class RankerRepository:
         ``since``) that received any effective linked feedback, with the effective events
         linked to that item's person: its stored features, never recomputed ones. Items
         whose person was erased (candidate NULL) are left out."""
+        # One pass over the tenant's linked events, grouped per (shortlist, person) and kept
+        # (materialised: it is read twice); the shortlists are those it names.
         sql = f"""
-            WITH fed AS (
-                SELECT s.id, s.created_at FROM shortlists s
-                 WHERE s.tenant_id = :t AND s.feature_version = :fv
-                   AND (CAST(:since AS timestamptz) IS NULL OR s.created_at >= :since)
-                   AND EXISTS (SELECT FROM feedback_events e
-                                WHERE e.tenant_id = s.tenant_id AND e.shortlist_id = s.id
-                                  AND {EFFECTIVE})
-            ), linked AS (
+            WITH linked AS MATERIALIZED (
                 SELECT e.shortlist_id, e.candidate_id,
                        array_agg(e.event ORDER BY e.occurred_at, e.id) AS events,
                        array_agg(coalesce(e.reason, '') ORDER BY e.occurred_at, e.id) AS reasons
-                  FROM feedback_events e JOIN fed ON fed.id = e.shortlist_id
-                 WHERE e.tenant_id = :t AND e.candidate_id IS NOT NULL AND {EFFECTIVE}
+                  FROM feedback_events e
+                 WHERE e.tenant_id = :t AND e.shortlist_id IS NOT NULL AND {EFFECTIVE}
                  GROUP BY 1, 2
+            ), fed AS MATERIALIZED (
+                SELECT s.id, s.created_at FROM shortlists s
+                 WHERE s.tenant_id = :t AND s.feature_version = :fv
+                   AND (CAST(:since AS timestamptz) IS NULL OR s.created_at >= :since)
+                   AND s.id IN (SELECT shortlist_id FROM linked)
             )
             SELECT fed.id AS shortlist_id, fed.created_at, i.rank, i.features,
                    coalesce(linked.events, '{{}}') AS events,

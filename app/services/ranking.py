@@ -298,9 +298,12 @@ class RankingService:
         else:
             skills, must, nice = await self._match_groups(pairs)
         columns = feature_columns(pairs, must, nice)
-        scores = np.round(ranker.score(columns), 6).tolist()
+        raw = ranker.score(columns)
+        scores = np.round(raw, 6).tolist()
+        # The order is the ranker's to give (a re-ranker orders only its window by its score).
+        keys = np.round(ranker.order_keys(columns, raw), 6).tolist()
         ids = pairs.candidate_id if scope.ranked == "c" else pairs.vacancy_id
-        order = sorted(range(n), key=lambda i: (-scores[i], str(ids[i])))
+        order = sorted(range(n), key=lambda i: (-keys[i], str(ids[i])))
         chosen = order if limit is None else order[:limit]
         picked = {name: values[chosen].tolist() for name, values in columns.items()}
         credit = {

@@ -37,7 +37,7 @@ from app.ml.ranker import Ranker
 from app.repositories.rankers import RankerRepository
 from app.repositories.tenants import TenantRepository
 from app.services import model_registry
-from app.services.rankers import ranker_for
+from app.services.rankers import default_ranker, ranker_for
 
 HOLDOUT_SHARE = 0.2
 DEFAULT_MIN_EXAMPLES = 200
@@ -56,6 +56,10 @@ class TrainingOptions:
     clip: float = learning.DEFAULT_CLIP
     actor: str | None = None
     seed: int = 0
+    # Fit on top of the tenant's weighted scorer (app/ml/learning.fit); off only to measure.
+    prior: bool = True
+    # The re-ranker's window, in multiples of the deepest rank it learnt from (0: none).
+    window_factor: int = 2
 
 
 @dataclass
@@ -179,10 +183,12 @@ async def train(
     held = holdout_split(data)
     train_set, test_set = data.examples.subset(~held), data.examples.subset(held)
     counts |= {"train_examples": len(train_set), "holdout_examples": len(test_set)}
+    prior = default_ranker(tenant.settings) if options.prior else None
     try:
-        estimator, coef, fill = learning.fit(
+        fitted = learning.fit(
             train_set,
             options.family,
+            prior=prior.score(_columns(train_set.x)) if prior is not None else None,
             correct_bias=options.correct_bias,
             eta=options.eta,
             clip=options.clip,
@@ -190,7 +196,15 @@ async def train(
     except ValueError as exc:
         return {"version": None, "activated": False, "reason": str(exc), "counts": counts}
     serving = await ranker_for(session, tenant_id)
-    candidate = LinearRanker("candidate", FEATURES, coef, fill)
+    candidate = LinearRanker(
+        "candidate",
+        FEATURES,
+        fitted.coef,
+        fitted.fill,
+        prior=prior.weights if prior is not None else None,
+        prior_coef=fitted.prior_coef,
+        window=options.window_factor * int(train_set.rank.max()) or None,
+    )
     holdout = compare(candidate, serving, test_set, options)
     interval = holdout["difference_interval_95"]
     better = interval is not None and interval[0] > 0
@@ -206,7 +220,7 @@ async def train(
     }
     # A dry run writes nothing: neither the artefact nor its registry row.
     digest = model_registry.write_artefact(
-        candidate.artefact(estimator, meta), write=not options.dry_run
+        candidate.artefact(fitted.estimator, meta), write=not options.dry_run
     )
     version = f"{LEARNED}-{digest[:16]}"
     window = data.created
