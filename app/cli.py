@@ -346,6 +346,14 @@ def train(
         bool, typer.Option(help="Weight examples by inverse examination propensity")
     ] = True,
     eta: Annotated[float, typer.Option(help="Examination p(rank) = rank^-eta", min=0)] = 1.0,
+    max_tilt: Annotated[
+        float,
+        typer.Option(
+            help="How far learnt preferences may move a score, in the default scorer's 0-1 "
+            "units (0: unbounded)",
+            min=0,
+        ),
+    ] = training.DEFAULT_MAX_TILT,
 ) -> None:
     """Learn the tenant's ranker from its feedback; activate it only if it beats the active one
     on the most recent 20% of shortlists. Prints one JSON line; exits 0 either way."""
@@ -362,6 +370,7 @@ def train(
         family=family,  # type: ignore[arg-type]
         correct_bias=bias_correction,
         eta=eta,
+        max_tilt=max_tilt or None,
         actor="cli",
     )
 

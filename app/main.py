@@ -69,10 +69,12 @@ def create_app(
                 model=app.state.encoder.model_id,
                 backend=app.state.encoder.backend,
             )
-        # What start-up made (the model, the modules, the tables' metadata) lives as long as
-        # the process: move it out of the collector's reach, so a full collection walks only
-        # what requests allocate, not the model's hundreds of thousands of objects (a full
-        # collection of those paused requests by up to a few hundred ms).
+        # What start-up made (the model, the modules, the tables' metadata; not the pools,
+        # loaded later) lives as long as the process: move it out of the collector's reach,
+        # so a full collection walks only what requests allocate, not the model's hundreds of
+        # thousands of objects (a full collection of those paused requests by up to a few
+        # hundred ms).
+        gc.collect()
         gc.freeze()
         warming = None
         if settings.warm_pools:

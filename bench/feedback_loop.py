@@ -19,9 +19,12 @@ probability 0.85 × (hidden grade / 3) — 0.85, 0.57, 0.28 for grades 3, 2, 1 �
 the hidden grade is 0, else rejected (for the distance when only that was wrong, for skills
 otherwise). The feedback is recorded through
 ``FeedbackService``; then ``app.services.training.train`` runs as ``ponte train`` does and
-activates the model only if it passes the holdout guard. Three arms per seed, each from a
-clean log: the default scorer (no training), learned without position-bias correction,
-learned with it. Each arm's final ranker ranks the held-out vacancies (depth 100); nDCG@10 is
+activates the model only if it passes the holdout guard (always judged by IPS-weighted
+nDCG@10). Arms per seed, each from a clean log: the default scorer (no training); learned
+without position-bias correction in the fit, and with it, both with the default bound on the
+tilt (``--max-tilt`` 0.05); the same two unbounded. ``--extra`` adds the ablations: a tilt
+bound of 0.1, a re-ranking window of once (not twice) the depth, no window, no prior, and the
+pointwise family. Each arm's final ranker ranks the held-out vacancies (depth 100); nDCG@10 is
 reported against the hidden relevance and against the set's original grades.
 """
 
@@ -61,9 +64,12 @@ ARMS: dict[str, dict | None] = {
     "default": None,
     "learned, no correction": {"correct_bias": False},
     "learned, corrected": {"correct_bias": True},
+    "learned, no correction, unbounded": {"correct_bias": False, "max_tilt": None},
+    "learned, corrected, unbounded": {"correct_bias": True, "max_tilt": None},
 }
 # With --extra: what the choices in app/ml/learning.py were measured against.
 EXTRA_ARMS: dict[str, dict | None] = {
+    "learned, corrected, tilt ≤ 0.1": {"correct_bias": True, "max_tilt": 0.1},
     "learned, corrected, window ×1": {"correct_bias": True, "window_factor": 1},
     "learned, corrected, no window": {"correct_bias": True, "window_factor": 0},
     "learned, corrected, no prior": {"correct_bias": True, "prior": False},
@@ -283,7 +289,7 @@ def main() -> None:
     parser.add_argument("--radius-km", type=float, default=12.0)
     parser.add_argument("--near-km", type=float, default=8.0)
     parser.add_argument("--eta", type=float, default=1.0)
-    parser.add_argument("--extra", action="store_true", help="also the no-prior, pointwise arms")
+    parser.add_argument("--extra", action="store_true", help="also the ablation arms")
     args = parser.parse_args()
     args.arms = ARMS | (EXTRA_ARMS if args.extra else {})
     asyncio.run(main_async(args))

@@ -69,6 +69,7 @@ async def run(args: argparse.Namespace) -> None:
                             "positives": 0,
                             "shortlists": 0,
                             "holdout": {"bench": "synthetic weights"},
+                            "scoring": ranker.scoring(),
                             "trained_by": "bench",
                         }
                     )

@@ -10,7 +10,8 @@ costs next to the weighted scorer.
    with the weighted scorer (bootstrap included) and the artefact's serialisation. The
    database read is not in this figure; bench/feedback_loop.py times ``train`` end to end on a
    real log.
-2. Times ``score`` + ``contributions`` of the weighted scorer and of the learned ranker on
+2. Times ``score`` + ``order_keys`` + ``contributions`` (of 50 rows) of the weighted scorer and
+   of the learned ranker (prior, window 40, bounded tilt) on
    ``--rows`` rows and on 2,000 (about what one shortlist scores after retrieval).
 """
 
@@ -83,7 +84,14 @@ def train_once(data_rows: list, seed: int) -> dict[str, float]:
     times["fit"] = time.perf_counter() - t
     t = time.perf_counter()
     candidate = LinearRanker(
-        "candidate", FEATURES, fitted.coef, fitted.fill, prior.weights, fitted.prior_coef
+        "candidate",
+        FEATURES,
+        fitted.coef,
+        fitted.fill,
+        prior.weights,
+        fitted.prior_coef,
+        window=2 * int(fit_on.rank.max()),
+        max_tilt=training.DEFAULT_MAX_TILT,
     )
     options = training.TrainingOptions(seed=seed)
     summary = training.compare(candidate, WeightedRanker(), test, options)
@@ -100,13 +108,22 @@ def train_once(data_rows: list, seed: int) -> dict[str, float]:
 def score_cost(n: int, repeats: int = 50) -> dict[str, float]:
     rng = np.random.default_rng(1)
     columns = {f: rng.random(n) for f in FEATURES}
-    learned = LinearRanker("x", FEATURES, rng.normal(size=len(FEATURES)), np.full(10, 0.5))
+    learned = LinearRanker(
+        "x",
+        FEATURES,
+        rng.normal(size=len(FEATURES)),
+        np.full(len(FEATURES), 0.5),
+        WeightedRanker().weights,
+        1.0,
+        window=40,
+        max_tilt=training.DEFAULT_MAX_TILT,
+    )
     out = {}
     for name, ranker in (("weighted", WeightedRanker()), ("learned", learned)):
         samples = []
         for _ in range(repeats):
             t = time.perf_counter()
-            ranker.score(columns)
+            ranker.order_keys(columns, ranker.score(columns))
             ranker.contributions({f: v[:50] for f, v in columns.items()})
             samples.append(time.perf_counter() - t)
         out[name] = statistics.median(samples) * 1000

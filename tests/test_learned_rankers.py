@@ -80,11 +80,11 @@ async def test_train_activate_serve_and_roll_back(client, admin, learnt, setting
     top = [i["candidate_external_id"] for i in made["items"][:10]]
     assert all(is_near(c) for c in top), top
     # its explanation is exact: contributions sum to the score minus the model's baseline
-    ranker = await _loaded(version)
+    baseline = model["scoring"]["baseline"]
     for item in made["items"][:5]:
         parts = item["explanation"]["contributions"]
         total = sum(v for v in parts.values() if v is not None)
-        assert total == pytest.approx(item["score"] - ranker.baseline, abs=1e-3)
+        assert total == pytest.approx(item["score"] - baseline, abs=1e-3)
 
     rolled = await client.post("/v1/models/rollback", headers=admin)
     assert rolled.status_code == 200, rolled.text
@@ -96,9 +96,23 @@ async def test_train_activate_serve_and_roll_back(client, admin, learnt, setting
     assert (await client.post(f"/v1/models/{version}/activate", headers=admin)).status_code == 200
 
 
-async def _loaded(version):
-    (ranker,) = [r for (_, v), r in model_registry._state.cache.items() if v == version]
-    return ranker
+async def test_rollbacks_walk_back_one_activation_at_a_time(client, admin, learnt, cli_env):
+    _, first = learnt
+    # a second model (unbounded tilt: other bytes), switched to by hand whatever its holdout
+    second = await train(cli_env, *SMALL, "--max-tilt", "0")
+    assert second["version"] not in (None, first["version"])
+    switched = await client.post(f"/v1/models/{second['version']}/activate", headers=admin)
+    assert switched.status_code == 200, switched.text
+    assert (await shortlist_version(client, admin))["ranker_version"] == second["version"]
+    back = await client.post("/v1/models/rollback", headers=admin)
+    assert back.json()["active"] == first["version"]
+    assert (await shortlist_version(client, admin))["ranker_version"] == first["version"]
+    back = await client.post("/v1/models/rollback", headers=admin)
+    assert back.json()["active"] is None
+    assert (await client.post("/v1/models/rollback", headers=admin)).status_code == 409
+    unknown = await client.post("/v1/models/learned-0000000000000000/activate", headers=admin)
+    assert unknown.status_code == 404
+    assert (await client.get("/v1/models/not a version", headers=admin)).status_code == 422
 
 
 async def test_too_little_feedback_is_refused_and_nothing_activates(client, admin, cli_env):
@@ -162,16 +176,20 @@ async def test_a_tampered_artefact_is_refused_and_the_default_served(
     assert made["ranker_version"] == default_version
     ready = (await client.get("/readyz")).json()
     assert ready["status"] == "ready"
-    assert "does not match its checksum" in ready["checks"]["rankers"]
+    assert ready["checks"]["rankers"].startswith("1 tenant(s) served the default scorer")
+    assert version not in json.dumps(ready)  # which, and why, only in the log
     refused = await client.post(f"/v1/models/{version}/activate", headers=admin)
     assert refused.status_code == 409
     assert "checksum" in refused.json()["detail"]
+    # back to the default on purpose: the fallback is no longer reported
+    assert (await client.post("/v1/models/rollback", headers=admin)).status_code == 200
+    await shortlist_version(client, admin)
+    assert (await client.get("/readyz")).json()["checks"]["rankers"] == "ok"
 
 
 async def test_untrusted_types_and_another_feature_version_are_refused(
     admin, learnt, settings, owner_engine
 ):
-    import skops.io as sio
     from sqlalchemy import text
 
     from app.db.engine import session_factory
@@ -195,20 +213,30 @@ async def test_untrusted_types_and_another_feature_version_are_refused(
         with pytest.raises(model_registry.ArtefactError, match="trained on features-v0"):
             await model_registry.load(session, tenant_id, version)
         await session.rollback()
-    assert sio  # the module the artefacts are written with
 
 
 class _Untrusted:
     """A type skops does not trust: loading it could run code."""
 
 
-async def test_another_tenant_is_never_served_the_model(client, admin, learnt, make_key):
+async def test_another_tenant_is_never_served_the_model(
+    client, admin, learnt, make_key, owner_engine
+):
+    from sqlalchemy import text
+
     _, summary = learnt
     version = summary["version"]
     other = await make_key("beta", "admin")
     await load_programme(client, other, people=4, vacancies=1)
     made = await shortlist_version(client, other)
     assert made["ranker_version"].startswith("weighted-v1")
+    # even pointed at alpha's version behind the API's back, beta is served the default
+    async with owner_engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE tenants SET active_ranker = :v WHERE name = 'beta'"), {"v": version}
+        )
+    assert (await shortlist_version(client, other))["ranker_version"].startswith("weighted-v1")
+    assert (await shortlist_version(client, admin))["ranker_version"] == version
     assert (await client.get(f"/v1/models/{version}", headers=other)).status_code == 404
     assert (await client.post(f"/v1/models/{version}/activate", headers=other)).status_code == 404
     assert (await client.get("/v1/models", headers=other)).json()["items"] == []

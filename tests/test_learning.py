@@ -175,3 +175,25 @@ def test_a_reranker_orders_only_its_window_and_leaves_the_prior_below():
     assert list(order[10:]) == list(by_prior[10:])  # the rest in the prior's
     unwindowed = LinearRanker("t", FEATURES, coef, np.full(len(FEATURES), 0.5), prior.weights, 1.0)
     assert np.array_equal(unwindowed.order_keys(columns, scores), scores)
+
+
+def test_a_bounded_tilt_moves_no_score_further_than_its_bound_and_still_adds_up():
+    from app.ml.features import FEATURES
+    from app.ml.ranker import WeightedRanker
+
+    prior = WeightedRanker()
+    rng = np.random.default_rng(5)
+    columns = {f: rng.random(200) for f in FEATURES}
+    coef = rng.normal(0, 3, len(FEATURES))
+    fill = np.full(len(FEATURES), 0.5)
+    bounded = LinearRanker("t", FEATURES, coef, fill, prior.weights, 2.0, max_tilt=0.05)
+    free = LinearRanker("t", FEATURES, coef, fill, prior.weights, 2.0)
+    base = 2.0 * prior.score(columns) + bounded.baseline
+    tilt = bounded.score(columns) - base
+    assert np.abs(tilt).max() == pytest.approx(2.0 * 0.05)
+    assert np.abs(free.score(columns) - base).max() > 0.5  # unbounded, it goes much further
+    parts = bounded.contributions(columns)
+    assert np.allclose(sum(parts.values()), bounded.score(columns) - bounded.baseline)
+    restored = LinearRanker.from_artefact("t", bounded.artefact(None, {}))
+    assert restored.max_tilt == 0.05
+    assert np.allclose(restored.score(columns), bounded.score(columns))

@@ -57,6 +57,9 @@ class RankerModel(Base):
     # The holdout comparison: this model's and the then-active ranker's IPS-weighted
     # nDCG@10, the bootstrap interval of the difference, the counts.
     holdout: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    # How it scores, beyond the weights in the artefact: the prior's coefficient, the baseline
+    # its contributions are measured from, its re-ranking window and its tilt's bound.
+    scoring: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     parent_version: Mapped[str | None] = mapped_column(Text)  # what served when it was trained
     trained_by: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = _created()

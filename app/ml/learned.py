@@ -10,6 +10,11 @@ sum to its score minus the ``baseline`` ``Σ w_f · μ_f``; an unknown feature c
 nothing. Scores are on the model's own scale (higher is better), not in [0, 1] like the
 weighted scorer's.
 
+The features' own part, the tilt ``Σ w_f · (x̃_f − μ_f)``, may be bounded (``max_tilt``, in the
+prior's 0–1 units, times ``a``): a row's tilt beyond the bound is scaled down, and its
+contributions with it, so they still sum to the score minus the baseline. The bound is how far
+a programme's learnt preferences may move a person past the relevance the default sees.
+
 It is a re-ranker: it orders the rows its prior ranks in its ``window`` (twice the depth of
 the lists it learnt from), and leaves the prior's order below (:meth:`order_keys`). A model
 fit on the top of shortlists has seen nothing further down; applied to every candidate it lets
@@ -31,7 +36,7 @@ import numpy.typing as npt
 from app.ml.ranker import F64, Columns, WeightedRanker
 
 LEARNED = "learned"
-ARTEFACT_FORMAT = "ponte-linear-ranker-2"
+ARTEFACT_FORMAT = "ponte-linear-ranker-3"
 
 
 class LinearRanker:
@@ -46,9 +51,13 @@ class LinearRanker:
         prior: Mapping[str, float] | None = None,
         prior_coef: float = 0.0,
         window: int | None = None,
+        max_tilt: float | None = None,
     ) -> None:
         self._version = version
         self.window = window
+        # How far the features' own weights may move a row from its prior score, in the
+        # prior's units (None: unbounded).
+        self.max_tilt = max_tilt if prior else None
         self.prior = WeightedRanker(prior, defaults={}) if prior else None
         self.prior_coef = float(prior_coef) if prior else 0.0
         self._features = tuple(features)
@@ -80,8 +89,20 @@ class LinearRanker:
             )
         return out
 
+    def _tilt_scale(self, tilt: F64) -> F64:
+        """Per row, the factor that brings the tilt within ``max_tilt`` (1 where it is)."""
+        if self.max_tilt is None:
+            return np.ones(len(tilt))
+        bound = abs(self.prior_coef) * self.max_tilt
+        scale: F64 = np.divide(
+            np.clip(tilt, -bound, bound), tilt, out=np.ones(len(tilt)), where=tilt != 0
+        )
+        return scale
+
     def score(self, columns: Columns) -> F64:
-        scores: F64 = self._matrix(columns) @ self.coef
+        x = self._matrix(columns)
+        tilt = (x - self.fill) @ self.coef
+        scores: F64 = self.baseline + tilt * self._tilt_scale(tilt)
         if self.prior is not None:
             scores = scores + self.prior_coef * self.prior.score(columns)
         return scores
@@ -101,12 +122,24 @@ class LinearRanker:
 
     def contributions(self, columns: Columns) -> dict[str, F64]:
         parts = (self._matrix(columns) - self.fill) * self.coef
+        parts *= self._tilt_scale(parts.sum(axis=1))[:, None]
         out = {name: parts[:, j] for j, name in enumerate(self._features)}
         if self.prior is not None:
             for name, part in self.prior.contributions(columns).items():
                 tilt = self.prior_coef * np.nan_to_num(part, nan=0.0)
                 out[name] = out[name] + tilt if name in out else tilt
         return out
+
+    def scoring(self) -> dict[str, Any]:
+        """How it scores beyond the weights: what the registry shows of it."""
+        return {
+            "baseline": self.baseline,
+            "prior_coef": self.prior_coef,
+            "prior_weights": dict(self.prior.weights) if self.prior is not None else None,
+            "tilt_weights": self.weights,
+            "window": self.window,
+            "max_tilt": self.max_tilt,
+        }
 
     def artefact(self, estimator: Any, meta: Mapping[str, Any]) -> dict[str, Any]:
         """What the registry writes: the estimator, what scoring needs, and ``meta``."""
@@ -119,6 +152,7 @@ class LinearRanker:
             "prior": dict(self.prior.weights) if self.prior is not None else {},
             "prior_coef": self.prior_coef,
             "window": self.window if self.window is not None else 0,
+            "max_tilt": self.max_tilt if self.max_tilt is not None else -1.0,
             **meta,
         }
 
@@ -134,4 +168,5 @@ class LinearRanker:
             prior=artefact.get("prior") or None,
             prior_coef=float(artefact.get("prior_coef", 0.0)),
             window=int(artefact.get("window", 0)) or None,
+            max_tilt=None if artefact.get("max_tilt", -1.0) < 0 else float(artefact["max_tilt"]),
         )

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select, text, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.ranker_tables import RankerActivation, RankerModel
@@ -20,12 +21,10 @@ class RankerRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def add(self, values: dict[str, Any]) -> RankerModel:
-        model = RankerModel(**values)
-        self.session.add(model)
-        await self.session.flush()
-        await self.session.refresh(model)
-        return model
+    async def add(self, values: dict[str, Any]) -> None:
+        """Registers a model; a model with the same version (the same bytes: two runs on the
+        same data) is registered once."""
+        await self.session.execute(insert(RankerModel).values(**values).on_conflict_do_nothing())
 
     async def get(self, tenant_id: uuid.UUID, version: str) -> RankerModel | None:
         return await self.session.get(RankerModel, (tenant_id, version))
@@ -40,8 +39,13 @@ class RankerRepository:
 
     async def lock_tenant(self, tenant_id: uuid.UUID) -> Tenant | None:
         """The tenant's row, locked: activations of one tenant are taken one at a time."""
+        # populate_existing: the session may hold the row already (the request's login read
+        # it); the locked read must replace what it holds, not return the stale copy.
         return await self.session.scalar(
-            select(Tenant).where(Tenant.id == tenant_id).with_for_update()
+            select(Tenant)
+            .where(Tenant.id == tenant_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
         )
 
     async def activate(
@@ -101,7 +105,8 @@ class RankerRepository:
         """Every item of the tenant's shortlists (made with ``feature_version``, since
         ``since``) that received any effective linked feedback, with the effective events
         linked to that item's person: its stored features, never recomputed ones. Items
-        whose person was erased (candidate NULL) are left out."""
+        whose person was erased (candidate NULL) are left out, and so is a shortlist whose only
+        feedback was on people erased since (its others would count as unwanted)."""
         # One pass over the tenant's linked events, grouped per (shortlist, person) and kept
         # (materialised: it is read twice); the shortlists are those it names.
         sql = f"""
@@ -110,7 +115,8 @@ class RankerRepository:
                        array_agg(e.event ORDER BY e.occurred_at, e.id) AS events,
                        array_agg(coalesce(e.reason, '') ORDER BY e.occurred_at, e.id) AS reasons
                   FROM feedback_events e
-                 WHERE e.tenant_id = :t AND e.shortlist_id IS NOT NULL AND {EFFECTIVE}
+                 WHERE e.tenant_id = :t AND e.shortlist_id IS NOT NULL
+                   AND e.candidate_id IS NOT NULL AND {EFFECTIVE}
                  GROUP BY 1, 2
             ), fed AS MATERIALIZED (
                 SELECT s.id, s.created_at FROM shortlists s

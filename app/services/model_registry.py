@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 import threading
 import uuid
@@ -35,6 +36,7 @@ log = structlog.get_logger("ponte.rankers")
 
 CACHE_SIZE = 64
 SUFFIX = ".skops"
+_DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
 class ArtefactError(Exception):
@@ -60,10 +62,6 @@ def configure(models_dir: Path) -> None:
         _state.failures.clear()
 
 
-def models_dir() -> Path:
-    return _state.models_dir
-
-
 def write_artefact(artefact: dict[str, Any], *, write: bool = True) -> str:
     """Writes the artefact once (unless ``write`` is false: a dry run); returns its SHA-256
     (hex), which names the file."""
@@ -74,6 +72,8 @@ def write_artefact(artefact: dict[str, Any], *, write: bool = True) -> str:
     folder = _state.models_dir
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{digest}{SUFFIX}"
+    if path.exists() and hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+        path.unlink()  # a damaged file under this name: write it anew
     if not path.exists():
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".writing-", suffix=SUFFIX)
         with os.fdopen(fd, "wb") as out:
@@ -87,6 +87,8 @@ def write_artefact(artefact: dict[str, Any], *, write: bool = True) -> str:
 
 def read_artefact(digest: str) -> dict[str, Any]:
     """The artefact named ``digest``, checked (module docstring); ArtefactError if not."""
+    if not _DIGEST.fullmatch(digest):
+        raise ArtefactError("the registry's checksum is not a SHA-256")
     path = _state.models_dir / f"{digest}{SUFFIX}"
     try:
         data = path.read_bytes()
@@ -100,7 +102,12 @@ def read_artefact(digest: str) -> dict[str, Any]:
         raise ArtefactError(f"artefact {path.name} is not a skops file") from exc
     if untrusted:
         raise ArtefactError(f"artefact {path.name} holds untrusted types: {', '.join(untrusted)}")
-    loaded = sio.loads(data, trusted=[])
+    try:
+        loaded = sio.loads(data, trusted=[])
+    except Exception as exc:
+        raise ArtefactError(
+            f"artefact {path.name} cannot be loaded ({type(exc).__name__})"
+        ) from exc
     if not isinstance(loaded, dict):
         raise ArtefactError(f"artefact {path.name} is not a Ponte ranker")
     return loaded
@@ -155,11 +162,20 @@ async def serving(session: AsyncSession, tenant_id: uuid.UUID, version: str) -> 
     return ranker
 
 
-def health() -> str:
-    """``/readyz``'s ``rankers`` check: "ok", or which tenants fall back to the default."""
+def forget_failure(tenant_id: uuid.UUID) -> None:
+    """The tenant no longer asks for a learned ranker (rolled back to the default)."""
     with _state.lock:
-        failures = dict(_state.failures)
+        _state.failures.pop(tenant_id, None)
+
+
+def health() -> str:
+    """``/readyz``'s ``rankers`` check: "ok", or how many tenants fall back to the default
+    (which, and why, is in the log: ``/readyz`` answers without a key)."""
+    with _state.lock:
+        failures = len(_state.failures)
     if not failures:
         return "ok"
-    parts = [f"tenant {t}: {why}" for t, why in sorted(failures.items(), key=lambda i: str(i[0]))]
-    return "default scorer served instead of " + "; ".join(parts)
+    return (
+        f"{failures} tenant(s) served the default scorer: their learned ranker failed to load "
+        "(the log's ranker_fallback events say which and why)"
+    )

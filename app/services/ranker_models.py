@@ -31,6 +31,7 @@ def represent(model: RankerModel, active: str | None) -> dict[str, Any]:
         "positives": model.positives,
         "shortlists": model.shortlists,
         "holdout": model.holdout,
+        "scoring": model.scoring,
         "parent_version": model.parent_version,
         "trained_by": model.trained_by,
         "created_at": model.created_at,

@@ -42,10 +42,13 @@ async def ranker_for(
     (shortlists) or vacancies for a candidate (matches), each with its own default weights
     under the tenant's own."""
     tenant = await TenantRepository(session).get(tenant_id)
-    if tenant is not None and tenant.active_ranker is not None and direction == "shortlists":
-        learned = await model_registry.serving(session, tenant_id, tenant.active_ranker)
-        if learned is not None:
-            return learned
+    if tenant is not None and direction == "shortlists":
+        if tenant.active_ranker is None:
+            model_registry.forget_failure(tenant_id)
+        else:
+            learned = await model_registry.serving(session, tenant_id, tenant.active_ranker)
+            if learned is not None:
+                return learned
     return default_ranker(tenant.settings if tenant else None, direction)
 
 

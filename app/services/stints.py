@@ -53,10 +53,6 @@ class Internship:
     def planned_end(self) -> dt.date:
         return add_months(self.started_on, self.months + self.months_added)
 
-    @property
-    def running(self) -> bool:
-        return self.outcome is None
-
 
 @dataclass(frozen=True)
 class Span:
@@ -82,10 +78,6 @@ class Stint:
         self.contract = False
         # Each contract's [hired, ended) (ended None while it stands).
         self.contracts: list[list[dt.datetime | None]] = []
-
-    @property
-    def holds_position(self) -> bool:
-        return self.contract or self.running is not None
 
     def apply(self, event: str, months: int | None, at: dt.datetime) -> None:
         running = self.running

@@ -42,6 +42,7 @@ from app.services.rankers import default_ranker, ranker_for
 HOLDOUT_SHARE = 0.2
 DEFAULT_MIN_EXAMPLES = 200
 DEFAULT_MIN_POSITIVES = 20
+DEFAULT_MAX_TILT = 0.05
 
 
 @dataclass
@@ -60,6 +61,10 @@ class TrainingOptions:
     prior: bool = True
     # The re-ranker's window, in multiples of the deepest rank it learnt from (0: none).
     window_factor: int = 2
+    # Bound on the features' own tilt of a row's score, in the prior's units (None: none):
+    # how far the programme's learnt preferences may move a person past the relevance the
+    # default scorer sees (docs/EVALUATION.md, "Learned rankers": the trade-off measured).
+    max_tilt: float | None = DEFAULT_MAX_TILT
 
 
 @dataclass
@@ -123,10 +128,9 @@ def compare(
     new one's mean gain, over the held-out shortlists with a relevant example."""
     columns = _columns(test.x)
 
+    # The guard always judges by the IPS-weighted figure, whatever the fit was weighted by.
     def judge(scores: np.ndarray) -> dict[int, float]:
-        return learning.ips_ndcg(
-            scores, test, eta=options.eta, clip=options.clip, correct_bias=options.correct_bias
-        )
+        return learning.ips_ndcg(scores, test, eta=options.eta, clip=options.clip)
 
     mine, theirs = judge(new.score(columns)), judge(serving.score(columns))
     groups = sorted(mine)
@@ -156,6 +160,7 @@ async def train(
     tenant = await TenantRepository(session).get(tenant_id)
     if tenant is None:
         raise NotFound("no such tenant")
+    compared_with = tenant.active_ranker
     repo = RankerRepository(session)
     rows = await repo.training_rows(tenant_id, FEATURE_VERSION, options.since)
     data = training_set(rows)
@@ -204,6 +209,7 @@ async def train(
         prior=prior.weights if prior is not None else None,
         prior_coef=fitted.prior_coef,
         window=options.window_factor * int(train_set.rank.max()) or None,
+        max_tilt=options.max_tilt,
     )
     holdout = compare(candidate, serving, test_set, options)
     interval = holdout["difference_interval_95"]
@@ -240,27 +246,40 @@ async def train(
                 "positives": counts["positives"],
                 "shortlists": counts["shortlists"],
                 "holdout": holdout | {"position_bias": meta["position_bias"]},
+                "scoring": candidate.scoring(),
                 "parent_version": serving.version,
                 "trained_by": options.actor,
             }
         )
     activated = better and not options.dry_run
+    changed = False
     if activated:
         locked = await repo.lock_tenant(tenant_id)
         assert locked is not None
-        await repo.activate(locked, version, locked.active_ranker, "train", options.actor)
+        # Someone switched the tenant's ranker while this trained: the comparison was with
+        # another ranker than the one now serving, so nothing is activated.
+        changed = locked.active_ranker != compared_with
+        activated = not changed
+        if activated:
+            await repo.activate(locked, version, locked.active_ranker, "train", options.actor)
     return {
         "version": version,
         "activated": activated,
         "dry_run": options.dry_run,
-        "reason": None
-        if activated
-        else (
-            "dry run: nothing activated"
-            if options.dry_run and better
-            else "not better than the active ranker on the holdout "
-            "(the 95% interval of the gain is not above zero)"
-        ),
+        "reason": _reason(activated, better, changed, options.dry_run),
         "holdout": holdout,
         "counts": counts,
     }
+
+
+def _reason(activated: bool, better: bool, changed: bool, dry_run: bool) -> str | None:
+    if activated:
+        return None
+    if changed:
+        return "the active ranker changed while this trained: nothing activated, train again"
+    if dry_run and better:
+        return "dry run: nothing activated"
+    return (
+        "not better than the active ranker on the holdout "
+        "(the 95% interval of the gain is not above zero)"
+    )

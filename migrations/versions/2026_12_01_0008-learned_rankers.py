@@ -2,8 +2,8 @@
 (issue 13).
 
 ``ranker_models`` holds one row per trained model (the artefact is a file named by its
-SHA-256 under ``PONTE_MODELS_DIR``); the service role may SELECT, INSERT and UPDATE (only
-``activated_at`` / ``activated_by`` change), never DELETE: a version once served stays
+SHA-256 under ``PONTE_MODELS_DIR``); the service role may SELECT, INSERT and UPDATE only
+``activated_at`` / ``activated_by``, never DELETE: a version once served stays
 explainable. ``ranker_activations`` is append-only (SELECT, INSERT). ``tenants.active_ranker``
 names the model serving the tenant, NULL for the default scorer.
 
@@ -51,6 +51,7 @@ def upgrade() -> None:
         sa.Column("positives", sa.Integer(), nullable=False),
         sa.Column("shortlists", sa.Integer(), nullable=False),
         sa.Column("holdout", jsonb, nullable=False),
+        sa.Column("scoring", jsonb, nullable=False),
         sa.Column("parent_version", sa.Text(), nullable=True),
         sa.Column("trained_by", sa.Text(), nullable=True),
         sa.Column("created_at", stamp, server_default=sa.text("now()"), nullable=False),
@@ -90,7 +91,9 @@ def upgrade() -> None:
     )
     op.create_index("ix_ranker_activations_tenant_id_id", "ranker_activations", ["tenant_id", "id"])
     role = app_role()
-    op.execute(f"GRANT SELECT, INSERT, UPDATE ON ranker_models TO {role}")
+    op.execute(
+        f"GRANT SELECT, INSERT, UPDATE (activated_at, activated_by) ON ranker_models TO {role}"
+    )
     op.execute(f"GRANT SELECT, INSERT ON ranker_activations TO {role}")
 
 
