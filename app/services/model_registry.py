@@ -8,8 +8,8 @@
 - **Serving.** Every request reads the tenant's row (``active_ranker``) with the ranker it
   needs, so each process serves an activation on its next request; loaded models are cached
   per process by (tenant, version), which never changes meaning (artefacts are immutable).
-  A model that cannot be loaded is logged, remembered for ``/readyz`` (its ``rankers``
-  check), and the tenant is served by the default scorer until it is fixed or rolled back.
+  A model that cannot be loaded is logged, counted for ``/readyz`` (its ``rankers`` check),
+  and the tenant is served by the default scorer until it is fixed or rolled back.
 """
 
 from __future__ import annotations
