@@ -10,7 +10,7 @@ costs next to the weighted scorer.
    with the weighted scorer (bootstrap included) and the artefact's serialisation. The
    database read is not in this figure; bench/feedback_loop.py times ``train`` end to end on a
    real log.
-2. Times ``score`` + ``order_keys`` + ``contributions`` (of 50 rows) of the weighted scorer and
+2. Times ``score_and_order`` + ``contributions`` (of 50 rows) of the weighted scorer and
    of the learned ranker (prior, window 40, bounded tilt) on
    ``--rows`` rows and on 2,000 (about what one shortlist scores after retrieval).
 """
@@ -123,7 +123,7 @@ def score_cost(n: int, repeats: int = 50) -> dict[str, float]:
         samples = []
         for _ in range(repeats):
             t = time.perf_counter()
-            ranker.order_keys(columns, ranker.score(columns))
+            ranker.score_and_order(columns)
             ranker.contributions({f: v[:50] for f, v in columns.items()})
             samples.append(time.perf_counter() - t)
         out[name] = statistics.median(samples) * 1000

@@ -166,15 +166,16 @@ def test_a_reranker_orders_only_its_window_and_leaves_the_prior_below():
     # a model that only cares about distance, re-ranking the prior's best 10
     coef = np.array([5.0 if f == "distance" else 0.0 for f in FEATURES])
     ranker = LinearRanker("t", FEATURES, coef, np.full(len(FEATURES), 0.5), prior.weights, 1.0, 10)
-    scores = ranker.score(columns)
-    order = np.argsort(-ranker.order_keys(columns, scores), kind="stable")
+    scores, keys = ranker.score_and_order(columns)
+    assert np.array_equal(scores, ranker.score(columns))
+    order = np.argsort(-keys, kind="stable")
     by_prior = np.argsort(-prior.score(columns), kind="stable")
     assert set(order[:10]) == set(by_prior[:10])  # the same people on top…
     inside = order[:10]
     assert list(inside) == sorted(inside, key=lambda i: -scores[i])  # …in the model's order
     assert list(order[10:]) == list(by_prior[10:])  # the rest in the prior's
     unwindowed = LinearRanker("t", FEATURES, coef, np.full(len(FEATURES), 0.5), prior.weights, 1.0)
-    assert np.array_equal(unwindowed.order_keys(columns, scores), scores)
+    assert np.array_equal(unwindowed.score_and_order(columns)[1], unwindowed.score(columns))
 
 
 def test_a_bounded_tilt_moves_no_score_further_than_its_bound_and_still_adds_up():

@@ -16,7 +16,7 @@ contributions with it, so they still sum to the score minus the baseline. The bo
 a programme's learnt preferences may move a person past the relevance the default sees.
 
 It is a re-ranker: it orders the rows its prior ranks in its ``window`` (twice the depth of
-the lists it learnt from), and leaves the prior's order below (:meth:`order_keys`). A model
+the lists it learnt from), and leaves the prior's order below (:meth:`score_and_order`). A model
 fit on the top of shortlists has seen nothing further down; applied to every candidate it lets
 a near but unskilled person past a skilled one (bench/feedback_loop.py measured it).
 
@@ -84,9 +84,10 @@ class LinearRanker:
         out = np.empty((rows, len(self._features)))
         for j, name in enumerate(self._features):
             values = columns.get(name)
-            out[:, j] = (
-                self.fill[j] if values is None else np.where(np.isnan(values), self.fill[j], values)
-            )
+            out[:, j] = np.nan if values is None else values
+        unknown = np.isnan(out)
+        if unknown.any():
+            out[unknown] = np.broadcast_to(self.fill, out.shape)[unknown]
         return out
 
     def _tilt_scale(self, tilt: F64) -> F64:
@@ -99,26 +100,33 @@ class LinearRanker:
         )
         return scale
 
-    def score(self, columns: Columns) -> F64:
-        x = self._matrix(columns)
-        tilt = (x - self.fill) @ self.coef
-        scores: F64 = self.baseline + tilt * self._tilt_scale(tilt)
-        if self.prior is not None:
-            scores = scores + self.prior_coef * self.prior.score(columns)
-        return scores
-
-    def order_keys(self, columns: Columns, scores: F64) -> F64:
-        """A re-ranker: the prior's best ``window`` rows first, in this model's order, then the
-        rest in the prior's. The model learnt from the top of shortlists; below it, where it
-        saw nothing, the prior's order stands."""
-        if self.prior is None or self.window is None or len(scores) <= self.window:
-            return scores
+    def _scores(self, columns: Columns) -> tuple[F64, F64 | None]:
+        """The scores, and the prior's (None without a prior)."""
+        tilt = self._matrix(columns) @ self.coef - self.baseline
+        if self.max_tilt is not None:
+            bound = abs(self.prior_coef) * self.max_tilt
+            tilt = np.clip(tilt, -bound, bound)
+        scores: F64 = self.baseline + tilt
+        if self.prior is None:
+            return scores, None
         prior = self.prior.score(columns)
+        return scores + self.prior_coef * prior, prior
+
+    def score(self, columns: Columns) -> F64:
+        return self._scores(columns)[0]
+
+    def score_and_order(self, columns: Columns) -> tuple[F64, F64]:
+        """The scores, and the order: a re-ranker's. The prior's best ``window`` rows come
+        first, in this model's order, then the rest in the prior's: the model learnt from the
+        top of shortlists; below it, where it saw nothing, the prior's order stands."""
+        scores, prior = self._scores(columns)
+        if prior is None or self.window is None or len(scores) <= self.window:
+            return scores, scores
         inside = np.zeros(len(scores), dtype=bool)
-        inside[np.argsort(-prior, kind="stable")[: self.window]] = True
+        inside[np.argpartition(-prior, self.window - 1)[: self.window]] = True
         lift = prior.max() + 1.0 - scores[inside].min()
         keys: F64 = np.where(inside, scores + lift, prior)
-        return keys
+        return scores, keys
 
     def contributions(self, columns: Columns) -> dict[str, F64]:
         parts = (self._matrix(columns) - self.fill) * self.coef

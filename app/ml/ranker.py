@@ -77,9 +77,9 @@ class Ranker(Protocol):
         """Per feature, what it added to each row's score (NaN where it was not used)."""
         ...
 
-    def order_keys(self, columns: Columns, scores: F64) -> F64:
-        """What rows are ordered by, descending: the scores themselves, except for a
-        re-ranker, which orders only the rows its prior puts in its window."""
+    def score_and_order(self, columns: Columns) -> tuple[F64, F64]:
+        """The scores, and what rows are ordered by (descending): the scores themselves,
+        except for a re-ranker, which orders only the rows its prior puts in its window."""
         ...
 
 
@@ -136,8 +136,9 @@ class WeightedRanker:
             for name, part in parts.items()
         }
 
-    def order_keys(self, columns: Columns, scores: F64) -> F64:
-        return scores
+    def score_and_order(self, columns: Columns) -> tuple[F64, F64]:
+        scores = self.score(columns)
+        return scores, scores
 
     def score(self, columns: Columns) -> F64:
         parts, den = self._parts(columns)

@@ -298,10 +298,10 @@ class RankingService:
         else:
             skills, must, nice = await self._match_groups(pairs)
         columns = feature_columns(pairs, must, nice)
-        raw = ranker.score(columns)
-        scores = np.round(raw, 6).tolist()
         # The order is the ranker's to give (a re-ranker orders only its window by its score).
-        keys = np.round(ranker.order_keys(columns, raw), 6).tolist()
+        raw, order_by = ranker.score_and_order(columns)
+        scores = np.round(raw, 6).tolist()
+        keys = np.round(order_by, 6).tolist()
         ids = pairs.candidate_id if scope.ranked == "c" else pairs.vacancy_id
         order = sorted(range(n), key=lambda i: (-keys[i], str(ids[i])))
         chosen = order if limit is None else order[:limit]
