@@ -293,3 +293,26 @@ async def test_another_process_serves_an_activation_on_its_next_request(
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+async def test_a_failing_model_is_not_reread_on_every_request(
+    client, admin, learnt, settings, owner_engine, monkeypatch
+):
+    from sqlalchemy import text
+
+    from app.db.engine import session_factory
+
+    _, summary = learnt
+    model = (await client.get(f"/v1/models/{summary['version']}", headers=admin)).json()
+    path = settings.models_dir / f"{model['sha256']}.skops"
+    os.chmod(path, 0o644)
+    path.write_bytes(b"not a model")
+    model_registry.configure(settings.models_dir)
+    reads = []
+    real = model_registry.read_artefact
+    monkeypatch.setattr(model_registry, "read_artefact", lambda d: reads.append(d) or real(d))
+    async with session_factory(owner_engine)() as session:
+        tenant_id = await session.scalar(text("SELECT id FROM tenants WHERE name = 'alpha'"))
+        for _ in range(3):
+            assert await model_registry.serving(session, tenant_id, summary["version"]) is None
+    assert len(reads) == 1  # tried again only after RETRY_FAILED_S

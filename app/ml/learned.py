@@ -90,22 +90,17 @@ class LinearRanker:
             out[unknown] = np.broadcast_to(self.fill, out.shape)[unknown]
         return out
 
-    def _tilt_scale(self, tilt: F64) -> F64:
-        """Per row, the factor that brings the tilt within ``max_tilt`` (1 where it is)."""
+    def _bounded(self, tilt: F64) -> F64:
+        """The tilt within ``max_tilt`` (in the score's units: times the prior's weight)."""
         if self.max_tilt is None:
-            return np.ones(len(tilt))
+            return tilt
         bound = abs(self.prior_coef) * self.max_tilt
-        scale: F64 = np.divide(
-            np.clip(tilt, -bound, bound), tilt, out=np.ones(len(tilt)), where=tilt != 0
-        )
-        return scale
+        clipped: F64 = np.clip(tilt, -bound, bound)
+        return clipped
 
     def _scores(self, columns: Columns) -> tuple[F64, F64 | None]:
         """The scores, and the prior's (None without a prior)."""
-        tilt = self._matrix(columns) @ self.coef - self.baseline
-        if self.max_tilt is not None:
-            bound = abs(self.prior_coef) * self.max_tilt
-            tilt = np.clip(tilt, -bound, bound)
+        tilt = self._bounded(self._matrix(columns) @ self.coef - self.baseline)
         scores: F64 = self.baseline + tilt
         if self.prior is None:
             return scores, None
@@ -130,7 +125,9 @@ class LinearRanker:
 
     def contributions(self, columns: Columns) -> dict[str, F64]:
         parts = (self._matrix(columns) - self.fill) * self.coef
-        parts *= self._tilt_scale(parts.sum(axis=1))[:, None]
+        raw = parts.sum(axis=1)
+        # a bounded row's parts shrink with its tilt, so they still add up to it
+        parts *= np.divide(self._bounded(raw), raw, out=np.ones(len(raw)), where=raw != 0)[:, None]
         out = {name: parts[:, j] for j, name in enumerate(self._features)}
         if self.prior is not None:
             for name, part in self.prior.contributions(columns).items():

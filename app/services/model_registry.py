@@ -19,6 +19,7 @@ import os
 import re
 import tempfile
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from pathlib import Path
@@ -35,6 +36,9 @@ from app.repositories.rankers import RankerRepository
 log = structlog.get_logger("ponte.rankers")
 
 CACHE_SIZE = 64
+# A model that failed to load is tried again after this long, not on every request: each try
+# reads and hashes the file.
+RETRY_FAILED_S = 60.0
 SUFFIX = ".skops"
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 
@@ -48,6 +52,8 @@ class _State:
         self.models_dir = Path("./models")
         self.cache: OrderedDict[tuple[uuid.UUID, str], LinearRanker] = OrderedDict()
         self.failures: dict[uuid.UUID, str] = {}
+        # (tenant, version) → when its load last failed
+        self.failed_at: dict[tuple[uuid.UUID, str], float] = {}
         self.lock = threading.Lock()
 
 
@@ -60,6 +66,7 @@ def configure(models_dir: Path) -> None:
         _state.models_dir = Path(models_dir)
         _state.cache.clear()
         _state.failures.clear()
+        _state.failed_at.clear()
 
 
 def write_artefact(artefact: dict[str, Any], *, write: bool = True) -> str:
@@ -139,6 +146,7 @@ async def load(session: AsyncSession, tenant_id: uuid.UUID, version: str) -> Lin
         raise ArtefactError(f"model '{version}' reads features this service does not compute")
     with _state.lock:
         _state.cache[key] = ranker
+        _state.failed_at.pop(key, None)  # loads now (an activation checks it so)
         while len(_state.cache) > CACHE_SIZE:
             _state.cache.popitem(last=False)
     return ranker
@@ -147,6 +155,11 @@ async def load(session: AsyncSession, tenant_id: uuid.UUID, version: str) -> Lin
 async def serving(session: AsyncSession, tenant_id: uuid.UUID, version: str) -> LinearRanker | None:
     """The model to serve, or None (and the failure logged and remembered) when it cannot be
     loaded; the caller then serves the default scorer."""
+    key = (tenant_id, version)
+    with _state.lock:
+        failed = _state.failed_at.get(key)
+    if failed is not None and time.monotonic() - failed < RETRY_FAILED_S:
+        return None
     try:
         ranker = await load(session, tenant_id, version)
     except ArtefactError as exc:
@@ -154,6 +167,7 @@ async def serving(session: AsyncSession, tenant_id: uuid.UUID, version: str) -> 
         with _state.lock:
             first = _state.failures.get(tenant_id) != message
             _state.failures[tenant_id] = message
+            _state.failed_at[key] = time.monotonic()
         if first:
             log.error("ranker_fallback", tenant=str(tenant_id), version=version, error=str(exc))
         return None

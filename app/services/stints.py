@@ -70,14 +70,18 @@ class Span:
 class Stint:
     """One (vacancy, candidate) pair's internships and contracts."""
 
-    __slots__ = ("contract", "contracts", "internships", "running")
+    __slots__ = ("contracts", "internships", "running")
 
     def __init__(self) -> None:
         self.internships: list[Internship] = []
         self.running: Internship | None = None  # the internship under way
-        self.contract = False
         # Each contract's [hired, ended) (ended None while it stands).
         self.contracts: list[list[dt.datetime | None]] = []
+
+    @property
+    def contract(self) -> bool:
+        """Whether a contract stands now."""
+        return bool(self.contracts) and self.contracts[-1][1] is None
 
     def apply(self, event: str, months: int | None, at: dt.datetime) -> None:
         running = self.running
@@ -95,10 +99,8 @@ class Stint:
                 running.ended_at = at
                 self.running = None
             if event == "hired" and not self.contract:
-                self.contract = True
                 self.contracts.append([at, None])
             elif event == "dropped_out" and self.contract:
-                self.contract = False
                 self.contracts[-1][1] = at
 
     def spans(self) -> list[Span]:
