@@ -349,8 +349,8 @@ def train(
     max_tilt: Annotated[
         float,
         typer.Option(
-            help="How far learnt preferences may move a score, in the default scorer's 0-1 "
-            "units (0: unbounded)",
+            help="How far learnt preferences may move a score, in the model's log-odds "
+            "(0: unbounded)",
             min=0,
         ),
     ] = training.DEFAULT_MAX_TILT,

@@ -191,10 +191,42 @@ def test_a_bounded_tilt_moves_no_score_further_than_its_bound_and_still_adds_up(
     free = LinearRanker("t", FEATURES, coef, fill, prior.weights, 2.0)
     base = 2.0 * prior.score(columns) + bounded.baseline
     tilt = bounded.score(columns) - base
-    assert np.abs(tilt).max() == pytest.approx(2.0 * 0.05)
+    assert np.abs(tilt).max() == pytest.approx(0.05)  # in the model's units, whatever a is
     assert np.abs(free.score(columns) - base).max() > 0.5  # unbounded, it goes much further
     parts = bounded.contributions(columns)
     assert np.allclose(sum(parts.values()), bounded.score(columns) - bounded.baseline)
     restored = LinearRanker.from_artefact("t", bounded.artefact(None, {}))
     assert restored.max_tilt == 0.05
     assert np.allclose(restored.score(columns), bounded.score(columns))
+
+
+def test_an_artefact_bounded_in_the_priors_units_still_loads_with_its_bound_converted():
+    from app.ml.features import FEATURES
+    from app.ml.learned import FORMAT_PRIOR_UNITS
+    from app.ml.ranker import WeightedRanker
+
+    prior = WeightedRanker()
+    rng = np.random.default_rng(6)
+    columns = {f: rng.random(100) for f in FEATURES}
+    coef = rng.normal(0, 3, len(FEATURES))
+    ranker = LinearRanker("t", FEATURES, coef, np.full(len(FEATURES), 0.5), prior.weights, 4.0)
+    old = ranker.artefact(None, {}) | {"format": FORMAT_PRIOR_UNITS, "max_tilt": 0.05}
+    restored = LinearRanker.from_artefact("t", old)
+    assert restored.max_tilt == pytest.approx(4.0 * 0.05)
+    base = 4.0 * prior.score(columns) + restored.baseline
+    assert np.abs(restored.score(columns) - base).max() == pytest.approx(0.2)
+    with pytest.raises(ValueError, match="artefact"):
+        LinearRanker.from_artefact("t", old | {"format": "ponte-linear-ranker-2"})
+
+
+def test_the_position_weights_do_not_change_how_hard_the_penalty_pulls():
+    # every example shown at rank 20: corrected, each weighs 20, the same for all, so the fit
+    # must equal the uncorrected one; unscaled weights would regularise it 20 times less
+    rng = np.random.default_rng(7)
+    x = rng.random((200, 2))
+    labels = (x[:, 0] + rng.normal(0, 0.3, 200) > 0.6).astype(float)
+    data = learning.Examples(x, labels, np.full(200, 20), np.repeat(np.arange(20), 10))
+    for family in learning.FAMILIES:
+        plain = learning.fit(data, family, correct_bias=False, c=0.01)
+        weighted = learning.fit(data, family, correct_bias=True, c=0.01)
+        assert np.allclose(plain.coef, weighted.coef, rtol=1e-4), family

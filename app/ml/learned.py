@@ -11,9 +11,14 @@ nothing. Scores are on the model's own scale (higher is better), not in [0, 1] l
 weighted scorer's.
 
 The features' own part, the tilt ``Σ w_f · (x̃_f − μ_f)``, may be bounded (``max_tilt``, in the
-prior's 0–1 units, times ``a``): a row's tilt beyond the bound is scaled down, and its
-contributions with it, so they still sum to the score minus the baseline. The bound is how far
-a programme's learnt preferences may move a person past the relevance the default sees.
+model's own units: the log-odds of the pairwise model): a row's tilt beyond the bound is scaled
+down, and its contributions with it, so they still sum to the score minus the baseline. The
+bound is how far a programme's learnt preferences may move a person past the relevance the
+default sees: at 0.15, the learnt part changes the model's odds that one person is preferred to
+another by a factor of at most e^0.3 ≈ 1.35. Being in the model's units, not the prior's, it
+gives a model that trusts its prior more (a larger ``a``) less room to move people in the
+prior's terms — and trusting the prior for what was only its rank is the error the
+position-bias correction removes (docs/EVALUATION.md, "Learned rankers", shows the effect).
 
 It is a re-ranker: it orders the rows its prior ranks in its ``window`` (twice the depth of
 the lists it learnt from), and leaves the prior's order below (:meth:`score_and_order`). A model
@@ -36,7 +41,10 @@ import numpy.typing as npt
 from app.ml.ranker import F64, Columns, WeightedRanker
 
 LEARNED = "learned"
-ARTEFACT_FORMAT = "ponte-linear-ranker-3"
+ARTEFACT_FORMAT = "ponte-linear-ranker-4"
+# Format 3 bounded the tilt in the prior's units: it still loads (its bound converted), so a
+# model trained before keeps serving until a new one replaces it.
+FORMAT_PRIOR_UNITS = "ponte-linear-ranker-3"
 
 
 class LinearRanker:
@@ -91,11 +99,10 @@ class LinearRanker:
         return out
 
     def _bounded(self, tilt: F64) -> F64:
-        """The tilt within ``max_tilt`` (in the score's units: times the prior's weight)."""
+        """The tilt within ``max_tilt``."""
         if self.max_tilt is None:
             return tilt
-        bound = abs(self.prior_coef) * self.max_tilt
-        clipped: F64 = np.clip(tilt, -bound, bound)
+        clipped: F64 = np.clip(tilt, -self.max_tilt, self.max_tilt)
         return clipped
 
     def _scores(self, columns: Columns) -> tuple[F64, F64 | None]:
@@ -163,15 +170,20 @@ class LinearRanker:
 
     @classmethod
     def from_artefact(cls, version: str, artefact: Mapping[str, Any]) -> LinearRanker:
-        if artefact.get("format") != ARTEFACT_FORMAT:
+        found = artefact.get("format")
+        if found not in (ARTEFACT_FORMAT, FORMAT_PRIOR_UNITS):
             raise ValueError(f"not a {ARTEFACT_FORMAT} artefact")
+        prior_coef = float(artefact.get("prior_coef", 0.0))
+        max_tilt = None if artefact.get("max_tilt", -1.0) < 0 else float(artefact["max_tilt"])
+        if found == FORMAT_PRIOR_UNITS and max_tilt is not None:
+            max_tilt *= abs(prior_coef)
         return cls(
             version,
             artefact["features"],
             artefact["coef"],
             artefact["fill"],
             prior=artefact.get("prior") or None,
-            prior_coef=float(artefact.get("prior_coef", 0.0)),
+            prior_coef=prior_coef,
             window=int(artefact.get("window", 0)) or None,
-            max_tilt=None if artefact.get("max_tilt", -1.0) < 0 else float(artefact["max_tilt"]),
+            max_tilt=max_tilt,
         )

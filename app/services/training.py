@@ -42,7 +42,7 @@ from app.services.rankers import default_ranker, ranker_for
 HOLDOUT_SHARE = 0.2
 DEFAULT_MIN_EXAMPLES = 200
 DEFAULT_MIN_POSITIVES = 20
-DEFAULT_MAX_TILT = 0.05
+DEFAULT_MAX_TILT = 0.15
 
 
 @dataclass
@@ -61,7 +61,7 @@ class TrainingOptions:
     prior: bool = True
     # The re-ranker's window, in multiples of the deepest rank it learnt from (0: none).
     window_factor: int = 2
-    # Bound on the features' own tilt of a row's score, in the prior's units (None: none):
+    # Bound on the features' own tilt of a row's score, in the model's log-odds (None: none):
     # how far the programme's learnt preferences may move a person past the relevance the
     # default scorer sees (docs/EVALUATION.md, "Learned rankers": the trade-off measured).
     max_tilt: float | None = DEFAULT_MAX_TILT
