@@ -1,5 +1,5 @@
 """The ``ponte`` command: serve, demo, migrate, downgrade, revision, tenants, keys, reembed,
-eval, train, feedback import and rebuild-spans."""
+eval, train, feedback import and rebuild-spans; rerank and worker live in app/cli_jobs.py."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import signal
 import sys
+import uuid
 from collections.abc import Awaitable, Callable
 from importlib import resources as package_files
 from pathlib import Path
@@ -17,15 +18,16 @@ import typer
 from rich.progress import MofNCompleteColumn, Progress
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.config import Settings, get_settings
+from app import cli_jobs, cli_support
+from app.config import Settings
 from app.db import migrate as migrations
 from app.db.engine import DatabaseUrls, create_engine, resolve_database, session_factory
 from app.errors import AppError
-from app.logging import configure_logging
 from app.ml.encoder import Encoder
 from app.schemas import CandidateIn, CandidateSensitiveIn, EmployerIn, Principal, Role, VacancyIn
 from app.services import evaluation, model_registry, placement_spans, training, vector_jobs
 from app.services import feedback_import as feedback_import_service
+from app.services import jobs as job_service
 from app.services import keys as key_service
 from app.services.concurrency import Preconditions
 from app.services.resources import (
@@ -42,19 +44,12 @@ feedback_cli = typer.Typer(help="Recruiter feedback and placement outcomes.")
 cli.add_typer(tenants_cli, name="tenants")
 cli.add_typer(keys_cli, name="keys")
 cli.add_typer(feedback_cli, name="feedback")
+cli.command("rerank")(cli_jobs.rerank)
+cli.command("worker")(cli_jobs.worker)
 
 T = TypeVar("T")
-
-
-def _settings() -> Settings:
-    settings = get_settings()
-    configure_logging(settings.log_level, settings.log_json)
-    return settings
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code=1)
+_settings = cli_support.settings
+_fail = cli_support.fail
 
 
 def _with_session(
@@ -251,14 +246,23 @@ def reembed(
                 async with sessions() as session, session.begin():
                     await vector_jobs.mark_all_stale(session)
             done = {"candidates": 0, "vacancies": 0}
+            touched: set[uuid.UUID] = set()
             for kind in done:
                 while True:
                     async with sessions() as session, session.begin():
-                        count = await vector_jobs.reembed_batch(session, encoder, kind, batch)
-                    if not count:
+                        tenants = await vector_jobs.reembed_batch(session, encoder, kind, batch)
+                    if not tenants:
                         break
-                    done[kind] += count
+                    done[kind] += len(tenants)
+                    touched.update(tenants)
                     typer.echo(f"{kind}: {done[kind]} re-embedded", err=True)
+            # new vectors, new rankings: each tenant touched gets a re-rank queued (issue 14)
+            async with sessions() as session, session.begin():
+                for tenant_id in sorted(touched):
+                    job = await job_service.queue_rerank(
+                        session, tenant_id, "reembed", created_by="cli"
+                    )
+                    typer.echo(f"re-rank queued: job {job.id}", err=True)
             return done
         finally:
             await engine.dispose()

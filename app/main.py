@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app import __version__
-from app.api import feedback, health, keys, matching, metrics, models, resources
+from app.api import feedback, health, jobs, keys, matching, metrics, models, resources
 from app.api.middleware import BodyLimitMiddleware, Metrics, RequestContextMiddleware
 from app.api.problems import register_problem_handlers
 from app.config import Settings, get_settings
@@ -109,6 +109,7 @@ def create_app(
         feedback.router,
         metrics.router,
         models.router,
+        jobs.router,
     ):
         app.include_router(router)
     app.add_middleware(

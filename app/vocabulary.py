@@ -86,3 +86,13 @@ GATES = ("status", "not_placed", "availability", "language", "commute", "permit"
 def cefr_rank(level: object) -> int:
     """A1 = 1 … C2 = 6, native = 7, anything else (or nothing) 0 — as SQL ``ponte_cefr_rank``."""
     return CEFR_RANK.get(str(level).upper(), 0) if level is not None else 0
+
+
+# Jobs (issue 14): what kind, where a job is, what queued it; a task of a job (a block of
+# vacancies) is queued until a worker commits it done or gives up on it.
+JOB_KINDS = ("rerank",)
+JOB_STATES = ("queued", "running", "done", "failed", "cancelled")
+JOB_TRIGGERS = ("cli", "api", "activate", "rollback", "reembed", "schedule")
+TASK_STATES = ("queued", "done", "failed")
+# Where a shortlist snapshot came from: a caller's request, or a batch job's run.
+SHORTLIST_ORIGINS = ("request", "batch")

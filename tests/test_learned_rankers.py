@@ -13,6 +13,7 @@ import time
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from app.cli import cli
 from app.services import model_registry
@@ -93,7 +94,44 @@ async def test_train_activate_serve_and_roll_back(client, admin, learnt, setting
     # nothing served before the default here: a second rollback has nowhere to go
     again = await client.post("/v1/models/rollback", headers=admin)
     assert again.status_code == 409
-    assert (await client.post(f"/v1/models/{version}/activate", headers=admin)).status_code == 200
+    reactivated = await client.post(f"/v1/models/{version}/activate", headers=admin)
+    assert reactivated.status_code == 200
+
+    # every switch queued a re-rank of the open vacancies, in the switch's own transaction
+    jobs = (await client.get("/v1/jobs", headers=admin)).json()["items"]
+    assert [(j["trigger"], j["state"], j["params"]["vacancies"]) for j in jobs] == [
+        ("activate", "queued", 10),
+        ("rollback", "queued", 10),
+        ("activate", "queued", 10),
+    ]
+    assert jobs[-1]["id"] == summary["rerank_job_id"]
+    assert jobs[1]["id"] == rolled.json()["rerank_job_id"]
+    assert jobs[0]["id"] == reactivated.json()["rerank_job_id"]
+
+
+async def test_each_tenants_batch_run_uses_its_own_active_ranker(
+    client, admin, learnt, cli_env, make_key, owner_engine
+):
+    _, summary = learnt
+    beta = await make_key("beta", "admin")
+    await load_programme(client, beta, people=12, vacancies=2)
+    # one run over every tenant: alpha's learnt model, beta's default scorer
+    result = await run_cli(cli_env, "rerank", "--limit", "5")
+    assert result.exit_code == 0, result.output
+    views = [json.loads(line) for line in result.stdout.strip().splitlines()]
+    assert sorted((v["state"], v["vacancies"]) for v in views) == [("done", 2), ("done", 10)]
+    async with owner_engine.connect() as conn:
+        rows = await conn.execute(
+            text(
+                "SELECT t.name, s.ranker_version, count(*) FROM shortlists s JOIN tenants t "
+                "ON t.id = s.tenant_id WHERE s.origin = 'batch' GROUP BY 1, 2 ORDER BY 1"
+            )
+        )
+        found = [tuple(row) for row in rows]
+    assert found[0] == ("alpha", summary["version"], 10)
+    assert found[1][0] == "beta"
+    assert found[1][1].startswith("weighted-v1")
+    assert found[1][2] == 2
 
 
 async def test_rollbacks_walk_back_one_activation_at_a_time(client, admin, learnt, cli_env):

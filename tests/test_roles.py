@@ -31,6 +31,7 @@ EXPECTED: dict[tuple[str, str], str | frozenset[str]] = {
     ("POST", "/v1/vacancies/{external_id}/shortlists"): ANY_KEY,
     ("GET", "/v1/vacancies/{external_id}/shortlists"): ANY_KEY,
     ("GET", "/v1/shortlists/{shortlist_id}"): ANY_KEY,
+    ("GET", "/v1/vacancies/{external_id}/shortlists/changes"): ANY_KEY,
     ("GET", "/v1/candidates/{external_id}/matches"): ANY_KEY,
     ("POST", "/v1/candidates:bulk"): WRITERS,
     ("POST", "/v1/vacancies:bulk"): WRITERS,
@@ -50,6 +51,10 @@ EXPECTED: dict[tuple[str, str], str | frozenset[str]] = {
     ("GET", "/v1/models/{version}"): ADMIN,
     ("POST", "/v1/models/{version}/activate"): ADMIN,
     ("POST", "/v1/models/rollback"): ADMIN,
+    ("GET", "/v1/jobs"): ADMIN,
+    ("GET", "/v1/jobs/{job_id}"): ADMIN,
+    ("POST", "/v1/jobs/rerank"): ADMIN,
+    ("POST", "/v1/jobs/{job_id}/cancel"): ADMIN,
 }
 for plural in ("employers", "vacancies", "candidates"):
     EXPECTED[("GET", f"/v1/{plural}")] = ANY_KEY

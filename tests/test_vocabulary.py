@@ -61,6 +61,11 @@ async def test_sql_cefr_rank_agrees(owner_engine):
         ("placement_spans", "kind", vocabulary.SPAN_KINDS),
         ("ranker_models", "family", vocabulary.MODEL_FAMILIES),
         ("ranker_activations", "action", vocabulary.MODEL_ACTIONS),
+        ("jobs", "kind", vocabulary.JOB_KINDS),
+        ("jobs", "state", vocabulary.JOB_STATES),
+        ("jobs", "trigger", vocabulary.JOB_TRIGGERS),
+        ("job_tasks", "state", vocabulary.TASK_STATES),
+        ("shortlists", "origin", vocabulary.SHORTLIST_ORIGINS),
     ],
 )
 async def test_check_constraints_allow_exactly_the_vocabulary(owner_engine, table, column, values):

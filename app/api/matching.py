@@ -75,6 +75,22 @@ async def list_shortlists(
 
 
 @router.get(
+    "/v1/vacancies/{external_id}/shortlists/changes",
+    summary="What changed between the vacancy's two latest shortlists",
+)
+async def shortlist_changes(
+    external_id: ExternalIdPath,
+    session: SessionDep,
+    principal: ShortlistReader,
+    encoder: EncoderDep,
+    top: Annotated[
+        int | None, Query(ge=1, le=200, description="Compare only the top ranks")
+    ] = None,
+) -> Any:
+    return await ShortlistService(session, principal, encoder).changes(external_id, top)
+
+
+@router.get(
     "/v1/shortlists/{shortlist_id}",
     response_model=ShortlistOut,
     summary="A stored shortlist with its items",

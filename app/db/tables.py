@@ -33,6 +33,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.db.base import Base
 from app.vocabulary import (
     CANDIDATE_STATUSES,
+    SHORTLIST_ORIGINS,
     STATUS_SOURCES,
     VACANCY_CONTRACTS,
     VACANCY_STATUSES,
@@ -362,6 +363,16 @@ class Shortlist(Base):
         Index(
             "ix_shortlists_tenant_id_vacancy_id_created_at", "tenant_id", "vacancy_id", "created_at"
         ),
+        # a batch job's run (app/db/job_tables.py) stores one snapshot per vacancy, never two
+        ForeignKeyConstraint(["tenant_id", "job_id"], ["jobs.tenant_id", "jobs.id"]),
+        Index(
+            "ix_shortlists_job_id_vacancy_id",
+            "job_id",
+            "vacancy_id",
+            unique=True,
+            postgresql_where=text("job_id IS NOT NULL"),
+        ),
+        CheckConstraint(_in("origin", SHORTLIST_ORIGINS), name="origin"),
     )
 
     id: Mapped[uuid.UUID] = _uuid_pk()
@@ -375,6 +386,8 @@ class Shortlist(Base):
     params: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     excluded_by_gate: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     considered: Mapped[int] = mapped_column(Integer, nullable=False)
+    origin: Mapped[str] = mapped_column(Text, nullable=False, server_default="request")
+    job_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
 
 
 class ShortlistItem(Base):

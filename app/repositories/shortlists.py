@@ -22,10 +22,11 @@ def _json(value: Any) -> str:
 # exist (someone erased meanwhile is left out and the ranks close up), then what was stored.
 _INSERT_SNAPSHOT = text(
     "WITH s AS (INSERT INTO shortlists (id, tenant_id, vacancy_id, key_id, "
-    "ranker_version, feature_version, embedding_model, params, excluded_by_gate, considered) "
+    "ranker_version, feature_version, embedding_model, params, excluded_by_gate, considered, "
+    "origin, job_id) "
     "VALUES (:id, :tenant_id, :vacancy_id, :key_id, :ranker_version, :feature_version, "
     ":embedding_model, CAST(:params AS jsonb), CAST(:excluded_by_gate AS jsonb), "
-    ":considered) RETURNING created_at), "
+    ":considered, :origin, :job_id) RETURNING created_at), "
     "r AS (SELECT x.*, row_number() OVER (ORDER BY x.rank) AS kept_rank "
     "FROM jsonb_to_recordset(CAST(:items AS jsonb)) AS x(rank integer, "
     "candidate_id uuid, score double precision, features jsonb, explanation jsonb) "
@@ -58,6 +59,8 @@ class ShortlistRepository:
             await self.session.execute(
                 _INSERT_SNAPSHOT,
                 {
+                    "origin": "request",
+                    "job_id": None,
                     **shortlist,
                     "id": snapshot_id,
                     "params": _json(shortlist["params"]),
@@ -66,7 +69,11 @@ class ShortlistRepository:
                 },
             )
         ).one()
-        stored = Shortlist(**shortlist, id=snapshot_id, created_at=row[0])
+        stored = Shortlist(
+            **{"origin": "request", "job_id": None, **shortlist},
+            id=snapshot_id,
+            created_at=row[0],
+        )
         return stored, list(row[1] or [])
 
     async def get(self, tenant_id: uuid.UUID, shortlist_id: uuid.UUID) -> Shortlist | None:

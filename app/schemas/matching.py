@@ -61,6 +61,10 @@ class ShortlistSummaryOut(BaseModel):
     excluded_by_gate: dict[str, int] = Field(
         description="Per gate, candidates it failed (one candidate may fail several)"
     )
+    origin: Literal["request", "batch"] = Field(
+        description="Asked for over HTTP, or made by a batch re-rank"
+    )
+    job_id: uuid.UUID | None = Field(description="The batch job's run that made it")
 
 
 class ShortlistOut(ShortlistSummaryOut):

@@ -26,6 +26,8 @@ class Permission(StrEnum):
     metrics_ranking = "metrics:ranking"
     models_read = "models:read"
     models_manage = "models:manage"
+    jobs_read = "jobs:read"
+    jobs_manage = "jobs:manage"
     keys_manage = "keys:manage"
     tenant_settings = "tenant:settings"
 

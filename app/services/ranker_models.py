@@ -1,9 +1,11 @@
 """The tenant's learned rankers as the API shows them, and switching between them: activate a
 version, or roll back to whatever served before the current one (possibly the default
-scorer). Every switch is a row of ``ranker_activations``, taken under the tenant's row lock."""
+scorer). Every switch is a row of ``ranker_activations``, taken under the tenant's row lock,
+and queues a re-rank of the tenant's open vacancies (app/services/jobs.py)."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,6 +16,7 @@ from app.repositories.rankers import RankerRepository
 from app.repositories.tenants import TenantRepository
 from app.schemas import Principal
 from app.services import model_registry
+from app.services.jobs import queue_rerank
 from app.services.rankers import ranker_for
 
 
@@ -79,11 +82,13 @@ class RankerModelService:
             await model_registry.load(self.session, tenant_id, version)
         except model_registry.ArtefactError as exc:
             raise Conflict(f"model '{version}' cannot be served: {exc}") from exc
+        job = None
         if tenant.active_ranker != version:
             await self.repo.activate(
                 tenant, version, tenant.active_ranker, "activate", self.principal.key_id
             )
-        return await self.get(version)
+            job = await self._queue_rerank("activate")
+        return await self.get(version) | {"rerank_job_id": job}
 
     async def rollback(self) -> dict[str, Any]:
         """Back to the ranker that served before the current one (None: the default)."""
@@ -101,4 +106,17 @@ class RankerModelService:
         before = origin.previous if origin is not None else None
         await self.repo.activate(tenant, target, before, "rollback", self.principal.key_id)
         serving = await ranker_for(self.session, tenant_id)
-        return {"active": target, "serving": serving.version, "rolled_back": current.version}
+        return {
+            "active": target,
+            "serving": serving.version,
+            "rolled_back": current.version,
+            "rerank_job_id": await self._queue_rerank("rollback"),
+        }
+
+    async def _queue_rerank(self, trigger: str) -> uuid.UUID:
+        """The open vacancies' shortlists are re-ranked with the ranker now serving (issue
+        14): queued in this transaction, so the job exists exactly when the switch does."""
+        job = await queue_rerank(
+            self.session, self.principal.tenant_id, trigger, created_by=self.principal.key_id
+        )
+        return job.id

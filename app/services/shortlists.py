@@ -26,6 +26,7 @@ from app.services.explanations import public_explanation, stored_explanation
 from app.services.pool import forget_candidates
 from app.services.rankers import ranker_for
 from app.services.ranking import Ranked, RankingService, enabled_gates
+from app.services.shortlist_changes import compare
 from app.vocabulary import GATES
 
 
@@ -54,20 +55,34 @@ class ShortlistService:
         return vacancy, ranker, await ranking.rank_candidates(vacancy, limit, ranker, gates)
 
     async def create_shortlist(
-        self, vacancy_external_id: str, limit: int, gate_switches: dict[str, bool] | None
+        self,
+        vacancy_external_id: str,
+        limit: int,
+        gate_switches: dict[str, bool] | None,
+        *,
+        job_id: uuid.UUID | None = None,
+        ranker: Ranker | None = None,
     ) -> dict[str, Any]:
-        """Ranks the tenant's candidates for a vacancy and stores the result as a snapshot."""
+        """Ranks the tenant's candidates for a vacancy and stores the result as a snapshot: a
+        request's, or (``job_id``) a batch run's, with the ranker the run was handed."""
         gates = enabled_gates(gate_switches)
-        vacancy, ranker, (ranked, excluded, total) = await self.rank(
-            vacancy_external_id, limit, gates
-        )
+        if ranker is None:
+            vacancy, ranker, (ranked, excluded, total) = await self.rank(
+                vacancy_external_id, limit, gates
+            )
+        else:
+            ranking = RankingService(self.session, self.principal, self.encoder)
+            vacancy = await ranking.vacancy(vacancy_external_id)
+            ranked, excluded, total = await ranking.rank_candidates(vacancy, limit, ranker, gates)
         params = {"limit": limit, "gates": {g: g in gates for g in GATES}}
         stored = [stored_explanation(item) for item in ranked]
         snapshot, kept = await self.repo.create(
             {
                 "tenant_id": self.principal.tenant_id,
                 "vacancy_id": vacancy.id,
-                "key_id": self.principal.key_id,
+                "key_id": None if job_id else self.principal.key_id,
+                "origin": "batch" if job_id else "request",
+                "job_id": job_id,
                 "ranker_version": ranker.version,
                 "feature_version": FEATURE_VERSION,
                 "embedding_model": self.encoder.model_id,
@@ -135,6 +150,32 @@ class ShortlistService:
         rows = await self.repo.list_for_vacancy(self.principal.tenant_id, vacancy.id, limit)
         return [_summary(row, vacancy_external_id) for row in rows]
 
+    async def changes(self, vacancy_external_id: str, top: int | None) -> dict[str, Any]:
+        """Compares the vacancy's two latest snapshots (the latest with nothing when it is the
+        only one): who entered, left and moved, within the first ``top`` ranks if given."""
+        tenant_id = self.principal.tenant_id
+        vacancy = await VacancyRepository(self.session).get(tenant_id, vacancy_external_id)
+        if vacancy is None:
+            raise NotFound(f"no vacancy '{vacancy_external_id}'")
+        latest = await self.repo.list_for_vacancy(tenant_id, vacancy.id, 2)
+        if not latest:
+            raise NotFound(f"vacancy '{vacancy_external_id}' has no shortlist yet")
+        ranked = [
+            [
+                (item.rank, external_id)
+                for item, external_id, _ in await self.repo.items(tenant_id, snapshot.id)
+            ]
+            for snapshot in latest
+        ]
+        newer, older = ranked[0], ranked[1] if len(ranked) > 1 else []
+        return {
+            "vacancy_external_id": vacancy_external_id,
+            "top": top,
+            "newer": _summary(latest[0], vacancy_external_id),
+            "older": _summary(latest[1], vacancy_external_id) if len(latest) > 1 else None,
+            **compare(older, newer, top),
+        }
+
 
 def _summary(snapshot: Shortlist, vacancy_external_id: str | None) -> dict[str, Any]:
     return {
@@ -146,6 +187,8 @@ def _summary(snapshot: Shortlist, vacancy_external_id: str | None) -> dict[str, 
         "embedding_model": snapshot.embedding_model,
         "considered": snapshot.considered,
         "excluded_by_gate": snapshot.excluded_by_gate,
+        "origin": snapshot.origin,
+        "job_id": snapshot.job_id,
     }
 
 

@@ -37,6 +37,7 @@ from app.ml.ranker import Ranker
 from app.repositories.rankers import RankerRepository
 from app.repositories.tenants import TenantRepository
 from app.services import model_registry
+from app.services.jobs import queue_rerank
 from app.services.rankers import default_ranker, ranker_for
 
 HOLDOUT_SHARE = 0.2
@@ -253,6 +254,7 @@ async def train(
         )
     activated = better and not options.dry_run
     changed = False
+    job = None
     if activated:
         locked = await repo.lock_tenant(tenant_id)
         assert locked is not None
@@ -262,9 +264,12 @@ async def train(
         activated = not changed
         if activated:
             await repo.activate(locked, version, locked.active_ranker, "train", options.actor)
+            # the open vacancies' shortlists are re-ranked with it (issue 14)
+            job = await queue_rerank(session, tenant_id, "activate", created_by=options.actor)
     return {
         "version": version,
         "activated": activated,
+        **({"rerank_job_id": str(job.id)} if job is not None else {}),
         "dry_run": options.dry_run,
         "reason": _reason(activated, better, changed, options.dry_run),
         "holdout": holdout,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.tables import Candidate, Vacancy
@@ -19,15 +21,18 @@ async def mark_all_stale(session: AsyncSession) -> None:
         await repo.forget_hashes(model)
 
 
-async def reembed_batch(session: AsyncSession, encoder: Encoder, kind: str, batch: int) -> int:
-    """Re-embeds up to ``batch`` stale rows of ``kind`` (all tenants); returns how many."""
+async def reembed_batch(
+    session: AsyncSession, encoder: Encoder, kind: str, batch: int
+) -> list[uuid.UUID]:
+    """Re-embeds up to ``batch`` stale rows of ``kind`` (all tenants); returns each row's
+    tenant (none: nothing was stale)."""
     model = KINDS[kind]
     rows = await VectorRepository(session).stale(model, encoder.model_id, batch)
     if not rows:
-        return 0
+        return []
     service = VectorService(session, encoder)
     if model is Candidate:
         await service.refresh_candidates(rows, force=True)
     else:
         await service.refresh_vacancies(rows, force=True)
-    return len(rows)
+    return [row.tenant_id for row in rows]

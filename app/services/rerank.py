@@ -1,0 +1,68 @@
+"""Re-ranking a block of a tenant's open vacancies: one task of a ``rerank`` job.
+
+Each vacancy's shortlist is made exactly as ``POST /v1/vacancies/{id}/shortlists`` makes it
+(app/services/shortlists.py: the same gates, retrievers, features and ranker) and stored as a
+snapshot with ``origin`` batch and the job's id. The tenant's active ranker is read once per
+task (a task is one transaction: an activation that lands meanwhile is served from the next
+task on). A vacancy closed, filled or deleted since the job was queued is skipped.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.tables import Tenant, Vacancy
+from app.ml.encoder import Encoder
+from app.schemas import Principal
+from app.services.rankers import ranker_for
+from app.services.shortlists import ShortlistService
+
+DEFAULT_LIMIT = 50
+DEFAULT_BLOCK = 25  # vacancies per task
+
+
+@dataclass(frozen=True)
+class BlockResult:
+    reranked: int
+    skipped: int
+
+
+def batch_principal(tenant: Tenant) -> Principal:
+    """Who a batch run acts as: the tenant itself (its snapshots carry no API key)."""
+    return Principal(tenant_id=tenant.id, tenant_name=tenant.name, role="admin", key_id="batch")
+
+
+async def rerank_block(
+    session: AsyncSession,
+    encoder: Encoder,
+    tenant_id: uuid.UUID,
+    vacancy_ids: Sequence[uuid.UUID],
+    limit: int,
+    job_id: uuid.UUID,
+) -> BlockResult:
+    """Stores a batch snapshot for each vacancy of the block still open; returns the counts."""
+    tenant = await session.get(Tenant, tenant_id)
+    if tenant is None:
+        return BlockResult(0, len(vacancy_ids))
+    rows = (
+        await session.execute(
+            select(Vacancy.external_id)
+            .where(
+                Vacancy.tenant_id == tenant_id,
+                Vacancy.id.in_(list(vacancy_ids)),
+                Vacancy.status == "open",
+            )
+            .order_by(Vacancy.created_at, Vacancy.id)
+        )
+    ).scalars()
+    open_ids = list(rows)
+    service = ShortlistService(session, batch_principal(tenant), encoder)
+    ranker = await ranker_for(session, tenant_id)
+    for external_id in open_ids:
+        await service.create_shortlist(external_id, limit, None, job_id=job_id, ranker=ranker)
+    return BlockResult(len(open_ids), len(vacancy_ids) - len(open_ids))

@@ -1,0 +1,119 @@
+"""The worker loop: claim a task, do it, commit it done — in one transaction.
+
+A task's row lock (``FOR UPDATE SKIP LOCKED``, app/repositories/jobs.py) is taken in the
+transaction that stores the task's snapshots and marks it done, so:
+- two workers never hold one task (the second skips it), on one machine or several;
+- a worker killed mid-task (SIGKILL, a lost machine) loses its connection; PostgreSQL rolls its
+  snapshots back and frees the lock, and the next worker takes the task whole: nothing skipped,
+  nothing doubled (and a unique index on (job_id, vacancy_id) of shortlists would refuse a
+  second snapshot of one vacancy in one run);
+- an exception rolls the task back and is recorded on the job; the task is tried again, up to
+  ``MAX_ATTEMPTS`` times, then failed (the job ends ``failed``, its errors say why).
+The job's own row is written only in short transactions beside the task's (started, an error,
+the end), so workers of one job never wait on each other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.ml.encoder import Encoder
+from app.repositories.jobs import JobRepository
+from app.services.rerank import DEFAULT_LIMIT, BlockResult, rerank_block
+
+log = logging.getLogger("ponte.worker")
+MAX_ATTEMPTS = 3
+IDLE_POLL_S = 2.0
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass(frozen=True)
+class TaskOutcome:
+    job_id: uuid.UUID
+    seq: int
+    result: BlockResult | None  # None: it failed
+    job_state: str | None  # the state the job ended in, if this task ended it
+
+
+async def run_one(
+    sessions: async_sessionmaker[AsyncSession],
+    encoder: Encoder,
+    job_id: uuid.UUID | None = None,
+    name: str | None = None,
+) -> TaskOutcome | None:
+    """Claims and does one task (of ``job_id`` when given); None when no task is free."""
+    name = name or worker_name()
+    async with sessions() as session:
+        transaction = await session.begin()
+        repo = JobRepository(session)
+        task = await repo.claim(job_id)
+        if task is None:
+            await transaction.rollback()
+            return None
+        job, seq, tenant_id = task.job_id, task.seq, task.tenant_id
+        async with sessions() as side, side.begin():
+            side_repo = JobRepository(side)
+            await side_repo.start(job)
+            found = await side_repo.get(None, job)
+            limit = int(found.params.get("limit", DEFAULT_LIMIT)) if found else DEFAULT_LIMIT
+        result: BlockResult | None
+        try:
+            result = await rerank_block(
+                session, encoder, tenant_id, list(task.vacancy_ids), limit, job
+            )
+            await repo.task_done(task, result.reranked, result.skipped, name)
+            await transaction.commit()
+            log.info(
+                "task done",
+                extra={"job_id": str(job), "task": seq, "reranked": result.reranked},
+            )
+        except Exception as exc:  # any failure of a task is recorded, not raised
+            await transaction.rollback()
+            result = None
+            error = f"{type(exc).__name__}: {exc}"[:500]
+            log.warning("task failed", extra={"job_id": str(job), "task": seq, "error": error})
+            async with sessions() as side, side.begin():
+                await JobRepository(side).task_failed(job, seq, error, name, MAX_ATTEMPTS)
+    async with sessions() as side, side.begin():
+        state = await JobRepository(side).finish_if_complete(job)
+    return TaskOutcome(job, seq, result, state)
+
+
+async def run_until(
+    sessions: async_sessionmaker[AsyncSession],
+    encoder: Encoder,
+    stop: asyncio.Event,
+    *,
+    job_id: uuid.UUID | None = None,
+    until_idle: bool = False,
+    on_task: Callable[[TaskOutcome], None] | None = None,
+    poll_s: float = IDLE_POLL_S,
+) -> int:
+    """Does tasks until ``stop`` is set (the task in progress is finished first) or, with
+    ``until_idle``, until none is free. Returns how many tasks it did."""
+    done = 0
+    name = worker_name()
+    while not stop.is_set():
+        outcome = await run_one(sessions, encoder, job_id, name)
+        if outcome is None:
+            if until_idle:
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=poll_s)
+            continue
+        done += 1
+        if on_task is not None:
+            on_task(outcome)
+    return done

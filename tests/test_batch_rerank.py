@@ -1,0 +1,339 @@
+"""Batch re-ranking (issue 14): jobs split into tasks, run by workers in this process and in
+real ``ponte`` processes (one killed with SIGKILL mid-run, two sharing a run)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from app.services.worker import run_until
+from tests import payloads
+from tests.learning_fixtures import CENTRE, TITLES, person
+
+
+@pytest.fixture
+async def admin(make_key):
+    return await make_key("alpha", "admin")
+
+
+async def programme(client, headers, people=12, vacancies=6, closed=("vac-c",), filled=("vac-f",)):
+    """People and open vacancies, and one closed and one filled vacancy."""
+    await client.put("/v1/employers/emp-1", json=payloads.employer(), headers=headers)
+    for i in range(people):
+        r = await client.put(f"/v1/candidates/cand-{i:02d}", json=person(i), headers=headers)
+        assert r.status_code in (200, 201), r.text
+    for v in range(vacancies):
+        body = payloads.vacancy(title=TITLES[v % len(TITLES)], location=CENTRE)
+        r = await client.put(f"/v1/vacancies/vac-{v:02d}", json=body, headers=headers)
+        assert r.status_code in (200, 201), r.text
+    for name, status in [*((c, "closed") for c in closed), *((f, "filled") for f in filled)]:
+        body = payloads.vacancy(title="Lavapiatti", location=CENTRE, status=status)
+        r = await client.put(f"/v1/vacancies/{name}", json=body, headers=headers)
+        assert r.status_code in (200, 201), r.text
+
+
+async def work(app, encoder, job_id=None):
+    return await run_until(
+        app.state.sessionmaker, encoder, asyncio.Event(), job_id=job_id, until_idle=True
+    )
+
+
+async def batch_counts(owner_engine, job_id) -> dict[str, int]:
+    """Per vacancy (external id), the batch snapshots this job stored."""
+    async with owner_engine.connect() as conn:
+        rows = await conn.execute(
+            text(
+                "SELECT v.external_id, count(*) FROM shortlists s JOIN vacancies v "
+                "ON v.id = s.vacancy_id WHERE s.job_id = :j AND s.origin = 'batch' "
+                "GROUP BY v.external_id"
+            ),
+            {"j": job_id},
+        )
+        return {row[0]: row[1] for row in rows}
+
+
+async def test_a_run_stores_one_batch_snapshot_per_open_vacancy_equal_to_the_apis(
+    app, client, admin, encoder, owner_engine
+):
+    await programme(client, admin)
+    queued = await client.post("/v1/jobs/rerank", json={"limit": 10, "block": 4}, headers=admin)
+    assert queued.status_code == 202, queued.text
+    job = queued.json()
+    assert job["state"] == "queued"
+    assert (job["total"], job["done"], job["params"]["vacancies"]) == (2, 0, 6)
+
+    assert await work(app, encoder) == 2
+    done = (await client.get(f"/v1/jobs/{job['id']}", headers=admin)).json()
+    assert done["state"] == "done", done
+    assert (done["done"], done["failed"], done["vacancies"], done["skipped"]) == (2, 0, 6, 0)
+    assert done["started_at"]
+    assert done["finished_at"]
+    # every open vacancy once; the closed and the filled one not at all
+    assert await batch_counts(owner_engine, job["id"]) == {f"vac-{v:02d}": 1 for v in range(6)}
+
+    listed = (await client.get("/v1/vacancies/vac-03/shortlists", headers=admin)).json()["items"]
+    assert [(s["origin"], s["job_id"]) for s in listed] == [("batch", job["id"])]
+    batch = (await client.get(f"/v1/shortlists/{listed[0]['id']}", headers=admin)).json()
+    asked = await client.post("/v1/vacancies/vac-03/shortlists", json={"limit": 10}, headers=admin)
+    assert asked.status_code == 201
+    api = asked.json()
+    assert (api["origin"], api["job_id"]) == ("request", None)
+    # the same state ranked by the batch and by the API: the same snapshot
+    for key in ("ranker_version", "feature_version", "embedding_model", "considered", "params"):
+        assert batch[key] == api[key], key
+    assert batch["excluded_by_gate"] == api["excluded_by_gate"]
+    assert batch["items"] == api["items"]
+    assert len(api["items"]) == 10
+
+
+async def test_vacancies_named_closed_or_unknown(app, client, admin, encoder, owner_engine):
+    await programme(client, admin)
+    unknown = await client.post(
+        "/v1/jobs/rerank", json={"vacancies": ["vac-00", "nope"]}, headers=admin
+    )
+    assert unknown.status_code == 404
+    assert "nope" in unknown.json()["detail"]
+    named = await client.post(
+        "/v1/jobs/rerank", json={"vacancies": ["vac-01", "vac-c", "vac-f"]}, headers=admin
+    )
+    job = named.json()
+    assert job["params"]["vacancies"] == 1  # the closed and the filled one are skipped
+    await work(app, encoder)
+    assert await batch_counts(owner_engine, job["id"]) == {"vac-01": 1}
+
+
+async def test_a_vacancy_closed_after_queueing_is_skipped(
+    app, client, admin, encoder, owner_engine
+):
+    await programme(client, admin, vacancies=3)
+    job = (await client.post("/v1/jobs/rerank", json={}, headers=admin)).json()
+    body = payloads.vacancy(title=TITLES[1], location=CENTRE, status="closed")
+    assert (await client.put("/v1/vacancies/vac-01", json=body, headers=admin)).status_code == 200
+    await work(app, encoder)
+    done = (await client.get(f"/v1/jobs/{job['id']}", headers=admin)).json()
+    assert (done["vacancies"], done["skipped"]) == (2, 1)
+    assert await batch_counts(owner_engine, job["id"]) == {"vac-00": 1, "vac-02": 1}
+
+
+async def test_jobs_are_the_tenants_own_and_admin_only(app, client, admin, make_key, encoder):
+    await programme(client, admin, vacancies=2)
+    job = (await client.post("/v1/jobs/rerank", json={}, headers=admin)).json()
+    other = await make_key("beta", "admin")
+    assert (await client.get(f"/v1/jobs/{job['id']}", headers=other)).status_code == 404
+    assert (await client.get("/v1/jobs", headers=other)).json()["items"] == []
+    scout = await make_key("alpha", "scout")
+    assert (await client.get("/v1/jobs", headers=scout)).status_code == 403
+    assert (await client.post("/v1/jobs/rerank", json={}, headers=scout)).status_code == 403
+    bad = await client.post("/v1/jobs/rerank", json={"limit": 0}, headers=admin)
+    assert bad.status_code == 422
+    assert bad.headers["content-type"].startswith("application/problem+json")
+    newest = (await client.post("/v1/jobs/rerank", json={}, headers=admin)).json()
+    listed = (await client.get("/v1/jobs", headers=admin)).json()["items"]
+    assert [j["id"] for j in listed] == [newest["id"], job["id"]]
+    # a cancelled job starts no more tasks
+    cancelled = await client.post(f"/v1/jobs/{newest['id']}/cancel", headers=admin)
+    assert cancelled.json()["state"] == "cancelled"
+    assert await work(app, encoder) == 1  # only the first job's one task
+    after = (await client.get(f"/v1/jobs/{newest['id']}", headers=admin)).json()
+    assert (after["state"], after["done"]) == ("cancelled", 0)
+
+
+async def test_a_failing_task_is_retried_then_failed_with_its_errors(
+    app, client, admin, encoder, monkeypatch
+):
+    from app.services import worker
+
+    await programme(client, admin, vacancies=2)
+    job = (await client.post("/v1/jobs/rerank", json={}, headers=admin)).json()
+
+    async def broken(*args, **kwargs):
+        raise RuntimeError("the ranking broke")
+
+    monkeypatch.setattr(worker, "rerank_block", broken)
+    assert await work(app, encoder) == worker.MAX_ATTEMPTS
+    failed = (await client.get(f"/v1/jobs/{job['id']}", headers=admin)).json()
+    assert (failed["state"], failed["failed"], failed["done"]) == ("failed", 1, 0)
+    assert [e["attempt"] for e in failed["errors"]] == [1, 2, 3]
+    assert all(e["error"] == "RuntimeError: the ranking broke" for e in failed["errors"])
+
+
+# -- real processes ------------------------------------------------------------------------------
+
+
+def _env(database, settings) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": database.owner.render_as_string(hide_password=False),
+        "PONTE_MODELS_DIR": str(settings.models_dir),
+        "PONTE_LOG_JSON": "true",
+    }
+
+
+def _ponte() -> str:
+    return str(Path(sys.executable).with_name("ponte"))
+
+
+async def _wait_for(predicate, seconds=180.0, every=0.2):
+    deadline = time.monotonic() + seconds
+    while not await predicate():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(every)
+
+
+async def _tasks_done(owner_engine, job_id) -> int:
+    async with owner_engine.connect() as conn:
+        return await conn.scalar(
+            text("SELECT count(*) FROM job_tasks WHERE job_id = :j AND state = 'done'"),
+            {"j": job_id},
+        )
+
+
+async def test_a_killed_run_resumed_stores_each_vacancy_exactly_once(
+    client, admin, database, settings, owner_engine
+):
+    await programme(client, admin, vacancies=12)
+    env = _env(database, settings)
+    run = subprocess.Popen(  # noqa: S603, ASYNC220 - the process under test
+        [_ponte(), "rerank", "--tenant", "alpha", "--block", "1", "--limit", "10"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+
+        async def started() -> bool:
+            async with owner_engine.connect() as conn:
+                return bool(await conn.scalar(text("SELECT count(*) FROM jobs")))
+
+        await _wait_for(started)
+        async with owner_engine.connect() as conn:
+            job_id = await conn.scalar(text("SELECT id FROM jobs"))
+
+        async def some_done() -> bool:
+            return await _tasks_done(owner_engine, job_id) >= 2
+
+        await _wait_for(some_done, every=0.05)
+        run.send_signal(signal.SIGKILL)
+        run.wait(timeout=30)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    killed_at = await _tasks_done(owner_engine, job_id)
+    assert killed_at < 12, "the run finished before it was killed: give it more work"
+    resumed = await asyncio.to_thread(
+        subprocess.run,
+        [_ponte(), "rerank", "--resume", str(job_id)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    view = json.loads(resumed.stdout.strip().splitlines()[-1])
+    assert (view["state"], view["done"], view["vacancies"]) == ("done", 12, 12)
+    assert await batch_counts(owner_engine, job_id) == {f"vac-{v:02d}": 1 for v in range(12)}
+
+
+async def test_two_workers_share_a_run_and_rank_each_vacancy_once(
+    client, admin, database, settings, owner_engine, tmp_path
+):
+    await programme(client, admin, vacancies=16)
+    env = _env(database, settings)
+    logs = [tmp_path / f"worker-{n}.log" for n in range(2)]
+    workers = [
+        subprocess.Popen(  # noqa: S603, ASYNC220 - the processes under test
+            [_ponte(), "worker", "--poll", "0.2"], env=env, stderr=log.open("w")
+        )
+        for log in logs
+    ]
+    try:
+
+        async def ready() -> bool:
+            return all(log.exists() and " ready" in log.read_text() for log in logs)
+
+        await _wait_for(ready)
+        job = (await client.post("/v1/jobs/rerank", json={"block": 1}, headers=admin)).json()
+        job_id = uuid.UUID(job["id"])
+
+        async def finished() -> bool:
+            view = (await client.get(f"/v1/jobs/{job_id}", headers=admin)).json()
+            return view["state"] == "done"
+
+        await _wait_for(finished, seconds=300)
+    finally:
+        for process in workers:
+            process.send_signal(signal.SIGTERM)
+        for process in workers:
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+    assert [p.returncode for p in workers] == [0, 0]  # SIGTERM: a clean stop
+    assert await batch_counts(owner_engine, job_id) == {f"vac-{v:02d}": 1 for v in range(16)}
+    async with owner_engine.connect() as conn:
+        by = await conn.scalar(
+            text("SELECT count(DISTINCT worker) FROM job_tasks WHERE job_id = :j"), {"j": job_id}
+        )
+    assert by == 2, "both workers should have taken tasks"
+
+
+def test_changes_name_who_entered_left_and_moved():
+    from app.services.shortlist_changes import compare
+
+    older = [(1, "a"), (2, "b"), (3, "c"), (4, None), (5, "d")]
+    newer = [(1, "b"), (2, "a"), (3, "e"), (4, "c"), (5, "f")]
+    found = compare(older, newer)
+    assert found["entered"] == [
+        {"candidate_external_id": "e", "rank": 3},
+        {"candidate_external_id": "f", "rank": 5},
+    ]
+    assert found["left"] == [{"candidate_external_id": "d", "rank": 5}]
+    assert found["moved"] == [
+        {"candidate_external_id": "b", "from": 2, "to": 1, "by": 1},
+        {"candidate_external_id": "a", "from": 1, "to": 2, "by": -1},
+        {"candidate_external_id": "c", "from": 3, "to": 4, "by": -1},
+    ]
+    assert (found["unchanged"], found["changed"]) == (0, True)
+    # within the top 2 only a and b swapped
+    top = compare(older, newer, top=2)
+    assert (top["entered"], top["left"], len(top["moved"])) == ([], [], 2)
+    assert compare(newer, newer)["changed"] is False
+
+
+async def test_the_changes_endpoint_compares_the_two_latest_snapshots(client, admin):
+    await programme(client, admin, vacancies=1)
+    none_yet = await client.get("/v1/vacancies/vac-00/shortlists/changes", headers=admin)
+    assert none_yet.status_code == 404
+    first = await client.post("/v1/vacancies/vac-00/shortlists", json={"limit": 5}, headers=admin)
+    only = (await client.get("/v1/vacancies/vac-00/shortlists/changes", headers=admin)).json()
+    assert only["older"] is None
+    assert [e["candidate_external_id"] for e in only["entered"]] == [
+        i["candidate_external_id"] for i in first.json()["items"]
+    ]
+    # the person ranked first moves far away: they leave the top
+    top = first.json()["items"][0]["candidate_external_id"]
+    moved_away = person(int(top.split("-")[1]))
+    moved_away["location"] = {"municipality": "Roma", "country": "IT", "lat": 41.9, "lon": 12.5}
+    assert (
+        await client.put(f"/v1/candidates/{top}", json=moved_away, headers=admin)
+    ).status_code == 200
+    second = await client.post("/v1/vacancies/vac-00/shortlists", json={"limit": 5}, headers=admin)
+    changes = (await client.get("/v1/vacancies/vac-00/shortlists/changes", headers=admin)).json()
+    assert changes["newer"]["id"] == second.json()["id"]
+    assert changes["older"]["id"] == first.json()["id"]
+    assert {"candidate_external_id": top, "rank": 1} in changes["left"]
+    assert len(changes["entered"]) == len(changes["left"]) == 1
+    assert changes["changed"] is True
+    unknown = await client.get("/v1/vacancies/nope/shortlists/changes", headers=admin)
+    assert unknown.status_code == 404
