@@ -33,6 +33,8 @@ class Settings(BaseSettings):
 
     # Learned rankers' artefacts: immutable skops files named by their SHA-256 (issue 13).
     models_dir: Path = Path("./models")
+    # Seconds before a failed webhook delivery's first retry (doubling after each failure).
+    webhook_retry_base_s: float = Field(default=30.0, ge=0)
 
     model_path: str | None = None
     model_device: str = "cpu"

@@ -94,5 +94,7 @@ JOB_KINDS = ("rerank",)
 JOB_STATES = ("queued", "running", "done", "failed", "cancelled")
 JOB_TRIGGERS = ("cli", "api", "activate", "rollback", "reembed", "schedule")
 TASK_STATES = ("queued", "done", "failed")
+# A webhook delivery of a changed shortlist: queued (and retried) until delivered or given up.
+DELIVERY_STATES = ("queued", "delivered", "failed")
 # Where a shortlist snapshot came from: a caller's request, or a batch job's run.
 SHORTLIST_ORIGINS = ("request", "batch")

@@ -337,3 +337,100 @@ async def test_the_changes_endpoint_compares_the_two_latest_snapshots(client, ad
     assert changes["changed"] is True
     unknown = await client.get("/v1/vacancies/nope/shortlists/changes", headers=admin)
     assert unknown.status_code == 404
+
+
+class Receiver:
+    """A local webhook receiver: answers each POST with the next status of ``statuses``."""
+
+    def __init__(self, statuses):
+        import http.server
+        import threading
+
+        self.statuses = list(statuses)
+        self.received: list[tuple[dict[str, str], bytes, int]] = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                status = outer.statuses.pop(0) if outer.statuses else 200
+                outer.received.append((dict(self.headers), body, status))
+                self.send_response(status)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}/ponte"
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+async def test_a_changed_top_is_posted_signed_with_ids_only_and_retried(
+    app, client, admin, encoder, monkeypatch
+):
+    from types import SimpleNamespace
+
+    from app.services import webhooks, worker
+
+    monkeypatch.setattr(worker, "get_settings", lambda: SimpleNamespace(webhook_retry_base_s=0))
+    receiver = Receiver([500])  # the first delivery fails once
+    secret = "s3cret-of-the-programme"
+    try:
+        await programme(client, admin, vacancies=3)
+        off = await client.patch(
+            "/v1/tenant/settings", json={"webhook_url": receiver.url}, headers=admin
+        )
+        assert off.status_code == 422  # a webhook without a secret to sign with
+        on = await client.patch(
+            "/v1/tenant/settings",
+            json={"webhook_url": receiver.url, "webhook_secret": secret},
+            headers=admin,
+        )
+        assert on.status_code == 200, on.text
+        shown = on.json()
+        assert (shown["webhook_url"], shown["webhook_secret_set"]) == (receiver.url, True)
+        assert secret not in on.text
+
+        job = (await client.post("/v1/jobs/rerank", json={"limit": 5}, headers=admin)).json()
+        await work(app, encoder)
+        # three first shortlists, each a change; the first attempt got a 500 and was retried
+        assert [status for _, _, status in receiver.received] == [500, 200, 200, 200]
+        view = (await client.get(f"/v1/jobs/{job['id']}", headers=admin)).json()
+        deliveries = view["deliveries"]
+        assert [d["state"] for d in deliveries] == ["delivered"] * 3
+        assert sorted(d["attempts"] for d in deliveries) == [1, 1, 2]
+        assert all(d["last_status"] == 200 for d in deliveries)
+
+        vacancies = set()
+        for headers, body, _ in receiver.received:
+            signature = headers[webhooks.SIGNATURE_HEADER]
+            assert webhooks.verify(secret, signature, body)
+            assert not webhooks.verify("another-secret-entirely", signature, body)
+            assert not webhooks.verify(secret, signature, body + b" ")
+            sent = json.loads(body)
+            vacancies.add(sent["vacancy_external_id"])
+            assert sent["event"] == "shortlist.changed"
+            assert sent["previous_shortlist_id"] is None
+            assert [e["rank"] for e in sent["entered"]] == [1, 2, 3, 4, 5]
+            # external ids, ranks and moves only: no name, no text of anybody's
+            text_of = body.decode()
+            for personal in ("Aiuto", "Cuoco", "cucina", "food preparation", "knife", "Milano"):
+                assert personal not in text_of
+            people = {e["candidate_external_id"] for e in sent["entered"]}
+            assert all(p.startswith("cand-") for p in people)
+        assert vacancies == {"vac-00", "vac-01", "vac-02"}
+
+        # the same state ranked again: nothing changed, nothing sent
+        again = (await client.post("/v1/jobs/rerank", json={"limit": 5}, headers=admin)).json()
+        await work(app, encoder)
+        assert len(receiver.received) == 4
+        view = (await client.get(f"/v1/jobs/{again['id']}", headers=admin)).json()
+        assert view["deliveries"] == []
+    finally:
+        receiver.close()

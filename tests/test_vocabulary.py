@@ -65,6 +65,7 @@ async def test_sql_cefr_rank_agrees(owner_engine):
         ("jobs", "state", vocabulary.JOB_STATES),
         ("jobs", "trigger", vocabulary.JOB_TRIGGERS),
         ("job_tasks", "state", vocabulary.TASK_STATES),
+        ("webhook_deliveries", "state", vocabulary.DELIVERY_STATES),
         ("shortlists", "origin", vocabulary.SHORTLIST_ORIGINS),
     ],
 )

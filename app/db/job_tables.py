@@ -6,7 +6,9 @@ work — the snapshots of its block and the task marked done — in that one tra
 row lock is the lease: a worker that dies loses its connection, PostgreSQL rolls its work back
 and releases the lock, and the task is claimed again, whole (app/services/worker.py). Neither
 table holds personal data: vacancy ids, counts, and errors (the exception's type and message,
-no ranked person).
+no ranked person). ``webhook_deliveries`` names the two snapshots a change set compares, not
+the people: the payload is built from them when it is sent, so a person erased meanwhile is in
+no payload sent after.
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ import uuid
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     DateTime,
     ForeignKeyConstraint,
+    Identity,
     Index,
     Integer,
     Text,
@@ -31,7 +35,7 @@ from sqlalchemy.schema import PrimaryKeyConstraint
 
 from app.db.base import Base
 from app.db.tables import _created, _in, _tenant_fk, _uuid_pk
-from app.vocabulary import JOB_KINDS, JOB_STATES, JOB_TRIGGERS, TASK_STATES
+from app.vocabulary import DELIVERY_STATES, JOB_KINDS, JOB_STATES, JOB_TRIGGERS, TASK_STATES
 
 
 class Job(Base):
@@ -94,3 +98,40 @@ class JobTask(Base):
     error: Mapped[str | None] = mapped_column(Text)
     worker: Mapped[str | None] = mapped_column(Text)  # host:pid that committed it
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class WebhookDelivery(Base):
+    """A changed top of a vacancy's shortlist, to be POSTed to the tenant's webhook."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "job_id"], ["jobs.tenant_id", "jobs.id"], ondelete="CASCADE"
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "shortlist_id"],
+            ["shortlists.tenant_id", "shortlists.id"],
+            ondelete="CASCADE",
+        ),
+        CheckConstraint(_in("state", DELIVERY_STATES), name="state"),
+        Index("ix_webhook_deliveries_job_id", "job_id"),
+        Index(
+            "ix_webhook_deliveries_due",
+            "next_attempt_at",
+            postgresql_where=text("state = 'queued'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = _tenant_fk()
+    job_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    shortlist_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    # the snapshot it is compared with (None: the vacancy's first)
+    previous_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    state: Mapped[str] = mapped_column(Text, nullable=False, server_default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    next_attempt_at: Mapped[dt.datetime] = _created()
+    last_status: Mapped[int | None] = mapped_column(Integer)  # the receiver's HTTP status
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = _created()

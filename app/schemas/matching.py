@@ -7,7 +7,7 @@ import datetime as dt
 import uuid
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, HttpUrl
 
 from app.schemas import Strict
 from app.vocabulary import GATES
@@ -124,6 +124,17 @@ class Weights(Strict):
 
 class TenantSettingsPatch(Strict):
     weights: Weights | None = None
+    webhook_url: HttpUrl | Literal[""] | None = Field(
+        default=None,
+        description="Where a changed top 10 of a vacancy's shortlist is POSTed after a batch "
+        'run ("" switches it off)',
+    )
+    webhook_secret: str | None = Field(
+        default=None,
+        min_length=16,
+        max_length=200,
+        description="The key of the payload's HMAC-SHA256 signature (write-only)",
+    )
     monthly_support_cost_eur: float | None = Field(
         default=None,
         ge=0,

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.job_tables import Job
 from app.errors import NotFound
 from app.repositories.jobs import JobRepository, Progress
+from app.services import webhooks
 from app.services.rerank import DEFAULT_BLOCK, DEFAULT_LIMIT
 
 
@@ -71,7 +72,9 @@ async def get_job(
     if job is None:
         raise NotFound(f"no job '{job_id}'")
     progress = await repo.progress([job.id])
-    return job_view(job, progress.get(job.id, Progress()))
+    view = job_view(job, progress.get(job.id, Progress()))
+    view["deliveries"] = await webhooks.deliveries_of(session, job.id)
+    return view
 
 
 async def list_jobs(

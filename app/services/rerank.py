@@ -4,7 +4,8 @@ Each vacancy's shortlist is made exactly as ``POST /v1/vacancies/{id}/shortlists
 (app/services/shortlists.py: the same gates, retrievers, features and ranker) and stored as a
 snapshot with ``origin`` batch and the job's id. The tenant's active ranker is read once per
 task (a task is one transaction: an activation that lands meanwhile is served from the next
-task on). A vacancy closed, filled or deleted since the job was queued is skipped.
+task on). A vacancy closed, filled or deleted since the job was queued is skipped. A snapshot
+whose top 10 changed queues the tenant's webhook, if it has one (app/services/webhooks.py).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.tables import Tenant, Vacancy
 from app.ml.encoder import Encoder
 from app.schemas import Principal
+from app.services import webhooks
 from app.services.rankers import ranker_for
 from app.services.shortlists import ShortlistService
 
@@ -30,6 +32,7 @@ DEFAULT_BLOCK = 25  # vacancies per task
 class BlockResult:
     reranked: int
     skipped: int
+    notified: int = 0  # webhook deliveries queued (the top 10 changed)
 
 
 def batch_principal(tenant: Tenant) -> Principal:
@@ -51,7 +54,7 @@ async def rerank_block(
         return BlockResult(0, len(vacancy_ids))
     rows = (
         await session.execute(
-            select(Vacancy.external_id)
+            select(Vacancy.id, Vacancy.external_id)
             .where(
                 Vacancy.tenant_id == tenant_id,
                 Vacancy.id.in_(list(vacancy_ids)),
@@ -59,10 +62,11 @@ async def rerank_block(
             )
             .order_by(Vacancy.created_at, Vacancy.id)
         )
-    ).scalars()
-    open_ids = list(rows)
+    ).all()
     service = ShortlistService(session, batch_principal(tenant), encoder)
     ranker = await ranker_for(session, tenant_id)
-    for external_id in open_ids:
+    notified = 0
+    for vacancy_id, external_id in rows:
         await service.create_shortlist(external_id, limit, None, job_id=job_id, ranker=ranker)
-    return BlockResult(len(open_ids), len(vacancy_ids) - len(open_ids))
+        notified += await webhooks.note_snapshot(session, tenant, vacancy_id, job_id)
+    return BlockResult(len(rows), len(vacancy_ids) - len(rows), notified)

@@ -1,5 +1,6 @@
-"""A tenant's own settings: the weighted scorer's weights and the monthly support cost that
-the outcome report's savings estimate uses."""
+"""A tenant's own settings: the weighted scorer's weights, the monthly support cost that the
+outcome report's savings estimate uses, and the webhook that hears of changed shortlists (its
+secret is write-only)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ async def read_settings(session: AsyncSession, principal: Principal) -> dict[str
         "ranker_version": WeightedRanker(weights).version,
         "matches_ranker_version": WeightedRanker(custom, defaults=MATCH_WEIGHTS).version,
         "monthly_support_cost_eur": (tenant.settings or {}).get("monthly_support_cost_eur"),
+        "webhook_url": (tenant.settings or {}).get("webhook_url"),
+        "webhook_secret_set": bool((tenant.settings or {}).get("webhook_secret")),
     }
 
 
@@ -48,5 +51,13 @@ async def update_settings(
         settings["weights"] = weights
     if patch.monthly_support_cost_eur is not None:
         settings["monthly_support_cost_eur"] = patch.monthly_support_cost_eur or None
+    if patch.webhook_url is not None:
+        settings["webhook_url"] = str(patch.webhook_url) or None
+    if patch.webhook_secret is not None:
+        settings["webhook_secret"] = patch.webhook_secret
+    if settings.get("webhook_url") and not settings.get("webhook_secret"):
+        raise ValidationFailed.of_field(
+            "webhook_secret", "a webhook needs a secret to sign its payloads with"
+        )
     await repo.set_settings(tenant, settings)
     return await read_settings(session, principal)

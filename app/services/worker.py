@@ -10,7 +10,8 @@ transaction that stores the task's snapshots and marks it done, so:
 - an exception rolls the task back and is recorded on the job; the task is tried again, up to
   ``MAX_ATTEMPTS`` times, then failed (the job ends ``failed``, its errors say why).
 The job's own row is written only in short transactions beside the task's (started, an error,
-the end), so workers of one job never wait on each other.
+the end), so workers of one job never wait on each other. Between tasks a worker sends the
+webhook deliveries that are due (app/services/webhooks.py), claimed the same way.
 """
 
 from __future__ import annotations
@@ -24,10 +25,13 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.config import get_settings
 from app.ml.encoder import Encoder
 from app.repositories.jobs import JobRepository
+from app.services import webhooks
 from app.services.rerank import DEFAULT_LIMIT, BlockResult, rerank_block
 
 log = logging.getLogger("ponte.worker")
@@ -102,18 +106,25 @@ async def run_until(
     poll_s: float = IDLE_POLL_S,
 ) -> int:
     """Does tasks until ``stop`` is set (the task in progress is finished first) or, with
-    ``until_idle``, until none is free. Returns how many tasks it did."""
+    ``until_idle``, until none is free; sends the webhook deliveries that are due between
+    tasks. Returns how many tasks it did."""
     done = 0
     name = worker_name()
-    while not stop.is_set():
-        outcome = await run_one(sessions, encoder, job_id, name)
-        if outcome is None:
+    retry_base_s = get_settings().webhook_retry_base_s
+    async with httpx.AsyncClient() as client:
+        while not stop.is_set():
+            while not stop.is_set() and await webhooks.deliver_one(sessions, client, retry_base_s):
+                pass
+            if stop.is_set():
+                break
+            outcome = await run_one(sessions, encoder, job_id, name)
+            if outcome is not None:
+                done += 1
+                if on_task is not None:
+                    on_task(outcome)
+                continue
             if until_idle:
                 break
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=poll_s)
-            continue
-        done += 1
-        if on_task is not None:
-            on_task(outcome)
     return done

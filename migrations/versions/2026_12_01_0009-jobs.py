@@ -1,7 +1,9 @@
 """Batch jobs: ``jobs`` and their ``job_tasks`` (blocks of vacancies a worker claims), and where
 a shortlist snapshot came from (``origin``: request or batch; ``job_id`` of the batch run, at
 most one snapshot per vacancy and run). Issue 14; app/db/job_tables.py says how a task's row
-lock is its lease. No personal data in either table.
+lock is its lease. ``webhook_deliveries``: a changed shortlist top to POST to the tenant's
+webhook, naming the two snapshots compared (the payload is built when sent). No personal data
+in any of them.
 
 Revision ID: 0009
 Revises: 0008
@@ -30,6 +32,7 @@ STATE_CHECK = "state IN ('queued', 'running', 'done', 'failed', 'cancelled')"
 TRIGGER_CHECK = "trigger IN ('cli', 'api', 'activate', 'rollback', 'reembed', 'schedule')"
 TASK_STATE_CHECK = "state IN ('queued', 'done', 'failed')"
 ORIGIN_CHECK = "origin IN ('request', 'batch')"
+DELIVERY_STATE_CHECK = "state IN ('queued', 'delivered', 'failed')"
 
 
 def upgrade() -> None:
@@ -120,8 +123,50 @@ def upgrade() -> None:
         unique=True,
         postgresql_where=sa.text("job_id IS NOT NULL"),
     )
+    op.create_table(
+        "webhook_deliveries",
+        sa.Column("id", sa.BigInteger(), sa.Identity(), nullable=False),
+        sa.Column("tenant_id", uuid, nullable=False),
+        sa.Column("job_id", uuid, nullable=False),
+        sa.Column("shortlist_id", uuid, nullable=False),
+        sa.Column("previous_id", uuid, nullable=True),
+        sa.Column("state", sa.Text(), server_default="queued", nullable=False),
+        sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("next_attempt_at", stamp, server_default=sa.text("now()"), nullable=False),
+        sa.Column("last_status", sa.Integer(), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("delivered_at", stamp, nullable=True),
+        sa.Column("created_at", stamp, server_default=sa.text("now()"), nullable=False),
+        sa.CheckConstraint(DELIVERY_STATE_CHECK, name=op.f("ck_webhook_deliveries_state")),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_webhook_deliveries_tenant_id_tenants"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id", "job_id"],
+            ["jobs.tenant_id", "jobs.id"],
+            name=op.f("fk_webhook_deliveries_tenant_id_job_id_jobs"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id", "shortlist_id"],
+            ["shortlists.tenant_id", "shortlists.id"],
+            name=op.f("fk_webhook_deliveries_tenant_id_shortlist_id_shortlists"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_deliveries")),
+    )
+    op.create_index("ix_webhook_deliveries_job_id", "webhook_deliveries", ["job_id"])
+    op.create_index(
+        "ix_webhook_deliveries_due",
+        "webhook_deliveries",
+        ["next_attempt_at"],
+        postgresql_where=sa.text("state = 'queued'"),
+    )
     role = app_role()
-    op.execute(f"GRANT SELECT, INSERT, UPDATE ON jobs, job_tasks TO {role}")
+    op.execute(f"GRANT SELECT, INSERT, UPDATE ON jobs, job_tasks, webhook_deliveries TO {role}")
 
 
 def downgrade() -> None:
@@ -130,5 +175,6 @@ def downgrade() -> None:
     op.drop_constraint(op.f("ck_shortlists_origin"), "shortlists")
     op.drop_column("shortlists", "job_id")
     op.drop_column("shortlists", "origin")
+    op.drop_table("webhook_deliveries")
     op.drop_table("job_tasks")
     op.drop_table("jobs")
