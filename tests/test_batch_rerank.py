@@ -434,3 +434,44 @@ async def test_a_changed_top_is_posted_signed_with_ids_only_and_retried(
         assert view["deliveries"] == []
     finally:
         receiver.close()
+
+
+async def test_a_schedule_queues_one_rerank_per_fire_time(app, client, admin, owner_engine):
+    import datetime as dt
+
+    from app.services import schedule
+
+    await programme(client, admin, vacancies=2)
+    bad = await client.patch(
+        "/v1/tenant/settings", json={"rerank_schedule": "every night"}, headers=admin
+    )
+    assert bad.status_code == 422
+    assert "rerank_schedule" in bad.text
+    set_ = await client.patch(
+        "/v1/tenant/settings", json={"rerank_schedule": "0 2 * * *"}, headers=admin
+    )
+    assert set_.json()["rerank_schedule"] == "0 2 * * *"
+    # the schedule was set just now: pretend it was set on 1 December at noon
+    async with owner_engine.begin() as conn:
+        await conn.execute(
+            text(
+                "UPDATE tenants SET settings = settings || "
+                "jsonb_build_object('rerank_schedule_since', '2026-12-01T12:00:00+00:00')"
+            )
+        )
+    at = dt.datetime(2026, 12, 2, 1, 0, tzinfo=dt.UTC)
+
+    async def due(now):
+        async with app.state.sessionmaker() as session, session.begin():
+            return [job.params["scheduled_for"] for job in await schedule.queue_due(session, now)]
+
+    assert await due(at) == []  # 02:00 has not come yet
+    assert await due(at + dt.timedelta(hours=1, minutes=1)) == ["2026-12-02T02:00:00+00:00"]
+    assert await due(at + dt.timedelta(hours=5)) == []  # that fire is queued already
+    # three nights without a worker: the latest fire only
+    assert await due(at + dt.timedelta(days=3, hours=2)) == ["2026-12-05T02:00:00+00:00"]
+    jobs = (await client.get("/v1/jobs", headers=admin)).json()["items"]
+    assert [(j["trigger"], j["params"]["vacancies"]) for j in jobs] == [("schedule", 2)] * 2
+    off = await client.patch("/v1/tenant/settings", json={"rerank_schedule": ""}, headers=admin)
+    assert off.json()["rerank_schedule"] is None
+    assert await due(at + dt.timedelta(days=9)) == []

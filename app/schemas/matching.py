@@ -129,6 +129,12 @@ class TenantSettingsPatch(Strict):
         description="Where a changed top 10 of a vacancy's shortlist is POSTed after a batch "
         'run ("" switches it off)',
     )
+    rerank_schedule: str | None = Field(
+        default=None,
+        max_length=100,
+        description='When to re-rank every open vacancy: cron, five fields, UTC (e.g. "0 2 * * *" '
+        'nightly at 02:00); "" switches it off',
+    )
     webhook_secret: str | None = Field(
         default=None,
         min_length=16,

@@ -30,6 +30,7 @@ async def queue_rerank(
     vacancies: Sequence[str] | None = None,
     block: int = DEFAULT_BLOCK,
     created_by: str | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Job:
     """Queues a re-rank of the tenant's open vacancies (of ``vacancies`` when named: a name
     the tenant has no vacancy of is an error; a closed or filled one is skipped)."""
@@ -41,6 +42,7 @@ async def queue_rerank(
     params: dict[str, Any] = {"limit": limit, "block": block, "vacancies": len(ids)}
     if vacancies is not None:
         params["asked"] = list(vacancies)
+    params |= extra or {}
     return await repo.create(tenant_id, "rerank", trigger, params, blocks, created_by)
 
 

@@ -1,9 +1,10 @@
 """A tenant's own settings: the weighted scorer's weights, the monthly support cost that the
-outcome report's savings estimate uses, and the webhook that hears of changed shortlists (its
-secret is write-only)."""
+outcome report's savings estimate uses, the schedule of its batch re-ranks, and the webhook
+that hears of changed shortlists (its secret is write-only)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,6 +14,7 @@ from app.ml.ranker import DEFAULT_WEIGHTS, MATCH_WEIGHTS, WeightedRanker
 from app.repositories.tenants import TenantRepository
 from app.schemas import Principal
 from app.schemas.matching import TenantSettingsPatch
+from app.services import schedule
 from app.services.rankers import tenant_weights
 
 
@@ -30,6 +32,7 @@ async def read_settings(session: AsyncSession, principal: Principal) -> dict[str
         "ranker_version": WeightedRanker(weights).version,
         "matches_ranker_version": WeightedRanker(custom, defaults=MATCH_WEIGHTS).version,
         "monthly_support_cost_eur": (tenant.settings or {}).get("monthly_support_cost_eur"),
+        "rerank_schedule": (tenant.settings or {}).get("rerank_schedule"),
         "webhook_url": (tenant.settings or {}).get("webhook_url"),
         "webhook_secret_set": bool((tenant.settings or {}).get("webhook_secret")),
     }
@@ -51,6 +54,14 @@ async def update_settings(
         settings["weights"] = weights
     if patch.monthly_support_cost_eur is not None:
         settings["monthly_support_cost_eur"] = patch.monthly_support_cost_eur or None
+    if patch.rerank_schedule is not None:
+        expression = patch.rerank_schedule.strip()
+        if expression and expression != settings.get(schedule.SETTING):
+            settings[schedule.SETTING] = schedule.validate(expression)
+            settings[schedule.SINCE] = dt.datetime.now(dt.UTC).isoformat()
+        elif not expression:
+            settings.pop(schedule.SETTING, None)
+            settings.pop(schedule.SINCE, None)
     if patch.webhook_url is not None:
         settings["webhook_url"] = str(patch.webhook_url) or None
     if patch.webhook_secret is not None:

@@ -21,6 +21,7 @@ import contextlib
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.config import get_settings
 from app.ml.encoder import Encoder
 from app.repositories.jobs import JobRepository
-from app.services import webhooks
+from app.services import schedule, webhooks
 from app.services.rerank import DEFAULT_LIMIT, BlockResult, rerank_block
 
 log = logging.getLogger("ponte.worker")
@@ -107,12 +108,19 @@ async def run_until(
 ) -> int:
     """Does tasks until ``stop`` is set (the task in progress is finished first) or, with
     ``until_idle``, until none is free; sends the webhook deliveries that are due between
-    tasks. Returns how many tasks it did."""
+    tasks and (not ``until_idle``: a standing worker) queues the scheduled re-ranks that are
+    due. Returns how many tasks it did."""
     done = 0
     name = worker_name()
     retry_base_s = get_settings().webhook_retry_base_s
+    looked = -schedule.CHECK_EVERY_S
     async with httpx.AsyncClient() as client:
         while not stop.is_set():
+            if not until_idle and time.monotonic() - looked >= schedule.CHECK_EVERY_S:
+                looked = time.monotonic()
+                async with sessions() as session, session.begin():
+                    for job in await schedule.queue_due(session):
+                        log.info("scheduled re-rank queued", extra={"job_id": str(job.id)})
             while not stop.is_set() and await webhooks.deliver_one(sessions, client, retry_base_s):
                 pass
             if stop.is_set():
