@@ -58,7 +58,10 @@ def upgrade() -> None:
         sa.CheckConstraint(STATE_CHECK, name=op.f("ck_jobs_state")),
         sa.CheckConstraint(TRIGGER_CHECK, name=op.f("ck_jobs_trigger")),
         sa.ForeignKeyConstraint(
-            ["tenant_id"], ["tenants.id"], name=op.f("fk_jobs_tenant_id_tenants"), ondelete="CASCADE"
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_jobs_tenant_id_tenants"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_jobs")),
         sa.UniqueConstraint("tenant_id", "id", name=op.f("uq_jobs_tenant_id_id")),
