@@ -1,7 +1,9 @@
 """``ponte rerank`` and ``ponte worker``: batch re-ranking from the command line.
 
-``rerank`` queues a job per tenant (or continues one, ``--resume``) and works on it until no
-task of it is free; any ``ponte worker`` running against the same database helps. ``worker``
+Both connect as the service's own role, not the owner: they run for long and POST to URLs the
+tenants chose. ``rerank`` queues a job per tenant (or continues one, ``--resume``) and works
+on it until no task of it is free; any ``ponte worker`` running against the same database
+helps. ``worker``
 runs queued jobs' tasks until SIGTERM or SIGINT, finishing the task in progress first.
 Progress: a bar on a terminal, a log line per task otherwise; each job's final state is printed
 as one JSON line on stdout.
@@ -127,7 +129,7 @@ def rerank(
             raise cli_support.fail("--resume continues a job as queued: no --tenant or --vacancy")
 
     async def run() -> list[dict[str, Any]]:
-        engine = create_engine(urls.owner, settings, pool_size=2)
+        engine = create_engine(urls.service, settings, pool_size=2)
         sessions = session_factory(engine)
         stop = asyncio.Event()
         _stop_on_signals(stop)
@@ -160,7 +162,7 @@ def worker(
     model_registry.configure(settings.models_dir)
 
     async def run() -> int:
-        engine = create_engine(urls.owner, settings, pool_size=2)
+        engine = create_engine(urls.service, settings, pool_size=2)
         stop = asyncio.Event()
         _stop_on_signals(stop)
         typer.echo(f"worker {worker_name()} ready", err=True)

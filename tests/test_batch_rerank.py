@@ -130,6 +130,7 @@ async def test_jobs_are_the_tenants_own_and_admin_only(app, client, admin, make_
     job = (await client.post("/v1/jobs/rerank", json={}, headers=admin)).json()
     other = await make_key("beta", "admin")
     assert (await client.get(f"/v1/jobs/{job['id']}", headers=other)).status_code == 404
+    assert (await client.post(f"/v1/jobs/{job['id']}/cancel", headers=other)).status_code == 404
     assert (await client.get("/v1/jobs", headers=other)).json()["items"] == []
     scout = await make_key("alpha", "scout")
     assert (await client.get("/v1/jobs", headers=scout)).status_code == 403
@@ -242,6 +243,7 @@ async def test_a_killed_run_resumed_stores_each_vacancy_exactly_once(
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     view = json.loads(resumed.stdout.strip().splitlines()[-1])
     assert (view["state"], view["done"], view["vacancies"]) == ("done", 12, 12)
+    assert view["errors"] == []  # no task was done twice (a second snapshot would be refused)
     assert await batch_counts(owner_engine, job_id) == {f"vac-{v:02d}": 1 for v in range(12)}
 
 
@@ -286,6 +288,8 @@ async def test_two_workers_share_a_run_and_rank_each_vacancy_once(
             text("SELECT count(DISTINCT worker) FROM job_tasks WHERE job_id = :j"), {"j": job_id}
         )
     assert by == 2, "both workers should have taken tasks"
+    view = (await client.get(f"/v1/jobs/{job_id}", headers=admin)).json()
+    assert view["errors"] == []  # no task was claimed twice
 
 
 def test_changes_name_who_entered_left_and_moved():
@@ -426,12 +430,38 @@ async def test_a_changed_top_is_posted_signed_with_ids_only_and_retried(
             assert all(p.startswith("cand-") for p in people)
         assert vacancies == {"vac-00", "vac-01", "vac-02"}
 
-        # the same state ranked again: nothing changed, nothing sent
+        # the same state ranked again (and a scout's own shortlist of 3 meanwhile, which a
+        # batch does not compare with): nothing changed, nothing sent
+        asked = {"limit": 3}
+        await client.post("/v1/vacancies/vac-00/shortlists", json=asked, headers=admin)
         again = (await client.post("/v1/jobs/rerank", json={"limit": 5}, headers=admin)).json()
         await work(app, encoder)
         assert len(receiver.received) == 4
         view = (await client.get(f"/v1/jobs/{again['id']}", headers=admin)).json()
         assert view["deliveries"] == []
+
+        # someone on every top moves far away: each vacancy's change set names them as left
+        first = json.loads(receiver.received[1][1])
+        leaving = first["entered"][0]["candidate_external_id"]
+        moved = person(int(leaving.split("-")[1]))
+        moved["location"] = {"municipality": "Roma", "country": "IT", "lat": 41.9, "lon": 12.5}
+        await client.put(f"/v1/candidates/{leaving}", json=moved, headers=admin)
+        third = (await client.post("/v1/jobs/rerank", json={"limit": 5}, headers=admin)).json()
+        await work(app, encoder)
+        later = [json.loads(body) for _, body, _ in receiver.received[4:]]
+        assert later, "the change should have been sent"
+        batch_before = {
+            s["id"]
+            for v in ("vac-00", "vac-01", "vac-02")
+            for s in (await client.get(f"/v1/vacancies/{v}/shortlists", headers=admin)).json()[
+                "items"
+            ]
+            if s["job_id"] == again["id"]
+        }
+        for sent in later:
+            assert sent["job_id"] == third["id"]
+            assert sent["previous_shortlist_id"] in batch_before
+            assert leaving in {e["candidate_external_id"] for e in sent["left"]}
     finally:
         receiver.close()
 
@@ -442,11 +472,12 @@ async def test_a_schedule_queues_one_rerank_per_fire_time(app, client, admin, ow
     from app.services import schedule
 
     await programme(client, admin, vacancies=2)
-    bad = await client.patch(
-        "/v1/tenant/settings", json={"rerank_schedule": "every night"}, headers=admin
-    )
-    assert bad.status_code == 422
-    assert "rerank_schedule" in bad.text
+    for wrong in ("every night", "0 0 2 * * *"):  # words; six fields (seconds first)
+        bad = await client.patch(
+            "/v1/tenant/settings", json={"rerank_schedule": wrong}, headers=admin
+        )
+        assert bad.status_code == 422, wrong
+        assert "rerank_schedule" in bad.text
     set_ = await client.patch(
         "/v1/tenant/settings", json={"rerank_schedule": "0 2 * * *"}, headers=admin
     )
@@ -475,3 +506,21 @@ async def test_a_schedule_queues_one_rerank_per_fire_time(app, client, admin, ow
     off = await client.patch("/v1/tenant/settings", json={"rerank_schedule": ""}, headers=admin)
     assert off.json()["rerank_schedule"] is None
     assert await due(at + dt.timedelta(days=9)) == []
+
+
+async def test_a_job_left_running_after_its_last_task_is_ended_by_the_next_worker(
+    app, client, admin, encoder, owner_engine
+):
+    await programme(client, admin, vacancies=2)
+    job = (await client.post("/v1/jobs/rerank", json={}, headers=admin)).json()
+    await work(app, encoder)
+    # as if the worker had been killed between committing its task and ending the job
+    async with owner_engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE jobs SET state = 'running', finished_at = NULL WHERE id = :j"),
+            {"j": job["id"]},
+        )
+    assert await work(app, encoder) == 0
+    view = (await client.get(f"/v1/jobs/{job['id']}", headers=admin)).json()
+    assert view["state"] == "done"
+    assert view["finished_at"] is not None

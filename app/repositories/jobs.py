@@ -172,22 +172,28 @@ class JobRepository:
         )
         return given_up
 
-    async def finish_if_complete(self, job_id: uuid.UUID) -> str | None:
-        """Ends the job once no task is queued: done, or failed if a task was given up on.
-        Returns the state it ended in (None: not ended, or ended before)."""
+    async def finish_if_complete(self, job_id: uuid.UUID | None) -> str | None:
+        """Ends the job (every unfinished job, for None) once no task of it is queued: done, or
+        failed if a task was given up on. Returns the state the named job ended in (None: not
+        ended, or ended before). Any worker may end any job: one killed between committing
+        its task and ending the job leaves the job to the next worker that finds nothing to do.
+        """
         stmt = text(
-            "UPDATE jobs SET finished_at = now(), state = CASE WHEN EXISTS (SELECT FROM "
-            "job_tasks WHERE job_id = :id AND state = 'failed') THEN 'failed' ELSE 'done' END "
-            "WHERE id = :id AND state IN ('queued', 'running') AND NOT EXISTS (SELECT FROM "
-            "job_tasks WHERE job_id = :id AND state = 'queued') RETURNING state"
+            "UPDATE jobs j SET finished_at = now(), state = CASE WHEN EXISTS (SELECT FROM "
+            "job_tasks t WHERE t.job_id = j.id AND t.state = 'failed') THEN 'failed' "
+            "ELSE 'done' END WHERE j.state IN ('queued', 'running') "
+            "AND (CAST(:id AS uuid) IS NULL OR j.id = CAST(:id AS uuid)) "
+            "AND NOT EXISTS (SELECT FROM job_tasks t WHERE t.job_id = j.id "
+            "AND t.state = 'queued') RETURNING j.state"
         )
-        state: str | None = await self.session.scalar(stmt, {"id": job_id})
-        return state
+        states = (await self.session.scalars(stmt, {"id": job_id})).all()
+        return states[0] if job_id is not None and states else None
 
-    async def cancel(self, job: Job) -> None:
-        """Cancels a job not yet ended: tasks in progress finish, no other one starts."""
-        if job.state in ("queued", "running"):
-            job.state = "cancelled"
-            job.finished_at = func.now()
-            await self.session.flush()
-            await self.session.refresh(job)
+    async def cancel(self, job_id: uuid.UUID) -> None:
+        """Cancels a job not yet ended (one that ended meanwhile stays as it ended): tasks in
+        progress finish, no other one starts."""
+        await self.session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.state.in_(("queued", "running")))
+            .values(state="cancelled", finished_at=func.now())
+        )

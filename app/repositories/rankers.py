@@ -41,10 +41,12 @@ class RankerRepository:
         """The tenant's row, locked: activations of one tenant are taken one at a time."""
         # populate_existing: the session may hold the row already (the request's login read
         # it); the locked read must replace what it holds, not return the stale copy.
+        # FOR NO KEY UPDATE: it must not wait for the key-share locks that rows referring to
+        # the tenant take (a batch task's snapshots hold them for the whole task).
         return await self.session.scalar(
             select(Tenant)
             .where(Tenant.id == tenant_id)
-            .with_for_update()
+            .with_for_update(key_share=True)
             .execution_options(populate_existing=True)
         )
 

@@ -95,5 +95,5 @@ async def cancel_job(
     job = await repo.get(tenant_id, job_id)
     if job is None:
         raise NotFound(f"no job '{job_id}'")
-    await repo.cancel(job)
+    await repo.cancel(job.id)
     return await get_job(session, tenant_id, job_id)

@@ -67,6 +67,8 @@ async def rerank_block(
     ranker = await ranker_for(session, tenant_id)
     notified = 0
     for vacancy_id, external_id in rows:
-        await service.create_shortlist(external_id, limit, None, job_id=job_id, ranker=ranker)
-        notified += await webhooks.note_snapshot(session, tenant, vacancy_id, job_id)
+        made = await service.create_shortlist(
+            external_id, limit, None, job_id=job_id, ranker=ranker
+        )
+        notified += await webhooks.note_snapshot(session, tenant, vacancy_id, made["id"], job_id)
     return BlockResult(len(rows), len(vacancy_ids) - len(rows), notified)

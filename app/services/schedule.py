@@ -30,7 +30,12 @@ _LOCK_SPACE = 0x504F4E54  # "PONT": the advisory locks of this module, apart fro
 
 
 def validate(expression: str) -> str:
-    """The expression as stored; a 422 naming the field when cron cannot read it."""
+    """The expression as stored; a 422 naming the field when cron cannot read it (five fields:
+    cronsim would also take a sixth, of seconds)."""
+    if len(expression.split()) != 5:
+        raise ValidationFailed.of_field(
+            SETTING, "a cron expression has five fields: minute hour day month weekday"
+        )
     try:
         CronSim(expression, dt.datetime.now(dt.UTC))
     except CronSimError as exc:
@@ -77,9 +82,9 @@ async def queue_due(session: AsyncSession, now: dt.datetime | None = None) -> li
         if not got:
             continue  # another worker is deciding for this tenant right now
         since = settings.get(SINCE)
-        start = await _last_scheduled(session, tenant.id) or (
-            dt.datetime.fromisoformat(since) if since else tenant.created_at
-        )
+        owed_from = dt.datetime.fromisoformat(since) if since else tenant.created_at
+        last = await _last_scheduled(session, tenant.id)
+        start = max(last, owed_from) if last is not None else owed_from
         try:
             fire = latest_fire(expression, start, now)
         except CronSimError:

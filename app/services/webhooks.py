@@ -1,20 +1,23 @@
 """Telling a programme's own system that a vacancy's shortlist changed (issue 14).
 
-When a batch run stores a vacancy's snapshot and its top 10 differs from the snapshot before,
-and the tenant has a ``webhook_url``, a delivery is queued in the same transaction. Workers send
-due deliveries (app/services/worker.py): a POST of the change set — external ids, ranks and
-moves; no names, no texts — signed with the tenant's secret:
+When a batch run stores a vacancy's snapshot and its top 10 differs from the vacancy's batch
+snapshot before, and the tenant has a ``webhook_url``, a delivery is queued in the same
+transaction. Workers send due deliveries (app/services/worker.py): a POST of the change set —
+external ids, ranks and moves; no names, no texts — signed with the tenant's secret:
 
     X-Ponte-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>
 
 A receiver recomputes the HMAC over the timestamp, a dot and the raw body, compares in constant
-time, and refuses an old ``t``. A 2xx answer delivers; anything else (or no answer within 10 s)
-is retried after ``base × 2^(attempt − 1)`` seconds, up to ``MAX_ATTEMPTS``, then failed. Each
-attempt's status and error are on the delivery, shown in ``GET /v1/jobs/{id}``.
+time, and refuses an old ``t``. Delivery is at least once (a worker that dies after the POST and
+before its commit sends it again): receivers dedupe on ``delivery_id``. A 2xx answer delivers;
+anything else (or no answer within 10 s) is retried after ``base × 2^(attempt − 1)`` seconds,
+up to ``MAX_ATTEMPTS``, then failed. Each attempt's status and error are on the delivery, shown
+in ``GET /v1/jobs/{id}``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import hmac
@@ -28,7 +31,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.job_tables import WebhookDelivery
-from app.db.tables import Tenant
+from app.db.tables import Shortlist, Tenant
 from app.repositories.shortlists import ShortlistRepository
 from app.services.shortlist_changes import compare
 
@@ -61,27 +64,36 @@ async def ranked_ids(
 
 
 async def note_snapshot(
-    session: AsyncSession, tenant: Tenant, vacancy_id: uuid.UUID, job_id: uuid.UUID
+    session: AsyncSession,
+    tenant: Tenant,
+    vacancy_id: uuid.UUID,
+    shortlist_id: uuid.UUID,
+    job_id: uuid.UUID,
 ) -> bool:
-    """After a batch snapshot of the vacancy: queues a delivery if the tenant has a webhook
-    and the top changed since the snapshot before. True when one was queued."""
+    """After a batch snapshot of the vacancy: queues a delivery if the tenant has a webhook and
+    the top changed since the vacancy's batch snapshot before (a scout's request, with its own
+    length and gates, is not what a batch compares with). True when one was queued."""
     if not (tenant.settings or {}).get("webhook_url"):
         return False
-    latest = await ShortlistRepository(session).list_for_vacancy(tenant.id, vacancy_id, 2)
-    if not latest:
-        return False
-    newer = latest[0]
-    older = latest[1] if len(latest) > 1 else None
-    before = await ranked_ids(session, tenant.id, older.id) if older is not None else []
-    after = await ranked_ids(session, tenant.id, newer.id)
+    older = await session.scalar(
+        select(Shortlist.id)
+        .where(
+            Shortlist.tenant_id == tenant.id,
+            Shortlist.vacancy_id == vacancy_id,
+            Shortlist.origin == "batch",
+            Shortlist.id != shortlist_id,
+            Shortlist.job_id != job_id,
+        )
+        .order_by(Shortlist.created_at.desc(), Shortlist.id)
+        .limit(1)
+    )
+    before = await ranked_ids(session, tenant.id, older) if older is not None else []
+    after = await ranked_ids(session, tenant.id, shortlist_id)
     if not compare(before, after, TOP)["changed"]:
         return False
     session.add(
         WebhookDelivery(
-            tenant_id=tenant.id,
-            job_id=job_id,
-            shortlist_id=newer.id,
-            previous_id=older.id if older is not None else None,
+            tenant_id=tenant.id, job_id=job_id, shortlist_id=shortlist_id, previous_id=older
         )
     )
     await session.flush()
@@ -155,11 +167,14 @@ async def deliver_one(
             "User-Agent": "Ponte-Webhook/1",
         }
         try:
-            answer = await client.post(url, content=raw, headers=headers, timeout=TIMEOUT_S)
+            # one deadline for the whole exchange (httpx's timeout is per phase)
+            answer = await asyncio.wait_for(
+                client.post(url, content=raw, headers=headers, timeout=TIMEOUT_S), TIMEOUT_S
+            )
             delivery.last_status = answer.status_code
             delivery.last_error = None if answer.is_success else f"HTTP {answer.status_code}"
             ok = answer.is_success
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, TimeoutError, OSError) as exc:
             delivery.last_status = None
             delivery.last_error = f"{type(exc).__name__}: {exc}"[:500]
             ok = False

@@ -40,6 +40,10 @@ MAX_ATTEMPTS = 3
 IDLE_POLL_S = 2.0
 
 
+# Between two tasks, at most this many webhook deliveries: a slow receiver cannot hold up jobs.
+DELIVERIES_PER_TASK = 20
+
+
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -66,6 +70,10 @@ async def run_one(
         task = await repo.claim(job_id)
         if task is None:
             await transaction.rollback()
+            # nothing free: end what has nothing left (a worker killed after its last commit
+            # could not)
+            async with sessions() as side, side.begin():
+                await JobRepository(side).finish_if_complete(job_id)
             return None
         job, seq, tenant_id = task.job_id, task.seq, task.tenant_id
         async with sessions() as side, side.begin():
@@ -118,11 +126,10 @@ async def run_until(
         while not stop.is_set():
             if not until_idle and time.monotonic() - looked >= schedule.CHECK_EVERY_S:
                 looked = time.monotonic()
-                async with sessions() as session, session.begin():
-                    for job in await schedule.queue_due(session):
-                        log.info("scheduled re-rank queued", extra={"job_id": str(job.id)})
-            while not stop.is_set() and await webhooks.deliver_one(sessions, client, retry_base_s):
-                pass
+                await _queue_scheduled(sessions)
+            for _ in range(DELIVERIES_PER_TASK):
+                if stop.is_set() or not await _deliver(sessions, client, retry_base_s):
+                    break
             if stop.is_set():
                 break
             outcome = await run_one(sessions, encoder, job_id, name)
@@ -136,3 +143,24 @@ async def run_until(
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=poll_s)
     return done
+
+
+async def _deliver(
+    sessions: async_sessionmaker[AsyncSession], client: httpx.AsyncClient, retry_base_s: float
+) -> bool:
+    """One due delivery; a failure of the database or of this code is logged, not raised (the
+    delivery stays due and is tried again later)."""
+    try:
+        return await webhooks.deliver_one(sessions, client, retry_base_s)
+    except Exception as exc:  # a worker keeps running whatever one delivery does
+        log.warning("webhook delivery failed", extra={"error": f"{type(exc).__name__}: {exc}"})
+        return False
+
+
+async def _queue_scheduled(sessions: async_sessionmaker[AsyncSession]) -> None:
+    try:
+        async with sessions() as session, session.begin():
+            for job in await schedule.queue_due(session):
+                log.info("scheduled re-rank queued", extra={"job_id": str(job.id)})
+    except Exception as exc:  # the next look, CHECK_EVERY_S later, tries again
+        log.warning("scheduling failed", extra={"error": f"{type(exc).__name__}: {exc}"})
