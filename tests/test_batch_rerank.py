@@ -408,6 +408,7 @@ async def test_a_changed_top_is_posted_signed_with_ids_only_and_retried(
         view = (await client.get(f"/v1/jobs/{job['id']}", headers=admin)).json()
         deliveries = view["deliveries"]
         assert [d["state"] for d in deliveries] == ["delivered"] * 3
+        assert view["delivery_counts"] == {"delivered": 3}
         assert sorted(d["attempts"] for d in deliveries) == [1, 1, 2]
         assert all(d["last_status"] == 200 for d in deliveries)
 

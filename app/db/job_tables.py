@@ -115,6 +115,8 @@ class WebhookDelivery(Base):
         ),
         CheckConstraint(_in("state", DELIVERY_STATES), name="state"),
         Index("ix_webhook_deliveries_job_id", "job_id"),
+        # what the cascade from a deleted vacancy's snapshots looks up
+        Index("ix_webhook_deliveries_tenant_id_shortlist_id", "tenant_id", "shortlist_id"),
         Index(
             "ix_webhook_deliveries_due",
             "next_attempt_at",

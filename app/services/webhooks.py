@@ -12,7 +12,7 @@ time, and refuses an old ``t``. Delivery is at least once (a worker that dies af
 before its commit sends it again): receivers dedupe on ``delivery_id``. A 2xx answer delivers;
 anything else (or no answer within 10 s) is retried after ``base × 2^(attempt − 1)`` seconds,
 up to ``MAX_ATTEMPTS``, then failed. Each attempt's status and error are on the delivery, shown
-in ``GET /v1/jobs/{id}``.
+in ``GET /v1/jobs/{id}`` (counts per state, and the first 200).
 """
 
 from __future__ import annotations
@@ -189,10 +189,26 @@ async def deliver_one(
     return True
 
 
+SHOWN_DELIVERIES = 200
+
+
+async def delivery_counts(session: AsyncSession, job_id: uuid.UUID) -> dict[str, int]:
+    """A job's deliveries per state."""
+    rows = await session.execute(
+        select(WebhookDelivery.state, func.count())
+        .where(WebhookDelivery.job_id == job_id)
+        .group_by(WebhookDelivery.state)
+    )
+    return {str(row[0]): int(row[1]) for row in rows}
+
+
 async def deliveries_of(session: AsyncSession, job_id: uuid.UUID) -> list[dict[str, Any]]:
-    """A job's deliveries, as ``GET /v1/jobs/{id}`` shows them."""
+    """A job's first ``SHOWN_DELIVERIES`` deliveries, as ``GET /v1/jobs/{id}`` shows them."""
     rows = await session.scalars(
-        select(WebhookDelivery).where(WebhookDelivery.job_id == job_id).order_by(WebhookDelivery.id)
+        select(WebhookDelivery)
+        .where(WebhookDelivery.job_id == job_id)
+        .order_by(WebhookDelivery.id)
+        .limit(SHOWN_DELIVERIES)
     )
     return [
         {

@@ -163,6 +163,11 @@ def upgrade() -> None:
     )
     op.create_index("ix_webhook_deliveries_job_id", "webhook_deliveries", ["job_id"])
     op.create_index(
+        "ix_webhook_deliveries_tenant_id_shortlist_id",
+        "webhook_deliveries",
+        ["tenant_id", "shortlist_id"],
+    )
+    op.create_index(
         "ix_webhook_deliveries_due",
         "webhook_deliveries",
         ["next_attempt_at"],
