@@ -25,7 +25,6 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
-import skops.io as sio
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -72,6 +71,8 @@ def configure(models_dir: Path) -> None:
 def write_artefact(artefact: dict[str, Any], *, write: bool = True) -> str:
     """Writes the artefact once (unless ``write`` is false: a dry run); returns its SHA-256
     (hex), which names the file."""
+    import skops.io as sio  # here, not at the top: it imports all of scikit-learn (~2.7 s)
+
     data = sio.dumps(artefact)
     digest = hashlib.sha256(data).hexdigest()
     if not write:
@@ -103,6 +104,8 @@ def read_artefact(digest: str) -> dict[str, Any]:
         raise ArtefactError(f"artefact {path.name} cannot be read ({exc.strerror})") from exc
     if hashlib.sha256(data).hexdigest() != digest:
         raise ArtefactError(f"artefact {path.name} does not match its checksum")
+    import skops.io as sio  # see write_artefact
+
     try:
         untrusted = sio.get_untrusted_types(data=data)
     except Exception as exc:
