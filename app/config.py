@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     models_dir: Path = Path("./models")
     # Seconds before a failed webhook delivery's first retry (doubling after each failure).
     webhook_retry_base_s: float = Field(default=30.0, ge=0)
+    # Whether a tenant's webhook may point at a private, loopback or link-local address (off:
+    # an admin of one tenant must not reach the deployment's own network through the workers).
+    webhook_allow_private: bool = False
 
     model_path: str | None = None
     model_device: str = "cpu"

@@ -387,6 +387,15 @@ async def test_a_changed_top_is_posted_signed_with_ids_only_and_retried(
     secret = "s3cret-of-the-programme"
     try:
         await programme(client, admin, vacancies=3)
+        # a webhook on this machine's own addresses is refused unless the deployment allows it
+        local = await client.patch(
+            "/v1/tenant/settings",
+            json={"webhook_url": receiver.url, "webhook_secret": secret},
+            headers=admin,
+        )
+        assert local.status_code == 422
+        assert "private or local address" in local.text
+        monkeypatch.setattr(webhooks, "private_allowed", lambda: True)
         off = await client.patch(
             "/v1/tenant/settings", json={"webhook_url": receiver.url}, headers=admin
         )
@@ -525,3 +534,31 @@ async def test_a_job_left_running_after_its_last_task_is_ended_by_the_next_worke
     view = (await client.get(f"/v1/jobs/{job['id']}", headers=admin)).json()
     assert view["state"] == "done"
     assert view["finished_at"] is not None
+
+
+async def test_a_webhook_that_now_points_inside_is_refused_at_sending(
+    app, client, admin, encoder, monkeypatch
+):
+    from app.services import webhooks
+
+    await programme(client, admin, vacancies=1)
+    monkeypatch.setattr(webhooks, "private_allowed", lambda: True)
+    receiver = Receiver([])
+    try:
+        on = await client.patch(
+            "/v1/tenant/settings",
+            json={"webhook_url": receiver.url, "webhook_secret": "0123456789abcdef"},
+            headers=admin,
+        )
+        assert on.status_code == 200
+        job = (await client.post("/v1/jobs/rerank", json={}, headers=admin)).json()
+        # the deployment stops allowing private addresses before the delivery goes out
+        monkeypatch.setattr(webhooks, "private_allowed", lambda: False)
+        await work(app, encoder)
+        assert receiver.received == []
+        view = (await client.get(f"/v1/jobs/{job['id']}", headers=admin)).json()
+        (delivery,) = view["deliveries"]
+        assert delivery["state"] == "queued"  # retried later, as any failure
+        assert "private or local address" in delivery["last_error"]
+    finally:
+        receiver.close()

@@ -14,7 +14,7 @@ from app.ml.ranker import DEFAULT_WEIGHTS, MATCH_WEIGHTS, WeightedRanker
 from app.repositories.tenants import TenantRepository
 from app.schemas import Principal
 from app.schemas.matching import TenantSettingsPatch
-from app.services import schedule
+from app.services import schedule, webhooks
 from app.services.rankers import tenant_weights
 
 
@@ -63,7 +63,11 @@ async def update_settings(
             settings.pop(schedule.SETTING, None)
             settings.pop(schedule.SINCE, None)
     if patch.webhook_url is not None:
-        settings["webhook_url"] = str(patch.webhook_url) or None
+        url = str(patch.webhook_url)
+        refused = await webhooks.refusal(url) if url else None
+        if refused is not None:
+            raise ValidationFailed.of_field("webhook_url", refused)
+        settings["webhook_url"] = url or None
     if patch.webhook_secret is not None:
         settings["webhook_secret"] = patch.webhook_secret
     if settings.get("webhook_url") and not settings.get("webhook_secret"):

@@ -21,6 +21,7 @@ import asyncio
 import datetime as dt
 import hashlib
 import hmac
+import ipaddress
 import json
 import time
 import uuid
@@ -30,6 +31,7 @@ import httpx
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.config import get_settings
 from app.db.job_tables import WebhookDelivery
 from app.db.tables import Shortlist, Tenant
 from app.repositories.shortlists import ShortlistRepository
@@ -40,6 +42,40 @@ MAX_ATTEMPTS = 6
 DEFAULT_RETRY_BASE_S = 30.0
 TIMEOUT_S = 10.0
 SIGNATURE_HEADER = "X-Ponte-Signature"
+
+
+def private_allowed() -> bool:
+    return get_settings().webhook_allow_private
+
+
+def _local(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    return (
+        address.is_private
+        or address.is_loopback
+        or address.is_link_local
+        or address.is_reserved
+        or address.is_multicast
+        or address.is_unspecified
+    )
+
+
+async def refusal(url: str) -> str | None:
+    """Why ``url`` may not be posted to, or None: a host that resolves to a private, loopback
+    or link-local address is refused unless the deployment allows it
+    (``PONTE_WEBHOOK_ALLOW_PRIVATE``). Checked when the URL is set and before every attempt
+    (the name may point elsewhere since)."""
+    if private_allowed():
+        return None
+    host = httpx.URL(url).host
+    try:
+        found = await asyncio.get_running_loop().getaddrinfo(host, None)
+    except OSError:
+        return f"the webhook's host {host!r} cannot be resolved"
+    for *_, sockaddr in found:
+        address = ipaddress.ip_address(sockaddr[0])
+        if _local(address):
+            return f"the webhook's host {host!r} is a private or local address ({address})"
+    return None
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -160,6 +196,11 @@ async def deliver_one(
                 "the vacancy was deleted" if body is None else "the tenant's webhook is off"
             )
             return True
+        refused = await refusal(url)
+        if refused is not None:
+            delivery.last_status, delivery.last_error = None, refused
+            _retry_or_fail(delivery, retry_base_s)
+            return True
         raw = json.dumps(body, separators=(",", ":")).encode()
         headers = {
             "Content-Type": "application/json",
@@ -181,12 +222,17 @@ async def deliver_one(
         if ok:
             delivery.state = "delivered"
             delivery.delivered_at = func.now()
-        elif delivery.attempts >= MAX_ATTEMPTS:
-            delivery.state = "failed"
         else:
-            wait = dt.timedelta(seconds=retry_base_s * 2 ** (delivery.attempts - 1))
-            delivery.next_attempt_at = func.now() + wait
+            _retry_or_fail(delivery, retry_base_s)
     return True
+
+
+def _retry_or_fail(delivery: WebhookDelivery, retry_base_s: float) -> None:
+    if delivery.attempts >= MAX_ATTEMPTS:
+        delivery.state = "failed"
+    else:
+        wait = dt.timedelta(seconds=retry_base_s * 2 ** (delivery.attempts - 1))
+        delivery.next_attempt_at = func.now() + wait
 
 
 SHOWN_DELIVERIES = 200
