@@ -17,7 +17,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.job_tables import Job, JobTask
-from app.db.tables import Vacancy
+from app.db.tables import Tenant, Vacancy
 
 # Claims the first queued task of an unfinished job (of one job, when named), skipping the tasks
 # other workers hold; the lock is held until the claiming transaction ends.
@@ -56,6 +56,21 @@ class JobRepository:
         found = {row.external_id for row in rows}
         unknown = sorted(set(external_ids or ()) - found)
         return [row.id for row in rows if row.status == "open"], unknown
+
+    async def still_open(
+        self, tenant_id: uuid.UUID, vacancy_ids: Sequence[uuid.UUID]
+    ) -> list[tuple[uuid.UUID, str]]:
+        """(id, external id) of those of ``vacancy_ids`` still open, oldest first."""
+        rows = await self.session.execute(
+            select(Vacancy.id, Vacancy.external_id)
+            .where(
+                Vacancy.tenant_id == tenant_id,
+                Vacancy.id.in_(list(vacancy_ids)),
+                Vacancy.status == "open",
+            )
+            .order_by(Vacancy.created_at, Vacancy.id)
+        )
+        return [(row[0], row[1]) for row in rows]
 
     async def create(
         self,
@@ -121,6 +136,31 @@ class JobRepository:
             row[0]: Progress(int(row[1]), int(row[2]), int(row[3]), int(row[4]))
             for row in await self.session.execute(stmt)
         }
+
+    # -- schedules ----------------------------------------------------------------------------
+
+    async def scheduled_tenants(self, setting: str) -> Sequence[Tenant]:
+        """The tenants whose settings name a schedule under ``setting``."""
+        rows = await self.session.scalars(
+            select(Tenant).where(Tenant.settings[setting].astext != "")
+        )
+        return rows.all()
+
+    async def last_scheduled(self, tenant_id: uuid.UUID) -> str | None:
+        """The latest fire time (ISO, UTC) a scheduled job of the tenant was queued for."""
+        stamp: str | None = await self.session.scalar(
+            select(func.max(Job.params["scheduled_for"].astext)).where(
+                Job.tenant_id == tenant_id, Job.trigger == "schedule"
+            )
+        )
+        return stamp
+
+    async def try_lock(self, space: int, key: int) -> bool:
+        """A transaction-level advisory lock, or False at once if another holds it."""
+        got = await self.session.scalar(
+            text("SELECT pg_try_advisory_xact_lock(:space, :key)"), {"space": space, "key": key}
+        )
+        return bool(got)
 
     # -- the worker's side ---------------------------------------------------------------------
 

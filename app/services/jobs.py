@@ -75,9 +75,7 @@ async def get_job(
         raise NotFound(f"no job '{job_id}'")
     progress = await repo.progress([job.id])
     view = job_view(job, progress.get(job.id, Progress()))
-    view["delivery_counts"] = await webhooks.delivery_counts(session, job.id)
-    view["deliveries"] = await webhooks.deliveries_of(session, job.id)
-    return view
+    return view | await webhooks.deliveries_view(session, job.tenant_id, job.id)
 
 
 async def list_jobs(

@@ -14,11 +14,11 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.tables import Tenant, Vacancy
+from app.db.tables import Tenant
 from app.ml.encoder import Encoder
+from app.repositories.jobs import JobRepository
 from app.schemas import Principal
 from app.services import webhooks
 from app.services.rankers import ranker_for
@@ -52,17 +52,7 @@ async def rerank_block(
     tenant = await session.get(Tenant, tenant_id)
     if tenant is None:
         return BlockResult(0, len(vacancy_ids))
-    rows = (
-        await session.execute(
-            select(Vacancy.id, Vacancy.external_id)
-            .where(
-                Vacancy.tenant_id == tenant_id,
-                Vacancy.id.in_(list(vacancy_ids)),
-                Vacancy.status == "open",
-            )
-            .order_by(Vacancy.created_at, Vacancy.id)
-        )
-    ).all()
+    rows = await JobRepository(session).still_open(tenant_id, vacancy_ids)
     service = ShortlistService(session, batch_principal(tenant), encoder)
     ranker = await ranker_for(session, tenant_id)
     notified = 0
@@ -70,5 +60,5 @@ async def rerank_block(
         made = await service.create_shortlist(
             external_id, limit, None, job_id=job_id, ranker=ranker
         )
-        notified += await webhooks.note_snapshot(session, tenant, vacancy_id, made["id"], job_id)
+        notified += await webhooks.note_snapshot(session, tenant, vacancy_id, made, job_id)
     return BlockResult(len(rows), len(vacancy_ids) - len(rows), notified)

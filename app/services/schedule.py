@@ -11,16 +11,14 @@ from queueing the same fire twice.
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 import zlib
 
 from cronsim import CronSim, CronSimError
-from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.job_tables import Job
-from app.db.tables import Tenant
 from app.errors import ValidationFailed
+from app.repositories.jobs import JobRepository
 from app.services.jobs import queue_rerank
 
 CHECK_EVERY_S = 30.0
@@ -53,37 +51,22 @@ def latest_fire(expression: str, after: dt.datetime, now: dt.datetime) -> dt.dat
     return found
 
 
-async def _last_scheduled(session: AsyncSession, tenant_id: uuid.UUID) -> dt.datetime | None:
-    stamp = await session.scalar(
-        select(func.max(Job.params["scheduled_for"].astext)).where(
-            Job.tenant_id == tenant_id, Job.trigger == "schedule"
-        )
-    )
-    return dt.datetime.fromisoformat(stamp) if stamp else None
-
-
 async def queue_due(session: AsyncSession, now: dt.datetime | None = None) -> list[Job]:
     """Queues the re-ranks whose time has come, one per tenant at most; returns them."""
     now = now or dt.datetime.now(dt.UTC)
-    tenants = (
-        await session.scalars(select(Tenant).where(Tenant.settings[SETTING].astext != ""))
-    ).all()
+    repo = JobRepository(session)
     queued = []
-    for tenant in tenants:
+    for tenant in await repo.scheduled_tenants(SETTING):
         settings = tenant.settings or {}
         expression = settings.get(SETTING)
         if not expression:
             continue
-        lock = zlib.crc32(tenant.id.bytes)
-        got = await session.scalar(
-            text("SELECT pg_try_advisory_xact_lock(:space, :key)"),
-            {"space": _LOCK_SPACE, "key": lock - (1 << 31)},
-        )
-        if not got:
+        if not await repo.try_lock(_LOCK_SPACE, zlib.crc32(tenant.id.bytes) - (1 << 31)):
             continue  # another worker is deciding for this tenant right now
         since = settings.get(SINCE)
         owed_from = dt.datetime.fromisoformat(since) if since else tenant.created_at
-        last = await _last_scheduled(session, tenant.id)
+        stamp = await repo.last_scheduled(tenant.id)
+        last = dt.datetime.fromisoformat(stamp) if stamp else None
         start = max(last, owed_from) if last is not None else owed_from
         try:
             fire = latest_fire(expression, start, now)

@@ -45,13 +45,19 @@ class ShortlistService:
         self.repo = ShortlistRepository(session)
 
     async def rank(
-        self, vacancy_external_id: str, limit: int, gates: tuple[str, ...] = GATES
+        self,
+        vacancy_external_id: str,
+        limit: int,
+        gates: tuple[str, ...] = GATES,
+        ranker: Ranker | None = None,
     ) -> tuple[RankingVacancy, Ranker, Ranked]:
-        """Ranks the tenant's candidates for a vacancy with the tenant's ranker, storing nothing
-        (what evaluation and benchmarks measure): the vacancy, the ranker, the ranking."""
+        """Ranks the tenant's candidates for a vacancy with ``ranker`` (default: the tenant's
+        active one), storing nothing (what evaluation and benchmarks measure): the vacancy, the
+        ranker, the ranking."""
         ranking = RankingService(self.session, self.principal, self.encoder)
         vacancy = await ranking.vacancy(vacancy_external_id)
-        ranker = await ranker_for(self.session, self.principal.tenant_id)
+        if ranker is None:
+            ranker = await ranker_for(self.session, self.principal.tenant_id)
         return vacancy, ranker, await ranking.rank_candidates(vacancy, limit, ranker, gates)
 
     async def create_shortlist(
@@ -66,14 +72,9 @@ class ShortlistService:
         """Ranks the tenant's candidates for a vacancy and stores the result as a snapshot: a
         request's, or (``job_id``) a batch run's, with the ranker the run was handed."""
         gates = enabled_gates(gate_switches)
-        if ranker is None:
-            vacancy, ranker, (ranked, excluded, total) = await self.rank(
-                vacancy_external_id, limit, gates
-            )
-        else:
-            ranking = RankingService(self.session, self.principal, self.encoder)
-            vacancy = await ranking.vacancy(vacancy_external_id)
-            ranked, excluded, total = await ranking.rank_candidates(vacancy, limit, ranker, gates)
+        vacancy, ranker, (ranked, excluded, total) = await self.rank(
+            vacancy_external_id, limit, gates, ranker
+        )
         params = {"limit": limit, "gates": {g: g in gates for g in GATES}}
         stored = [stored_explanation(item) for item in ranked]
         snapshot, kept = await self.repo.create(

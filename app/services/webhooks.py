@@ -28,13 +28,14 @@ import uuid
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select, text
+from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import get_settings
 from app.db.job_tables import WebhookDelivery
-from app.db.tables import Shortlist, Tenant
+from app.db.tables import Tenant
 from app.repositories.shortlists import ShortlistRepository
+from app.repositories.webhooks import WebhookRepository
 from app.services.shortlist_changes import compare
 
 TOP = 10
@@ -103,36 +104,22 @@ async def note_snapshot(
     session: AsyncSession,
     tenant: Tenant,
     vacancy_id: uuid.UUID,
-    shortlist_id: uuid.UUID,
+    snapshot: dict[str, Any],
     job_id: uuid.UUID,
 ) -> bool:
-    """After a batch snapshot of the vacancy: queues a delivery if the tenant has a webhook and
-    the top changed since the vacancy's batch snapshot before (a scout's request, with its own
-    length and gates, is not what a batch compares with). True when one was queued."""
+    """After a batch snapshot of the vacancy (as ``ShortlistService.create_shortlist`` answered
+    it): queues a delivery if the tenant has a webhook and the top changed since the vacancy's
+    batch snapshot before (a scout's request, with its own length and gates, is not what a
+    batch compares with). True when one was queued."""
     if not (tenant.settings or {}).get("webhook_url"):
         return False
-    older = await session.scalar(
-        select(Shortlist.id)
-        .where(
-            Shortlist.tenant_id == tenant.id,
-            Shortlist.vacancy_id == vacancy_id,
-            Shortlist.origin == "batch",
-            Shortlist.id != shortlist_id,
-            Shortlist.job_id != job_id,
-        )
-        .order_by(Shortlist.created_at.desc(), Shortlist.id)
-        .limit(1)
-    )
+    repo = WebhookRepository(session)
+    older = await repo.previous_batch_snapshot(tenant.id, vacancy_id, snapshot["id"], job_id)
     before = await ranked_ids(session, tenant.id, older) if older is not None else []
-    after = await ranked_ids(session, tenant.id, shortlist_id)
+    after = [(item["rank"], item["candidate_external_id"]) for item in snapshot["items"]]
     if not compare(before, after, TOP)["changed"]:
         return False
-    session.add(
-        WebhookDelivery(
-            tenant_id=tenant.id, job_id=job_id, shortlist_id=shortlist_id, previous_id=older
-        )
-    )
-    await session.flush()
+    await repo.add(tenant.id, job_id, snapshot["id"], older)
     return True
 
 
@@ -167,12 +154,6 @@ async def payload(session: AsyncSession, delivery: WebhookDelivery) -> dict[str,
     }
 
 
-_CLAIM_DUE = text(
-    "SELECT id FROM webhook_deliveries WHERE state = 'queued' AND next_attempt_at <= now() "
-    "ORDER BY next_attempt_at, id FOR UPDATE SKIP LOCKED LIMIT 1"
-)
-
-
 async def deliver_one(
     sessions: async_sessionmaker[AsyncSession],
     client: httpx.AsyncClient,
@@ -180,11 +161,9 @@ async def deliver_one(
 ) -> bool:
     """Sends the next due delivery nobody else holds; False when none is due."""
     async with sessions() as session, session.begin():
-        found = await session.scalar(_CLAIM_DUE)
-        if found is None:
+        delivery = await WebhookRepository(session).claim_due()
+        if delivery is None:
             return False
-        delivery = await session.get(WebhookDelivery, found, populate_existing=True)
-        assert delivery is not None
         tenant = await session.get(Tenant, delivery.tenant_id)
         settings = (tenant.settings if tenant is not None else None) or {}
         url, secret = settings.get("webhook_url"), settings.get("webhook_secret")
@@ -238,34 +217,26 @@ def _retry_or_fail(delivery: WebhookDelivery, retry_base_s: float) -> None:
 SHOWN_DELIVERIES = 200
 
 
-async def delivery_counts(session: AsyncSession, job_id: uuid.UUID) -> dict[str, int]:
-    """A job's deliveries per state."""
-    rows = await session.execute(
-        select(WebhookDelivery.state, func.count())
-        .where(WebhookDelivery.job_id == job_id)
-        .group_by(WebhookDelivery.state)
-    )
-    return {str(row[0]): int(row[1]) for row in rows}
-
-
-async def deliveries_of(session: AsyncSession, job_id: uuid.UUID) -> list[dict[str, Any]]:
-    """A job's first ``SHOWN_DELIVERIES`` deliveries, as ``GET /v1/jobs/{id}`` shows them."""
-    rows = await session.scalars(
-        select(WebhookDelivery)
-        .where(WebhookDelivery.job_id == job_id)
-        .order_by(WebhookDelivery.id)
-        .limit(SHOWN_DELIVERIES)
-    )
-    return [
-        {
-            "id": row.id,
-            "shortlist_id": row.shortlist_id,
-            "state": row.state,
-            "attempts": row.attempts,
-            "last_status": row.last_status,
-            "last_error": row.last_error,
-            "next_attempt_at": row.next_attempt_at if row.state == "queued" else None,
-            "delivered_at": row.delivered_at,
-        }
-        for row in rows
-    ]
+async def deliveries_view(
+    session: AsyncSession, tenant_id: uuid.UUID, job_id: uuid.UUID
+) -> dict[str, Any]:
+    """A job's deliveries as ``GET /v1/jobs/{id}`` shows them: counts per state, and the first
+    ``SHOWN_DELIVERIES``."""
+    repo = WebhookRepository(session)
+    rows = await repo.of_job(tenant_id, job_id, SHOWN_DELIVERIES)
+    return {
+        "delivery_counts": await repo.counts(tenant_id, job_id),
+        "deliveries": [
+            {
+                "id": row.id,
+                "shortlist_id": row.shortlist_id,
+                "state": row.state,
+                "attempts": row.attempts,
+                "last_status": row.last_status,
+                "last_error": row.last_error,
+                "next_attempt_at": row.next_attempt_at if row.state == "queued" else None,
+                "delivered_at": row.delivered_at,
+            }
+            for row in rows
+        ],
+    }
