@@ -1,9 +1,10 @@
 """Loads a programme-sized data set straight into PostgreSQL with COPY, then builds the indexes.
 
     .venv/bin/python bench/load_scale.py [--candidates 100000] [--data-dir var/bench-scale]
+        [--tenants scale-it scale-be] [--vacancies 300]
 
 Two tenants — an Italian one (Milan and Florence areas) and a Flemish one (Ghent, Antwerp,
-Brussels) — share the candidates half and half; each gets its employers and open vacancies and an
+Brussels) — share the candidates half and half (``--tenants`` names fewer); each gets its employers and open vacancies and an
 admin API key (written to ``<data-dir>/bench-keys.json`` for bench/shortlist_latency.py).
 
 Texts and skills are realistic: every profile is a variant of an ESCO-derived profile from
@@ -133,13 +134,13 @@ def place(rng: random.Random, tenant: str) -> dict[str, Any]:
 
 
 def make_candidates(
-    n: int, esco: list[dict[str, Any]], titles: dict[str, str], seed: int
+    n: int, esco: list[dict[str, Any]], titles: dict[str, str], seed: int, tenants: list[str]
 ) -> list[dict[str, Any]]:
-    """Returns ``n`` candidate rows (dicts of API fields plus 'tenant' and 'base')."""
+    """Returns ``n`` candidate rows (dicts of API fields plus 'tenant' and 'base'), dealt to
+    ``tenants`` in turn."""
     rng = random.Random(seed)
     all_skills = sorted({s for c in esco for s in c["skills"]})
     today = dt.date(2026, 12, 1)
-    tenants = list(TENANTS)
     out = []
     for i in range(n):
         tenant = tenants[i % len(tenants)]
@@ -202,13 +203,20 @@ def make_candidates(
 
 
 def make_vacancies(
-    esco_vacancies: list[dict[str, Any]], tenant: str, seed: int
+    esco_vacancies: list[dict[str, Any]], tenant: str, seed: int, n: int
 ) -> list[dict[str, Any]]:
+    """Returns ``n`` open vacancies: esco_dev's, then (past its 300) variants of them, each
+    without one of its skills (so its text, and its vector, are its own)."""
     rng = random.Random(seed)
     lang = TENANTS[tenant]["language"]
     today = dt.date(2026, 12, 1)
     out = []
-    for j, v in enumerate(esco_vacancies):
+    for j in range(n):
+        v = dict(esco_vacancies[j % len(esco_vacancies)])
+        if j >= len(esco_vacancies) and len(v["required_skills"]) > 1:
+            skills = list(v["required_skills"])
+            skills.pop(rng.randrange(len(skills)))
+            v["required_skills"] = skills
         out.append(
             {
                 "external_id": f"vac-{j:04d}",
@@ -280,8 +288,12 @@ async def load(args: argparse.Namespace) -> None:
 
     timings: dict[str, float] = {}
     clock = time.perf_counter()
-    rows = make_candidates(args.candidates, esco_candidates, titles, args.seed)
-    vacancies = {t: make_vacancies(esco_vacancies, t, args.seed + k) for k, t in enumerate(TENANTS)}
+    names = args.tenants
+    rows = make_candidates(args.candidates, esco_candidates, titles, args.seed, names)
+    vacancies = {
+        t: make_vacancies(esco_vacancies, t, args.seed + k, args.vacancies)
+        for k, t in enumerate(names)
+    }
     for row in rows:
         row["text"] = candidate_text(row["summary"], row["skills"], row["desired_occupations"])
         row["occupations"] = occupation_text(row["desired_occupations"])
@@ -299,14 +311,14 @@ async def load(args: argparse.Namespace) -> None:
     )
     vacancy_texts = [
         vacancy_text(v["title"], v["description"], v["required_skills"])
-        for t in TENANTS
+        for t in names
         for v in vacancies[t]
     ]
     vacancy_vectors = vectors.embed(vacancy_texts, "vacancies")
-    title_vectors = vectors.embed([v["title"] for t in TENANTS for v in vacancies[t]], "titles")
+    title_vectors = vectors.embed([v["title"] for t in names for v in vacancies[t]], "titles")
     labels = sorted(
         {s["label"] if isinstance(s, dict) else s for r in rows for s in r["skills"]}
-        | {s["label"] for t in TENANTS for v in vacancies[t] for s in v["required_skills"]}
+        | {s["label"] for t in names for v in vacancies[t] for s in v["required_skills"]}
     )
     label_vectors = vectors.embed(labels, "labels")
     timings["embed (real, cached)"] = time.perf_counter() - clock
@@ -318,11 +330,11 @@ async def load(args: argparse.Namespace) -> None:
     noise = np.random.default_rng(args.seed)
     sigma = args.noise
 
-    engine = await recreate_schema(settings, list(TENANTS))
+    engine = await recreate_schema(settings, names)
     tenant_ids = {}
     keys = {}
     async with session_factory(engine)() as session, session.begin():
-        for name in TENANTS:
+        for name in names:
             tenant = await key_service.create_tenant(session, name)
             tenant_ids[name] = tenant.id
             _, keys[name] = await key_service.create_key(
@@ -345,7 +357,7 @@ async def load(args: argparse.Namespace) -> None:
             ],
         )
         at = 0
-        for name in TENANTS:
+        for name in names:
             tid = tenant_ids[name]
             employers = sorted({v["employer"] for v in vacancies[name]})
             employer_ids = {e: uuid.uuid4() for e in employers}
@@ -531,6 +543,14 @@ def main() -> None:
     parser.add_argument("--set", default=str(ROOT.parent / "shared" / "eval" / "esco_dev"))
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--fresh", action="store_true", help="delete --data-dir first")
+    parser.add_argument(
+        "--tenants",
+        nargs="+",
+        choices=list(TENANTS),
+        default=list(TENANTS),
+        help="the tenants that share the candidates (default both)",
+    )
+    parser.add_argument("--vacancies", type=int, default=300, help="open vacancies per tenant")
     args = parser.parse_args()
     args.cache_dir = Path(args.data_dir).resolve().parent / "bench-cache"
     if args.fresh and not os.environ.get("DATABASE_URL"):

@@ -81,19 +81,24 @@ async def test_a_run_stores_one_batch_snapshot_per_open_vacancy_equal_to_the_api
     # every open vacancy once; the closed and the filled one not at all
     assert await batch_counts(owner_engine, job["id"]) == {f"vac-{v:02d}": 1 for v in range(6)}
 
-    listed = (await client.get("/v1/vacancies/vac-03/shortlists", headers=admin)).json()["items"]
-    assert [(s["origin"], s["job_id"]) for s in listed] == [("batch", job["id"])]
-    batch = (await client.get(f"/v1/shortlists/{listed[0]['id']}", headers=admin)).json()
-    asked = await client.post("/v1/vacancies/vac-03/shortlists", json={"limit": 10}, headers=admin)
-    assert asked.status_code == 201
-    api = asked.json()
-    assert (api["origin"], api["job_id"]) == ("request", None)
-    # the same state ranked by the batch and by the API: the same snapshot
-    for key in ("ranker_version", "feature_version", "embedding_model", "considered", "params"):
-        assert batch[key] == api[key], key
-    assert batch["excluded_by_gate"] == api["excluded_by_gate"]
-    assert batch["items"] == api["items"]
-    assert len(api["items"]) == 10
+    # Each vacancy of the run, ranked by the batch (its block ranked together) and by the API
+    # in the same state: the same snapshot.
+    for v in range(6):
+        name = f"vac-{v:02d}"
+        listed = (await client.get(f"/v1/vacancies/{name}/shortlists", headers=admin)).json()
+        assert [(s["origin"], s["job_id"]) for s in listed["items"]] == [("batch", job["id"])]
+        batch = await client.get(f"/v1/shortlists/{listed['items'][0]['id']}", headers=admin)
+        asked = await client.post(
+            f"/v1/vacancies/{name}/shortlists", json={"limit": 10}, headers=admin
+        )
+        assert asked.status_code == 201
+        api, batch = asked.json(), batch.json()
+        assert (api["origin"], api["job_id"]) == ("request", None)
+        for key in ("ranker_version", "feature_version", "embedding_model", "considered", "params"):
+            assert batch[key] == api[key], (name, key)
+        assert batch["excluded_by_gate"] == api["excluded_by_gate"], name
+        assert batch["items"] == api["items"], name
+        assert len(api["items"]) == 10
 
 
 async def test_vacancies_named_closed_or_unknown(app, client, admin, encoder, owner_engine):

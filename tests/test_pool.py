@@ -18,7 +18,7 @@ from app.ml.bm25 import query_terms
 from app.ml.evaluation import BM25
 from app.ml.gates import VacancyView
 from app.ml.pool import CandidatePool, PoolRow
-from app.ml.retrieval import similarities
+from app.ml.retrieval import block_products, similarities
 from app.repositories.change_feed import ChangeFeedRepository
 from app.repositories.matching import GATE_SQL
 from app.repositories.pool import PoolRepository
@@ -258,6 +258,38 @@ def test_long_texts_keep_every_window():
     assert profile[slot] == 0.0
     assert best[slot] == 1.0
     assert len(pool.text_vectors(slot)) == 2
+
+
+@pytest.mark.parametrize("centred", [True, False])
+def test_a_blocks_products_give_each_query_its_own_similarities(centred):
+    # What a batch computes in one matrix product for a block of vacancies is, per vacancy,
+    # what a single ranking computes by itself: for a small share of the rows (gathered) and
+    # for a large one (a pass over all), profile vectors and text windows alike.
+    rng = np.random.default_rng(3)
+
+    def unit(*shape):
+        v = rng.normal(size=(*shape, 8)).astype(np.float32)
+        return v / np.linalg.norm(v, axis=-1, keepdims=True)
+
+    pool = CandidatePool(8)
+    rows = []
+    for i in range(60):
+        row = pool_row(str(i), dim=8)
+        row.embedding = unit()
+        if i % 3 == 0:
+            row.chunks = unit(2)
+        rows.append(row)
+    pool.apply(rows)
+    centroid = unit() * 0.3 if centred else None
+    queries = list(unit(5))
+    block = block_products(pool, queries, centroid)
+    for slots in (np.arange(0, pool.size, 7), np.arange(pool.size)):  # few, all
+        for j, query in enumerate(queries):
+            alone = similarities(pool, query, slots, centroid)
+            shared = similarities(pool, query, slots, centroid, block.of(j))
+            np.testing.assert_allclose(shared[0], alone[0], rtol=0, atol=1e-6)
+            np.testing.assert_allclose(shared[1], alone[1], rtol=0, atol=1e-6)
+            assert not np.allclose(shared[1], shared[0])  # the windows took part
 
 
 def test_occupation_vectors_are_shared_and_survive_compaction():

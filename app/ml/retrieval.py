@@ -70,26 +70,66 @@ class Retrieved:
     label_keys: LabelKeys
 
 
+@dataclass(frozen=True)
+class BlockProducts:
+    """A pool's rows and text windows against a block of centred queries and the candidates'
+    centroid, in one matrix product each: what a batch run computes once for a block of
+    vacancies instead of one pass over the pool per vacancy. Row ``j`` is query ``j``'s
+    products; the last row is the centroid's (absent without one)."""
+
+    rows: F32  # columns × pool.size
+    chunks: F32  # columns × len(pool.chunk_owner)
+    centred: bool
+
+    def of(self, j: int) -> tuple[F32, F32, F32 | None, F32 | None]:
+        """Query ``j``'s products: rows·q, chunks·q, rows·centroid, chunks·centroid."""
+        if not self.centred:
+            return self.rows[j], self.chunks[j], None, None
+        return self.rows[j], self.chunks[j], self.rows[-1], self.chunks[-1]
+
+
+def block_products(
+    pool: CandidatePool, queries: Sequence[F32], centroid: F32 | None
+) -> BlockProducts:
+    """The products of every pool row and window with ``queries`` (each already centred, see
+    :func:`retrieve`) and ``centroid``: one matrix product each, whatever the block's size."""
+    basis = np.stack([*queries] if centroid is None else [*queries, centroid]).astype(np.float32)
+    chunks = pool.chunk_vectors[: len(pool.chunk_owner)]
+    return BlockProducts(
+        basis @ pool.vectors[: pool.size].T, basis @ chunks.T, centroid is not None
+    )
+
+
 def similarities(
-    pool: CandidatePool, query: F32, slots: I64, centroid: F32 | None = None
+    pool: CandidatePool,
+    query: F32,
+    slots: I64,
+    centroid: F32 | None = None,
+    products: tuple[F32, F32, F32 | None, F32 | None] | None = None,
 ) -> tuple[F64, F64]:
     """Returns the centred cosine (app/ml/centring.py) to ``query`` — already centred by the
     caller — of the profile vector and of the best chunk, for ``slots``, in their order;
-    plain cosines without a ``centroid``."""
+    plain cosines without a ``centroid``. ``products``: the query's column of
+    :class:`BlockProducts` when a batch has them; otherwise the products are made here."""
     n = pool.size
     basis = query[:, None] if centroid is None else np.stack([query, centroid], axis=1)
 
-    def centred(products: F32) -> F64:
-        return centred_cosines(products[:, 0], products[:, -1], query, centroid)
+    def centred(dots: F32, centre: F32 | None) -> F64:
+        return centred_cosines(dots, dots if centre is None else centre, query, centroid)
 
-    # The product is bound by reading the vectors: for a small share of the rows, gather them;
-    # for a large one, a straight pass over all of them reads less. Query and centroid go in
-    # one pass.
-    profile = centred(
-        np.take(pool.vectors, slots, axis=0) @ basis
-        if 4 * len(slots) < n
-        else (pool.vectors[:n] @ basis)[slots]
-    )
+    def split(product: F32) -> tuple[F32, F32 | None]:
+        return product[:, 0], None if centroid is None else product[:, -1]
+
+    if products is not None:
+        profile = centred(products[0][slots], _at(products[2], slots))
+    elif 4 * len(slots) < n:
+        # The product is bound by reading the vectors: for a small share of the rows, gather
+        # them; for a large one, a straight pass over all of them reads less. Query and
+        # centroid go in one pass.
+        profile = centred(*split(np.take(pool.vectors, slots, axis=0) @ basis))
+    else:
+        dots, centre = split(pool.vectors[:n] @ basis)
+        profile = centred(dots[slots], _at(centre, slots))
     best = profile
     if len(pool.chunk_owner):
         position = np.full(n, -1, dtype=np.int64)
@@ -98,8 +138,16 @@ def similarities(
         held = owners >= 0
         if held.any():
             best = profile.copy()
-            np.maximum.at(best, owners[held], centred(pool.chunk_vectors[held] @ basis))
+            if products is not None:
+                windows = centred(products[1][held], _at(products[3], held))
+            else:
+                windows = centred(*split(pool.chunk_vectors[: len(owners)][held] @ basis))
+            np.maximum.at(best, owners[held], windows)
     return profile, best
+
+
+def _at(values: F32 | None, where: npt.NDArray[np.int64] | npt.NDArray[np.bool_]) -> F32 | None:
+    return None if values is None else values[where]
 
 
 def retrieve(
@@ -112,12 +160,14 @@ def retrieve(
     k: int,
     skills: Sequence[tuple[str, float]] = (),
     centroid: F32 | None = None,
+    products: tuple[F32, F32, F32 | None, F32 | None] | None = None,
 ) -> Retrieved:
     """Gates every row, proposes the union of each retriever's ``k`` best passing rows (see the
     module docstring), and reads their features.
 
     ``query`` is the vacancy's vector centred by the vacancies' centroid and ``centroid`` the
-    candidates' (app/ml/centring.py). Runs without yielding, so the pool cannot change under
+    candidates' (app/ml/centring.py); ``products``, its column of a batch's
+    :class:`BlockProducts`. Runs without yielding, so the pool cannot change under
     it."""
     n = pool.size
     states = gate_rules.gate_states(pool, vacancy, GATES)
@@ -128,7 +178,7 @@ def retrieve(
     # ``top`` answers positions in ``passing``.
     passing = np.flatnonzero(mask)
     km = gate_rules.distances(pool, vacancy, passing)
-    profile, best = similarities(pool, query, passing, centroid)
+    profile, best = similarities(pool, query, passing, centroid, products)
     terms = query_terms(query_text)
     ceiling = pool.bm25.ceiling(terms)
     lexical = pool.lexical_scores(terms)[passing]

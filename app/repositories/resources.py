@@ -213,15 +213,26 @@ class RankingVacancy:
 
 
 # Read on every shortlist request: built once (construction and its cache key are not free).
-_FOR_RANKING = select(
+_RANKING_COLUMNS = (
     Vacancy.id, Vacancy.tenant_id, Vacancy.external_id, Vacancy.title, Vacancy.description,
     Vacancy.required_skills, Vacancy.languages, Vacancy.lat, Vacancy.lon, Vacancy.remote,
     Vacancy.start_date, Vacancy.search_text, Vacancy.content_hash, Vacancy.embedding_model,
     func.vector_send(Vacancy.embedding).label("embedding"),
     func.vector_send(Vacancy.title_embedding).label("title_embedding"),
-).where(
-    Vacancy.tenant_id == bindparam("tenant_id"), Vacancy.external_id == bindparam("external_id")
 )  # fmt: skip
+_FOR_RANKING = select(*_RANKING_COLUMNS).where(
+    Vacancy.tenant_id == bindparam("tenant_id"), Vacancy.external_id == bindparam("external_id")
+)
+_BLOCK_FOR_RANKING = select(*_RANKING_COLUMNS).where(
+    Vacancy.tenant_id == bindparam("tenant_id"), Vacancy.id.in_(bindparam("ids", expanding=True))
+)
+
+
+def _ranking_vacancy(row: Any) -> RankingVacancy:
+    values = dict(row._mapping)
+    for name in ("embedding", "title_embedding"):
+        values[name] = vector_from_send(values[name])
+    return RankingVacancy(**values)
 
 
 class VacancyRepository(ResourceRepository[Vacancy]):
@@ -242,12 +253,20 @@ class VacancyRepository(ResourceRepository[Vacancy]):
                 _FOR_RANKING, {"tenant_id": tenant_id, "external_id": external_id}
             )
         ).first()
-        if row is None:
-            return None
-        values = dict(row._mapping)
-        for name in ("embedding", "title_embedding"):
-            values[name] = vector_from_send(values[name])
-        return RankingVacancy(**values)
+        return None if row is None else _ranking_vacancy(row)
+
+    async def block_for_ranking(
+        self, tenant_id: uuid.UUID, ids: Sequence[uuid.UUID]
+    ) -> list[RankingVacancy]:
+        """What ranking needs of these vacancies of the tenant (those that exist), in one
+        query, in the order of ``ids``."""
+        if not ids:
+            return []
+        rows = await self.session.execute(
+            _BLOCK_FOR_RANKING, {"tenant_id": tenant_id, "ids": list(ids)}
+        )
+        found = {vacancy.id: vacancy for vacancy in map(_ranking_vacancy, rows)}
+        return [found[i] for i in ids if i in found]
 
 
 class CandidateRepository(ResourceRepository[Candidate]):

@@ -11,6 +11,7 @@ the candidate → vacancies direction. Which ranker scores is decided by the cal
 from __future__ import annotations
 
 import math
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -25,8 +26,9 @@ from app.ml.encoder import Encoder
 from app.ml.explain import explain, gate_state
 from app.ml.features import Pairs, as_column, feature_columns
 from app.ml.gates import VacancyView
+from app.ml.pool import CandidatePool
 from app.ml.ranker import Ranker
-from app.ml.retrieval import NICE_TO_HAVE_HITS, retrieve
+from app.ml.retrieval import NICE_TO_HAVE_HITS, Retrieved, block_products, retrieve
 from app.ml.skills import RequiredSkill, SkillMatrix, match_skills, required_skills, skill_matrix
 from app.ml.text import skill_key, skill_labels
 from app.repositories.change_feed import Side
@@ -82,6 +84,37 @@ def _pairs_of(rows: Sequence[Mapping[str, Any]], lexical: Sequence[float], ceili
     )
 
 
+def _retrieve(
+    pool: CandidatePool,
+    vacancy: RankingVacancy,
+    gates: tuple[str, ...],
+    vacancy_centroid: Any,
+    limit: int,
+    products: tuple[Any, Any, Any, Any] | None = None,
+) -> Retrieved:
+    """A vacancy's retrieval from the pool: each retriever proposes 2×limit (at least 50)."""
+    view = VacancyView(
+        vacancy.start_date, vacancy.remote, vacancy.lat, vacancy.lon, vacancy.languages or []
+    )
+    required = required_skills(vacancy.required_skills)
+    assert vacancy.embedding is not None  # the caller ranks vacancies without one in SQL
+    return retrieve(
+        pool,
+        view,
+        gates,
+        centred_query(vacancy.embedding, vacancy_centroid),
+        vacancy.title_embedding,
+        vacancy.search_text or "",
+        max(2 * limit, 50),
+        [
+            (skill_key(r.label), r.weight * (1.0 if r.must_have else NICE_TO_HAVE_HITS))
+            for r in required
+        ],
+        pool.centroid(PRIOR_TEXTS),
+        products,
+    )
+
+
 class RankingService:
     """Ranks within the caller's tenant with the ranker it is given."""
 
@@ -114,6 +147,15 @@ class RankingService:
             if row is None:  # deleted while its vectors were being refreshed
                 raise NotFound(f"no vacancy '{external_id}'")
         return row
+
+    async def block_vacancies(self, ids: Sequence[uuid.UUID]) -> list[RankingVacancy]:
+        """Those of these vacancies that exist, as ranking reads them, their vectors made current
+        first (in one embedding call for the block), in the order of ``ids``."""
+        repo = VacancyRepository(self.session)
+        rows = await repo.block_for_ranking(self.principal.tenant_id, ids)
+        if await self.vectors.refresh_vacancies(rows):
+            rows = await repo.block_for_ranking(self.principal.tenant_id, [row.id for row in rows])
+        return rows
 
     async def candidate(self, external_id: str) -> Candidate:
         """The candidate, its vectors made current first."""
@@ -182,37 +224,88 @@ class RankingService:
         the vacancy has no vector yet)."""
         if self.pool_max_rows <= 0 or vacancy.embedding is None:
             return None
-        pool = await candidate_pool(
-            self.session, scope.tenant_id, self.encoder.dimension, self.pool_max_rows
-        )
+        pool = await self._pool()
         if pool is None:
             return None
-        view = VacancyView(
-            vacancy.start_date, vacancy.remote, vacancy.lat, vacancy.lon, vacancy.languages or []
-        )
-        required = required_skills(vacancy.required_skills)
         # The candidates' centroid is the pool's own (kept as rows come and go); the vacancies'
         # is read from the database, a minute old at most.
         centres = await centroids(self.session, scope.tenant_id, candidates=False)
-        found = retrieve(
-            pool,
-            view,
-            scope.gates,
-            centred_query(vacancy.embedding, centres.vacancies),
-            vacancy.title_embedding,
-            vacancy.search_text or "",
-            max(2 * limit, 50),
-            [
-                (skill_key(r.label), r.weight * (1.0 if r.must_have else NICE_TO_HAVE_HITS))
-                for r in required
-            ],
-            pool.centroid(PRIOR_TEXTS),
+        found = _retrieve(pool, vacancy, scope.gates, centres.vacancies, limit)
+        vectors = await self._skill_vectors([(vacancy, found)])
+        return await self._ranked_pooled(pool, scope, vacancy, found, vectors, ranker, limit)
+
+    async def rank_candidates_block(
+        self,
+        vacancies: Sequence[RankingVacancy],
+        limit: int,
+        ranker: Ranker,
+        gates: tuple[str, ...] = GATES,
+    ) -> list[Ranked]:
+        """Ranks the tenant's candidates for each vacancy of a block, each exactly as
+        :meth:`rank_candidates` would, with the work shared: the pool is synced once, its
+        vectors meet all the block's queries in one matrix product, and skill vectors are
+        looked up once. Vacancies the pool cannot serve take the single path."""
+        tenant_id = self.principal.tenant_id
+        pool = None
+        if self.pool_max_rows > 0 and any(v.embedding is not None for v in vacancies):
+            pool = await self._pool()
+        done: dict[uuid.UUID, Ranked] = {}
+        served = [v for v in vacancies if v.embedding is not None] if pool is not None else []
+        if pool is not None and served:
+            centres = await centroids(self.session, tenant_id, candidates=False)
+            queries = [
+                centred_query(v.embedding, centres.vacancies)
+                for v in served
+                if v.embedding is not None
+            ]
+            products = block_products(pool, queries, pool.centroid(PRIOR_TEXTS))
+            found = [
+                _retrieve(pool, v, gates, centres.vacancies, limit, products.of(j))
+                for j, v in enumerate(served)
+            ]
+            del products  # a block's products are the largest thing a batch holds
+            vectors = await self._skill_vectors(list(zip(served, found, strict=True)))
+            for vacancy, retrieved in zip(served, found, strict=True):
+                scope = Scope("shortlist", tenant_id, vacancy.id, gates)
+                done[vacancy.id] = await self._ranked_pooled(
+                    pool, scope, vacancy, retrieved, vectors, ranker, limit
+                )
+        return [
+            done[v.id] if v.id in done else await self.rank_candidates(v, limit, ranker, gates)
+            for v in vacancies
+        ]
+
+    async def _pool(self) -> CandidatePool | None:
+        return await candidate_pool(
+            self.session, self.principal.tenant_id, self.encoder.dimension, self.pool_max_rows
         )
-        # Skill matching on the pool's key ids; keys it holds no vector for yet come from the
-        # skill cache (or are embedded), and the pool keeps them for the next ranking.
+
+    async def _skill_vectors(
+        self, found: Sequence[tuple[RankingVacancy, Retrieved]]
+    ) -> dict[str, Any]:
+        """The vectors skill matching needs for these retrievals, in one look-up: the keys the
+        pool holds none for yet (from the skill cache, or embedded) and the required skills."""
+        labels: list[str] = []
+        for vacancy, retrieved in found:
+            keys = retrieved.label_keys
+            labels += [keys.names[n] for n in np.flatnonzero(~keys.known).tolist()]
+            labels += [r.label for r in required_skills(vacancy.required_skills)]
+        return await self.vectors.skill_vectors(labels)
+
+    async def _ranked_pooled(
+        self,
+        pool: CandidatePool,
+        scope: Scope,
+        vacancy: RankingVacancy,
+        found: Retrieved,
+        vectors: Mapping[str, Any],
+        ranker: Ranker,
+        limit: int,
+    ) -> Ranked:
+        """Skill matching on the pool's key ids (the pool keeps the vectors it lacked for the
+        next ranking), then scores: a pooled retrieval's ranking."""
+        required = required_skills(vacancy.required_skills)
         keys = found.label_keys
-        wanted = [keys.names[n] for n in np.flatnonzero(~keys.known).tolist()]
-        vectors = await self.vectors.skill_vectors(wanted + [r.label for r in required])
         keys.complete(vectors)
         pool.remember_vectors(keys)
         matched = match_skills(required, keys, vectors, found.text_vectors)

@@ -1,8 +1,10 @@
 """Re-ranking a block of a tenant's open vacancies: one task of a ``rerank`` job.
 
-Each vacancy's shortlist is made exactly as ``POST /v1/vacancies/{id}/shortlists`` makes it
-(app/services/shortlists.py: the same gates, retrievers, features and ranker) and stored as a
-snapshot with ``origin`` batch and the job's id. The tenant's active ranker is read once per
+Each vacancy's shortlist is made as ``POST /v1/vacancies/{id}/shortlists`` makes it (the same
+gates, retrievers, features and ranker), the block's vacancies together: the pool is synced
+once, its vectors meet all of them in one matrix product, skill vectors are looked up once
+(RankingService.rank_candidates_block). Each is stored as a snapshot with ``origin`` batch and
+the job's id. The tenant's active ranker is read once per
 task (a task is one transaction: an activation that lands meanwhile is served from the next
 task on). A vacancy closed, filled or deleted since the job was queued is skipped. A snapshot
 whose top 10 changed queues the tenant's webhook, if it has one (app/services/webhooks.py).
@@ -55,10 +57,8 @@ async def rerank_block(
     rows = await JobRepository(session).still_open(tenant_id, vacancy_ids)
     service = ShortlistService(session, batch_principal(tenant), encoder)
     ranker = await ranker_for(session, tenant_id)
+    made = await service.create_batch_shortlists([row[0] for row in rows], limit, ranker, job_id)
     notified = 0
-    for vacancy_id, external_id in rows:
-        made = await service.create_shortlist(
-            external_id, limit, None, job_id=job_id, ranker=ranker
-        )
-        notified += await webhooks.note_snapshot(session, tenant, vacancy_id, made, job_id)
-    return BlockResult(len(rows), len(vacancy_ids) - len(rows), notified)
+    for vacancy_id, snapshot in made:
+        notified += await webhooks.note_snapshot(session, tenant, vacancy_id, snapshot, job_id)
+    return BlockResult(len(made), len(vacancy_ids) - len(made), notified)

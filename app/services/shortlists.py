@@ -9,6 +9,7 @@ the explanation — enough to re-score it with the ranker that made it (tests do
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -65,16 +66,40 @@ class ShortlistService:
         vacancy_external_id: str,
         limit: int,
         gate_switches: dict[str, bool] | None,
-        *,
-        job_id: uuid.UUID | None = None,
-        ranker: Ranker | None = None,
     ) -> dict[str, Any]:
-        """Ranks the tenant's candidates for a vacancy and stores the result as a snapshot: a
-        request's, or (``job_id``) a batch run's, with the ranker the run was handed."""
+        """Ranks the tenant's candidates for a vacancy with its active ranker and stores the
+        result as a request's snapshot."""
         gates = enabled_gates(gate_switches)
-        vacancy, ranker, (ranked, excluded, total) = await self.rank(
-            vacancy_external_id, limit, gates, ranker
-        )
+        vacancy, ranker, ranked = await self.rank(vacancy_external_id, limit, gates)
+        return await self._store(vacancy, ranker, ranked, limit, gates, None)
+
+    async def create_batch_shortlists(
+        self, vacancy_ids: Sequence[uuid.UUID], limit: int, ranker: Ranker, job_id: uuid.UUID
+    ) -> list[tuple[uuid.UUID, dict[str, Any]]]:
+        """Ranks a block of the tenant's vacancies with ``ranker`` (what a batch run was
+        handed), every gate on, each as :meth:`create_shortlist` ranks one but with the work
+        shared (RankingService.rank_candidates_block), and stores each as a snapshot of the
+        run ``job_id``: per vacancy that still exists, its id and the snapshot."""
+        ranking = RankingService(self.session, self.principal, self.encoder)
+        vacancies = await ranking.block_vacancies(vacancy_ids)
+        block = await ranking.rank_candidates_block(vacancies, limit, ranker, GATES)
+        return [
+            (vacancy.id, await self._store(vacancy, ranker, ranked, limit, GATES, job_id))
+            for vacancy, ranked in zip(vacancies, block, strict=True)
+        ]
+
+    async def _store(
+        self,
+        vacancy: RankingVacancy,
+        ranker: Ranker,
+        ranking: Ranked,
+        limit: int,
+        gates: tuple[str, ...],
+        job_id: uuid.UUID | None,
+    ) -> dict[str, Any]:
+        """Stores a ranking as a snapshot: a request's, or (``job_id``) a batch run's; returns
+        its representation."""
+        ranked, excluded, total = ranking
         params = {"limit": limit, "gates": {g: g in gates for g in GATES}}
         stored = [stored_explanation(item) for item in ranked]
         snapshot, kept = await self.repo.create(
