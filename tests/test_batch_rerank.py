@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from app.services.worker import run_until
+from app.services.jobs import queue_rerank
+from app.services.worker import run_one, run_until
 from tests import payloads
 from tests.learning_fixtures import CENTRE, TITLES, person
 
@@ -99,6 +100,39 @@ async def test_a_run_stores_one_batch_snapshot_per_open_vacancy_equal_to_the_api
         assert batch["excluded_by_gate"] == api["excluded_by_gate"], name
         assert batch["items"] == api["items"], name
         assert len(api["items"]) == 10
+
+
+async def test_automatic_triggers_join_a_waiting_run_until_a_worker_starts_it(
+    app, client, admin, encoder, owner_engine
+):
+    await programme(client, admin, vacancies=3)
+    async with owner_engine.connect() as conn:
+        tenant_id = await conn.scalar(text("SELECT id FROM tenants WHERE name = 'alpha'"))
+
+    async def queue(trigger):
+        async with app.state.sessionmaker() as session, session.begin():
+            job = await queue_rerank(session, tenant_id, trigger, block=2, created_by="test")
+            return str(job.id)
+
+    first = await queue("reembed")
+    body = payloads.vacancy(title=TITLES[0], location=CENTRE)
+    assert (await client.put("/v1/vacancies/vac-new", json=body, headers=admin)).status_code == 201
+    # waiting: an activation joins it, and the vacancy opened since gets a task of its own
+    assert await queue("activate") == first
+    job = (await client.get(f"/v1/jobs/{first}", headers=admin)).json()
+    assert (job["total"], job["params"]["vacancies"]) == (3, 4)
+    assert [c["trigger"] for c in job["params"]["coalesced"]] == ["activate"]
+    # a person's request is their own job
+    asked = await client.post("/v1/jobs/rerank", json={"block": 2}, headers=admin)
+    assert asked.json()["id"] != first
+    # once a worker has started a job, the next trigger joins the one still waiting (a
+    # person's, here), and with none waiting it queues a new one
+    assert (await run_one(app.state.sessionmaker, encoder, uuid.UUID(first))) is not None
+    assert await queue("rollback") == asked.json()["id"]
+    assert await work(app, encoder) == 2 + 2  # first's last two tasks, then the person's
+    assert await queue("reembed") not in (first, asked.json()["id"])
+    counts = await batch_counts(owner_engine, first)
+    assert counts == {name: 1 for name in ("vac-00", "vac-01", "vac-02", "vac-new")}
 
 
 async def test_vacancies_named_closed_or_unknown(app, client, admin, encoder, owner_engine):

@@ -102,6 +102,57 @@ class JobRepository:
         await self.session.refresh(job)
         return job
 
+    async def waiting_rerank(self, tenant_id: uuid.UUID, limit: int, block: int) -> Job | None:
+        """The tenant's newest whole-tenant re-rank with these parameters that no worker has
+        started, locked: a worker's start (a short transaction of its own, before the task's
+        work) waits for this transaction, so whatever it commits is what the job ranks."""
+        stmt = (
+            select(Job)
+            .where(
+                Job.tenant_id == tenant_id,
+                Job.kind == "rerank",
+                Job.state == "queued",
+                Job.params["asked"].is_(None),
+                Job.params["limit"].as_integer() == limit,
+                Job.params["block"].as_integer() == block,
+            )
+            .order_by(Job.created_at.desc(), Job.id)
+            .limit(1)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return await self.session.scalar(stmt)
+
+    async def extend(
+        self,
+        job: Job,
+        vacancy_ids: Sequence[uuid.UUID],
+        block: int,
+        coalesced: dict[str, Any],
+    ) -> Job:
+        """Adds to a waiting job the vacancies of ``vacancy_ids`` its tasks lack (as new
+        tasks) and notes what was coalesced into it."""
+        held = set(
+            await self.session.scalars(
+                select(func.unnest(JobTask.vacancy_ids)).where(JobTask.job_id == job.id)
+            )
+        )
+        new = [i for i in vacancy_ids if i not in held]
+        blocks = [new[start : start + block] for start in range(0, len(new), block)]
+        self.session.add_all(
+            JobTask(job_id=job.id, seq=job.total + n, tenant_id=job.tenant_id, vacancy_ids=b)
+            for n, b in enumerate(blocks)
+        )
+        job.total += len(blocks)
+        job.params = {
+            **job.params,
+            "vacancies": int(job.params.get("vacancies", 0)) + len(new),
+            "coalesced": [*job.params.get("coalesced", []), coalesced],
+        }
+        await self.session.flush()
+        await self.session.refresh(job)
+        return job
+
     async def get(self, tenant_id: uuid.UUID | None, job_id: uuid.UUID) -> Job | None:
         stmt = select(Job).where(Job.id == job_id).execution_options(populate_existing=True)
         if tenant_id is not None:

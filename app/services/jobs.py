@@ -4,10 +4,18 @@ A ``rerank`` job names the tenant's open vacancies when it is queued, split into
 ``block`` vacancies (app/db/job_tables.py); workers run them (app/services/worker.py). It is
 queued in the caller's transaction: a job asked for by an activation exists if and only if the
 activation committed.
+
+Automatic triggers coalesce: an activation, rollback or re-embedding that finds the tenant's
+whole-tenant re-rank still waiting (queued, no worker has started it) joins that job instead
+of queueing another — the job will rank with what the trigger committed — and the job gains
+tasks for vacancies opened since; the job's ``params.coalesced`` lists who joined. Requests by a
+person (the API, the CLI) and schedules (which find their last fire time in their own jobs)
+always queue a job of their own, which later automatic triggers may join while it waits.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -19,6 +27,8 @@ from app.errors import NotFound
 from app.repositories.jobs import JobRepository, Progress
 from app.services import webhooks
 from app.services.rerank import DEFAULT_BLOCK, DEFAULT_LIMIT
+
+COALESCING_TRIGGERS = frozenset({"activate", "rollback", "reembed"})
 
 
 async def queue_rerank(
@@ -33,11 +43,18 @@ async def queue_rerank(
     extra: dict[str, Any] | None = None,
 ) -> Job:
     """Queues a re-rank of the tenant's open vacancies (of ``vacancies`` when named: a name
-    the tenant has no vacancy of is an error; a closed or filled one is skipped)."""
+    the tenant has no vacancy of is an error; a closed or filled one is skipped), or joins a
+    waiting one (see the module docstring)."""
     repo = JobRepository(session)
     ids, unknown = await repo.open_vacancies(tenant_id, vacancies)
     if unknown:
         raise NotFound(f"no vacancy {', '.join(repr(u) for u in unknown)}")
+    if vacancies is None and trigger in COALESCING_TRIGGERS:
+        waiting = await repo.waiting_rerank(tenant_id, limit, block)
+        if waiting is not None:
+            at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+            note = {"trigger": trigger, "created_by": created_by, "at": at, **(extra or {})}
+            return await repo.extend(waiting, ids, block, note)
     blocks = [ids[start : start + block] for start in range(0, len(ids), block)]
     params: dict[str, Any] = {"limit": limit, "block": block, "vacancies": len(ids)}
     if vacancies is not None:
