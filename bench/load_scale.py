@@ -4,8 +4,9 @@
         [--tenants scale-it scale-be] [--vacancies 300]
 
 Two tenants — an Italian one (Milan and Florence areas) and a Flemish one (Ghent, Antwerp,
-Brussels) — share the candidates half and half (``--tenants`` names fewer); each gets its employers and open vacancies and an
-admin API key (written to ``<data-dir>/bench-keys.json`` for bench/shortlist_latency.py).
+Brussels) — share the candidates half and half (``--tenants`` names fewer); each gets its
+employers and open vacancies (``--vacancies``: esco_dev's 300, then variants) and an admin
+API key (written to ``<data-dir>/bench-keys.json`` for bench/shortlist_latency.py).
 
 Texts and skills are realistic: every profile is a variant of an ESCO-derived profile from
 ``../shared/eval/esco_dev`` (a subset of its skills, a few stray ones, a summary, sometimes a
