@@ -18,26 +18,36 @@ def _json(value: Any) -> str:
     return orjson.dumps(value, default=str, option=orjson.OPT_SERIALIZE_NUMPY).decode()
 
 
-# One statement, built once: the snapshot row, then its items joined to the candidates that still
-# exist (someone erased meanwhile is left out and the ranks close up), then what was stored.
-_INSERT_SNAPSHOT = text(
+# One statement, built once, for any number of snapshots of one tenant (a request stores one, a
+# batch task its block's): the snapshot rows, then their items joined to the candidates that
+# still exist (someone erased meanwhile is left out and the ranks close up), then what was
+# stored.
+_INSERT_SNAPSHOTS = text(
     "WITH s AS (INSERT INTO shortlists (id, tenant_id, vacancy_id, key_id, "
     "ranker_version, feature_version, embedding_model, params, excluded_by_gate, considered, "
     "origin, job_id) "
-    "VALUES (:id, :tenant_id, :vacancy_id, :key_id, :ranker_version, :feature_version, "
-    ":embedding_model, CAST(:params AS jsonb), CAST(:excluded_by_gate AS jsonb), "
-    ":considered, :origin, :job_id) RETURNING created_at), "
-    "r AS (SELECT x.*, row_number() OVER (ORDER BY x.rank) AS kept_rank "
-    "FROM jsonb_to_recordset(CAST(:items AS jsonb)) AS x(rank integer, "
-    "candidate_id uuid, score double precision, features jsonb, explanation jsonb) "
+    "SELECT x.id, :tenant_id, x.vacancy_id, x.key_id, x.ranker_version, x.feature_version, "
+    "x.embedding_model, x.params, x.excluded_by_gate, x.considered, x.origin, x.job_id "
+    "FROM jsonb_to_recordset(CAST(:snapshots AS jsonb)) AS x(id uuid, vacancy_id uuid, "
+    "key_id text, ranker_version text, feature_version text, embedding_model text, "
+    "params jsonb, excluded_by_gate jsonb, considered integer, origin text, job_id uuid) "
+    "RETURNING id, created_at), "
+    "r AS (SELECT x.*, row_number() OVER (PARTITION BY x.shortlist_id ORDER BY x.rank) "
+    "AS kept_rank FROM jsonb_to_recordset(CAST(:items AS jsonb)) AS x(shortlist_id uuid, "
+    "rank integer, candidate_id uuid, score double precision, features jsonb, "
+    "explanation jsonb) "
     "JOIN candidates c ON c.tenant_id = :tenant_id AND c.id = x.candidate_id), "
     "i AS (INSERT INTO shortlist_items (shortlist_id, rank, tenant_id, "
-    "candidate_id, score, features, explanation) SELECT :id, r.kept_rank, "
+    "candidate_id, score, features, explanation) SELECT r.shortlist_id, r.kept_rank, "
     ":tenant_id, r.candidate_id, r.score, r.features, r.explanation FROM r "
-    "WHERE EXISTS (SELECT FROM s) RETURNING rank, candidate_id) "
-    "SELECT s.created_at, "
-    "(SELECT array_agg(i.candidate_id ORDER BY i.rank) FROM i) FROM s"
+    "JOIN s ON s.id = r.shortlist_id RETURNING shortlist_id, rank, candidate_id) "
+    "SELECT s.id, s.created_at, (SELECT array_agg(i.candidate_id ORDER BY i.rank) FROM i "
+    "WHERE i.shortlist_id = s.id) FROM s"
 )
+_SNAPSHOT_COLUMNS = (
+    "vacancy_id", "key_id", "ranker_version", "feature_version", "embedding_model", "params",
+    "excluded_by_gate", "considered", "origin", "job_id",
+)  # fmt: skip
 
 
 class ShortlistRepository:
@@ -49,32 +59,51 @@ class ShortlistRepository:
     async def create(
         self, shortlist: dict[str, Any], items: Sequence[dict[str, Any]]
     ) -> tuple[Shortlist, list[uuid.UUID]]:
-        """Stores a snapshot and its ranked items in one statement; returns the snapshot and the
-        candidate ids stored, in rank order.
+        """Stores a snapshot and its ranked items; returns the snapshot and the candidate ids
+        stored, in rank order (see :meth:`create_many`)."""
+        return (await self.create_many(shortlist["tenant_id"], [(shortlist, items)]))[0]
+
+    async def create_many(
+        self,
+        tenant_id: uuid.UUID,
+        snapshots: Sequence[tuple[dict[str, Any], Sequence[dict[str, Any]]]],
+    ) -> list[tuple[Shortlist, list[uuid.UUID]]]:
+        """Stores the tenant's snapshots with their ranked items in one statement; returns, in
+        their order, each snapshot and the candidate ids stored with it, in rank order.
 
         An item whose candidate no longer exists (erased while the ranking ran) is left out and
         the ranks close up, so a snapshot never names anyone who is gone."""
-        snapshot_id = uuid.uuid4()
-        row = (
-            await self.session.execute(
-                _INSERT_SNAPSHOT,
-                {
-                    "origin": "request",
-                    "job_id": None,
-                    **shortlist,
-                    "id": snapshot_id,
-                    "params": _json(shortlist["params"]),
-                    "excluded_by_gate": _json(shortlist["excluded_by_gate"]),
-                    "items": _json(list(items)),
-                },
-            )
-        ).one()
-        stored = Shortlist(
-            **{"origin": "request", "job_id": None, **shortlist},
-            id=snapshot_id,
-            created_at=row[0],
+        if not snapshots:
+            return []
+        made = [
+            ({"origin": "request", "job_id": None, **shortlist}, uuid.uuid4(), items)
+            for shortlist, items in snapshots
+        ]
+        rows = await self.session.execute(
+            _INSERT_SNAPSHOTS,
+            {
+                "tenant_id": tenant_id,
+                "snapshots": _json(
+                    [
+                        {"id": snapshot_id, **{k: shortlist[k] for k in _SNAPSHOT_COLUMNS}}
+                        for shortlist, snapshot_id, _ in made
+                    ]
+                ),
+                "items": _json(
+                    [
+                        {"shortlist_id": snapshot_id, **item}
+                        for _, snapshot_id, items in made
+                        for item in items
+                    ]
+                ),
+            },
         )
-        return stored, list(row[1] or [])
+        stored = {row[0]: (row[1], list(row[2] or [])) for row in rows}
+        out = []
+        for shortlist, snapshot_id, _ in made:
+            created_at, kept = stored[snapshot_id]
+            out.append((Shortlist(**shortlist, id=snapshot_id, created_at=created_at), kept))
+        return out
 
     async def get(self, tenant_id: uuid.UUID, shortlist_id: uuid.UUID) -> Shortlist | None:
         """Returns one snapshot of the tenant."""

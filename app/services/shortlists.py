@@ -71,7 +71,7 @@ class ShortlistService:
         result as a request's snapshot."""
         gates = enabled_gates(gate_switches)
         vacancy, ranker, ranked = await self.rank(vacancy_external_id, limit, gates)
-        return await self._store(vacancy, ranker, ranked, limit, gates, None)
+        return (await self._store([(vacancy, ranked)], ranker, limit, gates, None))[0]
 
     async def create_batch_shortlists(
         self, vacancy_ids: Sequence[uuid.UUID], limit: int, ranker: Ranker, job_id: uuid.UUID
@@ -83,68 +83,81 @@ class ShortlistService:
         ranking = RankingService(self.session, self.principal, self.encoder)
         vacancies = await ranking.block_vacancies(vacancy_ids)
         block = await ranking.rank_candidates_block(vacancies, limit, ranker, GATES)
-        return [
-            (vacancy.id, await self._store(vacancy, ranker, ranked, limit, GATES, job_id))
-            for vacancy, ranked in zip(vacancies, block, strict=True)
-        ]
+        made = await self._store(
+            list(zip(vacancies, block, strict=True)), ranker, limit, GATES, job_id
+        )
+        return [(vacancy.id, view) for vacancy, view in zip(vacancies, made, strict=True)]
 
     async def _store(
         self,
-        vacancy: RankingVacancy,
+        rankings: Sequence[tuple[RankingVacancy, Ranked]],
         ranker: Ranker,
-        ranking: Ranked,
         limit: int,
         gates: tuple[str, ...],
         job_id: uuid.UUID | None,
-    ) -> dict[str, Any]:
-        """Stores a ranking as a snapshot: a request's, or (``job_id``) a batch run's; returns
-        its representation."""
-        ranked, excluded, total = ranking
-        params = {"limit": limit, "gates": {g: g in gates for g in GATES}}
-        stored = [stored_explanation(item) for item in ranked]
-        snapshot, kept = await self.repo.create(
-            {
-                "tenant_id": self.principal.tenant_id,
-                "vacancy_id": vacancy.id,
-                "key_id": None if job_id else self.principal.key_id,
-                "origin": "batch" if job_id else "request",
-                "job_id": job_id,
-                "ranker_version": ranker.version,
-                "feature_version": FEATURE_VERSION,
-                "embedding_model": self.encoder.model_id,
-                "params": {**params, **_ranker_params(ranker)},
-                "excluded_by_gate": excluded,
-                "considered": total,
-            },
+    ) -> list[dict[str, Any]]:
+        """Stores rankings as snapshots, in one statement: a request's, or (``job_id``) a batch
+        run's; returns their representations, in order."""
+        params = {"limit": limit, "gates": {g: g in gates for g in GATES}, **_ranker_params(ranker)}
+        stored = [[stored_explanation(item) for item in ranked] for _, (ranked, _, _) in rankings]
+        made = await self.repo.create_many(
+            self.principal.tenant_id,
             [
-                {
-                    "rank": rank,
-                    "candidate_id": item["candidate_id"],
-                    "score": item["score"],
-                    "features": item["features"],
-                    "explanation": explanation,
-                }
-                for rank, (item, explanation) in enumerate(zip(ranked, stored, strict=True), 1)
+                (
+                    {
+                        "tenant_id": self.principal.tenant_id,
+                        "vacancy_id": vacancy.id,
+                        "key_id": None if job_id else self.principal.key_id,
+                        "origin": "batch" if job_id else "request",
+                        "job_id": job_id,
+                        "ranker_version": ranker.version,
+                        "feature_version": FEATURE_VERSION,
+                        "embedding_model": self.encoder.model_id,
+                        "params": params,
+                        "excluded_by_gate": excluded,
+                        "considered": total,
+                    },
+                    [
+                        {
+                            "rank": rank,
+                            "candidate_id": item["candidate_id"],
+                            "score": item["score"],
+                            "features": item["features"],
+                            "explanation": explanation,
+                        }
+                        for rank, (item, explanation) in enumerate(
+                            zip(ranked, explanations, strict=True), 1
+                        )
+                    ],
+                )
+                for (vacancy, (ranked, excluded, total)), explanations in zip(
+                    rankings, stored, strict=True
+                )
             ],
         )
-        pairs = list(zip(ranked, stored, strict=True))
-        if len(kept) < len(ranked):
-            # Someone was erased while this ranked (or behind the change feed's back): the
-            # snapshot left them out, so does the answer, and so does the pool from now on.
-            gone = {item["candidate_id"] for item in ranked} - set(kept)
-            await forget_candidates(self.principal.tenant_id, gone)
-            pairs = [(i, e) for i, e in pairs if i["candidate_id"] not in gone]
-        # The answer is rendered from what was just stored, as a later read would render it.
-        items = [
-            {
-                "rank": rank,
-                "candidate_external_id": item["candidate_external_id"],
-                "score": item["score"],
-                "explanation": public_explanation(explanation, item["candidate_labels"]),
-            }
-            for rank, (item, explanation) in enumerate(pairs, start=1)
-        ]
-        return _snapshot_view(snapshot, vacancy.external_id, items)
+        views = []
+        for (vacancy, (ranked, _, _)), explanations, (snapshot, kept) in zip(
+            rankings, stored, made, strict=True
+        ):
+            pairs = list(zip(ranked, explanations, strict=True))
+            if len(kept) < len(ranked):
+                # Someone was erased while this ranked (or behind the change feed's back): the
+                # snapshot left them out, so does the answer, and so does the pool from now on.
+                gone = {item["candidate_id"] for item in ranked} - set(kept)
+                await forget_candidates(self.principal.tenant_id, gone)
+                pairs = [(i, e) for i, e in pairs if i["candidate_id"] not in gone]
+            # The answer is rendered from what was just stored, as a later read would render it.
+            items = [
+                {
+                    "rank": rank,
+                    "candidate_external_id": item["candidate_external_id"],
+                    "score": item["score"],
+                    "explanation": public_explanation(explanation, item["candidate_labels"]),
+                }
+                for rank, (item, explanation) in enumerate(pairs, start=1)
+            ]
+            views.append(_snapshot_view(snapshot, vacancy.external_id, items))
+        return views
 
     async def read_shortlist(self, shortlist_id: uuid.UUID) -> dict[str, Any]:
         """Returns a stored snapshot with its items."""
