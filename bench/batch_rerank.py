@@ -253,7 +253,6 @@ def run_stages(args: argparse.Namespace, settings: Settings) -> dict[str, list[f
         (ranking, "match_skills", "skill matching"),
         (ranking, "feature_columns", "feature columns"),
         (ranking.RankingService, "_score", "scoring and explanations"),
-        (ShortlistRepository, "create", "snapshot insert"),
         (shortlists, "stored_explanation", "snapshot: explanations as stored"),
         (shortlist_rows, "_json", "snapshot: JSON of the rows"),
         (ShortlistRepository, "create_many", "snapshot: the insert (with its JSON)"),

@@ -207,7 +207,7 @@ def make_vacancies(
     esco_vacancies: list[dict[str, Any]], tenant: str, seed: int, n: int
 ) -> list[dict[str, Any]]:
     """Returns ``n`` open vacancies: esco_dev's, then (past its 300) variants of them, each
-    without one of its skills (so its text, and its vector, are its own)."""
+    without one of its skills at random (so nearly every text, and vector, is its own)."""
     rng = random.Random(seed)
     lang = TENANTS[tenant]["language"]
     today = dt.date(2026, 12, 1)

@@ -135,6 +135,28 @@ async def test_automatic_triggers_join_a_waiting_run_until_a_worker_starts_it(
     assert counts == {name: 1 for name in ("vac-00", "vac-01", "vac-02", "vac-new")}
 
 
+async def test_a_vacancy_deleted_while_its_block_ranks_is_skipped_and_the_rest_stored(
+    app, client, admin, encoder, owner_engine, monkeypatch
+):
+    from app.services.ranking import RankingService
+
+    await programme(client, admin, vacancies=3)
+    queued = (await client.post("/v1/jobs/rerank", json={"block": 3}, headers=admin)).json()
+    ranked_block = RankingService.rank_candidates_block
+
+    async def deleting_one(self, vacancies, *args, **kwargs):
+        ranked = await ranked_block(self, vacancies, *args, **kwargs)
+        async with owner_engine.begin() as conn:  # someone else, committed meanwhile
+            await conn.execute(text("DELETE FROM vacancies WHERE external_id = 'vac-01'"))
+        return ranked
+
+    monkeypatch.setattr(RankingService, "rank_candidates_block", deleting_one)
+    assert await work(app, encoder) == 1
+    done = (await client.get(f"/v1/jobs/{queued['id']}", headers=admin)).json()
+    assert (done["state"], done["vacancies"], done["skipped"], done["errors"]) == ("done", 2, 1, [])
+    assert await batch_counts(owner_engine, queued["id"]) == {"vac-00": 1, "vac-02": 1}
+
+
 async def test_vacancies_named_closed_or_unknown(app, client, admin, encoder, owner_engine):
     await programme(client, admin)
     unknown = await client.post(

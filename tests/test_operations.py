@@ -183,3 +183,21 @@ async def test_only_idle_connections_are_pinged(settings, database, monkeypatch)
         assert len(pings) == 2
     finally:
         await engine.dispose()
+
+
+def test_a_log_records_extra_fields_are_in_its_json_line():
+    import json
+
+    import structlog
+
+    formatter = next(
+        handler.formatter
+        for handler in logging.getLogger().handlers
+        if isinstance(handler.formatter, structlog.stdlib.ProcessorFormatter)
+    )
+    record = logging.getLogger("ponte.worker").makeRecord(
+        "ponte.worker", logging.INFO, __file__, 1, "task done", (), None,
+        extra={"job_id": "j-1", "task": 3},
+    )  # fmt: skip
+    line = json.loads(formatter.format(record))
+    assert (line["event"], line["job_id"], line["task"]) == ("task done", "j-1", 3)

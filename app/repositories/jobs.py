@@ -104,8 +104,11 @@ class JobRepository:
 
     async def waiting_rerank(self, tenant_id: uuid.UUID, limit: int, block: int) -> Job | None:
         """The tenant's newest whole-tenant re-rank with these parameters that no worker has
-        started, locked: a worker's start (a short transaction of its own, before the task's
-        work) waits for this transaction, so whatever it commits is what the job ranks."""
+        started, locked (``FOR NO KEY UPDATE``): a worker's start (a short transaction of its
+        own, before the task's work) waits for this transaction, so whatever it commits is what
+        the job ranks. If that job starts while this waits for its lock, none is returned (an
+        older waiting one is not looked for): a new job is queued, which costs a run, not a
+        ranking."""
         stmt = (
             select(Job)
             .where(
@@ -118,7 +121,7 @@ class JobRepository:
             )
             .order_by(Job.created_at.desc(), Job.id)
             .limit(1)
-            .with_for_update()
+            .with_for_update(key_share=True)
             .execution_options(populate_existing=True)
         )
         return await self.session.scalar(stmt)

@@ -19,9 +19,9 @@ def _json(value: Any) -> str:
 
 
 # One statement, built once, for any number of snapshots of one tenant (a request stores one, a
-# batch task its block's): the snapshot rows, then their items joined to the candidates that
-# still exist (someone erased meanwhile is left out and the ranks close up), then what was
-# stored.
+# batch task its block's): the snapshot rows of the vacancies that still exist, then their items
+# joined to the candidates that still exist (someone erased meanwhile is left out and the ranks
+# close up), then what was stored.
 _INSERT_SNAPSHOTS = text(
     "WITH s AS (INSERT INTO shortlists (id, tenant_id, vacancy_id, key_id, "
     "ranker_version, feature_version, embedding_model, params, excluded_by_gate, considered, "
@@ -31,6 +31,8 @@ _INSERT_SNAPSHOTS = text(
     "FROM jsonb_to_recordset(CAST(:snapshots AS jsonb)) AS x(id uuid, vacancy_id uuid, "
     "key_id text, ranker_version text, feature_version text, embedding_model text, "
     "params jsonb, excluded_by_gate jsonb, considered integer, origin text, job_id uuid) "
+    "WHERE EXISTS (SELECT FROM vacancies v WHERE v.tenant_id = :tenant_id "
+    "AND v.id = x.vacancy_id) "
     "RETURNING id, created_at), "
     "r AS (SELECT x.*, row_number() OVER (PARTITION BY x.shortlist_id ORDER BY x.rank) "
     "AS kept_rank FROM jsonb_to_recordset(CAST(:items AS jsonb)) AS x(shortlist_id uuid, "
@@ -56,20 +58,14 @@ class ShortlistRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def create(
-        self, shortlist: dict[str, Any], items: Sequence[dict[str, Any]]
-    ) -> tuple[Shortlist, list[uuid.UUID]]:
-        """Stores a snapshot and its ranked items; returns the snapshot and the candidate ids
-        stored, in rank order (see :meth:`create_many`)."""
-        return (await self.create_many(shortlist["tenant_id"], [(shortlist, items)]))[0]
-
     async def create_many(
         self,
         tenant_id: uuid.UUID,
         snapshots: Sequence[tuple[dict[str, Any], Sequence[dict[str, Any]]]],
-    ) -> list[tuple[Shortlist, list[uuid.UUID]]]:
+    ) -> list[tuple[Shortlist, list[uuid.UUID]] | None]:
         """Stores the tenant's snapshots with their ranked items in one statement; returns, in
-        their order, each snapshot and the candidate ids stored with it, in rank order.
+        their order, each snapshot and the candidate ids stored with it, in rank order — None
+        for one whose vacancy no longer exists (deleted while it was ranked: not stored).
 
         An item whose candidate no longer exists (erased while the ranking ran) is left out and
         the ranks close up, so a snapshot never names anyone who is gone."""
@@ -99,8 +95,11 @@ class ShortlistRepository:
             },
         )
         stored = {row[0]: (row[1], list(row[2] or [])) for row in rows}
-        out = []
+        out: list[tuple[Shortlist, list[uuid.UUID]] | None] = []
         for shortlist, snapshot_id, _ in made:
+            if snapshot_id not in stored:
+                out.append(None)
+                continue
             created_at, kept = stored[snapshot_id]
             out.append((Shortlist(**shortlist, id=snapshot_id, created_at=created_at), kept))
         return out

@@ -88,21 +88,23 @@ def _retrieve(
     pool: CandidatePool,
     vacancy: RankingVacancy,
     gates: tuple[str, ...],
-    vacancy_centroid: Any,
+    query: Any,
+    centroid: Any,
     limit: int,
     products: tuple[Any, Any, Any, Any] | None = None,
 ) -> Retrieved:
-    """A vacancy's retrieval from the pool: each retriever proposes 2×limit (at least 50)."""
+    """A vacancy's retrieval from the pool: each retriever proposes 2×limit (at least 50).
+    ``query``: the vacancy's centred vector; ``centroid``: the candidates'; ``products``: the
+    vacancy's column of the block's products made with these two."""
     view = VacancyView(
         vacancy.start_date, vacancy.remote, vacancy.lat, vacancy.lon, vacancy.languages or []
     )
     required = required_skills(vacancy.required_skills)
-    assert vacancy.embedding is not None  # the caller ranks vacancies without one in SQL
     return retrieve(
         pool,
         view,
         gates,
-        centred_query(vacancy.embedding, vacancy_centroid),
+        query,
         vacancy.title_embedding,
         vacancy.search_text or "",
         max(2 * limit, 50),
@@ -110,7 +112,7 @@ def _retrieve(
             (skill_key(r.label), r.weight * (1.0 if r.must_have else NICE_TO_HAVE_HITS))
             for r in required
         ],
-        pool.centroid(PRIOR_TEXTS),
+        centroid,
         products,
     )
 
@@ -230,7 +232,8 @@ class RankingService:
         # The candidates' centroid is the pool's own (kept as rows come and go); the vacancies'
         # is read from the database, a minute old at most.
         centres = await centroids(self.session, scope.tenant_id, candidates=False)
-        found = _retrieve(pool, vacancy, scope.gates, centres.vacancies, limit)
+        query = centred_query(vacancy.embedding, centres.vacancies)
+        found = _retrieve(pool, vacancy, scope.gates, query, pool.centroid(PRIOR_TEXTS), limit)
         vectors = await self._skill_vectors([(vacancy, found)])
         return await self._ranked_pooled(pool, scope, vacancy, found, vectors, ranker, limit)
 
@@ -241,10 +244,15 @@ class RankingService:
         ranker: Ranker,
         gates: tuple[str, ...] = GATES,
     ) -> list[Ranked]:
-        """Ranks the tenant's candidates for each vacancy of a block, each exactly as
+        """Ranks the tenant's candidates for each vacancy of a block, each as
         :meth:`rank_candidates` would, with the work shared: the pool is synced once, its
         vectors meet all the block's queries in one matrix product, and skill vectors are
-        looked up once. Vacancies the pool cannot serve take the single path."""
+        looked up once. Vacancies the pool cannot serve take the single path.
+
+        The same code ranks, with one difference: a vector product's last bit depends on the
+        BLAS kernel its shape selects, and a single ranking gathers the passing rows when they
+        are few (a smaller product) where the block multiplies all of them, so a similarity
+        may differ by up to about 1e-7 (docs/ARCHITECTURE.md, Batch jobs)."""
         tenant_id = self.principal.tenant_id
         pool = None
         if self.pool_max_rows > 0 and any(v.embedding is not None for v in vacancies):
@@ -258,9 +266,10 @@ class RankingService:
                 for v in served
                 if v.embedding is not None
             ]
-            products = block_products(pool, queries, pool.centroid(PRIOR_TEXTS))
+            centroid = pool.centroid(PRIOR_TEXTS)
+            products = block_products(pool, queries, centroid)
             found = [
-                _retrieve(pool, v, gates, centres.vacancies, limit, products.of(j))
+                _retrieve(pool, v, gates, queries[j], centroid, limit, products.of(j))
                 for j, v in enumerate(served)
             ]
             del products  # a block's products are the largest thing a batch holds

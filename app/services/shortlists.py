@@ -71,7 +71,10 @@ class ShortlistService:
         result as a request's snapshot."""
         gates = enabled_gates(gate_switches)
         vacancy, ranker, ranked = await self.rank(vacancy_external_id, limit, gates)
-        return (await self._store([(vacancy, ranked)], ranker, limit, gates, None))[0]
+        (made,) = await self._store([(vacancy, ranked)], ranker, limit, gates, None)
+        if made is None:
+            raise NotFound(f"vacancy '{vacancy_external_id}' was deleted while it was ranked")
+        return made
 
     async def create_batch_shortlists(
         self, vacancy_ids: Sequence[uuid.UUID], limit: int, ranker: Ranker, job_id: uuid.UUID
@@ -79,14 +82,19 @@ class ShortlistService:
         """Ranks a block of the tenant's vacancies with ``ranker`` (what a batch run was
         handed), every gate on, each as :meth:`create_shortlist` ranks one but with the work
         shared (RankingService.rank_candidates_block), and stores each as a snapshot of the
-        run ``job_id``: per vacancy that still exists, its id and the snapshot."""
+        run ``job_id``: per vacancy that still exists (one deleted meanwhile is not stored),
+        its id and the snapshot."""
         ranking = RankingService(self.session, self.principal, self.encoder)
         vacancies = await ranking.block_vacancies(vacancy_ids)
         block = await ranking.rank_candidates_block(vacancies, limit, ranker, GATES)
         made = await self._store(
             list(zip(vacancies, block, strict=True)), ranker, limit, GATES, job_id
         )
-        return [(vacancy.id, view) for vacancy, view in zip(vacancies, made, strict=True)]
+        return [
+            (vacancy.id, view)
+            for vacancy, view in zip(vacancies, made, strict=True)
+            if view is not None
+        ]
 
     async def _store(
         self,
@@ -95,9 +103,9 @@ class ShortlistService:
         limit: int,
         gates: tuple[str, ...],
         job_id: uuid.UUID | None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[dict[str, Any] | None]:
         """Stores rankings as snapshots, in one statement: a request's, or (``job_id``) a batch
-        run's; returns their representations, in order."""
+        run's; returns their representations, in order (None: the vacancy was deleted)."""
         params = {"limit": limit, "gates": {g: g in gates for g in GATES}, **_ranker_params(ranker)}
         stored = [[stored_explanation(item) for item in ranked] for _, (ranked, _, _) in rankings]
         made = await self.repo.create_many(
@@ -135,10 +143,14 @@ class ShortlistService:
                 )
             ],
         )
-        views = []
-        for (vacancy, (ranked, _, _)), explanations, (snapshot, kept) in zip(
+        views: list[dict[str, Any] | None] = []
+        for (vacancy, (ranked, _, _)), explanations, stored_one in zip(
             rankings, stored, made, strict=True
         ):
+            if stored_one is None:
+                views.append(None)
+                continue
+            snapshot, kept = stored_one
             pairs = list(zip(ranked, explanations, strict=True))
             if len(kept) < len(ranked):
                 # Someone was erased while this ranked (or behind the change feed's back): the
