@@ -1,5 +1,6 @@
 """The ``ponte`` command: serve, demo, migrate, downgrade, revision, tenants, keys, reembed,
-eval, train, feedback import and rebuild-spans; rerank and worker live in app/cli_jobs.py."""
+eval, train, feedback import and rebuild-spans; rerank and worker live in app/cli_jobs.py,
+taxonomy import and status in app/cli_taxonomy.py."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from rich.progress import MofNCompleteColumn, Progress
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import cli_jobs, cli_support
+from app.cli_taxonomy import import_demo_subset, taxonomy_cli
 from app.config import Settings
 from app.db import migrate as migrations
 from app.db.engine import DatabaseUrls, create_engine, resolve_database, session_factory
@@ -44,6 +46,7 @@ feedback_cli = typer.Typer(help="Recruiter feedback and placement outcomes.")
 cli.add_typer(tenants_cli, name="tenants")
 cli.add_typer(keys_cli, name="keys")
 cli.add_typer(feedback_cli, name="feedback")
+cli.add_typer(taxonomy_cli, name="taxonomy")
 cli.command("rerank")(cli_jobs.rerank)
 cli.command("worker")(cli_jobs.worker)
 
@@ -475,6 +478,8 @@ def demo(
     migrations.upgrade(urls.owner, settings)
     encoder = Encoder.from_settings(settings)
     secret, counts = _with_session(urls, settings, lambda s: load_demo(s, encoder))
+    if import_demo_subset(urls, settings, encoder):
+        typer.echo("ESCO taxonomy: the demo's subset imported (ponte taxonomy status).", err=True)
     where = f"http://{host or settings.host}:{port or settings.port}"
     typer.echo(
         f"Demo data in tenant 'default': {counts['employers']} employers, "

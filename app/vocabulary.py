@@ -98,3 +98,10 @@ TASK_STATES = ("queued", "done", "failed")
 DELIVERY_STATES = ("queued", "delivered", "failed")
 # Where a shortlist snapshot came from: a caller's request, or a batch job's run.
 SHORTLIST_ORIGINS = ("request", "batch")
+
+# The ESCO taxonomy (issue 15): what a concept is, how a label names it, how concepts relate,
+# and where an import stands.
+CONCEPT_KINDS = ("occupation", "skill", "isco_group")
+LABEL_KINDS = ("preferred", "alternative", "hidden")
+RELATIONS = ("essential", "optional", "broader")
+IMPORT_STATES = ("running", "done")

@@ -9,7 +9,8 @@ from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.db import feedback_tables, job_tables, ranker_tables, tables  # noqa: F401  (registers the tables on the metadata)
+# registers the tables on the metadata
+from app.db import feedback_tables, job_tables, ranker_tables, tables, taxonomy_tables  # noqa: F401
 from app.db.base import Base
 
 config = context.config

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 
 from sqlalchemy import text
 
@@ -175,12 +176,17 @@ def test_cli_tenants_and_keys(cli_env):
 
 def test_cli_demo_loads_idempotently(cli_env):
     runner = cli_env
-    for _ in range(2):
+    for run in range(2):
         r = runner.invoke(cli, ["demo", "--no-serve"])
         assert r.exit_code == 0, r.output
         assert "Admin API key (shown once): ponte_" in r.stdout
+        # the ESCO subset comes with the demo, imported once
+        assert ("ESCO taxonomy: the demo's subset imported" in r.output) == (run == 0)
     r = runner.invoke(cli, ["keys", "list", "--tenant", "default"])
     assert r.stdout.count("\tadmin\t") == 2
+    status = json.loads(runner.invoke(cli, ["taxonomy", "status"]).stdout.strip().splitlines()[-1])
+    assert status["imported"] is True
+    assert status["concepts"]["occupation"] == 23
 
 
 def test_the_cli_docstring_names_every_command():

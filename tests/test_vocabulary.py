@@ -67,6 +67,10 @@ async def test_sql_cefr_rank_agrees(owner_engine):
         ("job_tasks", "state", vocabulary.TASK_STATES),
         ("webhook_deliveries", "state", vocabulary.DELIVERY_STATES),
         ("shortlists", "origin", vocabulary.SHORTLIST_ORIGINS),
+        ("esco_concepts", "kind", vocabulary.CONCEPT_KINDS),
+        ("esco_labels", "kind", vocabulary.LABEL_KINDS),
+        ("esco_relations", "relation", vocabulary.RELATIONS),
+        ("taxonomy_imports", "state", vocabulary.IMPORT_STATES),
     ],
 )
 async def test_check_constraints_allow_exactly_the_vocabulary(owner_engine, table, column, values):

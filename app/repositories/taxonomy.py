@@ -1,0 +1,213 @@
+"""The ESCO taxonomy's tables: written by ``ponte taxonomy import`` (as the owner), read by
+linking and matching. Writes replace a concept's labels and description per language, and a
+source's relations per kind, so an import of a newer version drops what it no longer has."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import delete, func, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.taxonomy_tables import (
+    EscoConcept,
+    EscoDescription,
+    EscoLabel,
+    EscoRelation,
+    TaxonomyImport,
+)
+from app.ml.esco_files import ConceptRow, RelationRow
+from app.ml.text import skill_key
+
+# Labels that name a concept for linking and embedding (hidden labels are misspellings kept for
+# search: matched exactly, never embedded).
+EMBEDDED_LABELS = ("preferred", "alternative")
+
+
+class TaxonomyRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # -- imports ------------------------------------------------------------------------------
+
+    async def open_import(self, source: str, version: str, languages: list[str]) -> TaxonomyImport:
+        """The unfinished import of this version to resume, or a new one."""
+        found = await self.session.scalar(
+            select(TaxonomyImport)
+            .where(
+                TaxonomyImport.source == source,
+                TaxonomyImport.version == version,
+                TaxonomyImport.state == "running",
+            )
+            .order_by(TaxonomyImport.started_at.desc())
+            .limit(1)
+            .with_for_update()
+        )
+        if found is not None:
+            found.languages = sorted(set(found.languages) | set(languages))
+            await self.session.flush()
+            return found
+        made = TaxonomyImport(source=source, version=version, languages=sorted(languages))
+        self.session.add(made)
+        await self.session.flush()
+        await self.session.refresh(made)
+        return made
+
+    async def files_done(self, source: str, version: str) -> dict[str, str]:
+        """File name → sha256 of every file an import of this version has finished."""
+        rows = await self.session.scalars(
+            select(TaxonomyImport.files).where(
+                TaxonomyImport.source == source, TaxonomyImport.version == version
+            )
+        )
+        done: dict[str, str] = {}
+        for files in rows:
+            done |= {name: entry["sha256"] for name, entry in files.items()}
+        return done
+
+    async def file_done(self, import_id: uuid.UUID, name: str, sha256: str, rows: int) -> None:
+        await self.session.execute(
+            update(TaxonomyImport)
+            .where(TaxonomyImport.id == import_id)
+            .values(
+                files=TaxonomyImport.files.op("||")(
+                    func.jsonb_build_object(
+                        name, func.jsonb_build_object("sha256", sha256, "rows", rows)
+                    )
+                )
+            )
+        )
+
+    async def finish(
+        self, import_id: uuid.UUID, model_id: str | None, embedded: int, seconds: float
+    ) -> TaxonomyImport:
+        found = await self.session.get(TaxonomyImport, import_id, populate_existing=True)
+        assert found is not None
+        found.state = "done"
+        found.model_id = model_id
+        found.labels_embedded = embedded
+        found.embed_seconds = round(seconds, 2)
+        found.finished_at = func.now()
+        await self.session.flush()
+        await self.session.refresh(found)
+        return found
+
+    async def latest(self, source: str = "esco") -> TaxonomyImport | None:
+        """The latest finished import (None: no taxonomy imported)."""
+        return await self.session.scalar(
+            select(TaxonomyImport)
+            .where(TaxonomyImport.source == source, TaxonomyImport.state == "done")
+            .order_by(TaxonomyImport.finished_at.desc())
+            .limit(1)
+        )
+
+    # -- concepts and relations ---------------------------------------------------------------
+
+    async def put_concepts(self, rows: Sequence[ConceptRow], import_id: uuid.UUID) -> None:
+        """Upserts concepts (a language file's empty columns keep what another file gave) and
+        replaces their labels and description in the rows' language."""
+        if not rows:
+            return
+        stmt = insert(EscoConcept)
+        keep = {
+            column: func.coalesce(stmt.excluded[column], EscoConcept.__table__.c[column])
+            for column in ("code", "isco_group", "skill_type", "reuse_level", "status")
+        }
+        await self.session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[EscoConcept.uri],
+                set_={**keep, "kind": stmt.excluded.kind, "import_id": stmt.excluded.import_id},
+            ),
+            [
+                {
+                    "uri": r.uri,
+                    "kind": r.kind,
+                    "code": r.code,
+                    "isco_group": r.isco_group,
+                    "skill_type": r.skill_type,
+                    "reuse_level": r.reuse_level,
+                    "status": r.status,
+                    "import_id": import_id,
+                }
+                for r in rows
+            ],
+        )
+        pairs = [(r.uri, r.lang) for r in rows]
+        for table in (EscoLabel, EscoDescription):
+            await self.session.execute(
+                delete(table).where(tuple_(table.uri, table.lang).in_(pairs))
+            )
+        labels = [
+            {"uri": r.uri, "lang": r.lang, "kind": kind, "label": label, "key": skill_key(label)}
+            for r in rows
+            for kind, label in r.labels
+        ]
+        if labels:
+            await self.session.execute(insert(EscoLabel).on_conflict_do_nothing(), labels)
+        descriptions = [
+            {"uri": r.uri, "lang": r.lang, "description": r.description}
+            for r in rows
+            if r.description
+        ]
+        if descriptions:
+            await self.session.execute(insert(EscoDescription), descriptions)
+
+    async def known_uris(self) -> set[str]:
+        return set(await self.session.scalars(select(EscoConcept.uri)))
+
+    async def put_relations(
+        self, sources: Sequence[str], relations: Sequence[str], rows: Sequence[RelationRow]
+    ) -> None:
+        """Replaces the relations of these kinds from these sources with ``rows``."""
+        await self.session.execute(
+            delete(EscoRelation).where(
+                EscoRelation.source_uri.in_(list(sources)),
+                EscoRelation.relation.in_(list(relations)),
+            )
+        )
+        if rows:
+            await self.session.execute(
+                insert(EscoRelation).on_conflict_do_nothing(),
+                [
+                    {
+                        "source_uri": r.source_uri,
+                        "relation": r.relation,
+                        "target_uri": r.target_uri,
+                        "skill_type": r.skill_type,
+                    }
+                    for r in rows
+                ],
+            )
+
+    async def labels_to_embed(self, after: str | None, limit: int) -> list[str]:
+        """Distinct labels that name concepts, in order, after ``after`` (a keyset page)."""
+        stmt = (
+            select(EscoLabel.label)
+            .where(EscoLabel.kind.in_(EMBEDDED_LABELS))
+            .group_by(EscoLabel.label)
+            .order_by(EscoLabel.label)
+            .limit(limit)
+        )
+        if after is not None:
+            stmt = stmt.where(EscoLabel.label > after)
+        return list(await self.session.scalars(stmt))
+
+    async def counts(self) -> dict[str, Any]:
+        """Concepts per kind, labels per language, relations per kind."""
+        concepts = await self.session.execute(
+            select(EscoConcept.kind, func.count()).group_by(EscoConcept.kind)
+        )
+        labels = await self.session.execute(
+            select(EscoLabel.lang, func.count()).group_by(EscoLabel.lang)
+        )
+        relations = await self.session.execute(
+            select(EscoRelation.relation, func.count()).group_by(EscoRelation.relation)
+        )
+        return {
+            "concepts": {k: int(n) for k, n in concepts},
+            "labels": {k: int(n) for k, n in labels},
+            "relations": {k: int(n) for k, n in relations},
+        }

@@ -1,0 +1,194 @@
+"""``ponte taxonomy import``: the ESCO CSV download (app/ml/esco_files.py) into the shared
+taxonomy tables, then every concept label's vector.
+
+Idempotent and resumable. Each file is written in transactions of a few thousand rows, and
+writes replace (a concept's labels per language, a source's relations per kind), so redoing
+any part is harmless; when a file is done its sha256 is recorded on the import, and a rerun of
+the same version skips the files it has done unchanged. Labels are embedded through the
+skill-label cache (``skill_embeddings``, by model and label hash) a page at a time, each page
+committed: a rerun embeds only what the cache lacks for the model, and a label a profile
+shares with ESCO is embedded once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.db.tables import SkillEmbedding
+from app.errors import BadRequest
+from app.ml.encoder import Encoder
+from app.ml.esco_files import EscoFile, RelationRow, find_files, read_concepts, read_relations
+from app.repositories.taxonomy import TaxonomyRepository
+from app.services.vectors import VectorService
+
+SOURCE = "esco"
+CONCEPT_BATCH = 2000
+SOURCE_BATCH = 500  # relation sources per transaction
+LABEL_PAGE = 2000
+_RELATIONS = {
+    "occupationSkillRelations": ("essential", "optional"),
+    "broaderRelationsOccPillar": ("broader",),
+}
+
+# stage ("file name" or "labels"), rows advanced, rows in all when known
+Progress = Callable[[str, int, int | None], None]
+
+
+def _quiet(stage: str, advance: int, total: int | None) -> None:
+    return None
+
+
+@dataclass
+class ImportReport:
+    import_id: str
+    version: str
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    counts: dict[str, Any] = field(default_factory=dict)
+    labels: int = 0
+    labels_embedded: int = 0
+    embed_seconds: float = 0.0
+
+
+def esco_files(folder: Path) -> list[EscoFile]:
+    """The ESCO files of ``folder``, in the order they are imported; none is an error."""
+    if not folder.is_dir():
+        raise BadRequest(f"{folder} is not a folder")
+    files = find_files(folder)
+    if not files:
+        raise BadRequest(
+            f"no ESCO CSV files in {folder} (occupations_<lang>.csv, skills_<lang>.csv, …)"
+        )
+    return files
+
+
+async def import_esco(
+    sessions: async_sessionmaker[AsyncSession],
+    files: list[EscoFile],
+    version: str,
+    encoder: Encoder | None,
+    progress: Progress = _quiet,
+) -> ImportReport:
+    """Imports ``files`` (:func:`esco_files`) as ``version``; embeds the labels with
+    ``encoder`` (none: labels are left for a later run)."""
+    async with sessions() as session, session.begin():
+        repo = TaxonomyRepository(session)
+        run = await repo.open_import(SOURCE, version, sorted({f.lang for f in files}))
+        done = await repo.files_done(SOURCE, version)
+    report = ImportReport(str(run.id), version)
+    for file in files:
+        digest = file.sha256()
+        if done.get(file.name) == digest:
+            report.files[file.name] = {"skipped": True}
+            continue
+        if file.holds_concepts:
+            rows, dropped = await _concepts(sessions, file, run.id, progress), 0
+        else:
+            rows, dropped = await _relations(sessions, file, progress)
+        async with sessions() as session, session.begin():
+            await TaxonomyRepository(session).file_done(run.id, file.name, digest, rows)
+        report.files[file.name] = {"rows": rows, "left_out": dropped}
+    if encoder is not None:
+        report.labels, report.labels_embedded, report.embed_seconds = await _embed(
+            sessions, encoder, progress
+        )
+    async with sessions() as session, session.begin():
+        repo = TaxonomyRepository(session)
+        await repo.finish(
+            run.id,
+            encoder.model_id if encoder else None,
+            report.labels_embedded,
+            report.embed_seconds,
+        )
+        report.counts = await repo.counts()
+    return report
+
+
+async def _concepts(
+    sessions: async_sessionmaker[AsyncSession], file: EscoFile, import_id: Any, progress: Progress
+) -> int:
+    count = 0
+    batch = []
+    for row in read_concepts(file):
+        batch.append(row)
+        if len(batch) >= CONCEPT_BATCH:
+            count += await _put_concepts(sessions, batch, import_id)
+            progress(file.name, len(batch), None)
+            batch = []
+    if batch:
+        count += await _put_concepts(sessions, batch, import_id)
+        progress(file.name, len(batch), None)
+    return count
+
+
+async def _put_concepts(
+    sessions: async_sessionmaker[AsyncSession], batch: list[Any], import_id: Any
+) -> int:
+    async with sessions() as session, session.begin():
+        await TaxonomyRepository(session).put_concepts(batch, import_id)
+    return len(batch)
+
+
+async def _relations(
+    sessions: async_sessionmaker[AsyncSession], file: EscoFile, progress: Progress
+) -> tuple[int, int]:
+    """Writes a relation file's rows whose two ends are known concepts; returns (written, left
+    out)."""
+    async with sessions() as session:
+        known = await TaxonomyRepository(session).known_uris()
+    by_source: dict[str, list[RelationRow]] = {}
+    dropped = 0
+    for row in read_relations(file):
+        if row.source_uri in known and row.target_uri in known:
+            by_source.setdefault(row.source_uri, []).append(row)
+        else:
+            dropped += 1
+    sources = list(by_source)
+    written = 0
+    for start in range(0, len(sources), SOURCE_BATCH):
+        part = sources[start : start + SOURCE_BATCH]
+        rows = [row for source in part for row in by_source[source]]
+        async with sessions() as session, session.begin():
+            await TaxonomyRepository(session).put_relations(part, _RELATIONS[file.stem], rows)
+        written += len(rows)
+        progress(file.name, len(rows), None)
+    return written, dropped
+
+
+async def _embed(
+    sessions: async_sessionmaker[AsyncSession], encoder: Encoder, progress: Progress
+) -> tuple[int, int, float]:
+    """Makes sure every concept label has a vector under the encoder's model; returns (labels,
+    newly embedded, seconds)."""
+    clock = time.perf_counter()
+
+    async def cached(session: AsyncSession) -> int:
+        return int(
+            await session.scalar(
+                select(func.count()).where(SkillEmbedding.model_id == encoder.model_id)
+            )
+            or 0
+        )
+
+    async with sessions() as session:
+        before = await cached(session)
+    after: str | None = None
+    labels = 0
+    while True:
+        async with sessions() as session, session.begin():
+            page = await TaxonomyRepository(session).labels_to_embed(after, LABEL_PAGE)
+            if not page:
+                break
+            await VectorService(session, encoder).skill_vectors(page)
+        after = page[-1]
+        labels += len(page)
+        progress("labels", len(page), None)
+    async with sessions() as session:
+        embedded = await cached(session) - before
+    return labels, embedded, time.perf_counter() - clock

@@ -1,0 +1,214 @@
+"""``ponte taxonomy import`` (issue 15): the ESCO download's layout into the shared taxonomy
+tables — idempotent, resumable, read-only for the service role, labels embedded once.
+
+The files are the demo's subset (app/demo/esco/, bench/make_esco_subset.py): 23 occupations,
+their skills and ISCO groups, English and Italian. "This service uses the ESCO classification
+of the European Commission." ESCO © European Union; reuse authorised under Commission Decision
+2011/833/EU.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+from importlib import resources
+from pathlib import Path
+
+import asyncpg
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from app.cli import cli
+from app.services import taxonomy_import
+
+SUBSET = Path(str(resources.files("app.demo").joinpath("esco")))
+KITCHEN_PORTER = "http://data.europa.eu/esco/occupation/f756fdab-7726-4c48-bfcc-94ff8810fc08"
+
+
+@pytest.fixture
+def owner_sessions(owner_engine, clean_db):
+    return async_sessionmaker(owner_engine, expire_on_commit=False)
+
+
+async def scalar(owner_engine, sql, **params):
+    async with owner_engine.connect() as conn:
+        return await conn.scalar(text(sql), params)
+
+
+async def test_an_import_holds_every_file_and_records_itself(owner_sessions, owner_engine, encoder):
+    files = taxonomy_import.esco_files(SUBSET)
+    report = await taxonomy_import.import_esco(owner_sessions, files, "1.2.0", encoder)
+    assert set(report.files) == {f.name for f in files}
+    assert report.counts["concepts"] == {"occupation": 23, "skill": 508, "isco_group": 56}
+    assert set(report.counts["labels"]) == {"en", "it"}
+    assert report.counts["relations"]["essential"] > 400
+    assert report.counts["relations"]["broader"] == 74
+    # the Italian file named the kitchen porter too, and kept the English file's attributes
+    labels = await scalar(
+        owner_engine,
+        "SELECT string_agg(lang || ':' || label, '|' ORDER BY lang) FROM esco_labels "
+        "WHERE uri = :u AND kind = 'preferred'",
+        u=KITCHEN_PORTER,
+    )
+    assert labels.startswith("en:kitchen porter|it:")
+    assert (
+        await scalar(
+            owner_engine, "SELECT isco_group FROM esco_concepts WHERE uri = :u", u=KITCHEN_PORTER
+        )
+        == "9412"
+    )
+    run = await scalar(
+        owner_engine,
+        "SELECT json_build_object('version', version, 'state', state, 'languages', languages, "
+        "'files', files, 'finished', finished_at IS NOT NULL, 'model', model_id) "
+        "FROM taxonomy_imports",
+    )
+    assert (run["version"], run["state"], run["languages"], run["finished"]) == (
+        "1.2.0",
+        "done",
+        ["en", "it"],
+        True,
+    )
+    assert run["model"] == encoder.model_id
+    assert run["files"]["skills_en.csv"]["rows"] == 508
+    assert len(run["files"]["skills_en.csv"]["sha256"]) == 64
+    # every label that names a concept has its vector in the label cache, embedded once
+    assert report.labels > 900
+    assert report.labels_embedded > 0
+    unembedded = await scalar(
+        owner_engine,
+        "SELECT count(DISTINCT l.label) FROM esco_labels l WHERE l.kind <> 'hidden' AND NOT "
+        "EXISTS (SELECT FROM skill_embeddings e WHERE e.model_id = :m AND e.label_hash = "
+        "sha256(convert_to(lower(regexp_replace(btrim(l.label), '\\s+', ' ', 'g')), 'UTF8')))",
+        m=encoder.model_id,
+    )
+    assert unembedded == 0
+
+    again = await taxonomy_import.import_esco(owner_sessions, files, "1.2.0", encoder)
+    assert all(entry == {"skipped": True} for entry in again.files.values())
+    assert again.counts == report.counts
+    assert again.labels_embedded == 0
+
+
+async def test_an_interrupted_import_resumes_where_it_stopped(owner_sessions, owner_engine):
+    files = taxonomy_import.esco_files(SUBSET)
+    seen: list[str] = []
+
+    def stop_in_skills(stage, rows, total):
+        seen.append(stage)
+        if stage == "skills_en.csv":
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        await taxonomy_import.import_esco(owner_sessions, files, "1.2.0", None, stop_in_skills)
+    assert await scalar(owner_engine, "SELECT state FROM taxonomy_imports") == "running"
+    report = await taxonomy_import.import_esco(owner_sessions, files, "1.2.0", None)
+    # the same import finished it: the files done before the stop were not read again
+    assert await scalar(owner_engine, "SELECT count(*) FROM taxonomy_imports") == 1
+    skipped = {name for name, entry in report.files.items() if entry.get("skipped")}
+    assert skipped == {
+        "ISCOGroups_en.csv",
+        "ISCOGroups_it.csv",
+        "occupations_en.csv",
+        "occupations_it.csv",
+    }
+    assert report.counts["concepts"]["skill"] == 508
+    assert await scalar(owner_engine, "SELECT state FROM taxonomy_imports") == "done"
+
+
+def newer_version(folder: Path) -> None:
+    """The subset with the kitchen porter's "kitchen steward" and optional skills taken out."""
+    for source in SUBSET.glob("*.csv"):
+        with source.open(newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            columns, rows = list(reader.fieldnames or []), list(reader)
+        if source.name == "occupations_en.csv":
+            for row in rows:
+                if row["conceptUri"] == KITCHEN_PORTER:
+                    assert "kitchen steward" in row["altLabels"]
+                    row["altLabels"] = row["altLabels"].replace("kitchen steward\n", "")
+        if source.name == "occupationSkillRelations_en.csv":
+            rows = [
+                r
+                for r in rows
+                if not (r["occupationUri"] == KITCHEN_PORTER and r["relationType"] == "optional")
+            ]
+        with (folder / source.name).open("w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(rows)
+
+
+async def test_a_new_version_replaces_what_the_files_no_longer_say(
+    owner_sessions, owner_engine, tmp_path
+):
+    files = taxonomy_import.esco_files(SUBSET)
+    await taxonomy_import.import_esco(owner_sessions, files, "1.2.0", None)
+    # version 1.2.1: the kitchen porter lost an alternative label and all its optional skills
+    newer_version(tmp_path)
+    before = await scalar(
+        owner_engine,
+        "SELECT count(*) FROM esco_relations WHERE source_uri = :u AND relation = 'optional'",
+        u=KITCHEN_PORTER,
+    )
+    assert before > 0
+    report = await taxonomy_import.import_esco(
+        owner_sessions, taxonomy_import.esco_files(tmp_path), "1.2.1", None
+    )
+    assert not any(entry.get("skipped") for entry in report.files.values())
+    assert (
+        await scalar(
+            owner_engine,
+            "SELECT count(*) FROM esco_relations WHERE source_uri = :u AND relation = 'optional'",
+            u=KITCHEN_PORTER,
+        )
+        == 0
+    )
+    assert not await scalar(
+        owner_engine,
+        "SELECT count(*) FROM esco_labels WHERE uri = :u AND label = 'kitchen steward'",
+        u=KITCHEN_PORTER,
+    )
+
+
+async def test_the_service_role_may_read_the_taxonomy_but_not_write_it(owner_sessions, database):
+    await taxonomy_import.import_esco(
+        owner_sessions, taxonomy_import.esco_files(SUBSET), "1.2.0", None
+    )
+    dsn = database.service.set(drivername="postgresql").render_as_string(hide_password=False)
+    conn = await asyncpg.connect(dsn)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM esco_concepts") == 587
+        for sql in (
+            "INSERT INTO esco_concepts (uri, kind) VALUES ('x', 'skill')",
+            "UPDATE esco_labels SET label = 'x'",
+            "DELETE FROM esco_relations",
+            "DELETE FROM taxonomy_imports",
+        ):
+            with pytest.raises(asyncpg.exceptions.InsufficientPrivilegeError):
+                await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+async def test_the_command_imports_reports_and_refuses_a_folder_without_esco(cli_env, tmp_path):
+    empty = await asyncio.to_thread(
+        cli_env.invoke, cli, ["taxonomy", "import", str(tmp_path), "--no-embed"]
+    )
+    assert empty.exit_code == 1
+    assert "no ESCO CSV files" in empty.output
+    made = await asyncio.to_thread(
+        cli_env.invoke, cli, ["taxonomy", "import", str(SUBSET), "--no-embed"]
+    )
+    assert made.exit_code == 0, made.output
+    report = json.loads(made.stdout.strip().splitlines()[-1])
+    assert report["counts"]["concepts"]["occupation"] == 23
+    status = await asyncio.to_thread(cli_env.invoke, cli, ["taxonomy", "status"])
+    shown = json.loads(status.stdout.strip().splitlines()[-1])
+    assert (shown["imported"], shown["version"], shown["languages"]) == (
+        True,
+        "1.2.0",
+        ["en", "it"],
+    )
