@@ -190,6 +190,11 @@ def test_a_log_records_extra_fields_are_in_its_json_line():
 
     import structlog
 
+    from app.logging import configure_logging
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    configure_logging("INFO", json=True)  # a CLI test before may have chosen the console
     formatter = next(
         handler.formatter
         for handler in logging.getLogger().handlers
@@ -199,5 +204,8 @@ def test_a_log_records_extra_fields_are_in_its_json_line():
         "ponte.worker", logging.INFO, __file__, 1, "task done", (), None,
         extra={"job_id": "j-1", "task": 3},
     )  # fmt: skip
-    line = json.loads(formatter.format(record))
+    try:
+        line = json.loads(formatter.format(record))
+    finally:
+        root.handlers, root.level = saved
     assert (line["event"], line["job_id"], line["task"]) == ("task done", "j-1", 3)

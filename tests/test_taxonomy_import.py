@@ -86,10 +86,26 @@ async def test_an_import_holds_every_file_and_records_itself(owner_sessions, own
     )
     assert unembedded == 0
 
+    # beside its concept, every skill and occupation label's vector, for nearest-label search
+    assert await scalar(
+        owner_engine,
+        "SELECT count(*) FROM esco_label_vectors WHERE model_id = :m",
+        m=encoder.model_id,
+    ) == await scalar(
+        owner_engine,
+        "SELECT count(*) FROM esco_labels l JOIN esco_concepts c ON c.uri = l.uri "
+        "WHERE l.kind <> 'hidden' AND c.kind <> 'isco_group'",
+    )
+
     again = await taxonomy_import.import_esco(owner_sessions, files, "1.2.0", encoder)
     assert all(entry == {"skipped": True} for entry in again.files.values())
     assert again.counts == report.counts
     assert again.labels_embedded == 0
+    # the database's cache lost them (this process still remembers them): stored again
+    async with owner_engine.begin() as conn:
+        await conn.execute(text("DELETE FROM skill_embeddings"))
+    third = await taxonomy_import.import_esco(owner_sessions, files, "1.2.0", encoder)
+    assert third.labels_embedded > 900
 
 
 async def test_an_interrupted_import_resumes_where_it_stopped(owner_sessions, owner_engine):

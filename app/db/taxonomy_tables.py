@@ -2,9 +2,12 @@
 labels per language and the relations between them, shared by every tenant and read-only for
 the service role (``ponte taxonomy import`` writes them as the owner).
 
-No personal data: the taxonomy is public reference data. Label vectors are not here: they live
-in ``skill_embeddings`` (the label cache every skill label uses, keyed by model and label
-hash), so a label ESCO and a profile share is embedded once.
+No personal data: the taxonomy is public reference data. Labels are embedded through
+``skill_embeddings`` (the label cache every skill label uses, keyed by model and label hash),
+so a label ESCO and a profile share is embedded once; ``esco_label_vectors`` (migration 0011)
+copies each concept label's vector beside its concept, indexed (HNSW, one index per concept
+kind) for the nearest-label search linking makes — in PostgreSQL, so a service process holds
+no taxonomy in memory however many languages are imported.
 """
 
 from __future__ import annotations
@@ -13,12 +16,13 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import CheckConstraint, DateTime, Float, ForeignKey, Index, Integer, Text
+from pgvector.sqlalchemy import Vector
+from sqlalchemy import CheckConstraint, DateTime, Float, ForeignKey, Index, Integer, Text, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base
-from app.db.tables import _created, _in, _uuid_pk
+from app.db.tables import EMBEDDING_DIM, _created, _in, _uuid_pk
 from app.vocabulary import CONCEPT_KINDS, IMPORT_STATES, LABEL_KINDS, RELATIONS
 
 
@@ -110,3 +114,33 @@ class EscoRelation(Base):
         Text, ForeignKey("esco_concepts.uri", ondelete="CASCADE"), primary_key=True
     )
     skill_type: Mapped[str | None] = mapped_column(Text)
+
+
+def _label_vector_index(concept_kind: str) -> Index:
+    return Index(
+        f"ix_esco_label_vectors_{concept_kind}_hnsw",
+        "embedding",
+        postgresql_using="hnsw",
+        postgresql_ops={"embedding": "vector_cosine_ops"},
+        postgresql_where=text(f"concept_kind = '{concept_kind}'"),
+    )
+
+
+class EscoLabelVector(Base):
+    """A concept label's vector under a model (preferred and alternative labels)."""
+
+    __tablename__ = "esco_label_vectors"
+    __table_args__ = (
+        _label_vector_index("skill"),
+        _label_vector_index("occupation"),
+    )
+
+    model_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    uri: Mapped[str] = mapped_column(
+        Text, ForeignKey("esco_concepts.uri", ondelete="CASCADE"), primary_key=True
+    )
+    lang: Mapped[str] = mapped_column(Text, primary_key=True)
+    kind: Mapped[str] = mapped_column(Text, primary_key=True)
+    label: Mapped[str] = mapped_column(Text, primary_key=True)
+    concept_kind: Mapped[str] = mapped_column(Text, nullable=False)
+    embedding: Mapped[Any] = mapped_column(Vector(EMBEDDING_DIM), nullable=False)

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, select, tuple_, update
+from sqlalchemy import delete, func, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,6 +16,7 @@ from app.db.taxonomy_tables import (
     EscoConcept,
     EscoDescription,
     EscoLabel,
+    EscoLabelVector,
     EscoRelation,
     TaxonomyImport,
 )
@@ -194,6 +195,36 @@ class TaxonomyRepository:
         if after is not None:
             stmt = stmt.where(EscoLabel.label > after)
         return list(await self.session.scalars(stmt))
+
+    async def refresh_label_vectors(self, model_id: str) -> int:
+        """Makes ``esco_label_vectors`` hold, under ``model_id``, the vector of every concept
+        label the label cache has one for (and nothing else); returns how many it holds."""
+        await self.session.execute(
+            text(
+                "DELETE FROM esco_label_vectors v WHERE v.model_id = :m AND NOT EXISTS ("
+                "SELECT FROM esco_labels l WHERE l.uri = v.uri AND l.lang = v.lang "
+                "AND l.kind = v.kind AND l.label = v.label)"
+            ),
+            {"m": model_id},
+        )
+        await self.session.execute(
+            text(
+                "INSERT INTO esco_label_vectors (model_id, uri, lang, kind, label, "
+                "concept_kind, embedding) SELECT :m, l.uri, l.lang, l.kind, l.label, c.kind, "
+                "e.embedding FROM esco_labels l JOIN esco_concepts c ON c.uri = l.uri "
+                "JOIN skill_embeddings e ON e.model_id = :m "
+                "AND e.label_hash = sha256(convert_to(l.key, 'UTF8')) "
+                "WHERE l.kind = ANY(:kinds) AND c.kind IN ('skill', 'occupation') "
+                "ON CONFLICT DO NOTHING"
+            ),
+            {"m": model_id, "kinds": list(EMBEDDED_LABELS)},
+        )
+        held = await self.session.scalar(
+            select(func.count())
+            .select_from(EscoLabelVector)
+            .where(EscoLabelVector.model_id == model_id)
+        )
+        return int(held or 0)
 
     async def counts(self) -> dict[str, Any]:
         """Concepts per kind, labels per language, relations per kind."""

@@ -38,6 +38,15 @@ class VectorRepository:
         )
         return {bytes(row[0]): row[1] for row in await self.session.execute(stmt)}
 
+    async def stored_hashes(self, model_id: str, hashes: Sequence[bytes]) -> set[bytes]:
+        """Those of these label hashes the cache holds a vector for under ``model_id``."""
+        if not hashes:
+            return set()
+        stmt = select(SkillEmbedding.label_hash).where(
+            SkillEmbedding.model_id == model_id, SkillEmbedding.label_hash.in_(set(hashes))
+        )
+        return {bytes(row) for row in await self.session.scalars(stmt)}
+
     async def add_skill_vectors(self, model_id: str, vectors: dict[bytes, Any]) -> None:
         """Adds vectors to the cache (a concurrent writer may have added them first)."""
         if not vectors:

@@ -18,10 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.db.tables import SkillEmbedding
 from app.errors import BadRequest
 from app.ml.encoder import Encoder
 from app.ml.esco_files import EscoFile, RelationRow, find_files, read_concepts, read_relations
@@ -164,31 +162,21 @@ async def _relations(
 async def _embed(
     sessions: async_sessionmaker[AsyncSession], encoder: Encoder, progress: Progress
 ) -> tuple[int, int, float]:
-    """Makes sure every concept label has a vector under the encoder's model; returns (labels,
-    newly embedded, seconds)."""
+    """Makes sure every concept label has a vector under the encoder's model, in the label
+    cache and beside its concept; returns (labels, newly embedded, seconds)."""
     clock = time.perf_counter()
-
-    async def cached(session: AsyncSession) -> int:
-        return int(
-            await session.scalar(
-                select(func.count()).where(SkillEmbedding.model_id == encoder.model_id)
-            )
-            or 0
-        )
-
-    async with sessions() as session:
-        before = await cached(session)
     after: str | None = None
-    labels = 0
+    labels = embedded = 0
     while True:
         async with sessions() as session, session.begin():
             page = await TaxonomyRepository(session).labels_to_embed(after, LABEL_PAGE)
             if not page:
                 break
-            await VectorService(session, encoder).skill_vectors(page)
+            embedded += await VectorService(session, encoder).store_skill_vectors(page)
         after = page[-1]
         labels += len(page)
         progress("labels", len(page), None)
-    async with sessions() as session:
-        embedded = await cached(session) - before
+    async with sessions() as session, session.begin():
+        # beside their concepts, indexed for linking's nearest-label search
+        await TaxonomyRepository(session).refresh_label_vectors(encoder.model_id)
     return labels, embedded, time.perf_counter() - clock

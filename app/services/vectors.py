@@ -110,6 +110,25 @@ class VectorService:
             out.update(new)
         return out
 
+    async def store_skill_vectors(self, labels: Iterable[str]) -> int:
+        """Makes sure the database's label cache holds a vector for each label (whatever this
+        process remembers: what another process reads is the database); returns how many
+        were embedded now."""
+        by_key: dict[str, str] = {}
+        for label in labels:
+            by_key.setdefault(skill_key(label), label)
+        hashes = {label_hash(key): key for key in by_key}
+        stored = await self.repo.stored_hashes(self.model_id, list(hashes))
+        missing = [key for digest, key in hashes.items() if digest not in stored]
+        if not missing:
+            return 0
+        fresh = await self._encode([by_key[key] for key in missing])
+        await self.repo.add_skill_vectors(
+            self.model_id, {label_hash(k): v for k, v in zip(missing, fresh, strict=True)}
+        )
+        _remember(self.model_id, dict(zip(missing, fresh, strict=True)))
+        return len(missing)
+
     async def refresh_candidates(self, rows: Sequence[Candidate], *, force: bool = False) -> int:
         """Embeds the candidates whose text changed (or all, with ``force``); returns how many."""
         work = []
