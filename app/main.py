@@ -11,7 +11,17 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app import __version__
-from app.api import feedback, health, jobs, keys, matching, metrics, models, resources
+from app.api import (
+    feedback,
+    health,
+    jobs,
+    keys,
+    matching,
+    metrics,
+    models,
+    resources,
+    taxonomy,
+)
 from app.api.middleware import BodyLimitMiddleware, Metrics, RequestContextMiddleware
 from app.api.problems import register_problem_handlers
 from app.config import Settings, get_settings
@@ -110,6 +120,7 @@ def create_app(
         metrics.router,
         models.router,
         jobs.router,
+        taxonomy.router,
     ):
         app.include_router(router)
     app.add_middleware(

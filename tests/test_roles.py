@@ -55,6 +55,10 @@ EXPECTED: dict[tuple[str, str], str | frozenset[str]] = {
     ("GET", "/v1/jobs/{job_id}"): ADMIN,
     ("POST", "/v1/jobs/rerank"): ADMIN,
     ("POST", "/v1/jobs/{job_id}/cancel"): ADMIN,
+    ("POST", "/v1/taxonomy/skills:link"): ANY_KEY,
+    ("POST", "/v1/taxonomy/occupations:link"): ANY_KEY,
+    ("GET", "/v1/taxonomy/skills/{uri}"): ANY_KEY,
+    ("GET", "/v1/taxonomy/occupations/{uri}"): ANY_KEY,
 }
 for plural in ("employers", "vacancies", "candidates"):
     EXPECTED[("GET", f"/v1/{plural}")] = ANY_KEY
@@ -79,6 +83,8 @@ BODIES = {
         "idempotency_key": "k-1",
     },
     "/v1/feedback:bulk": {"items": [{"event": "viewed"}]},
+    "/v1/taxonomy/skills:link": {"texts": ["forklift"]},
+    "/v1/taxonomy/occupations:link": {"texts": ["magazziniere"]},
 }
 
 

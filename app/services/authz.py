@@ -28,6 +28,7 @@ class Permission(StrEnum):
     models_manage = "models:manage"
     jobs_read = "jobs:read"
     jobs_manage = "jobs:manage"
+    taxonomy_read = "taxonomy:read"
     keys_manage = "keys:manage"
     tenant_settings = "tenant:settings"
 
@@ -42,6 +43,7 @@ _SCOUT = frozenset(
         Permission.matches_read,
         Permission.feedback_write,
         Permission.feedback_read,
+        Permission.taxonomy_read,
     }
 )
 _INTEGRATION = _SCOUT | {

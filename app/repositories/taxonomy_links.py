@@ -1,0 +1,141 @@
+"""Reading the ESCO taxonomy for linking and for its API: labels that match a text exactly, the
+labels nearest a vector (HNSW, in PostgreSQL), a concept with its labels and relations."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from pgvector.sqlalchemy import Vector
+from sqlalchemy import TextClause, bindparam, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.tables import EMBEDDING_DIM
+from app.ml.concept_links import LabelMatch
+
+
+# One statement per concept kind with the kind spelt out, so the planner can use that kind's
+# partial HNSW index whatever plan a prepared statement settles on.
+def _nearest(kind: str) -> TextClause:
+    sql = (
+        "SELECT uri, label, 1 - (embedding <=> :q) AS similarity "
+        "FROM esco_label_vectors WHERE concept_kind = '" + kind + "' AND model_id = :m "
+        "ORDER BY embedding <=> :q LIMIT :k"
+    )
+    return text(sql).bindparams(bindparam("q", type_=Vector(EMBEDDING_DIM)))
+
+
+_NEAREST = {kind: _nearest(kind) for kind in ("skill", "occupation")}
+
+
+class TaxonomyLinkRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def exact(self, concept_kind: str, keys: Sequence[str]) -> dict[str, list[LabelMatch]]:
+        """Per comparison key (app/ml/text.skill_key), the labels of this kind's concepts that
+        have it, in any language."""
+        if not keys:
+            return {}
+        rows = await self.session.execute(
+            text(
+                "SELECT l.key, l.uri, l.label, l.kind FROM esco_labels l JOIN esco_concepts c "
+                "ON c.uri = l.uri WHERE c.kind = :kind AND l.key = ANY(:keys)"
+            ),
+            {"kind": concept_kind, "keys": list(set(keys))},
+        )
+        found: dict[str, list[LabelMatch]] = {}
+        for key, uri, label, label_kind in rows:
+            found.setdefault(key, []).append(LabelMatch(uri, label, label_kind, 1.0))
+        return found
+
+    async def nearest(
+        self, concept_kind: str, model_id: str, vectors: Any, k: int
+    ) -> list[list[LabelMatch]]:
+        """Per vector, the ``k`` labels of this kind's concepts nearest it (approximate: HNSW,
+        searched with ``ef_search`` of at least 2k)."""
+        await self.session.execute(
+            text(f"SET LOCAL hnsw.ef_search = {max(40, 2 * int(k))}")  # an int, not input
+        )
+        out = []
+        for vector in np.asarray(vectors, dtype=np.float32):
+            rows = await self.session.execute(
+                _NEAREST[concept_kind], {"q": vector, "m": model_id, "k": k}
+            )
+            out.append([LabelMatch(uri, label, "vector", float(sim)) for uri, label, sim in rows])
+        return out
+
+    async def has_vectors(self, concept_kind: str, model_id: str) -> bool:
+        found = await self.session.scalar(
+            text(
+                "SELECT EXISTS (SELECT FROM esco_label_vectors WHERE model_id = :m "
+                "AND concept_kind = :k)"
+            ),
+            {"m": model_id, "k": concept_kind},
+        )
+        return bool(found)
+
+    async def preferred_labels(self, uris: Sequence[str], lang: str) -> dict[str, str]:
+        """Each concept's preferred label in ``lang``, else in English, else in any language."""
+        if not uris:
+            return {}
+        rows = await self.session.execute(
+            text(
+                "SELECT DISTINCT ON (uri) uri, label FROM esco_labels "
+                "WHERE uri = ANY(:uris) AND kind = 'preferred' "
+                "ORDER BY uri, lang = :lang DESC, lang = 'en' DESC, lang"
+            ),
+            {"uris": list(set(uris)), "lang": lang},
+        )
+        return {uri: label for uri, label in rows}
+
+    async def concept(self, concept_kind: str, uri: str) -> dict[str, Any] | None:
+        """A concept with its labels and descriptions per language and its relations (each
+        related concept with its kind and English preferred label)."""
+        row = (
+            await self.session.execute(
+                text(
+                    "SELECT uri, kind, code, isco_group, skill_type, reuse_level, status "
+                    "FROM esco_concepts WHERE uri = :u AND kind = :k"
+                ),
+                {"u": uri, "k": concept_kind},
+            )
+        ).first()
+        if row is None:
+            return None
+        concept = dict(row._mapping)
+        labels: dict[str, dict[str, Any]] = {}
+        for lang, kind, label in await self.session.execute(
+            text(
+                "SELECT lang, kind, label FROM esco_labels WHERE uri = :u "
+                "ORDER BY lang, kind, label"
+            ),
+            {"u": uri},
+        ):
+            entry = labels.setdefault(lang, {"preferred": None, "alternative": [], "hidden": []})
+            if kind == "preferred":
+                entry["preferred"] = label
+            else:
+                entry[kind].append(label)
+        for lang, description in await self.session.execute(
+            text("SELECT lang, description FROM esco_descriptions WHERE uri = :u"), {"u": uri}
+        ):
+            labels.setdefault(lang, {"preferred": None, "alternative": [], "hidden": []})
+            labels[lang]["description"] = description
+        relations = await self.session.execute(
+            text(
+                "SELECT r.relation, 'out' AS way, r.target_uri AS other, c.kind, r.skill_type "
+                "FROM esco_relations r JOIN esco_concepts c ON c.uri = r.target_uri "
+                "WHERE r.source_uri = :u "
+                "UNION ALL SELECT r.relation, 'in', r.source_uri, c.kind, r.skill_type "
+                "FROM esco_relations r JOIN esco_concepts c ON c.uri = r.source_uri "
+                "WHERE r.target_uri = :u"
+            ),
+            {"u": uri},
+        )
+        related = [dict(r._mapping) for r in relations]
+        names = await self.preferred_labels([r["other"] for r in related], "en")
+        concept["labels"] = labels
+        concept["related"] = [{**r, "label": names.get(r["other"])} for r in related]
+        return concept

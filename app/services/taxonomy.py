@@ -1,0 +1,89 @@
+"""The taxonomy as callers use it: link texts to ESCO skills or occupations
+(app/ml/concept_links.py), and read a concept with its labels and relations.
+
+Linking embeds the texts with the service's model and searches the label vectors the import
+stored under that model (``esco_label_vectors``); nothing of the taxonomy is held in the
+process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.errors import Conflict, NotFound
+from app.ml.concept_links import Link, rank_links
+from app.ml.encoder import Encoder
+from app.ml.text import skill_key
+from app.repositories.taxonomy import TaxonomyRepository
+from app.repositories.taxonomy_links import TaxonomyLinkRepository
+
+CONCEPT_KINDS = ("skill", "occupation")
+URI_PREFIX = {
+    "skill": "http://data.europa.eu/esco/skill/",
+    "occupation": "http://data.europa.eu/esco/occupation/",
+}
+NEAREST_LABELS = 50  # labels searched per text (several labels of a concept may come first)
+
+
+class TaxonomyService:
+    def __init__(self, session: AsyncSession, encoder: Encoder) -> None:
+        self.session = session
+        self.encoder = encoder
+        self.links = TaxonomyLinkRepository(session)
+
+    async def link(self, concept_kind: str, texts: Sequence[str], limit: int) -> list[list[Link]]:
+        """Per text, its ``limit`` best concepts of this kind."""
+        if await TaxonomyRepository(self.session).latest() is None:
+            raise Conflict("no ESCO taxonomy is imported (ponte taxonomy import)")
+        model_id = self.encoder.model_id
+        if not await self.links.has_vectors(concept_kind, model_id):
+            raise Conflict(
+                f"the taxonomy's labels are not embedded with the model '{model_id}' "
+                "(ponte taxonomy import embeds them)"
+            )
+        keys = [skill_key(t) for t in texts]
+        exact = await self.links.exact(concept_kind, keys)
+        vectors = await asyncio.to_thread(self.encoder.encode, list(texts))
+        nearest = await self.links.nearest(concept_kind, model_id, vectors, NEAREST_LABELS)
+        return [
+            rank_links([*exact.get(key, []), *near], limit)
+            for key, near in zip(keys, nearest, strict=True)
+        ]
+
+    async def link_view(
+        self, concept_kind: str, texts: Sequence[str], limit: int, lang: str
+    ) -> list[dict[str, Any]]:
+        """The link endpoints' answer: per text, in order, its concepts with the preferred
+        label in ``lang`` (else English), the score and how it matched."""
+        linked = await self.link(concept_kind, texts, limit)
+        names = await self.links.preferred_labels(
+            [link.uri for links in linked for link in links], lang
+        )
+        return [
+            {
+                "text": text,
+                "concepts": [
+                    {
+                        "uri": link.uri,
+                        "label": names.get(link.uri, link.label),
+                        "score": round(link.score, 4),
+                        "matched": {"label": link.label, "how": link.how},
+                    }
+                    for link in links
+                ],
+            }
+            for text, links in zip(texts, linked, strict=True)
+        ]
+
+    async def concept(self, concept_kind: str, uri_or_id: str) -> dict[str, Any]:
+        """A skill or occupation by URI (or the URI's last segment): its labels per language,
+        descriptions and relations."""
+        uri = uri_or_id if "://" in uri_or_id else URI_PREFIX[concept_kind] + uri_or_id
+        found = await self.links.concept(concept_kind, uri)
+        if found is None:
+            raise NotFound(f"no ESCO {concept_kind} '{uri_or_id}'")
+        return found

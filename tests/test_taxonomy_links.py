@@ -1,0 +1,125 @@
+"""Linking texts to the ESCO taxonomy (issue 15) and reading its concepts, over the API, on the
+demo's subset (app/demo/esco/; "This service uses the ESCO classification of the European
+Commission", ESCO © European Union)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from app.services import taxonomy_import
+from tests.test_taxonomy_import import KITCHEN_PORTER, SUBSET
+
+WAREHOUSE_WORKER = "http://data.europa.eu/esco/occupation/bea705fe-06ac-4147-b8e0-6e8ac1208d8f"
+FORKLIFT_OPERATOR = "http://data.europa.eu/esco/occupation/eeac6251-1974-42f5-91ed-513c6c883755"
+OPERATE_FORKLIFT = "http://data.europa.eu/esco/skill/28cb374e-6261-4133-8371-f9a5470145da"
+
+
+@pytest.fixture
+async def scout(make_key):
+    return await make_key("alpha", "scout")
+
+
+@pytest.fixture
+async def imported(owner_engine, encoder, clean_db):
+    sessions = async_sessionmaker(owner_engine, expire_on_commit=False)
+    await taxonomy_import.import_esco(
+        sessions, taxonomy_import.esco_files(SUBSET), "1.2.0", encoder
+    )
+
+
+async def link(client, headers, kind, texts, **extra):
+    r = await client.post(
+        f"/v1/taxonomy/{kind}:link", json={"texts": texts, **extra}, headers=headers
+    )
+    assert r.status_code == 200, r.text
+    return r.json()["items"]
+
+
+async def test_titles_link_to_occupations_exactly_in_any_language_then_by_meaning(
+    client, scout, imported
+):
+    items = await link(
+        client,
+        scout,
+        "occupations",
+        ["Kitchen  Porter", "magazziniere", "operatore di muletto", "person who washes pots"],
+        limit=3,
+    )
+    assert [item["text"] for item in items] == [
+        "Kitchen  Porter", "magazziniere", "operatore di muletto", "person who washes pots"
+    ]  # fmt: skip
+    first = [item["concepts"][0] for item in items]
+    # case and spacing folded; an Italian preferred label; an Italian alternative label
+    assert [c["uri"] for c in first[:3]] == [KITCHEN_PORTER, WAREHOUSE_WORKER, FORKLIFT_OPERATOR]
+    assert [(c["score"], c["matched"]["how"]) for c in first[:3]] == [(1.0, "exact")] * 3
+    assert first[1]["label"] == "warehouse worker"  # shown in English unless asked otherwise
+    # no label says it: the nearest labels' meaning, scored below an exact match
+    assert first[3]["matched"]["how"] == "vector"
+    assert 0 < first[3]["score"] < 1
+    assert KITCHEN_PORTER in [c["uri"] for c in items[3]["concepts"]]
+    assert all(len(item["concepts"]) == 3 for item in items)
+    scores = [c["score"] for c in items[3]["concepts"]]
+    assert scores == sorted(scores, reverse=True)
+
+    italian = await link(client, scout, "occupations", ["kitchen porter"], limit=1, lang="it")
+    assert italian[0]["concepts"][0]["label"] == "lavapiatti"
+
+
+async def test_skill_phrases_link_to_skills(client, scout, imported):
+    items = await link(client, scout, "skills", ["Operate forklift", "driving a forklift truck"])
+    assert items[0]["concepts"][0]["uri"] == OPERATE_FORKLIFT
+    assert items[0]["concepts"][0]["matched"]["how"] == "exact"
+    assert OPERATE_FORKLIFT in [c["uri"] for c in items[1]["concepts"][:3]]
+    assert len(items[0]["concepts"]) == 10  # the default limit
+    # skills are not occupations: the skill endpoint never answers an occupation
+    assert all("/skill/" in c["uri"] for item in items for c in item["concepts"])
+
+
+async def test_a_concept_reads_with_its_labels_and_relations(client, scout, imported):
+    by_id = await client.get(
+        f"/v1/taxonomy/occupations/{FORKLIFT_OPERATOR.rsplit('/', 1)[1]}", headers=scout
+    )
+    assert by_id.status_code == 200, by_id.text
+    occupation = by_id.json()
+    assert occupation["uri"] == FORKLIFT_OPERATOR
+    assert occupation["isco_group"] == "8344"
+    assert occupation["labels"]["en"]["preferred"] == "forklift operator"
+    assert "operatore di muletto" in occupation["labels"]["it"]["alternative"]
+    essential = {r["other"] for r in occupation["related"] if r["relation"] == "essential"}
+    assert OPERATE_FORKLIFT in essential
+    assert any(r["relation"] == "broader" and r["way"] == "out" for r in occupation["related"])
+
+    by_uri = await client.get(f"/v1/taxonomy/skills/{OPERATE_FORKLIFT}", headers=scout)
+    assert by_uri.status_code == 200, by_uri.text
+    skill = by_uri.json()
+    needed_by = {(r["other"], r["way"]) for r in skill["related"]}
+    assert (FORKLIFT_OPERATOR, "in") in needed_by
+    assert skill["labels"]["en"]["description"]
+
+    for path in (
+        f"/v1/taxonomy/skills/{FORKLIFT_OPERATOR}",  # an occupation is not a skill
+        "/v1/taxonomy/occupations/no-such-thing",
+    ):
+        missing = await client.get(path, headers=scout)
+        assert missing.status_code == 404
+        assert missing.headers["content-type"] == "application/problem+json"
+
+
+async def test_linking_says_so_when_no_taxonomy_is_imported_and_refuses_bad_input(
+    client, scout, clean_db
+):
+    none = await client.post("/v1/taxonomy/skills:link", json={"texts": ["x"]}, headers=scout)
+    assert none.status_code == 409
+    assert "ponte taxonomy import" in none.json()["detail"]
+    for body in (
+        {"texts": []},
+        {"texts": [""]},
+        {"texts": ["a"] * 101},
+        {"texts": ["a"], "limit": 0},
+        {"texts": ["a"], "lang": "Italian"},
+        {"text": "a"},
+    ):
+        bad = await client.post("/v1/taxonomy/skills:link", json=body, headers=scout)
+        assert bad.status_code == 422, body
+        assert bad.headers["content-type"] == "application/problem+json"
