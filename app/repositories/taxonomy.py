@@ -196,9 +196,10 @@ class TaxonomyRepository:
             stmt = stmt.where(EscoLabel.label > after)
         return list(await self.session.scalars(stmt))
 
-    async def refresh_label_vectors(self, model_id: str) -> int:
+    async def refresh_label_vectors(self, model_id: str, page: int = 2000) -> int:
         """Makes ``esco_label_vectors`` hold, under ``model_id``, the vector of every concept
-        label the label cache has one for (and nothing else); returns how many it holds."""
+        label the label cache has one for (and nothing else); returns how many it holds.
+        Written ``page`` concepts a statement (each insert also grows an HNSW index)."""
         await self.session.execute(
             text(
                 "DELETE FROM esco_label_vectors v WHERE v.model_id = :m AND NOT EXISTS ("
@@ -207,18 +208,26 @@ class TaxonomyRepository:
             ),
             {"m": model_id},
         )
-        await self.session.execute(
-            text(
-                "INSERT INTO esco_label_vectors (model_id, uri, lang, kind, label, "
-                "concept_kind, embedding) SELECT :m, l.uri, l.lang, l.kind, l.label, c.kind, "
-                "e.embedding FROM esco_labels l JOIN esco_concepts c ON c.uri = l.uri "
-                "JOIN skill_embeddings e ON e.model_id = :m "
-                "AND e.label_hash = sha256(convert_to(l.key, 'UTF8')) "
-                "WHERE l.kind = ANY(:kinds) AND c.kind IN ('skill', 'occupation') "
-                "ON CONFLICT DO NOTHING"
-            ),
-            {"m": model_id, "kinds": list(EMBEDDED_LABELS)},
+        uris = list(
+            await self.session.scalars(
+                select(EscoConcept.uri)
+                .where(EscoConcept.kind.in_(("skill", "occupation")))
+                .order_by(EscoConcept.uri)
+            )
         )
+        for start in range(0, len(uris), page):
+            await self.session.execute(
+                text(
+                    "INSERT INTO esco_label_vectors (model_id, uri, lang, kind, label, "
+                    "concept_kind, embedding) SELECT :m, l.uri, l.lang, l.kind, l.label, "
+                    "c.kind, e.embedding FROM esco_labels l JOIN esco_concepts c "
+                    "ON c.uri = l.uri JOIN skill_embeddings e ON e.model_id = :m "
+                    "AND e.label_hash = sha256(convert_to(l.key, 'UTF8')) "
+                    "WHERE l.uri = ANY(:uris) AND l.kind = ANY(:kinds) "
+                    "ON CONFLICT DO NOTHING"
+                ),
+                {"m": model_id, "uris": uris[start : start + page], "kinds": list(EMBEDDED_LABELS)},
+            )
         held = await self.session.scalar(
             select(func.count())
             .select_from(EscoLabelVector)

@@ -19,7 +19,7 @@ from app.ml.concept_links import LabelMatch
 # partial HNSW index whatever plan a prepared statement settles on.
 def _nearest(kind: str) -> TextClause:
     sql = (
-        "SELECT uri, label, 1 - (embedding <=> :q) AS similarity "
+        "SELECT uri, label, kind, 1 - (embedding <=> :q) AS similarity "
         "FROM esco_label_vectors WHERE concept_kind = '" + kind + "' AND model_id = :m "
         "ORDER BY embedding <=> :q LIMIT :k"
     )
@@ -47,7 +47,7 @@ class TaxonomyLinkRepository:
         )
         found: dict[str, list[LabelMatch]] = {}
         for key, uri, label, label_kind in rows:
-            found.setdefault(key, []).append(LabelMatch(uri, label, label_kind, 1.0))
+            found.setdefault(key, []).append(LabelMatch(uri, label, label_kind, exact=True))
         return found
 
     async def nearest(
@@ -63,7 +63,12 @@ class TaxonomyLinkRepository:
             rows = await self.session.execute(
                 _NEAREST[concept_kind], {"q": vector, "m": model_id, "k": k}
             )
-            out.append([LabelMatch(uri, label, "vector", float(sim)) for uri, label, sim in rows])
+            out.append(
+                [
+                    LabelMatch(uri, label, kind, exact=False, similarity=float(sim))
+                    for uri, label, kind, sim in rows
+                ]
+            )
         return out
 
     async def has_vectors(self, concept_kind: str, model_id: str) -> bool:

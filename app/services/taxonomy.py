@@ -26,7 +26,7 @@ URI_PREFIX = {
     "skill": "http://data.europa.eu/esco/skill/",
     "occupation": "http://data.europa.eu/esco/occupation/",
 }
-NEAREST_LABELS = 50  # labels searched per text (several labels of a concept may come first)
+NEAREST_LABELS = 100  # labels searched per text (several labels of a concept may come first)
 
 
 class TaxonomyService:

@@ -1,0 +1,48 @@
+"""Ranking a text's label matches into concept links (app/ml/concept_links.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.ml.concept_links import ALTERNATIVE_DISCOUNT, LabelMatch, rank_links
+
+
+def test_an_exact_label_outranks_any_similar_one_and_a_concept_counts_once():
+    links = rank_links(
+        [
+            LabelMatch("u:near", "washer of pots", "preferred", exact=False, similarity=0.99),
+            LabelMatch("u:porter", "kitchen porter", "preferred", exact=False, similarity=0.8),
+            LabelMatch("u:porter", "lavapiatti", "preferred", exact=True),
+            LabelMatch("u:typo", "kitchen portr", "hidden", exact=True),
+        ],
+        limit=10,
+    )
+    assert [(link.uri, link.score, link.how) for link in links] == [
+        ("u:porter", 1.0, "exact"),
+        ("u:near", 0.99, "vector"),
+        ("u:typo", 0.95, "exact"),
+    ]
+    assert links[0].label == "lavapiatti"
+
+
+def test_a_similar_alternative_label_counts_a_little_less_than_a_preferred_one():
+    links = rank_links(
+        [
+            LabelMatch("u:broad", "team work", "alternative", exact=False, similarity=0.80),
+            LabelMatch("u:exact", "work in teams", "preferred", exact=False, similarity=0.78),
+        ],
+        limit=2,
+    )
+    assert [link.uri for link in links] == ["u:exact", "u:broad"]
+    assert links[1].score == pytest.approx(0.80 - ALTERNATIVE_DISCOUNT)
+
+
+def test_the_best_label_of_a_concept_decides_and_the_limit_and_ties_hold():
+    matches = [
+        LabelMatch(f"u:{i}", "x", "preferred", exact=False, similarity=0.5) for i in (3, 1, 2)
+    ] + [LabelMatch("u:3", "y", "alternative", exact=False, similarity=0.9)]
+    links = rank_links(matches, limit=2)
+    assert [link.uri for link in links] == ["u:3", "u:1"]  # 0.86 first, then the tie by URI
+    assert rank_links([], limit=3) == []
+    negative = rank_links([LabelMatch("u:x", "x", "preferred", exact=False, similarity=-0.2)], 1)
+    assert negative[0].score == 0.0
