@@ -42,6 +42,7 @@ async def test_key_format_and_only_hash_stored(client, make_key, owner_engine):
             "matches:read",
             "shortlists:create",
             "shortlists:read",
+            "taxonomy:read",
             "vacancies:read",
         ],
     }

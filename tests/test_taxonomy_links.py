@@ -8,8 +8,11 @@ import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from app.services import taxonomy_import
+from app.services.taxonomy_linking import forget_links
+from tests import payloads
 from tests.test_taxonomy_import import KITCHEN_PORTER, SUBSET
 
+WASH_THE_DISHES = "http://data.europa.eu/esco/skill/c662be22-f17a-4ba0-894f-d720b20c44cf"
 WAREHOUSE_WORKER = "http://data.europa.eu/esco/occupation/bea705fe-06ac-4147-b8e0-6e8ac1208d8f"
 FORKLIFT_OPERATOR = "http://data.europa.eu/esco/occupation/eeac6251-1974-42f5-91ed-513c6c883755"
 OPERATE_FORKLIFT = "http://data.europa.eu/esco/skill/28cb374e-6261-4133-8371-f9a5470145da"
@@ -123,3 +126,77 @@ async def test_linking_says_so_when_no_taxonomy_is_imported_and_refuses_bad_inpu
         bad = await client.post("/v1/taxonomy/skills:link", json=body, headers=scout)
         assert bad.status_code == 422, body
         assert bad.headers["content-type"] == "application/problem+json"
+
+
+@pytest.fixture
+async def admin(make_key):
+    return await make_key("alpha", "admin")
+
+
+async def test_writes_link_skills_and_occupations_and_a_callers_link_wins(client, admin, imported):
+    assert (
+        await client.put("/v1/employers/emp-1", json=payloads.employer(), headers=admin)
+    ).status_code == 201
+    body = payloads.vacancy(
+        title="Magazziniere",
+        required_skills=[
+            "Operate forklift",
+            {"label": "muletto", "esco_uri": OPERATE_FORKLIFT},
+            "qxzv wplk",
+        ],
+    )
+    made = await client.put("/v1/vacancies/vac-1", json=body, headers=admin)
+    assert made.status_code == 201, made.text
+    esco = made.json()["esco"]
+    assert esco["import"]
+    assert [(s["label"], s["uri"], s["source"]) for s in esco["skills"]] == [
+        ("Operate forklift", OPERATE_FORKLIFT, "auto"),
+        ("muletto", OPERATE_FORKLIFT, "caller"),
+    ]  # the nonsense label links to nothing (under the threshold)
+    assert esco["occupations"][0] == {
+        "text": "Magazziniere", "uri": WAREHOUSE_WORKER, "score": 1.0, "source": "auto"
+    }  # fmt: skip
+    # the stored skills keep only what the caller sent
+    assert made.json()["required_skills"][0] == {
+        "label": "Operate forklift", "must_have": True, "weight": 1.0
+    }  # fmt: skip
+    assert made.json()["required_skills"][1]["esco_uri"] == OPERATE_FORKLIFT
+
+    # the caller names the occupation: theirs, and the title is not linked
+    named = {**body, "occupation_uri": FORKLIFT_OPERATOR}
+    again = (await client.put("/v1/vacancies/vac-1", json=named, headers=admin)).json()
+    assert again["occupation_uri"] == FORKLIFT_OPERATOR
+    assert again["esco"]["occupations"] == [
+        {"uri": FORKLIFT_OPERATOR, "score": 1.0, "source": "caller"}
+    ]
+    read = (await client.get("/v1/vacancies/vac-1", headers=admin)).json()
+    assert read["esco"] == again["esco"]
+
+    person = payloads.candidate(skills=["wash the dishes"], desired_occupations=["lavapiatti"])
+    candidate = await client.put("/v1/candidates/cand-1", json=person, headers=admin)
+    assert candidate.status_code == 201, candidate.text
+    links = candidate.json()["esco"]
+    assert [(s["uri"], s["source"]) for s in links["skills"]] == [(WASH_THE_DISHES, "auto")]
+    assert links["occupations"][0]["uri"] == KITCHEN_PORTER
+    assert links["occupations"][0]["text"] == "lavapiatti"
+    assert len(links["occupations"]) <= 3
+
+
+async def test_without_a_taxonomy_nothing_is_linked_and_a_bad_uri_is_refused(
+    client, admin, clean_db
+):
+    forget_links()
+    await client.put("/v1/employers/emp-1", json=payloads.employer(), headers=admin)
+    made = await client.put("/v1/vacancies/vac-1", json=payloads.vacancy(), headers=admin)
+    assert made.status_code == 201, made.text
+    assert made.json()["esco"] is None
+    for bad in (
+        {"required_skills": [{"label": "x", "esco_uri": "http://example.org/skill/1"}]},
+        {
+            "occupation_uri": "http://data.europa.eu/esco/skill/28cb374e"
+        },  # a skill, not an occupation
+    ):
+        refused = await client.put(
+            "/v1/vacancies/vac-2", json=payloads.vacancy(**bad), headers=admin
+        )
+        assert refused.status_code == 422, bad

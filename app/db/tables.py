@@ -142,6 +142,9 @@ class _Embedded:
     search_tsv: Mapped[Any] = mapped_column(
         TSVECTOR, Computed(TSV_EXPRESSION, persisted=True), nullable=True
     )
+    # Links to the ESCO taxonomy (skills, occupations), derived on write like the vectors
+    # (app/services/taxonomy_linking.py); erased with the row.
+    esco: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
 
 def _vector_index(table: str, column: str = "embedding") -> Index:
@@ -203,6 +206,7 @@ class Vacancy(_Embedded, _Resource, Base):
 
     employer_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False, index=True)
     title: Mapped[str] = mapped_column(Text, nullable=False)
+    occupation_uri: Mapped[str | None] = mapped_column(Text)  # the caller's ESCO occupation
     description: Mapped[str | None] = mapped_column(Text)
     required_skills: Mapped[list[dict[str, Any]]] = mapped_column(
         JSONB, nullable=False, server_default=text("'[]'::jsonb")

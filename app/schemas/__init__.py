@@ -18,13 +18,23 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     StringConstraints,
+    model_serializer,
     model_validator,
 )
 
 EXTERNAL_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._~-]{0,127}$"
 ExternalId = Annotated[str, StringConstraints(pattern=EXTERNAL_ID_PATTERN)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# A caller's own link to the ESCO taxonomy: it wins over Ponte's (app/services/taxonomy_linking.py)
+EscoSkillUri = Annotated[
+    str, StringConstraints(pattern=r"^http://data\.europa\.eu/esco/skill/[A-Za-z0-9-]{1,64}$")
+]
+EscoOccupationUri = Annotated[
+    str,
+    StringConstraints(pattern=r"^http://data\.europa\.eu/esco/occupation/[A-Za-z0-9-]{1,64}$"),
+]
 Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 
@@ -157,10 +167,24 @@ class EmployerOut(EmployerIn):
 # ---------------------------------------------------------------- vacancies
 
 
-class RequiredSkill(Strict):
+class _EscoLinked(Strict):
+    """A skill item a caller may link to ESCO; unlinked, it is stored and shown as before."""
+
+    @model_serializer(mode="wrap")
+    def _without_unset_link(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict) and data.get("esco_uri") is None:
+            data.pop("esco_uri", None)
+        return data
+
+
+class RequiredSkill(_EscoLinked):
     label: Label
     must_have: bool = True
     weight: float = Field(default=1.0, gt=0, le=10)
+    esco_uri: EscoSkillUri | None = Field(
+        default=None, description="The ESCO skill this is (else Ponte links the label itself)"
+    )
 
 
 class LanguageRequirement(Strict):
@@ -207,6 +231,9 @@ class VacancyBody(Strict):
     """The fields of a vacancy other than its employer."""
 
     title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+    occupation_uri: EscoOccupationUri | None = Field(
+        default=None, description="The ESCO occupation this is (else Ponte links the title)"
+    )
     description: Annotated[str, StringConstraints(max_length=20_000)] | None = None
     required_skills: RequiredSkills = Field(default_factory=list)
     languages: Annotated[
@@ -236,8 +263,16 @@ class VacancyIn(VacancyBody):
     employer_external_id: ExternalId
 
 
+ESCO_LINKS = (
+    "Links to the ESCO taxonomy, derived on write (read-only): per skill label its skill, and "
+    "the occupations of the title (vacancy) or of each desired occupation (candidate), each "
+    "with a score and its source (caller or auto); null when no taxonomy is imported"
+)
+
+
 class VacancyOut(VacancyIn):
     external_id: str
+    esco: dict[str, Any] | None = Field(default=None, description=ESCO_LINKS)
     created_at: dt.datetime
     updated_at: dt.datetime
 
@@ -245,10 +280,13 @@ class VacancyOut(VacancyIn):
 # ---------------------------------------------------------------- candidates
 
 
-class CandidateSkill(Strict):
+class CandidateSkill(_EscoLinked):
     label: Label
     level: int | None = Field(default=None, ge=1, le=5)
     years: float | None = Field(default=None, ge=0, le=60)
+    esco_uri: EscoSkillUri | None = Field(
+        default=None, description="The ESCO skill this is (else Ponte links the label itself)"
+    )
 
 
 LanguageLevel = Literal["A1", "A2", "B1", "B2", "C1", "C2", "native"]
@@ -317,6 +355,7 @@ class CandidateIn(Strict):
 
 class CandidateOut(CandidateIn):
     external_id: str
+    esco: dict[str, Any] | None = Field(default=None, description=ESCO_LINKS)
     created_at: dt.datetime
     updated_at: dt.datetime
 

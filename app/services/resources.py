@@ -39,6 +39,7 @@ from app.schemas import (
     VacancyIn,
 )
 from app.services.concurrency import Preconditions, entity_tag
+from app.services.taxonomy_linking import TaxonomyLinker
 from app.services.vectors import VectorService
 
 M = TypeVar("M", Employer, Vacancy, Candidate)
@@ -308,6 +309,7 @@ class VacancyService(ResourceService[Vacancy, VacancyIn]):
                 "external_id": row.external_id,
                 "employer_external_id": names[row.employer_id],
                 **{name: getattr(row, name) for name in fields},
+                "esco": row.esco,
                 "created_at": row.created_at,
                 "updated_at": row.updated_at,
             }
@@ -316,6 +318,7 @@ class VacancyService(ResourceService[Vacancy, VacancyIn]):
 
     async def _after_write(self, rows: Sequence[Vacancy]) -> None:
         await _vectors(self).refresh_vacancies(rows)
+        await _linker(self).link_rows(rows)
 
     async def _filters(self, filters: dict[str, Any]) -> dict[str, Any] | None:
         filters = dict(filters)
@@ -334,13 +337,25 @@ def _vectors(service: ResourceService[Any, Any]) -> VectorService:
     return VectorService(service.session, service.encoder)
 
 
+def _linker(service: ResourceService[Any, Any]) -> TaxonomyLinker:
+    assert service.encoder is not None  # _vectors has refused already
+    return TaxonomyLinker(service.session, service.encoder)
+
+
 class CandidateService(ResourceService[Candidate, CandidateIn]):
     kind = "candidate"
     repository_class = CandidateRepository
     schema = CandidateIn
 
+    async def _represent(self, rows: Sequence[Candidate]) -> list[dict[str, Any]]:
+        shown = await super()._represent(rows)
+        for item, row in zip(shown, rows, strict=True):
+            item["esco"] = row.esco
+        return shown
+
     async def _after_write(self, rows: Sequence[Candidate]) -> None:
         await _vectors(self).refresh_candidates(rows)
+        await _linker(self).link_rows(rows)
 
 
 class SensitiveService:

@@ -8,25 +8,23 @@ process.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import Conflict, NotFound
-from app.ml.concept_links import Link, rank_links
+from app.ml.concept_links import Link
 from app.ml.encoder import Encoder
-from app.ml.text import skill_key
 from app.repositories.taxonomy import TaxonomyRepository
 from app.repositories.taxonomy_links import TaxonomyLinkRepository
+from app.services.taxonomy_linking import TaxonomyLinker
 
 CONCEPT_KINDS = ("skill", "occupation")
 URI_PREFIX = {
     "skill": "http://data.europa.eu/esco/skill/",
     "occupation": "http://data.europa.eu/esco/occupation/",
 }
-NEAREST_LABELS = 100  # labels searched per text (several labels of a concept may come first)
 
 
 class TaxonomyService:
@@ -45,14 +43,8 @@ class TaxonomyService:
                 f"the taxonomy's labels are not embedded with the model '{model_id}' "
                 "(ponte taxonomy import embeds them)"
             )
-        keys = [skill_key(t) for t in texts]
-        exact = await self.links.exact(concept_kind, keys)
-        vectors = await asyncio.to_thread(self.encoder.encode, list(texts))
-        nearest = await self.links.nearest(concept_kind, model_id, vectors, NEAREST_LABELS)
-        return [
-            rank_links([*exact.get(key, []), *near], limit)
-            for key, near in zip(keys, nearest, strict=True)
-        ]
+        linker = TaxonomyLinker(self.session, self.encoder)
+        return await linker.links(concept_kind, texts, limit, fresh=True)
 
     async def link_view(
         self, concept_kind: str, texts: Sequence[str], limit: int, lang: str

@@ -24,6 +24,7 @@ from app.errors import BadRequest
 from app.ml.encoder import Encoder
 from app.ml.esco_files import EscoFile, RelationRow, find_files, read_concepts, read_relations
 from app.repositories.taxonomy import TaxonomyRepository
+from app.services.taxonomy_linking import forget_links
 from app.services.vectors import VectorService
 
 SOURCE = "esco"
@@ -105,6 +106,7 @@ async def import_esco(
             report.embed_seconds,
         )
         report.counts = await repo.counts()
+    forget_links()  # this process links from the new import at once
     return report
 
 

@@ -1,0 +1,179 @@
+"""Links of texts, candidates and vacancies to the ESCO taxonomy (issue 15).
+
+A text's links are app/ml/concept_links.py's ranking of its exact and nearest labels; they are
+remembered per process (labels recur across thousands of profiles), keyed by the import and
+the model, so a new import or model never serves old links. On every write of a candidate or
+a vacancy, after its vectors, its links are derived and stored on the row (``esco``): each
+skill label's best skill, a vacancy title's best three occupations, each desired occupation's
+best three — automatic links only at ``LINK_THRESHOLD`` or above. A link the caller gave
+(``esco_uri`` on a skill, ``occupation_uri`` on a vacancy) wins, with source ``caller``. With
+no taxonomy imported (or its labels not embedded with the service's model) nothing is linked
+and ``esco`` stays empty.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.tables import Candidate, Vacancy
+from app.ml.concept_links import LINK_THRESHOLD, Link, rank_links
+from app.ml.encoder import Encoder
+from app.ml.text import skill_key, skill_labels
+from app.repositories.taxonomy import TaxonomyRepository
+from app.repositories.taxonomy_links import TaxonomyLinkRepository
+from app.services.lru import Lru
+from app.services.vectors import VectorService
+
+NEAREST_LABELS = 100  # labels searched per text (several labels of a concept may come first)
+OCCUPATIONS_PER_TEXT = 3
+_CHECK_EVERY_S = 60.0
+_LINKS: Lru[tuple[str, str, str, str], tuple[Link, ...]] = Lru(100_000)
+_CURRENT: dict[str, tuple[float, str | None]] = {}  # model → (checked at, import id)
+
+
+class TaxonomyLinker:
+    def __init__(self, session: AsyncSession, encoder: Encoder) -> None:
+        self.session = session
+        self.encoder = encoder
+        self.repo = TaxonomyLinkRepository(session)
+
+    async def current(self, *, fresh: bool = False) -> str | None:
+        """The import links are made from (None: no taxonomy, or not embedded with this
+        model), looked up at most once a minute per process unless ``fresh``."""
+        model_id = self.encoder.model_id
+        checked = _CURRENT.get(model_id)
+        now = time.monotonic()
+        if not fresh and checked is not None and now - checked[0] < _CHECK_EVERY_S:
+            return checked[1]
+        latest = await TaxonomyRepository(self.session).latest()
+        found = None
+        if latest is not None and await self.repo.has_vectors("skill", model_id):
+            found = str(latest.id)
+        _CURRENT[model_id] = (now, found)
+        return found
+
+    async def links(
+        self,
+        concept_kind: str,
+        texts: Sequence[str],
+        limit: int,
+        vectors: dict[str, Any] | None = None,
+        *,
+        fresh: bool = False,
+    ) -> list[list[Link]]:
+        """Per text, its ``limit`` best concepts of this kind (an error-free empty list per
+        text when nothing is imported). ``vectors``: the texts' vectors by skill key, where the
+        caller has them (skill labels: the label cache's)."""
+        imported = await self.current(fresh=fresh)
+        if imported is None:
+            return [[] for _ in texts]
+        model_id = self.encoder.model_id
+        keys = [skill_key(t) for t in texts]
+        found: dict[str, tuple[Link, ...]] = {}
+        for key in keys:
+            held = _LINKS.get((imported, model_id, concept_kind, key))
+            if held is not None and len(held) >= limit:
+                found[key] = held
+        missing = list(dict.fromkeys(k for k in keys if k not in found))
+        if missing:
+            text_of = {k: t for k, t in zip(keys, texts, strict=True)}
+            known = vectors or {}
+            to_encode = [k for k in missing if k not in known]
+            by_key: dict[str, Any] = {k: known[k] for k in missing if k in known}
+            if to_encode:
+                encoded = await asyncio.to_thread(
+                    self.encoder.encode, [text_of[k] for k in to_encode]
+                )
+                by_key |= dict(zip(to_encode, encoded, strict=True))
+            exact = await self.repo.exact(concept_kind, missing)
+            nearest = await self.repo.nearest(
+                concept_kind,
+                model_id,
+                np.stack([np.asarray(by_key[k], dtype=np.float32) for k in missing]),
+                NEAREST_LABELS,
+            )
+            for key, near in zip(missing, nearest, strict=True):
+                ranked = tuple(rank_links([*exact.get(key, []), *near], max(limit, 10)))
+                _LINKS.put((imported, model_id, concept_kind, key), ranked)
+                found[key] = ranked
+        return [list(found[key][:limit]) for key in keys]
+
+    async def link_rows(self, rows: Sequence[Candidate | Vacancy]) -> None:
+        """Derives and stores the rows' links (``esco``), all the rows' texts in one go."""
+        imported = await self.current()
+        if imported is None or not rows:
+            return
+        labels = [label for row in rows for label in _skill_texts(row)]
+        occupations = [text for row in rows for text in _occupation_texts(row)]
+        vectors = await VectorService(self.session, self.encoder).skill_vectors(labels)
+        skill_links = dict(
+            zip(
+                [skill_key(label) for label in labels],
+                await self.links("skill", labels, 1, vectors),
+                strict=True,
+            )
+        )
+        occupation_links = dict(
+            zip(
+                [skill_key(text) for text in occupations],
+                await self.links("occupation", occupations, OCCUPATIONS_PER_TEXT),
+                strict=True,
+            )
+        )
+        for row in rows:
+            row.esco = _row_links(row, imported, skill_links, occupation_links)
+        await self.session.flush()
+
+
+def _skill_texts(row: Candidate | Vacancy) -> list[str]:
+    items = row.skills if isinstance(row, Candidate) else row.required_skills
+    return skill_labels(items or [])
+
+
+def _occupation_texts(row: Candidate | Vacancy) -> list[str]:
+    if isinstance(row, Candidate):
+        return [text for text in (row.desired_occupations or []) if text.strip()]
+    return [] if row.occupation_uri else [row.title]
+
+
+def _link_view(link: Link) -> dict[str, Any]:
+    return {"uri": link.uri, "score": round(link.score, 4), "source": "auto"}
+
+
+def _row_links(
+    row: Candidate | Vacancy,
+    imported: str,
+    skill_links: dict[str, list[Link]],
+    occupation_links: dict[str, list[Link]],
+) -> dict[str, Any]:
+    items = row.skills if isinstance(row, Candidate) else row.required_skills
+    skills = []
+    for item in items or []:
+        label = item["label"] if isinstance(item, dict) else str(item)
+        given = item.get("esco_uri") if isinstance(item, dict) else None
+        if given:
+            skills.append({"label": label, "uri": given, "score": 1.0, "source": "caller"})
+            continue
+        best = skill_links.get(skill_key(label), [])
+        if best and best[0].score >= LINK_THRESHOLD:
+            skills.append({"label": label, **_link_view(best[0])})
+    occupations: list[dict[str, Any]] = []
+    if isinstance(row, Vacancy) and row.occupation_uri:
+        occupations.append({"uri": row.occupation_uri, "score": 1.0, "source": "caller"})
+    for text in _occupation_texts(row):
+        for link in occupation_links.get(skill_key(text), []):
+            if link.score >= LINK_THRESHOLD:
+                occupations.append({"text": text, **_link_view(link)})
+    return {"import": imported, "skills": skills, "occupations": occupations}
+
+
+def forget_links() -> None:
+    """Drops what this process remembers (tests; a new import is seen within a minute)."""
+    _LINKS.clear()
+    _CURRENT.clear()
