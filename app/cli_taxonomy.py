@@ -23,7 +23,7 @@ from app.db.engine import DatabaseUrls, create_engine, resolve_database, session
 from app.errors import AppError
 from app.ml.encoder import Encoder
 from app.repositories.taxonomy import TaxonomyRepository
-from app.services import taxonomy_import
+from app.services import taxonomy_import, taxonomy_linking
 
 taxonomy_cli = typer.Typer(help="The ESCO taxonomy: import it, show what is imported.")
 # The subset `ponte demo` imports when no taxonomy is (app/demo/esco/README.md).
@@ -84,6 +84,39 @@ def import_(
 
     report = asyncio.run(run())
     typer.echo(json.dumps(report.__dict__, default=str))
+    typer.echo(
+        "candidates and vacancies are linked on write; `ponte taxonomy link` links those "
+        "stored before",
+        err=True,
+    )
+
+
+@taxonomy_cli.command("link")
+def link() -> None:
+    """Link every candidate and vacancy not linked from the current import yet (after an import
+    or a new model; resumable). Prints how many of each as one JSON line."""
+    settings = cli_support.settings()
+    urls = resolve_database(settings)
+    encoder = Encoder.from_settings(settings)
+
+    async def run() -> dict[str, int]:
+        engine = create_engine(urls.owner, settings, pool_size=1)
+        try:
+            with Progress(disable=not sys.stderr.isatty()) as bar:
+                shown: dict[str, Any] = {}
+
+                def advance(kind: str, rows: int) -> None:
+                    if kind not in shown:
+                        shown[kind] = bar.add_task(f"link {kind}", total=None)
+                    bar.advance(shown[kind], rows)
+
+                return await taxonomy_linking.relink(
+                    session_factory(engine), encoder, progress=advance
+                )
+        finally:
+            await engine.dispose()
+
+    typer.echo(json.dumps(asyncio.run(run())))
 
 
 @taxonomy_cli.command("status")

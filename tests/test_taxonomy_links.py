@@ -200,3 +200,41 @@ async def test_without_a_taxonomy_nothing_is_linked_and_a_bad_uri_is_refused(
             "/v1/vacancies/vac-2", json=payloads.vacancy(**bad), headers=admin
         )
         assert refused.status_code == 422, bad
+
+
+async def test_rows_stored_before_an_import_are_linked_by_the_link_command(
+    client, admin, cli_env, owner_engine
+):
+    import asyncio
+    import json
+
+    from app.cli import cli
+
+    forget_links()
+    await client.put("/v1/employers/emp-1", json=payloads.employer(), headers=admin)
+    body = payloads.vacancy(title="kitchen porter")
+    assert (await client.put("/v1/vacancies/vac-1", json=body, headers=admin)).json()[
+        "esco"
+    ] is None
+    person = payloads.candidate(skills=["operate forklift"])
+    await client.put("/v1/candidates/cand-1", json=person, headers=admin)
+    sessions = async_sessionmaker(owner_engine, expire_on_commit=False)
+    await taxonomy_import.import_esco(sessions, taxonomy_import.esco_files(SUBSET), "1.2.0", None)
+    # labels not embedded with the model: nothing can be linked yet
+    unembedded = await asyncio.to_thread(cli_env.invoke, cli, ["taxonomy", "link"])
+    assert json.loads(unembedded.stdout.strip().splitlines()[-1]) == {
+        "candidates": 0,
+        "vacancies": 0,
+    }
+    made = await asyncio.to_thread(cli_env.invoke, cli, ["taxonomy", "import", str(SUBSET)])
+    assert made.exit_code == 0, made.output
+    linked = await asyncio.to_thread(cli_env.invoke, cli, ["taxonomy", "link"])
+    assert linked.exit_code == 0, linked.output
+    assert json.loads(linked.stdout.strip().splitlines()[-1]) == {"candidates": 1, "vacancies": 1}
+    forget_links()
+    vacancy = (await client.get("/v1/vacancies/vac-1", headers=admin)).json()
+    assert vacancy["esco"]["occupations"][0]["uri"] == KITCHEN_PORTER
+    candidate = (await client.get("/v1/candidates/cand-1", headers=admin)).json()
+    assert candidate["esco"]["skills"][0]["uri"] == OPERATE_FORKLIFT
+    again = await asyncio.to_thread(cli_env.invoke, cli, ["taxonomy", "link"])
+    assert json.loads(again.stdout.strip().splitlines()[-1]) == {"candidates": 0, "vacancies": 0}

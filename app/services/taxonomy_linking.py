@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.tables import Candidate, Vacancy
 from app.ml.concept_links import LINK_THRESHOLD, Link, rank_links
@@ -129,6 +130,41 @@ class TaxonomyLinker:
         for row in rows:
             row.esco = _row_links(row, imported, skill_links, occupation_links)
         await self.session.flush()
+
+
+async def relink(
+    sessions: async_sessionmaker[AsyncSession],
+    encoder: Encoder,
+    page: int = 500,
+    progress: Callable[[str, int], None] | None = None,
+) -> dict[str, int]:
+    """Links every candidate and vacancy (of every tenant) not linked from the current import
+    yet, ``page`` rows a transaction; returns how many of each were linked. What a new import
+    (or model) is followed by; a rerun goes on where one stopped."""
+    async with sessions() as session:
+        imported = await TaxonomyLinker(session, encoder).current(fresh=True)
+    done = {"candidates": 0, "vacancies": 0}
+    if imported is None:
+        return done
+    for name, table in (("candidates", Candidate), ("vacancies", Vacancy)):
+        stale = table.esco.is_(None) | (table.esco["import"].astext != imported)
+        after: Any = None
+        while True:
+            async with sessions() as session, session.begin():
+                stmt = select(table).where(stale).order_by(table.id).limit(page)
+                if after is not None:
+                    stmt = stmt.where(table.id > after)
+                rows: list[Candidate | Vacancy] = list(
+                    await session.scalars(stmt.with_for_update(skip_locked=True))
+                )
+                if not rows:
+                    break
+                await TaxonomyLinker(session, encoder).link_rows(rows)
+            after = rows[-1].id
+            done[name] += len(rows)
+            if progress is not None:
+                progress(name, len(rows))
+    return done
 
 
 def _skill_texts(row: Candidate | Vacancy) -> list[str]:
