@@ -171,6 +171,25 @@ async def test_writes_link_skills_and_occupations_and_a_callers_link_wins(client
     ]
     read = (await client.get("/v1/vacancies/vac-1", headers=admin)).json()
     assert read["esco"] == again["esco"]
+    # a URI the imported taxonomy does not have is refused, and nothing stored changes
+    for unknown, where in (
+        (
+            {"occupation_uri": "http://data.europa.eu/esco/occupation/0000"},
+            ["body", "occupation_uri"],
+        ),
+        (
+            {
+                "required_skills": [
+                    {"label": "x", "esco_uri": "http://data.europa.eu/esco/skill/0000"}
+                ]
+            },
+            ["body", "required_skills", 0, "esco_uri"],
+        ),
+    ):
+        refused = await client.put("/v1/vacancies/vac-1", json={**body, **unknown}, headers=admin)
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["errors"][0]["loc"] == where
+    assert (await client.get("/v1/vacancies/vac-1", headers=admin)).json()["esco"] == again["esco"]
 
     person = payloads.candidate(skills=["wash the dishes"], desired_occupations=["lavapiatti"])
     candidate = await client.put("/v1/candidates/cand-1", json=person, headers=admin)

@@ -71,6 +71,16 @@ class TaxonomyLinkRepository:
             )
         return out
 
+    async def known(self, concept_kind: str, uris: Sequence[str]) -> set[str]:
+        """Those of these URIs that are concepts of this kind."""
+        if not uris:
+            return set()
+        rows = await self.session.scalars(
+            text("SELECT uri FROM esco_concepts WHERE kind = :k AND uri = ANY(:uris)"),
+            {"k": concept_kind, "uris": list(set(uris))},
+        )
+        return set(rows)
+
     async def has_vectors(self, concept_kind: str, model_id: str) -> bool:
         found = await self.session.scalar(
             text(

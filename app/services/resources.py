@@ -297,6 +297,10 @@ class VacancyService(ResourceService[Vacancy, VacancyIn]):
         values["employer_id"] = await self._employer_id(
             employer_external_id, ["body", "employer_external_id"]
         )
+        if self.encoder is not None:
+            await _linker(self).check_given(
+                "required_skills", values["required_skills"], values.get("occupation_uri")
+            )
         return values
 
     async def _represent(self, rows: Sequence[Vacancy]) -> list[dict[str, Any]]:
@@ -346,6 +350,12 @@ class CandidateService(ResourceService[Candidate, CandidateIn]):
     kind = "candidate"
     repository_class = CandidateRepository
     schema = CandidateIn
+
+    async def _values(self, body: CandidateIn) -> dict[str, Any]:
+        values = await super()._values(body)
+        if self.encoder is not None:
+            await _linker(self).check_given("skills", values["skills"])
+        return values
 
     async def _represent(self, rows: Sequence[Candidate]) -> list[dict[str, Any]]:
         shown = await super()._represent(rows)

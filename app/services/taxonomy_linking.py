@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.tables import Candidate, Vacancy
+from app.errors import ValidationFailed
 from app.ml.concept_links import LINK_THRESHOLD, Link, rank_links
 from app.ml.encoder import Encoder
 from app.ml.text import skill_key, skill_labels
@@ -58,6 +59,33 @@ class TaxonomyLinker:
             found = str(latest.id)
         _CURRENT[model_id] = (now, found)
         return found
+
+    async def check_given(
+        self, field: str, skills: Sequence[Any], occupation_uri: str | None = None
+    ) -> None:
+        """Refuses (422) a caller's ESCO URI that names no skill (or occupation) of the
+        imported taxonomy; with none imported there is nothing to check against."""
+        given = [
+            (n, item["esco_uri"])
+            for n, item in enumerate(skills)
+            if isinstance(item, dict) and item.get("esco_uri")
+        ]
+        if not given and not occupation_uri:
+            return
+        if await TaxonomyRepository(self.session).latest() is None:
+            return
+        known = await self.repo.known("skill", [uri for _, uri in given])
+        for n, uri in given:
+            if uri not in known:
+                raise ValidationFailed(
+                    f"no ESCO skill '{uri}' in the imported taxonomy",
+                    errors=[{"loc": ["body", field, n, "esco_uri"], "msg": "unknown ESCO skill",
+                             "type": "reference"}],
+                )  # fmt: skip
+        if occupation_uri and not await self.repo.known("occupation", [occupation_uri]):
+            raise ValidationFailed.of_field(
+                "occupation_uri", f"no ESCO occupation '{occupation_uri}' in the imported taxonomy"
+            )
 
     async def links(
         self,
