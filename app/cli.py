@@ -477,9 +477,10 @@ def demo(
     urls = resolve_database(settings)
     migrations.upgrade(urls.owner, settings)
     encoder = Encoder.from_settings(settings)
-    secret, counts = _with_session(urls, settings, lambda s: load_demo(s, encoder))
+    # the taxonomy first, so the demo's candidates and vacancies are linked as they are written
     if import_demo_subset(urls, settings, encoder):
         typer.echo("ESCO taxonomy: the demo's subset imported (ponte taxonomy status).", err=True)
+    secret, counts = _with_session(urls, settings, lambda s: load_demo(s, encoder))
     where = f"http://{host or settings.host}:{port or settings.port}"
     typer.echo(
         f"Demo data in tenant 'default': {counts['employers']} employers, "

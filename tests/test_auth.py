@@ -188,6 +188,11 @@ def test_cli_demo_loads_idempotently(cli_env):
     status = json.loads(runner.invoke(cli, ["taxonomy", "status"]).stdout.strip().splitlines()[-1])
     assert status["imported"] is True
     assert status["concepts"]["occupation"] == 23
+    # the demo's rows were linked as they were written
+    nothing_left = json.loads(
+        runner.invoke(cli, ["taxonomy", "link"]).stdout.strip().splitlines()[-1]
+    )
+    assert nothing_left == {"candidates": 0, "vacancies": 0}
 
 
 def test_the_cli_docstring_names_every_command():

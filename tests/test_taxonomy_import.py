@@ -101,6 +101,9 @@ async def test_an_import_holds_every_file_and_records_itself(owner_sessions, own
     assert all(entry == {"skipped": True} for entry in again.files.values())
     assert again.counts == report.counts
     assert again.labels_embedded == 0
+    # nothing new: the finished import stands (links made from it stay current)
+    assert (again.unchanged, again.import_id) == (True, report.import_id)
+    assert await scalar(owner_engine, "SELECT count(*) FROM taxonomy_imports") == 1
     # the database's cache lost them (this process still remembers them): stored again
     async with owner_engine.begin() as conn:
         await conn.execute(text("DELETE FROM skill_embeddings"))

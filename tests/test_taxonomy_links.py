@@ -5,6 +5,7 @@ Commission", ESCO © European Union)."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from app.services import taxonomy_import
@@ -100,9 +101,16 @@ async def test_a_concept_reads_with_its_labels_and_relations(client, scout, impo
     assert (FORKLIFT_OPERATOR, "in") in needed_by
     assert skill["labels"]["en"]["description"]
 
+    merged = await client.get(  # a proxy that merges slashes
+        f"/v1/taxonomy/skills/{OPERATE_FORKLIFT.replace('http://', 'http:/')}", headers=scout
+    )
+    assert merged.status_code == 200
+    assert merged.json()["uri"] == OPERATE_FORKLIFT
+    assert skill["related_truncated"] is False
     for path in (
         f"/v1/taxonomy/skills/{FORKLIFT_OPERATOR}",  # an occupation is not a skill
         "/v1/taxonomy/occupations/no-such-thing",
+        "/v1/taxonomy/occupations/a%00b",
     ):
         missing = await client.get(path, headers=scout)
         assert missing.status_code == 404
@@ -257,3 +265,19 @@ async def test_rows_stored_before_an_import_are_linked_by_the_link_command(
     assert candidate["esco"]["skills"][0]["uri"] == OPERATE_FORKLIFT
     again = await asyncio.to_thread(cli_env.invoke, cli, ["taxonomy", "link"])
     assert json.loads(again.stdout.strip().splitlines()[-1]) == {"candidates": 0, "vacancies": 0}
+    # links made under another model are made again under this one
+    assert vacancy["esco"]["model"]
+    async with owner_engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE vacancies SET esco = jsonb_set(esco, '{model}', '\"another-model\"')")
+        )
+    other = await asyncio.to_thread(cli_env.invoke, cli, ["taxonomy", "link"])
+    assert json.loads(other.stdout.strip().splitlines()[-1]) == {"candidates": 0, "vacancies": 1}
+
+
+def test_the_openapi_schema_shows_skill_items_with_their_esco_uri(app):
+    schemas = app.openapi()["components"]["schemas"]
+    items = [name for name in schemas if name.startswith(("CandidateSkill", "RequiredSkill"))]
+    assert items
+    for name in items:
+        assert {"label", "esco_uri"} <= set(schemas[name].get("properties", {})), name

@@ -11,8 +11,8 @@ looser names, and a phrase close to one is less surely that concept than a phras
 its preferred label (on skill_links_dev, acc@1 0.553 with no discount, 0.585–0.596 with any
 from 0.02 to 0.1; docs/EVALUATION.md). So an exact match always outranks a merely similar
 label, and a concept named in several languages counts once. ``LINK_THRESHOLD`` is the least
-score an automatic link needs (linking profiles and vacancies themselves is the next step); the
-link endpoints show the best concepts with their scores and leave the choice to the caller.
+score an automatic link (stored on candidates and vacancies) needs; the link endpoints show the
+best concepts with their scores and leave the choice to the caller.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ ALTERNATIVE_DISCOUNT = 0.04
 LINK_THRESHOLD = 0.7
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LabelMatch:
     uri: str
     label: str
@@ -36,7 +36,7 @@ class LabelMatch:
     similarity: float = 1.0  # a nearest label's cosine similarity to the text
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Link:
     uri: str
     score: float

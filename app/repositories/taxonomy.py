@@ -96,6 +96,10 @@ class TaxonomyRepository:
         await self.session.refresh(found)
         return found
 
+    async def discard(self, import_id: uuid.UUID) -> None:
+        """Deletes an import run that wrote nothing."""
+        await self.session.execute(delete(TaxonomyImport).where(TaxonomyImport.id == import_id))
+
     async def latest(self, source: str = "esco") -> TaxonomyImport | None:
         """The latest finished import (None: no taxonomy imported)."""
         return await self.session.scalar(

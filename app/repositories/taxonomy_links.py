@@ -17,16 +17,22 @@ from app.ml.concept_links import LabelMatch
 
 # One statement per concept kind with the kind spelt out, so the planner can use that kind's
 # partial HNSW index whatever plan a prepared statement settles on.
-def _nearest(kind: str) -> TextClause:
+def _nearest(kind: str, k: int) -> TextClause:
+    # The kind and the limit spelt out: the planner then uses that kind's partial HNSW index
+    # whatever plan a prepared statement settles on.
     sql = (
         "SELECT uri, label, kind, 1 - (embedding <=> :q) AS similarity "
         "FROM esco_label_vectors WHERE concept_kind = '" + kind + "' AND model_id = :m "
-        "ORDER BY embedding <=> :q LIMIT :k"
+        "ORDER BY embedding <=> :q LIMIT " + str(int(k))
     )
     return text(sql).bindparams(bindparam("q", type_=Vector(EMBEDDING_DIM)))
 
 
-_NEAREST = {kind: _nearest(kind) for kind in ("skill", "occupation")}
+_NEAREST: dict[tuple[str, int], TextClause] = {}
+
+
+# A transversal skill is an essential or optional skill of thousands of occupations.
+RELATED_CAP = 500
 
 
 class TaxonomyLinkRepository:
@@ -53,16 +59,23 @@ class TaxonomyLinkRepository:
     async def nearest(
         self, concept_kind: str, model_id: str, vectors: Any, k: int
     ) -> list[list[LabelMatch]]:
-        """Per vector, the ``k`` labels of this kind's concepts nearest it (approximate: HNSW,
-        searched with ``ef_search`` of at least 2k)."""
+        """Per vector, the ``k`` labels of this kind's concepts nearest it under ``model_id``
+        (approximate: HNSW, ``ef_search`` of at least 2k, an iterative scan past other
+        models' vectors; results come back nearest first, relaxed order re-sorted by the
+        caller)."""
         await self.session.execute(
             text(f"SET LOCAL hnsw.ef_search = {max(40, 2 * int(k))}")  # an int, not input
         )
+        # vectors of another model share the index: scan on until k of this model are found
+        await self.session.execute(
+            text("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)")
+        )
+        stmt = _NEAREST.get((concept_kind, k))
+        if stmt is None:
+            stmt = _NEAREST[(concept_kind, k)] = _nearest(concept_kind, k)
         out = []
         for vector in np.asarray(vectors, dtype=np.float32):
-            rows = await self.session.execute(
-                _NEAREST[concept_kind], {"q": vector, "m": model_id, "k": k}
-            )
+            rows = await self.session.execute(stmt, {"q": vector, "m": model_id})
             out.append(
                 [
                     LabelMatch(uri, label, kind, exact=False, similarity=float(sim))
@@ -145,11 +158,13 @@ class TaxonomyLinkRepository:
                 "WHERE r.source_uri = :u "
                 "UNION ALL SELECT r.relation, 'in', r.source_uri, c.kind, r.skill_type "
                 "FROM esco_relations r JOIN esco_concepts c ON c.uri = r.source_uri "
-                "WHERE r.target_uri = :u"
+                "WHERE r.target_uri = :u ORDER BY 1, 2, 3 LIMIT :cap"
             ),
-            {"u": uri},
+            {"u": uri, "cap": RELATED_CAP + 1},
         )
         related = [dict(r._mapping) for r in relations]
+        concept["related_truncated"] = len(related) > RELATED_CAP
+        related = related[:RELATED_CAP]
         names = await self.preferred_labels([r["other"] for r in related], "en")
         concept["labels"] = labels
         concept["related"] = [{**r, "label": names.get(r["other"])} for r in related]

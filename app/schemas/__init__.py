@@ -18,9 +18,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    SerializerFunctionWrapHandler,
     StringConstraints,
-    model_serializer,
     model_validator,
 )
 
@@ -167,23 +165,14 @@ class EmployerOut(EmployerIn):
 # ---------------------------------------------------------------- vacancies
 
 
-class _EscoLinked(Strict):
-    """A skill item a caller may link to ESCO; unlinked, it is stored and shown as before."""
-
-    @model_serializer(mode="wrap")
-    def _without_unset_link(self, handler: SerializerFunctionWrapHandler) -> Any:
-        data = handler(self)
-        if isinstance(data, dict) and data.get("esco_uri") is None:
-            data.pop("esco_uri", None)
-        return data
-
-
-class RequiredSkill(_EscoLinked):
+class RequiredSkill(Strict):
     label: Label
     must_have: bool = True
     weight: float = Field(default=1.0, gt=0, le=10)
     esco_uri: EscoSkillUri | None = Field(
-        default=None, description="The ESCO skill this is (else Ponte links the label itself)"
+        default=None,
+        description="The ESCO skill this is (else Ponte links the label itself)",
+        exclude_if=lambda value: value is None,  # an unlinked skill is stored as before
     )
 
 
@@ -280,12 +269,14 @@ class VacancyOut(VacancyIn):
 # ---------------------------------------------------------------- candidates
 
 
-class CandidateSkill(_EscoLinked):
+class CandidateSkill(Strict):
     label: Label
     level: int | None = Field(default=None, ge=1, le=5)
     years: float | None = Field(default=None, ge=0, le=60)
     esco_uri: EscoSkillUri | None = Field(
-        default=None, description="The ESCO skill this is (else Ponte links the label itself)"
+        default=None,
+        description="The ESCO skill this is (else Ponte links the label itself)",
+        exclude_if=lambda value: value is None,  # an unlinked skill is stored as before
     )
 
 

@@ -8,6 +8,7 @@ process.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,6 +22,7 @@ from app.repositories.taxonomy_links import TaxonomyLinkRepository
 from app.services.taxonomy_linking import TaxonomyLinker
 
 CONCEPT_KINDS = ("skill", "occupation")
+_URI_OR_ID = re.compile(r"^[A-Za-z0-9:/._-]{1,300}$")
 URI_PREFIX = {
     "skill": "http://data.europa.eu/esco/skill/",
     "occupation": "http://data.europa.eu/esco/occupation/",
@@ -74,7 +76,11 @@ class TaxonomyService:
     async def concept(self, concept_kind: str, uri_or_id: str) -> dict[str, Any]:
         """A skill or occupation by URI (or the URI's last segment): its labels per language,
         descriptions and relations."""
-        uri = uri_or_id if "://" in uri_or_id else URI_PREFIX[concept_kind] + uri_or_id
+        if not _URI_OR_ID.match(uri_or_id):
+            raise NotFound(f"no ESCO {concept_kind} '{uri_or_id[:200]}'")
+        # a proxy that merges slashes turns http:// into http:/
+        uri = re.sub(r"^(https?):/(?=[^/])", r"\1://", uri_or_id)
+        uri = uri if "://" in uri else URI_PREFIX[concept_kind] + uri
         found = await self.links.concept(concept_kind, uri)
         if found is None:
             raise NotFound(f"no ESCO {concept_kind} '{uri_or_id}'")

@@ -53,6 +53,7 @@ class ImportReport:
     labels: int = 0
     labels_embedded: int = 0
     embed_seconds: float = 0.0
+    unchanged: bool = False  # every file done before, nothing embedded: the last import stands
 
 
 def esco_files(folder: Path) -> list[EscoFile]:
@@ -97,14 +98,23 @@ async def import_esco(
         report.labels, report.labels_embedded, report.embed_seconds = await _embed(
             sessions, encoder, progress
         )
+    unchanged = all(entry.get("skipped") for entry in report.files.values())
     async with sessions() as session, session.begin():
         repo = TaxonomyRepository(session)
-        await repo.finish(
-            run.id,
-            encoder.model_id if encoder else None,
-            report.labels_embedded,
-            report.embed_seconds,
-        )
+        latest = await repo.latest()
+        model_id = encoder.model_id if encoder else None
+        if (
+            unchanged
+            and latest is not None
+            and latest.version == version
+            and latest.model_id == model_id
+            and not report.labels_embedded
+        ):
+            # nothing new: the import links are made from stays the one they were made from
+            await repo.discard(run.id)
+            report.import_id, report.unchanged = str(latest.id), True
+        else:
+            await repo.finish(run.id, model_id, report.labels_embedded, report.embed_seconds)
         report.counts = await repo.counts()
     forget_links()  # this process links from the new import at once
     return report

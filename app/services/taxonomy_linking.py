@@ -35,7 +35,8 @@ from app.services.vectors import VectorService
 NEAREST_LABELS = 100  # labels searched per text (several labels of a concept may come first)
 OCCUPATIONS_PER_TEXT = 3
 _CHECK_EVERY_S = 60.0
-_LINKS: Lru[tuple[str, str, str, str], tuple[Link, ...]] = Lru(100_000)
+# ten links a text at most: about 1.5 KB an entry, so some 30 MB at the cap
+_LINKS: Lru[tuple[str, str, str, str], tuple[Link, ...]] = Lru(20_000)
 _CURRENT: dict[str, tuple[float, str | None]] = {}  # model → (checked at, import id)
 
 
@@ -135,8 +136,15 @@ class TaxonomyLinker:
 
     async def link_rows(self, rows: Sequence[Candidate | Vacancy]) -> None:
         """Derives and stores the rows' links (``esco``), all the rows' texts in one go."""
+        if not rows:
+            return
         imported = await self.current()
-        if imported is None or not rows:
+        if imported is None:
+            # nothing to link from (no taxonomy, or not under this model): old links would
+            # describe what the row no longer says
+            for row in rows:
+                row.esco = None
+            await self.session.flush()
             return
         labels = [label for row in rows for label in _skill_texts(row)]
         occupations = [text for row in rows for text in _occupation_texts(row)]
@@ -156,7 +164,9 @@ class TaxonomyLinker:
             )
         )
         for row in rows:
-            row.esco = _row_links(row, imported, skill_links, occupation_links)
+            row.esco = _row_links(
+                row, imported, self.encoder.model_id, skill_links, occupation_links
+            )
         await self.session.flush()
 
 
@@ -167,15 +177,19 @@ async def relink(
     progress: Callable[[str, int], None] | None = None,
 ) -> dict[str, int]:
     """Links every candidate and vacancy (of every tenant) not linked from the current import
-    yet, ``page`` rows a transaction; returns how many of each were linked. What a new import
-    (or model) is followed by; a rerun goes on where one stopped."""
+    under the current model yet, ``page`` rows a transaction; returns how many of each were
+    linked. What a new import (or model) is followed by; a rerun goes on where one stopped."""
     async with sessions() as session:
         imported = await TaxonomyLinker(session, encoder).current(fresh=True)
     done = {"candidates": 0, "vacancies": 0}
     if imported is None:
         return done
     for name, table in (("candidates", Candidate), ("vacancies", Vacancy)):
-        stale = table.esco.is_(None) | (table.esco["import"].astext != imported)
+        stale = (
+            table.esco.is_(None)
+            | (table.esco["import"].astext != imported)
+            | (table.esco["model"].astext.is_distinct_from(encoder.model_id))
+        )
         after: Any = None
         while True:
             async with sessions() as session, session.begin():
@@ -213,6 +227,7 @@ def _link_view(link: Link) -> dict[str, Any]:
 def _row_links(
     row: Candidate | Vacancy,
     imported: str,
+    model_id: str,
     skill_links: dict[str, list[Link]],
     occupation_links: dict[str, list[Link]],
 ) -> dict[str, Any]:
@@ -234,7 +249,7 @@ def _row_links(
         for link in occupation_links.get(skill_key(text), []):
             if link.score >= LINK_THRESHOLD:
                 occupations.append({"text": text, **_link_view(link)})
-    return {"import": imported, "skills": skills, "occupations": occupations}
+    return {"import": imported, "model": model_id, "skills": skills, "occupations": occupations}
 
 
 def forget_links() -> None:
