@@ -192,7 +192,7 @@ def test_cli_demo_loads_idempotently(cli_env):
     nothing_left = json.loads(
         runner.invoke(cli, ["taxonomy", "link"]).stdout.strip().splitlines()[-1]
     )
-    assert nothing_left == {"candidates": 0, "vacancies": 0}
+    assert nothing_left == {"candidates": 0, "vacancies": 0, "left": 0}
 
 
 def test_the_cli_docstring_names_every_command():

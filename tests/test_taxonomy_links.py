@@ -252,19 +252,28 @@ async def test_rows_stored_before_an_import_are_linked_by_the_link_command(
     assert json.loads(unembedded.stdout.strip().splitlines()[-1]) == {
         "candidates": 0,
         "vacancies": 0,
+        "left": 0,
     }
     made = await asyncio.to_thread(cli_env.invoke, cli, ["taxonomy", "import", str(SUBSET)])
     assert made.exit_code == 0, made.output
     linked = await asyncio.to_thread(cli_env.invoke, cli, ["taxonomy", "link"])
     assert linked.exit_code == 0, linked.output
-    assert json.loads(linked.stdout.strip().splitlines()[-1]) == {"candidates": 1, "vacancies": 1}
+    assert json.loads(linked.stdout.strip().splitlines()[-1]) == {
+        "candidates": 1,
+        "vacancies": 1,
+        "left": 0,
+    }
     forget_links()
     vacancy = (await client.get("/v1/vacancies/vac-1", headers=admin)).json()
     assert vacancy["esco"]["occupations"][0]["uri"] == KITCHEN_PORTER
     candidate = (await client.get("/v1/candidates/cand-1", headers=admin)).json()
     assert candidate["esco"]["skills"][0]["uri"] == OPERATE_FORKLIFT
     again = await asyncio.to_thread(cli_env.invoke, cli, ["taxonomy", "link"])
-    assert json.loads(again.stdout.strip().splitlines()[-1]) == {"candidates": 0, "vacancies": 0}
+    assert json.loads(again.stdout.strip().splitlines()[-1]) == {
+        "candidates": 0,
+        "vacancies": 0,
+        "left": 0,
+    }
     # links made under another model are made again under this one
     assert vacancy["esco"]["model"]
     async with owner_engine.begin() as conn:
@@ -272,7 +281,11 @@ async def test_rows_stored_before_an_import_are_linked_by_the_link_command(
             text("UPDATE vacancies SET esco = jsonb_set(esco, '{model}', '\"another-model\"')")
         )
     other = await asyncio.to_thread(cli_env.invoke, cli, ["taxonomy", "link"])
-    assert json.loads(other.stdout.strip().splitlines()[-1]) == {"candidates": 0, "vacancies": 1}
+    assert json.loads(other.stdout.strip().splitlines()[-1]) == {
+        "candidates": 0,
+        "vacancies": 1,
+        "left": 0,
+    }
 
 
 def test_the_openapi_schema_shows_skill_items_with_their_esco_uri(app):

@@ -187,17 +187,15 @@ class TaxonomyRepository:
                 ],
             )
 
-    async def labels_to_embed(self, after: str | None, limit: int) -> list[str]:
-        """Distinct labels that name concepts, in order, after ``after`` (a keyset page)."""
+    async def labels_to_embed(self) -> list[str]:
+        """Every distinct label that names a concept (preferred and alternative), in order:
+        read once, so paging through them costs one sort, not one per page."""
         stmt = (
             select(EscoLabel.label)
             .where(EscoLabel.kind.in_(EMBEDDED_LABELS))
             .group_by(EscoLabel.label)
             .order_by(EscoLabel.label)
-            .limit(limit)
         )
-        if after is not None:
-            stmt = stmt.where(EscoLabel.label > after)
         return list(await self.session.scalars(stmt))
 
     async def refresh_label_vectors(self, model_id: str, page: int = 2000) -> int:

@@ -177,18 +177,15 @@ async def _embed(
     """Makes sure every concept label has a vector under the encoder's model, in the label
     cache and beside its concept; returns (labels, newly embedded, seconds)."""
     clock = time.perf_counter()
-    after: str | None = None
-    labels = embedded = 0
-    while True:
+    async with sessions() as session:
+        labels = await TaxonomyRepository(session).labels_to_embed()
+    embedded = 0
+    for start in range(0, len(labels), LABEL_PAGE):
+        page = labels[start : start + LABEL_PAGE]
         async with sessions() as session, session.begin():
-            page = await TaxonomyRepository(session).labels_to_embed(after, LABEL_PAGE)
-            if not page:
-                break
             embedded += await VectorService(session, encoder).store_skill_vectors(page)
-        after = page[-1]
-        labels += len(page)
-        progress("labels", len(page), None)
+        progress("labels", len(page), len(labels))
     async with sessions() as session, session.begin():
         # beside their concepts, indexed for linking's nearest-label search
         await TaxonomyRepository(session).refresh_label_vectors(encoder.model_id)
-    return labels, embedded, time.perf_counter() - clock
+    return len(labels), embedded, time.perf_counter() - clock

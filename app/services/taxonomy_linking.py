@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.tables import Candidate, Vacancy
@@ -178,10 +178,12 @@ async def relink(
 ) -> dict[str, int]:
     """Links every candidate and vacancy (of every tenant) not linked from the current import
     under the current model yet, ``page`` rows a transaction; returns how many of each were
-    linked. What a new import (or model) is followed by; a rerun goes on where one stopped."""
+    linked, and how many are left (rows a writer held meanwhile, skipped: that write links
+    them, or a rerun does). What a new import (or model) is followed by; a rerun goes on
+    where one stopped."""
     async with sessions() as session:
         imported = await TaxonomyLinker(session, encoder).current(fresh=True)
-    done = {"candidates": 0, "vacancies": 0}
+    done = {"candidates": 0, "vacancies": 0, "left": 0}
     if imported is None:
         return done
     for name, table in (("candidates", Candidate), ("vacancies", Vacancy)):
@@ -206,6 +208,11 @@ async def relink(
             done[name] += len(rows)
             if progress is not None:
                 progress(name, len(rows))
+        async with sessions() as session:
+            # rows a writer held meanwhile (and so skipped), left for its write or a rerun
+            done["left"] += int(
+                await session.scalar(select(func.count()).select_from(table).where(stale)) or 0
+            )
     return done
 
 
