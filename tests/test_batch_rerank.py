@@ -157,6 +157,30 @@ async def test_a_vacancy_deleted_while_its_block_ranks_is_skipped_and_the_rest_s
     assert await batch_counts(owner_engine, queued["id"]) == {"vac-00": 1, "vac-02": 1}
 
 
+async def test_a_task_whose_worker_dies_each_time_is_given_up_on(
+    app, client, admin, encoder, owner_engine
+):
+    from app.services.worker import MAX_CLAIMS
+
+    await programme(client, admin, vacancies=2)
+    queued = (await client.post("/v1/jobs/rerank", json={"block": 1}, headers=admin)).json()
+    # task 0 was taken MAX_CLAIMS times already, and no worker lived to record anything
+    async with owner_engine.begin() as conn:
+        await conn.execute(
+            text(
+                "UPDATE jobs SET claims = jsonb_build_object('0', CAST(:n AS integer)) "
+                "WHERE id = :j"
+            ),
+            {"n": MAX_CLAIMS, "j": queued["id"]},
+        )
+    assert await work(app, encoder) == 2
+    done = (await client.get(f"/v1/jobs/{queued['id']}", headers=admin)).json()
+    assert (done["state"], done["done"], done["failed"], done["vacancies"]) == ("failed", 1, 1, 1)
+    assert "each time the worker died" in done["errors"][0]["error"]
+    assert done["errors"][0]["task"] == 0
+    assert await batch_counts(owner_engine, queued["id"]) == {"vac-01": 1}
+
+
 async def test_vacancies_named_closed_or_unknown(app, client, admin, encoder, owner_engine):
     await programme(client, admin)
     unknown = await client.post(

@@ -67,6 +67,11 @@ class Job(Base):
     errors: Mapped[list[Any]] = mapped_column(
         JSONB, nullable=False, server_default=text("'[]'::jsonb")
     )
+    # per task seq, how many times a worker took it (migration 0013: a task that kills its
+    # worker is seen coming back)
+    claims: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, nullable=False, server_default=text("'{}'::jsonb")
+    )
     created_by: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = _created()
     started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

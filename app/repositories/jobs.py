@@ -232,6 +232,18 @@ class JobRepository:
             .values(state="running", started_at=func.now())
         )
 
+    async def count_claim(self, job_id: uuid.UUID, seq: int) -> int:
+        """Counts a worker's taking of the task; returns how many times it has been taken."""
+        taken = await self.session.scalar(
+            text(
+                "UPDATE jobs SET claims = jsonb_set(claims, ARRAY[CAST(:seq AS text)], "
+                "to_jsonb(coalesce(CAST(claims ->> CAST(:seq AS text) AS integer), 0) + 1)) "
+                "WHERE id = :id RETURNING CAST(claims ->> CAST(:seq AS text) AS integer)"
+            ),
+            {"seq": str(seq), "id": job_id},
+        )
+        return int(taken or 0)
+
     async def task_done(self, task: JobTask, vacancies: int, skipped: int, worker: str) -> None:
         task.state = "done"
         task.vacancies = vacancies

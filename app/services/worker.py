@@ -8,7 +8,10 @@ transaction that stores the task's snapshots and marks it done, so:
   nothing doubled (and a unique index on (job_id, vacancy_id) of shortlists would refuse a
   second snapshot of one vacancy in one run);
 - an exception rolls the task back and is recorded on the job; the task is tried again, up to
-  ``MAX_ATTEMPTS`` times, then failed (the job ends ``failed``, its errors say why).
+  ``MAX_ATTEMPTS`` times, then failed (the job ends ``failed``, its errors say why);
+- every taking of a task is counted apart (``jobs.claims``, committed at once), so a task whose
+  work kills its worker — nothing is recorded then — is given up on after ``MAX_CLAIMS``
+  takings instead of taken for ever.
 The job's own row is written only in short transactions beside the task's (started, an error,
 the end), so workers of one job never wait on each other. Between tasks a worker sends the
 webhook deliveries that are due (app/services/webhooks.py), claimed the same way.
@@ -37,6 +40,9 @@ from app.services.rerank import DEFAULT_LIMIT, BlockResult, rerank_block
 
 log = logging.getLogger("ponte.worker")
 MAX_ATTEMPTS = 3
+# A task taken more often than this was neither finished nor failed each time but once or twice:
+# its worker died doing it (an exception would have been counted as an attempt).
+MAX_CLAIMS = MAX_ATTEMPTS + 2
 IDLE_POLL_S = 2.0
 
 
@@ -79,9 +85,19 @@ async def run_one(
         async with sessions() as side, side.begin():
             side_repo = JobRepository(side)
             await side_repo.start(job)
+            taken = await side_repo.count_claim(job, seq)
             found = await side_repo.get(None, job)
             limit = int(found.params.get("limit", DEFAULT_LIMIT)) if found else DEFAULT_LIMIT
         result: BlockResult | None
+        if taken > MAX_CLAIMS:
+            # taken this often, and never finished nor failed: its work kills the worker
+            error = f"given up: taken {taken - 1} times, and each time the worker died doing it"
+            await repo.task_failed(job, seq, error, name, max_attempts=0)
+            await transaction.commit()
+            log.error("task given up", extra={"job_id": str(job), "task": seq, "taken": taken})
+            async with sessions() as side, side.begin():
+                state = await JobRepository(side).finish_if_complete(job)
+            return TaskOutcome(job, seq, None, state)
         try:
             result = await rerank_block(
                 session, encoder, tenant_id, list(task.vacancy_ids), limit, job
