@@ -603,6 +603,35 @@ async def test_a_schedule_queues_one_rerank_per_fire_time(app, client, admin, ow
     assert await due(at + dt.timedelta(days=9)) == []
 
 
+async def test_two_workers_deciding_a_schedule_at_once_queue_one_run(
+    app, client, admin, owner_engine
+):
+    import datetime as dt
+
+    from app.services import schedule
+
+    await programme(client, admin, vacancies=1)
+    await client.patch("/v1/tenant/settings", json={"rerank_schedule": "0 2 * * *"}, headers=admin)
+    async with owner_engine.begin() as conn:
+        await conn.execute(
+            text(
+                "UPDATE tenants SET settings = settings || "
+                "jsonb_build_object('rerank_schedule_since', '2026-12-01T12:00:00+00:00')"
+            )
+        )
+    now = dt.datetime(2026, 12, 2, 3, 0, tzinfo=dt.UTC)
+
+    async def due():
+        async with app.state.sessionmaker() as session, session.begin():
+            found = await schedule.queue_due(session, now)
+            await asyncio.sleep(0.2)  # hold the transaction (and its lock) a while
+            return len(found)
+
+    assert sum(await asyncio.gather(due(), due(), due())) == 1
+    jobs = (await client.get("/v1/jobs", headers=admin)).json()["items"]
+    assert [j["trigger"] for j in jobs] == ["schedule"]
+
+
 async def test_a_job_left_running_after_its_last_task_is_ended_by_the_next_worker(
     app, client, admin, encoder, owner_engine
 ):
