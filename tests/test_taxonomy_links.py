@@ -208,6 +208,33 @@ async def test_writes_link_skills_and_occupations_and_a_callers_link_wins(client
     assert links["occupations"][0]["text"] == "lavapiatti"
     assert len(links["occupations"]) <= 3
 
+    # a desired occupation the caller links: theirs, that name not linked by Ponte, and the
+    # read shows it as sent
+    person["desired_occupations"] = [
+        "lavapiatti",
+        {"label": "muletto", "occupation_uri": FORKLIFT_OPERATOR},
+    ]
+    linked = await client.put("/v1/candidates/cand-1", json=person, headers=admin)
+    assert linked.status_code == 200, linked.text
+    assert linked.json()["desired_occupations"] == person["desired_occupations"]
+    occupations = linked.json()["esco"]["occupations"]
+    assert {"text": "muletto", "uri": FORKLIFT_OPERATOR, "score": 1.0, "source": "caller"} in (
+        occupations
+    )
+    assert [o for o in occupations if o["text"] == "muletto"] == [
+        {"text": "muletto", "uri": FORKLIFT_OPERATOR, "score": 1.0, "source": "caller"}
+    ]
+    unknown = {"label": "x", "occupation_uri": "http://data.europa.eu/esco/occupation/0000"}
+    refused = await client.put(
+        "/v1/candidates/cand-1",
+        json={**person, "desired_occupations": ["cook", unknown]},
+        headers=admin,
+    )
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["loc"] == [
+        "body", "desired_occupations", 1, "occupation_uri"
+    ]  # fmt: skip
+
 
 async def test_without_a_taxonomy_nothing_is_linked_and_a_bad_uri_is_refused(
     client, admin, clean_db

@@ -275,6 +275,8 @@ class Candidate(_Embedded, _Resource, Base):
     desired_occupations: Mapped[list[str]] = mapped_column(
         JSONB, nullable=False, server_default=text("'[]'::jsonb")
     )
+    # label → the ESCO occupation the caller linked that desired occupation to
+    desired_occupation_uris: Mapped[dict[str, str] | None] = mapped_column(JSONB)
     education_level: Mapped[int | None] = mapped_column(SmallInteger)
     work_permit: Mapped[str] = mapped_column(Text, nullable=False, server_default=text("'unknown'"))
     status: Mapped[str] = mapped_column(Text, nullable=False, server_default=text("'active'"))

@@ -280,6 +280,11 @@ class CandidateSkill(Strict):
     )
 
 
+class DesiredOccupation(Strict):
+    label: ShortText
+    occupation_uri: EscoOccupationUri
+
+
 LanguageLevel = Literal["A1", "A2", "B1", "B2", "C1", "C2", "native"]
 
 
@@ -322,8 +327,12 @@ class CandidateIn(Strict):
     location: Location | None = None
     max_commute_km: float | None = Field(default=None, ge=0, le=500)
     available_from: dt.date | None = None
-    desired_occupations: Annotated[list[ShortText], Field(max_length=20)] = Field(
-        default_factory=list
+    desired_occupations: Annotated[list[ShortText | DesiredOccupation], Field(max_length=20)] = (
+        Field(
+            default_factory=list,
+            description="Occupation names; as {label, occupation_uri}, with the ESCO occupation "
+            "the caller links it to (else Ponte links the name itself)",
+        )
     )
     education_level: int | None = Field(default=None, ge=1, le=8, description="EQF level 1–8")
     work_permit: WorkPermit = WorkPermit.unknown

@@ -353,13 +353,29 @@ class CandidateService(ResourceService[Candidate, CandidateIn]):
 
     async def _values(self, body: CandidateIn) -> dict[str, Any]:
         values = await super()._values(body)
+        # stored as names, with the caller's ESCO links beside them by name
+        wanted = values["desired_occupations"]
+        values["desired_occupations"] = [o if isinstance(o, str) else o["label"] for o in wanted]
+        linked = {o["label"]: o["occupation_uri"] for o in wanted if isinstance(o, dict)}
+        values["desired_occupation_uris"] = linked or None
         if self.encoder is not None:
-            await _linker(self).check_given("skills", values["skills"])
+            linker = _linker(self)
+            await linker.check_given("skills", values["skills"])
+            for n, item in enumerate(wanted):
+                if isinstance(item, dict):
+                    await linker.check_given(
+                        "desired_occupations", [], item["occupation_uri"], at=n
+                    )
         return values
 
     async def _represent(self, rows: Sequence[Candidate]) -> list[dict[str, Any]]:
         shown = await super()._represent(rows)
         for item, row in zip(shown, rows, strict=True):
+            linked = row.desired_occupation_uris or {}
+            item["desired_occupations"] = [
+                {"label": o, "occupation_uri": linked[o]} if o in linked else o
+                for o in row.desired_occupations or []
+            ]
             item["esco"] = row.esco
         return shown
 

@@ -62,7 +62,11 @@ class TaxonomyLinker:
         return found
 
     async def check_given(
-        self, field: str, skills: Sequence[Any], occupation_uri: str | None = None
+        self,
+        field: str,
+        skills: Sequence[Any],
+        occupation_uri: str | None = None,
+        at: int | None = None,
     ) -> None:
         """Refuses (422) a caller's ESCO URI that names no skill (or occupation) of the
         imported taxonomy; with none imported there is nothing to check against."""
@@ -84,9 +88,14 @@ class TaxonomyLinker:
                              "type": "reference"}],
                 )  # fmt: skip
         if occupation_uri and not await self.repo.known("occupation", [occupation_uri]):
-            raise ValidationFailed.of_field(
-                "occupation_uri", f"no ESCO occupation '{occupation_uri}' in the imported taxonomy"
-            )
+            message = f"no ESCO occupation '{occupation_uri}' in the imported taxonomy"
+            if at is None:
+                raise ValidationFailed.of_field("occupation_uri", message)
+            raise ValidationFailed(
+                message,
+                errors=[{"loc": ["body", field, at, "occupation_uri"], "msg": message,
+                         "type": "reference"}],
+            )  # fmt: skip
 
     async def links(
         self,
@@ -222,8 +231,10 @@ def _skill_texts(row: Candidate | Vacancy) -> list[str]:
 
 
 def _occupation_texts(row: Candidate | Vacancy) -> list[str]:
+    """The names Ponte links to occupations: those the caller did not link themselves."""
     if isinstance(row, Candidate):
-        return [text for text in (row.desired_occupations or []) if text.strip()]
+        given = row.desired_occupation_uris or {}
+        return [t for t in (row.desired_occupations or []) if t.strip() and t not in given]
     return [] if row.occupation_uri else [row.title]
 
 
@@ -252,6 +263,9 @@ def _row_links(
     occupations: list[dict[str, Any]] = []
     if isinstance(row, Vacancy) and row.occupation_uri:
         occupations.append({"uri": row.occupation_uri, "score": 1.0, "source": "caller"})
+    if isinstance(row, Candidate):
+        for text, uri in (row.desired_occupation_uris or {}).items():
+            occupations.append({"text": text, "uri": uri, "score": 1.0, "source": "caller"})
     for text in _occupation_texts(row):
         for link in occupation_links.get(skill_key(text), []):
             if link.score >= LINK_THRESHOLD:
