@@ -1,6 +1,6 @@
 """The ``ponte`` command: serve, demo, migrate, downgrade, revision, tenants, keys, reembed,
 eval, train, feedback import and rebuild-spans; rerank and worker live in app/cli_jobs.py,
-taxonomy import and status in app/cli_taxonomy.py."""
+eval in app/cli_eval.py, taxonomy import, link and status in app/cli_taxonomy.py."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import json
 import signal
 import sys
 import uuid
-from collections.abc import Awaitable, Callable
 from importlib import resources as package_files
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -19,7 +18,7 @@ import typer
 from rich.progress import MofNCompleteColumn, Progress
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import cli_jobs, cli_support
+from app import cli_eval, cli_jobs, cli_support
 from app.cli_taxonomy import import_demo_subset, taxonomy_cli
 from app.config import Settings
 from app.db import migrate as migrations
@@ -27,10 +26,15 @@ from app.db.engine import DatabaseUrls, create_engine, resolve_database, session
 from app.errors import AppError
 from app.ml.encoder import Encoder
 from app.schemas import CandidateIn, CandidateSensitiveIn, EmployerIn, Principal, Role, VacancyIn
-from app.services import evaluation, model_registry, placement_spans, training, vector_jobs
 from app.services import feedback_import as feedback_import_service
 from app.services import jobs as job_service
 from app.services import keys as key_service
+from app.services import (
+    model_registry,
+    placement_spans,
+    training,
+    vector_jobs,
+)
 from app.services.concurrency import Preconditions
 from app.services.resources import (
     CandidateService,
@@ -49,29 +53,14 @@ cli.add_typer(feedback_cli, name="feedback")
 cli.add_typer(taxonomy_cli, name="taxonomy")
 cli.command("rerank")(cli_jobs.rerank)
 cli.command("worker")(cli_jobs.worker)
+cli.command("eval")(cli_eval.eval_command)
 
 T = TypeVar("T")
 _settings = cli_support.settings
 _fail = cli_support.fail
 
 
-def _with_session(
-    urls: DatabaseUrls, settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]
-) -> T:
-    """Runs ``work`` in one committed transaction on the owner connection."""
-
-    async def run() -> T:
-        engine = create_engine(urls.owner, settings, pool_size=1)
-        try:
-            async with session_factory(engine)() as session, session.begin():
-                return await work(session)
-        finally:
-            await engine.dispose()
-
-    try:
-        return asyncio.run(run())
-    except AppError as exc:
-        raise _fail(exc.detail) from exc
+_with_session = cli_support.with_session
 
 
 @cli.command()
@@ -387,43 +376,6 @@ def train(
 
     summary = _with_session(resolve_database(settings), settings, work)
     typer.echo(json.dumps(summary, default=str, separators=(",", ":")))
-
-
-@cli.command("eval")
-def eval_command(
-    set_dir: Annotated[Path, typer.Option("--set", help="Folder in the format of shared/eval")],
-    skills: Annotated[
-        bool, typer.Option("--skills/--no-skills", help="Give vacancies their required skills")
-    ] = True,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Also write metrics here")] = None,
-) -> None:
-    """Rank an evaluation set through the API's code path and print metrics beside baselines."""
-    settings = _settings()
-
-    def progress(line: str) -> None:
-        typer.echo(line, err=True)
-
-    async def run() -> tuple[evaluation.EvalSet, Encoder, dict[str, list[str]]]:
-        async with evaluation.scratch_set(settings, set_dir, skills, progress) as scratch:
-            ranked = await scratch.rank(progress=progress)
-        ids = {v: [i["candidate_external_id"] for i in items] for v, items in ranked.items()}
-        return scratch.data, scratch.encoder, ids
-
-    data, encoder, ponte = asyncio.run(run())
-    rankings = {"ponte": ponte, **evaluation.baseline_rankings(data, encoder, skills)}
-    metrics = evaluation.report(rankings, data)
-    label = "with required skills" if skills else "title + description only"
-    typer.echo(f"{set_dir.name} ({label}); tune = even-numbered vacancies, test = odd")
-    typer.echo("| split | method | queries | nDCG@10 | MRR | recall@10 |")
-    typer.echo("|---|---|---:|---:|---:|---:|")
-    for split, methods in metrics.items():
-        for method, m in methods.items():
-            typer.echo(
-                f"| {split} | {method} | {m['queries']} | {m['ndcg@10']:.4f} | "
-                f"{m['mrr']:.4f} | {m['recall@10']:.4f} |"
-            )
-    if json_out:
-        json_out.write_text(json.dumps(metrics, indent=1))
 
 
 def demo_data() -> dict[str, Any]:

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
 import typer
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings, get_settings
+from app.db.engine import DatabaseUrls, create_engine, session_factory
+from app.errors import AppError
 from app.logging import configure_logging
+
+T = TypeVar("T")
 
 
 def settings() -> Settings:
@@ -17,3 +26,22 @@ def settings() -> Settings:
 def fail(message: str) -> typer.Exit:
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(code=1)
+
+
+def with_session(
+    urls: DatabaseUrls, settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]
+) -> T:
+    """Runs ``work`` in one committed transaction on the owner connection."""
+
+    async def run() -> T:
+        engine = create_engine(urls.owner, settings, pool_size=1)
+        try:
+            async with session_factory(engine)() as session, session.begin():
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(run())
+    except AppError as exc:
+        raise fail(exc.detail) from exc

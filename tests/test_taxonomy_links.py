@@ -321,3 +321,40 @@ def test_the_openapi_schema_shows_skill_items_with_their_esco_uri(app):
     assert items
     for name in items:
         assert {"label", "esco_uri"} <= set(schemas[name].get("properties", {})), name
+
+
+async def test_ponte_eval_scores_a_linking_set_against_the_imported_taxonomy(cli_env, tmp_path):
+    import asyncio
+    import json
+
+    from app.cli import cli
+
+    forget_links()
+    (tmp_path / "queries.jsonl").write_text(
+        "\n".join(
+            json.dumps(q)
+            for q in (
+                {"id": "q1", "text": "Operate forklift"},
+                {"id": "q2", "text": "washing the dishes"},
+                {"id": "q3", "text": "fly a helicopter"},
+            )
+        )
+    )
+    (tmp_path / "qrels.json").write_text(
+        json.dumps({"q1": [OPERATE_FORKLIFT], "q2": [WASH_THE_DISHES], "q3": ["x:none"]})
+    )
+
+    async def invoke(*args):
+        return await asyncio.to_thread(cli_env.invoke, cli, list(args))
+
+    none = await invoke("eval", "--set", str(tmp_path))
+    assert none.exit_code == 1
+    assert "no ESCO taxonomy is imported" in none.output
+    assert (await invoke("taxonomy", "import", str(SUBSET))).exit_code == 0
+    out = tmp_path / "metrics.json"
+    made = await invoke("eval", "--set", str(tmp_path), "--json", str(out))
+    assert made.exit_code == 0, made.output
+    assert "| ponte | 3 |" in made.stdout
+    ponte = json.loads(out.read_text())["ponte"]["ponte"]
+    # the two answerable phrases first-right, the third not: 2/3
+    assert (ponte["queries"], ponte["acc@1"], ponte["recall@5"]) == (3, 0.6667, 0.6667)

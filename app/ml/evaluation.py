@@ -62,6 +62,25 @@ def evaluate(
     }
 
 
+def link_metrics(
+    ranked: Sequence[Sequence[str]], relevant: Sequence[set[str]]
+) -> dict[str, float | int]:
+    """A linking set's figures (skill_links_dev's README): acc@1 (a relevant URI first),
+    MRR@10, recall@5 (the share of the relevant URIs in the top 5), over the queries."""
+    n = len(ranked)
+    acc = mrr = recall = 0.0
+    for uris, gold in zip(ranked, relevant, strict=True):
+        acc += bool(uris) and uris[0] in gold
+        mrr += next((1 / r for r, u in enumerate(uris[:10], 1) if u in gold), 0.0)
+        recall += len(set(uris[:5]) & gold) / len(gold) if gold else 0.0
+    return {
+        "queries": n,
+        "acc@1": round(acc / n, 4) if n else 0.0,
+        "mrr@10": round(mrr / n, 4) if n else 0.0,
+        "recall@5": round(recall / n, 4) if n else 0.0,
+    }
+
+
 def tokens(text: str) -> list[str]:
     """Returns lowercase ``\\w+`` tokens (the baseline's tokenizer)."""
     return _TOKEN.findall(text.lower())
