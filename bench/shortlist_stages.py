@@ -69,7 +69,7 @@ STAGES = [
     (ranking.RankingService, "_score", "scoring + explanations (all)"),
     (ranking, "match_skills", "  skill matching"),
     (ranking.VectorService, "skill_vectors", "  skill-label vectors"),
-    (shortlists.ShortlistRepository, "create", "store the snapshot"),
+    (shortlists.ShortlistRepository, "create_many", "store the snapshot"),
 ]
 
 
