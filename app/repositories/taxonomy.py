@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import delete, func, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.tables import Candidate, Vacancy
 from app.db.taxonomy_tables import (
     EscoConcept,
     EscoDescription,
@@ -236,6 +237,41 @@ class TaxonomyRepository:
             .where(EscoLabelVector.model_id == model_id)
         )
         return int(held or 0)
+
+    # -- rows linked to the taxonomy -----------------------------------------------------------
+
+    @staticmethod
+    def _unlinked(table: type[Candidate] | type[Vacancy], imported: str, model_id: str) -> Any:
+        """Rows of every tenant whose links are not from this import under this model."""
+        return (
+            table.esco.is_(None)
+            | (table.esco["import"].astext != imported)
+            | table.esco["model"].astext.is_distinct_from(model_id)
+        )
+
+    async def unlinked_rows(
+        self,
+        table: type[Candidate] | type[Vacancy],
+        imported: str,
+        model_id: str,
+        after: uuid.UUID | None,
+        page: int,
+    ) -> Sequence[Candidate | Vacancy]:
+        """The next ``page`` such rows by id after ``after``, locked; rows a writer holds are
+        skipped (that write links them)."""
+        stmt = select(table).where(self._unlinked(table, imported, model_id))
+        if after is not None:
+            stmt = stmt.where(table.id > after)
+        stmt = stmt.order_by(table.id).limit(page).with_for_update(skip_locked=True)
+        return cast(Sequence[Candidate | Vacancy], (await self.session.scalars(stmt)).all())
+
+    async def count_unlinked(
+        self, table: type[Candidate] | type[Vacancy], imported: str, model_id: str
+    ) -> int:
+        stmt = (
+            select(func.count()).select_from(table).where(self._unlinked(table, imported, model_id))
+        )
+        return int(await self.session.scalar(stmt) or 0)
 
     async def counts(self) -> dict[str, Any]:
         """Concepts per kind, labels per language, relations per kind."""

@@ -87,6 +87,7 @@ def _pairs_of(rows: Sequence[Mapping[str, Any]], lexical: Sequence[float], ceili
 def _retrieve(
     pool: CandidatePool,
     vacancy: RankingVacancy,
+    required: Sequence[RequiredSkill],
     gates: tuple[str, ...],
     query: Any,
     centroid: Any,
@@ -95,11 +96,11 @@ def _retrieve(
 ) -> Retrieved:
     """A vacancy's retrieval from the pool: each retriever proposes 2×limit (at least 50).
     ``query``: the vacancy's centred vector; ``centroid``: the candidates'; ``products``: the
-    vacancy's column of the block's products made with these two."""
+    vacancy's column of the block's products made with these two; ``required``: its required
+    skills, parsed (app/ml/skills.required_skills)."""
     view = VacancyView(
         vacancy.start_date, vacancy.remote, vacancy.lat, vacancy.lon, vacancy.languages or []
     )
-    required = required_skills(vacancy.required_skills)
     return retrieve(
         pool,
         view,
@@ -233,9 +234,13 @@ class RankingService:
         # is read from the database, a minute old at most.
         centres = await centroids(self.session, scope.tenant_id, candidates=False)
         query = centred_query(vacancy.embedding, centres.vacancies)
-        found = _retrieve(pool, vacancy, scope.gates, query, pool.centroid(PRIOR_TEXTS), limit)
-        vectors = await self._skill_vectors([(vacancy, found)])
-        return await self._ranked_pooled(pool, scope, vacancy, found, vectors, ranker, limit)
+        required = required_skills(vacancy.required_skills)
+        centroid = pool.centroid(PRIOR_TEXTS)
+        found = _retrieve(pool, vacancy, required, scope.gates, query, centroid, limit)
+        vectors = await self._skill_vectors([(required, found)])
+        return await self._ranked_pooled(
+            pool, scope, vacancy, required, found, vectors, ranker, limit
+        )
 
     async def rank_candidates_block(
         self,
@@ -268,16 +273,17 @@ class RankingService:
             ]
             centroid = pool.centroid(PRIOR_TEXTS)
             products = block_products(pool, queries, centroid)
+            required = [required_skills(v.required_skills) for v in served]
             found = [
-                _retrieve(pool, v, gates, queries[j], centroid, limit, products.of(j))
+                _retrieve(pool, v, required[j], gates, queries[j], centroid, limit, products.of(j))
                 for j, v in enumerate(served)
             ]
             del products  # a block's products are the largest thing a batch holds
-            vectors = await self._skill_vectors(list(zip(served, found, strict=True)))
-            for vacancy, retrieved in zip(served, found, strict=True):
+            vectors = await self._skill_vectors(list(zip(required, found, strict=True)))
+            for j, (vacancy, retrieved) in enumerate(zip(served, found, strict=True)):
                 scope = Scope("shortlist", tenant_id, vacancy.id, gates)
                 done[vacancy.id] = await self._ranked_pooled(
-                    pool, scope, vacancy, retrieved, vectors, ranker, limit
+                    pool, scope, vacancy, required[j], retrieved, vectors, ranker, limit
                 )
         return [
             done[v.id] if v.id in done else await self.rank_candidates(v, limit, ranker, gates)
@@ -290,15 +296,15 @@ class RankingService:
         )
 
     async def _skill_vectors(
-        self, found: Sequence[tuple[RankingVacancy, Retrieved]]
+        self, found: Sequence[tuple[Sequence[RequiredSkill], Retrieved]]
     ) -> dict[str, Any]:
         """The vectors skill matching needs for these retrievals, in one look-up: the keys the
         pool holds none for yet (from the skill cache, or embedded) and the required skills."""
         labels: list[str] = []
-        for vacancy, retrieved in found:
+        for required, retrieved in found:
             keys = retrieved.label_keys
             labels += [keys.names[n] for n in np.flatnonzero(~keys.known).tolist()]
-            labels += [r.label for r in required_skills(vacancy.required_skills)]
+            labels += [r.label for r in required]
         return await self.vectors.skill_vectors(labels)
 
     async def _ranked_pooled(
@@ -306,6 +312,7 @@ class RankingService:
         pool: CandidatePool,
         scope: Scope,
         vacancy: RankingVacancy,
+        required: list[RequiredSkill],
         found: Retrieved,
         vectors: Mapping[str, Any],
         ranker: Ranker,
@@ -313,7 +320,6 @@ class RankingService:
     ) -> Ranked:
         """Skill matching on the pool's key ids (the pool keeps the vectors it lacked for the
         next ranking), then scores: a pooled retrieval's ranking."""
-        required = required_skills(vacancy.required_skills)
         keys = found.label_keys
         keys.complete(vectors)
         pool.remember_vectors(keys)

@@ -36,17 +36,17 @@ class TaxonomyService:
         self.links = TaxonomyLinkRepository(session)
 
     async def link(self, concept_kind: str, texts: Sequence[str], limit: int) -> list[list[Link]]:
-        """Per text, its ``limit`` best concepts of this kind."""
-        if await TaxonomyRepository(self.session).latest() is None:
-            raise Conflict("no ESCO taxonomy is imported (ponte taxonomy import)")
-        model_id = self.encoder.model_id
-        if not await self.links.has_vectors(concept_kind, model_id):
-            raise Conflict(
-                f"the taxonomy's labels are not embedded with the model '{model_id}' "
-                "(ponte taxonomy import embeds them)"
-            )
+        """Per text, its ``limit`` best concepts of this kind (409 when nothing can be linked
+        from: no taxonomy imported, or its labels not embedded with this model)."""
         linker = TaxonomyLinker(self.session, self.encoder)
-        return await linker.links(concept_kind, texts, limit, fresh=True)
+        if await linker.current(fresh=True) is None:
+            if await TaxonomyRepository(self.session).latest() is None:
+                raise Conflict("no ESCO taxonomy is imported (ponte taxonomy import)")
+            raise Conflict(
+                f"the taxonomy's labels are not embedded with the model "
+                f"'{self.encoder.model_id}' (ponte taxonomy import embeds them)"
+            )
+        return await linker.links(concept_kind, texts, limit)
 
     async def link_view(
         self, concept_kind: str, texts: Sequence[str], limit: int, lang: str

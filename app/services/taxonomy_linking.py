@@ -19,7 +19,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.tables import Candidate, Vacancy
@@ -103,13 +102,11 @@ class TaxonomyLinker:
         texts: Sequence[str],
         limit: int,
         vectors: dict[str, Any] | None = None,
-        *,
-        fresh: bool = False,
     ) -> list[list[Link]]:
         """Per text, its ``limit`` best concepts of this kind (an error-free empty list per
         text when nothing is imported). ``vectors``: the texts' vectors by skill key, where the
         caller has them (skill labels: the label cache's)."""
-        imported = await self.current(fresh=fresh)
+        imported = await self.current()
         if imported is None:
             return [[] for _ in texts]
         model_id = self.encoder.model_id
@@ -196,19 +193,13 @@ async def relink(
     if imported is None:
         return done
     for name, table in (("candidates", Candidate), ("vacancies", Vacancy)):
-        stale = (
-            table.esco.is_(None)
-            | (table.esco["import"].astext != imported)
-            | (table.esco["model"].astext.is_distinct_from(encoder.model_id))
-        )
         after: Any = None
         while True:
             async with sessions() as session, session.begin():
-                stmt = select(table).where(stale).order_by(table.id).limit(page)
-                if after is not None:
-                    stmt = stmt.where(table.id > after)
                 rows: list[Candidate | Vacancy] = list(
-                    await session.scalars(stmt.with_for_update(skip_locked=True))
+                    await TaxonomyRepository(session).unlinked_rows(
+                        table, imported, encoder.model_id, after, page
+                    )
                 )
                 if not rows:
                     break
@@ -219,8 +210,8 @@ async def relink(
                 progress(name, len(rows))
         async with sessions() as session:
             # rows a writer held meanwhile (and so skipped), left for its write or a rerun
-            done["left"] += int(
-                await session.scalar(select(func.count()).select_from(table).where(stale)) or 0
+            done["left"] += await TaxonomyRepository(session).count_unlinked(
+                table, imported, encoder.model_id
             )
     return done
 

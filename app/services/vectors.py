@@ -36,6 +36,14 @@ from app.services.lru import Lru
 _SKILL_CACHE: Lru[tuple[str, str], npt.NDArray[np.float32]] = Lru(50_000)
 
 
+def _labels_by_key(labels: Iterable[str]) -> dict[str, str]:
+    """The first label seen for each skill key."""
+    by_key: dict[str, str] = {}
+    for label in labels:
+        by_key.setdefault(skill_key(label), label)
+    return by_key
+
+
 def _remember(model_id: str, vectors: dict[str, npt.NDArray[np.float32]]) -> None:
     for key, vector in vectors.items():
         _SKILL_CACHE.put((model_id, key), vector)
@@ -84,9 +92,7 @@ class VectorService:
 
     async def skill_vectors(self, labels: Iterable[str]) -> dict[str, np.ndarray]:
         """Returns a vector per skill key, from the cache or embedded now (and cached)."""
-        by_key: dict[str, str] = {}
-        for label in labels:
-            by_key.setdefault(skill_key(label), label)
+        by_key = _labels_by_key(labels)
         out: dict[str, npt.NDArray[np.float32]] = {}
         for key in by_key:
             hit = _SKILL_CACHE.get((self.model_id, key))
@@ -99,35 +105,32 @@ class VectorService:
         found = {hashes[h]: np.asarray(v, dtype=np.float32) for h, v in stored.items()}
         _remember(self.model_id, found)
         out.update(found)
-        missing = [k for k in by_key if k not in out]
-        if missing:
-            fresh = await self._encode([by_key[k] for k in missing])
-            await self.repo.add_skill_vectors(
-                self.model_id, {label_hash(k): vec for k, vec in zip(missing, fresh, strict=True)}
-            )
-            new = dict(zip(missing, fresh, strict=True))
-            _remember(self.model_id, new)
-            out.update(new)
+        out.update(await self._embed_labels({k: by_key[k] for k in by_key if k not in out}))
         return out
 
     async def store_skill_vectors(self, labels: Iterable[str]) -> int:
         """Makes sure the database's label cache holds a vector for each label (whatever this
         process remembers: what another process reads is the database); returns how many
         were embedded now."""
-        by_key: dict[str, str] = {}
-        for label in labels:
-            by_key.setdefault(skill_key(label), label)
+        by_key = _labels_by_key(labels)
         hashes = {label_hash(key): key for key in by_key}
         stored = await self.repo.stored_hashes(self.model_id, list(hashes))
-        missing = [key for digest, key in hashes.items() if digest not in stored]
-        if not missing:
-            return 0
-        fresh = await self._encode([by_key[key] for key in missing])
+        missing = {key: by_key[key] for digest, key in hashes.items() if digest not in stored}
+        return len(await self._embed_labels(missing))
+
+    async def _embed_labels(self, labels: dict[str, str]) -> dict[str, np.ndarray]:
+        """Embeds these labels (by skill key), adds them to the database's cache and this
+        process's; returns their vectors by key."""
+        if not labels:
+            return {}
+        keys = list(labels)
+        fresh = await self._encode([labels[k] for k in keys])
         await self.repo.add_skill_vectors(
-            self.model_id, {label_hash(k): v for k, v in zip(missing, fresh, strict=True)}
+            self.model_id, {label_hash(k): v for k, v in zip(keys, fresh, strict=True)}
         )
-        _remember(self.model_id, dict(zip(missing, fresh, strict=True)))
-        return len(missing)
+        new = dict(zip(keys, fresh, strict=True))
+        _remember(self.model_id, new)
+        return new
 
     async def refresh_candidates(self, rows: Sequence[Candidate], *, force: bool = False) -> int:
         """Embeds the candidates whose text changed (or all, with ``force``); returns how many."""
