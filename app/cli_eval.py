@@ -19,33 +19,61 @@ from app.services import evaluation, link_evaluation
 
 
 def eval_command(
-    set_dir: Annotated[Path, typer.Option("--set", help="Folder in the format of shared/eval")],
+    set_dir: Annotated[
+        Path,
+        typer.Option(
+            "--set", help="Folder in the format of shared/eval, or a folder of such sets (all run)"
+        ),
+    ],
     skills: Annotated[
         bool, typer.Option("--skills/--no-skills", help="Give vacancies their required skills")
     ] = True,
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write metrics here")] = None,
 ) -> None:
     """Rank an evaluation set through the API's code path and print metrics beside baselines
-    (a linking set such as skill_links_dev: link its phrases to the imported taxonomy)."""
+    (a linking set such as skill_links_dev: link its phrases to the imported taxonomy). With a
+    taxonomy imported, the set is ranked twice: matching through it on, then off."""
     settings = cli_support.settings()
-    if link_evaluation.is_link_set(set_dir):
-        _eval_links(settings, set_dir, json_out)
-        return
+    sets = [set_dir] if _is_set(set_dir) else sorted(p for p in set_dir.iterdir() if _is_set(p))
+    if not sets:
+        raise cli_support.fail(f"no evaluation set in {set_dir}")
+    found: dict[str, Any] = {}
+    for one in sets:
+        if link_evaluation.is_link_set(one):
+            found[one.name] = _eval_links(settings, one)
+        else:
+            found[one.name] = _eval_ranking(settings, one, skills)
+        typer.echo("")
+    if json_out:
+        json_out.write_text(json.dumps(found if len(sets) > 1 else found[sets[0].name], indent=1))
 
+
+def _is_set(folder: Path) -> bool:
+    return (folder / "vacancies.jsonl").is_file() or link_evaluation.is_link_set(folder)
+
+
+def _eval_ranking(settings: Settings, set_dir: Path, skills: bool) -> dict[str, Any]:
     def progress(line: str) -> None:
         typer.echo(line, err=True)
 
-    async def run() -> tuple[evaluation.EvalSet, Encoder, dict[str, list[str]]]:
+    async def run() -> tuple[evaluation.EvalSet, Encoder, dict[str, dict[str, list[str]]]]:
         async with evaluation.scratch_set(settings, set_dir, skills, progress) as scratch:
-            ranked = await scratch.rank(progress=progress)
-        ids = {v: [i["candidate_external_id"] for i in items] for v, items in ranked.items()}
+            runs = {"ponte": await scratch.rank(progress=progress)}
+            if await scratch.taxonomy_import() is not None:
+                await scratch.switch_taxonomy(False)
+                runs["ponte, taxonomy off"] = await scratch.rank(progress=progress)
+        ids = {
+            name: {v: [i["candidate_external_id"] for i in items] for v, items in ranked.items()}
+            for name, ranked in runs.items()
+        }
         return scratch.data, scratch.encoder, ids
 
     data, encoder, ponte = asyncio.run(run())
-    rankings = {"ponte": ponte, **evaluation.baseline_rankings(data, encoder, skills)}
+    rankings = {**ponte, **evaluation.baseline_rankings(data, encoder, skills)}
     metrics = evaluation.report(rankings, data)
     label = "with required skills" if skills else "title + description only"
-    typer.echo(f"{set_dir.name} ({label}); tune = even-numbered vacancies, test = odd")
+    on = "taxonomy on" if len(ponte) > 1 else "no taxonomy imported"
+    typer.echo(f"{set_dir.name} ({label}; ponte: {on}); tune = even-numbered vacancies, test = odd")
     typer.echo("| split | method | queries | nDCG@10 | MRR | recall@10 |")
     typer.echo("|---|---|---:|---:|---:|---:|")
     for split, methods in metrics.items():
@@ -54,11 +82,10 @@ def eval_command(
                 f"| {split} | {method} | {m['queries']} | {m['ndcg@10']:.4f} | "
                 f"{m['mrr']:.4f} | {m['recall@10']:.4f} |"
             )
-    if json_out:
-        json_out.write_text(json.dumps(metrics, indent=1))
+    return metrics
 
 
-def _eval_links(settings: Settings, set_dir: Path, json_out: Path | None) -> None:
+def _eval_links(settings: Settings, set_dir: Path) -> dict[str, Any]:
     queries, qrels = link_evaluation.read_link_set(set_dir)
     baselines_file = set_dir.parent / "baselines.json"
     baselines = (
@@ -82,5 +109,4 @@ def _eval_links(settings: Settings, set_dir: Path, json_out: Path | None) -> Non
     typer.echo("\n| first link's score | phrases | first link right |\n|---|---:|---:|")
     for band, entry in found["first_link_right"].items():
         typer.echo(f"| ≥ {band} | {entry['phrases']} | {entry['right']:.2f} |")
-    if json_out:
-        json_out.write_text(json.dumps({"ponte": found, "baselines": baselines}, indent=1))
+    return {"ponte": found, "baselines": baselines}

@@ -1,6 +1,7 @@
 """Tune the default scorer's weights on one half of an evaluation set; report the other half.
 
     .venv/bin/python bench/tune_weights.py --set ../shared/eval/esco_dev [--no-skills]
+        [--dump FEATURES.json | --load FEATURES.json]
 
 Loads the set into a scratch tenant (embedded PostgreSQL under PONTE_DATA_DIR, or
 DATABASE_URL), ranks each vacancy once through ``ShortlistService.rank`` keeping every retrieved
@@ -71,8 +72,21 @@ def main() -> None:
     parser.add_argument("--set", type=Path, required=True)
     parser.add_argument("--no-skills", action="store_true")
     parser.add_argument("--depth", type=int, default=300, help="candidates kept per vacancy")
+    parser.add_argument("--dump", type=Path, help="keep the ranked features in this file")
+    parser.add_argument("--load", type=Path, help="re-score features kept by --dump")
     args = parser.parse_args()
-    data, items = asyncio.run(collect(args.set, not args.no_skills, args.depth))
+    if args.load:
+        data = evaluation.EvalSet.load(args.set)
+        items = json.loads(args.load.read_text())
+    else:
+        data, items = asyncio.run(collect(args.set, not args.no_skills, args.depth))
+    if args.dump:
+        kept = {
+            v: [{"candidate_external_id": i["candidate_external_id"], "features": i["features"]}
+                for i in scored]
+            for v, scored in items.items()
+        }  # fmt: skip
+        args.dump.write_text(json.dumps(kept))
     tune, test = data.split("tune"), data.split("test")
     tuned, _ = coordinate_ascent(items, data.qrels, tune, DEFAULT_WEIGHTS)
     for name, weights in (("default", DEFAULT_WEIGHTS), ("tuned", tuned)):

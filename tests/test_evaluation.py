@@ -107,3 +107,43 @@ async def test_ponte_eval_end_to_end(tmp_path, cli_env, owner_engine):
     async with owner_engine.connect() as conn:
         leftovers = await conn.scalar(text("SELECT count(*) FROM tenants WHERE name LIKE 'eval-%'"))
     assert leftovers == 0  # the scratch tenant is gone
+
+
+async def test_ponte_eval_runs_every_set_of_a_folder_with_the_taxonomy_on_then_off(
+    tmp_path, cli_env, owner_engine, encoder
+):
+    from sqlalchemy.ext.asyncio import async_sessionmaker
+
+    from app.services import taxonomy_import
+    from app.services.taxonomy_linking import forget_links
+    from tests.test_taxonomy_import import SUBSET
+
+    sessions = async_sessionmaker(owner_engine, expire_on_commit=False)
+    await taxonomy_import.import_esco(
+        sessions, taxonomy_import.esco_files(SUBSET), "1.2.0", encoder
+    )
+    forget_links()
+    sets = tmp_path / "sets"
+    ranking, links = sets / "tiny", sets / "phrases"
+    ranking.mkdir(parents=True)
+    links.mkdir()
+    for name in ("vacancies", "candidates"):
+        lines = "\n".join(json.dumps(x) for x in TINY[name])
+        (ranking / f"{name}.jsonl").write_text(lines + "\n")
+    (ranking / "qrels.json").write_text(json.dumps(TINY["qrels"]))
+    (links / "queries.jsonl").write_text(json.dumps({"id": "q1", "text": "operate forklift"}))
+    forklift = "http://data.europa.eu/esco/skill/28cb374e-6261-4133-8371-f9a5470145da"
+    (links / "qrels.json").write_text(json.dumps({"q1": [forklift]}))
+    out = tmp_path / "metrics.json"
+    r = await asyncio.to_thread(
+        cli_env.invoke, cli, ["eval", "--set", str(sets), "--json", str(out)]
+    )
+    assert r.exit_code == 0, r.output
+    metrics = json.loads(out.read_text())
+    assert set(metrics) == {"tiny", "phrases"}
+    assert metrics["phrases"]["ponte"]["acc@1"] == 1.0
+    assert {"ponte", "ponte, taxonomy off", "bm25"} <= set(metrics["tiny"]["all"])
+    assert "| all | ponte, taxonomy off | 2 |" in r.stdout
+    async with owner_engine.connect() as conn:
+        leftovers = await conn.scalar(text("SELECT count(*) FROM tenants WHERE name LIKE 'eval-%'"))
+    assert leftovers == 0

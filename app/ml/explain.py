@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from app.ml.skills import KIND_NAMES, KIND_SOFT, KIND_TEXT, RequiredSkill, SkillMatrix
+from app.ml.taxonomy_match import PairEvidence, Targets, Taxonomy, explain_taxonomy
 
 GateState = Literal["pass", "unknown", "fail"]
 _GATE_STATE: dict[int, GateState] = {1: "pass", 0: "unknown", -1: "fail"}
@@ -30,10 +31,12 @@ def explain(
     distance_km: float | None,
     remote: bool,
     contributions: Mapping[str, float | None],
+    esco: tuple[Taxonomy, Targets, PairEvidence] | None = None,
 ) -> dict[str, Any]:
     """Explains one row: the candidate's skills are ``skills``' row ``row``; a matched skill
     names the candidate's label by its position (``matched_index``, None for text evidence);
-    ``contributions`` is what the ranker credited each feature with."""
+    ``contributions`` is what the ranker credited each feature with; ``esco``, what the pair
+    shares through the taxonomy, when it was matched through it."""
     matched: list[dict[str, Any]] = []
     missing: list[str] = []
     must = met = soft = text = 0
@@ -69,6 +72,8 @@ def explain(
         parts.append(
             f"meets {met} of {must} must-have skills" + (f" ({', '.join(how)})" if how else "")
         )
+    taxonomy_parts, esco_block = explain_taxonomy(*esco) if esco is not None else ([], None)
+    parts += taxonomy_parts
     sem = features.get("semantic_best") or 0.0
     parts.append(
         "profile text is a "
@@ -100,4 +105,5 @@ def explain(
         "missing_skills": missing,
         "gates": dict(gates),
         "distance_km": round(distance_km, 2) if distance_km is not None else None,
+        "esco": esco_block,
     }

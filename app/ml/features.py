@@ -19,6 +19,11 @@ does; every snapshot records it.
 - ``language``: share of the required languages spoken at the level asked (0.5 if none recorded).
 - ``distance``: 1 near, falling to 0 at the candidate's commute limit; 1 for a remote job.
 - ``availability``: 1 available by the start date, 0.5 unknown, 0 later.
+- ``esco_skills`` / ``occupation``: through the ESCO taxonomy (app/ml/taxonomy_match.py): the
+  idf-weighted share of the vacancy's ESCO skills (its linked requirements, or its
+  occupation's essential skills as soft requirements) the candidate holds; the agreement of
+  the two sides' occupations (same occupation, same ISCO 4-digit, 3-digit group). NaN when
+  matching through the taxonomy is off or a side has nothing linked.
 """
 
 from __future__ import annotations
@@ -45,10 +50,12 @@ FEATURES = (
     "language",
     "distance",
     "availability",
+    "esco_skills",
+    "occupation",
 )
 # features-v1: BM25 over the batch's best, plain cosines; v2: BM25 against the query's ceiling,
-# semantic cosines centred by the tenant's centroids.
-FEATURE_VERSION = "features-v2"
+# semantic cosines centred by the tenant's centroids; v3: the two taxonomy features.
+FEATURE_VERSION = "features-v3"
 
 # Commute limit assumed when the candidate gave none, and the fit when the distance is unknown.
 DEFAULT_COMMUTE_KM = 30.0
@@ -107,6 +114,10 @@ class Pairs:
     lexical: F64  # raw BM25 of the anchor's text against the ranked row's
     lexical_ceiling: F64  # per pair, the most the anchor's text could score in that corpus
     gates: dict[str, npt.NDArray[np.int8]]  # per gate, 1 / 0 / -1
+    # Through the taxonomy (NaN: off, or nothing linked), with each pair's evidence
+    esco_skills: F64 | None = None
+    occupation: F64 | None = None
+    esco_evidence: list[Any] | None = None
 
     def __len__(self) -> int:
         return len(self.candidate_id)
@@ -131,4 +142,10 @@ def feature_columns(pairs: Pairs, must: F64, nice: F64) -> dict[str, F64]:
         "availability": availability_fit(
             gate if gate is not None else np.zeros(len(pairs), dtype=np.int8)
         ),
+        "esco_skills": _or_unknown(pairs.esco_skills, len(pairs)),
+        "occupation": _or_unknown(pairs.occupation, len(pairs)),
     }
+
+
+def _or_unknown(values: F64 | None, n: int) -> F64:
+    return np.full(n, np.nan) if values is None else values

@@ -29,6 +29,7 @@ from app.ml.bm25 import Bm25Index
 from app.ml.geo import reach_cosine, unit_point
 from app.ml.skill_index import SkillIndex
 from app.ml.skills import LabelKeys
+from app.ml.taxonomy_match import NOTHING, Linked
 from app.vocabulary import CANDIDATE_STATUSES, cefr_rank
 
 F32 = npt.NDArray[np.float32]
@@ -65,6 +66,7 @@ class PoolRow:
     embedding: F32 | None
     chunks: F32 | None = None  # only when the text has more than one chunk
     occupation: F32 | None = None  # the vector of the desired occupations
+    linked: Linked = NOTHING  # what it is linked to in the ESCO taxonomy
 
 
 class SharedVectors:
@@ -99,6 +101,20 @@ class SharedVectors:
         return shared, np.where(used >= 0, remap[np.maximum(used, 0)], -1).astype(np.int32)
 
 
+class _LinkedSkills(Sequence[Sequence[str] | None]):
+    """The slots' linked ESCO skill URIs, as the concept index reads them (no copy)."""
+
+    def __init__(self, linked: list[Linked | None]) -> None:
+        self.linked = linked
+
+    def __len__(self) -> int:
+        return len(self.linked)
+
+    def __getitem__(self, slot: int) -> Sequence[str] | None:  # type: ignore[override]
+        held = self.linked[slot]
+        return None if held is None else held.skills
+
+
 class CandidatePool:
     """Gate attributes, vectors, texts and labels of one tenant's candidates, by slot."""
 
@@ -112,6 +128,7 @@ class CandidatePool:
         self.ids: list[uuid.UUID | None] = []
         self.external_ids: list[str | None] = []
         self.labels: list[list[str] | None] = []
+        self.linked: list[Linked | None] = []
         self.pos: dict[uuid.UUID, int] = {}
         self._alloc(max(capacity, 16))
         # Per language code, the level each slot speaks it at (rank + 1; 0: does not speak it).
@@ -123,6 +140,7 @@ class CandidatePool:
         self._pending_chunks: list[tuple[int, F32]] = []
         self.bm25 = Bm25Index()
         self.skills = SkillIndex([], dim)
+        self.concepts = SkillIndex([], 0)  # the rows' ESCO skill URIs, indexed the same way
         self.occupations = SharedVectors(dim)
         self.dead = 0
         # The sum and count of the live profile vectors: the candidates' centroid at any time,
@@ -207,6 +225,7 @@ class CandidatePool:
             self.ids.append(row.id)
             self.external_ids.append(row.external_id)
             self.labels.append(row.labels)
+            self.linked.append(row.linked)
             self.pos[row.id] = slot
             taken.append(row)
         self._set(start, taken)
@@ -235,6 +254,7 @@ class CandidatePool:
         self.ids[slot] = None
         self.external_ids[slot] = None
         self.labels[slot] = None
+        self.linked[slot] = None
         self.bm25.drop(slot)
         chunk_rows = self.chunks_of.pop(slot, None)
         if chunk_rows is not None:
@@ -322,6 +342,7 @@ class CandidatePool:
             new.languages = dict(self.languages)
             new.ids, new.external_ids = list(self.ids), list(self.external_ids)
             new.labels, new.pos = list(self.labels), dict(self.pos)
+            new.linked = list(self.linked)
             new.chunk_vectors, new.chunk_owner = self.chunk_vectors, self.chunk_owner
             new.chunks_of = dict(self.chunks_of)
             new.occupations = self.occupations
@@ -338,6 +359,7 @@ class CandidatePool:
             new.ids = [self.ids[s] for s in slots]
             new.external_ids = [self.external_ids[s] for s in slots]
             new.labels = [self.labels[s] for s in slots]
+            new.linked = [self.linked[s] for s in slots]
             new.pos = {row_id: i for i, row_id in enumerate(new.ids) if row_id is not None}
             vectors, owners, new.chunks_of = [], [], {}
             at = 0
@@ -355,6 +377,7 @@ class CandidatePool:
             new.chunk_owner = np.concatenate(owners) if owners else np.zeros(0, dtype=np.int64)
             new.occupations, new.occupation[:n] = self.occupations.kept(new.occupation[:n])
         new.skills = SkillIndex(new.labels, self.dim)
+        new.concepts = SkillIndex(_LinkedSkills(new.linked), 0)
         return new
 
     # -- what ranking reads ------------------------------------------------------------------
@@ -391,6 +414,12 @@ class CandidatePool:
     def skill_hits(self, required: Sequence[tuple[str, float]]) -> F64:
         """Per slot, the summed weight of the required skill keys it lists exactly."""
         return self.skills.skill_hits(self.labels, required)
+
+    def concept_hits(self, wanted: Sequence[tuple[str, float]]) -> F64:
+        """Per slot, the summed weight of the wanted ESCO skill URIs it is linked to."""
+        if not wanted:
+            return np.zeros(self.size)
+        return self.concepts.skill_hits(_LinkedSkills(self.linked), wanted)
 
     def label_keys(self, slots: Sequence[int]) -> LabelKeys:
         """The labels of ``slots`` as key ids, with the key vectors known so far."""

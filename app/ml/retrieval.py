@@ -1,10 +1,12 @@
 """Retrieval from a pool: which gate-passing candidates a vacancy's ranking looks at.
 
 Exact, over every passing row: the union of the rows nearest by profile vector, nearest by best
-text window, best by BM25, best by a fixed blend of the cheap features, and those listing the
-required skills word for word — then, for the proposed rows only, the features the ranker reads
-from vectors and BM25. The blend's weights are this module's own (``RETRIEVAL_WEIGHTS``), not
-the ranker's: a learned ranker cannot silently change who is retrieved.
+text window, best by BM25, best by a fixed blend of the cheap features, those listing the
+required skills word for word, and those linked to the most of the vacancy's ESCO skills
+(app/ml/taxonomy_match.py, when matching through the taxonomy is on) — then, for the proposed
+rows only, the features the ranker reads from vectors and BM25. The blend's weights are this
+module's own (``RETRIEVAL_WEIGHTS``), not the ranker's: a learned ranker cannot silently change
+who is retrieved.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from app.ml.features import availability_fit, distance_fit
 from app.ml.gates import VacancyView
 from app.ml.pool import CandidatePool
 from app.ml.skills import LabelKeys
+from app.ml.taxonomy_match import Linked
 from app.ml.topk import top
 from app.vocabulary import GATES
 
@@ -68,6 +71,7 @@ class Retrieved:
     gates: dict[str, npt.NDArray[np.int8]]  # per gate, the state of each picked row
     text_vectors: list[F32]
     label_keys: LabelKeys
+    linked: list[Linked]  # per picked row, its ESCO links
 
 
 @dataclass(frozen=True)
@@ -161,13 +165,15 @@ def retrieve(
     skills: Sequence[tuple[str, float]] = (),
     centroid: F32 | None = None,
     products: tuple[F32, F32, F32 | None, F32 | None] | None = None,
+    concepts: Sequence[tuple[str, float]] = (),
 ) -> Retrieved:
     """Gates every row, proposes the union of each retriever's ``k`` best passing rows (see the
     module docstring), and reads their features.
 
     ``query`` is the vacancy's vector centred by the vacancies' centroid and ``centroid`` the
     candidates' (app/ml/centring.py); ``products``, its column of a batch's
-    :class:`BlockProducts`. Runs without yielding, so the pool cannot change under
+    :class:`BlockProducts`; ``concepts``, the vacancy's ESCO skills (URI, weight) when it
+    is matched through the taxonomy. Runs without yielding, so the pool cannot change under
     it."""
     n = pool.size
     states = gate_rules.gate_states(pool, vacancy, GATES)
@@ -203,6 +209,10 @@ def retrieve(
         # the must-have coverage the other retrievers cannot see.
         hits = pool.skill_hits(skills)[passing]
         picked.append(top(hits + 1e-3 * profile, hits > 0, k))
+    if concepts:
+        # Rows linked to the vacancy's ESCO skills, in whatever language they named them.
+        held = pool.concept_hits(concepts)[passing]
+        picked.append(top(held + 1e-3 * profile, held > 0, k))
     chosen = np.concatenate(picked)
     _, first = np.unique(chosen, return_index=True)
     chosen = chosen[np.sort(first)]  # each row once, in the order proposed
@@ -240,4 +250,5 @@ def retrieve(
         gates={g: states[g][at] for g in GATES},
         text_vectors=text_vectors,
         label_keys=pool.label_keys(slots),
+        linked=[pool.linked[s] for s in slots],  # type: ignore[misc]
     )

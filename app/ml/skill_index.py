@@ -18,7 +18,7 @@ from app.ml.skills import LabelKeys, ragged_positions
 from app.ml.text import skill_key
 
 F64 = npt.NDArray[np.float64]
-Labels = Sequence[list[str] | None]
+Labels = Sequence[Sequence[str] | None]
 
 
 class SkillIndex:

@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.ml.pool import PoolRow
+from app.ml.taxonomy_match import interned
 from app.ml.text import skill_labels
 from app.repositories.vectors import vector_from_send
 
@@ -21,7 +22,7 @@ _BATCH = 5000
 _ROWS = text(
     "SELECT id, changed_xid, status, work_permit, available_from, lat, lon, max_commute_km, "
     "languages, coalesce(search_text, ''), vector_send(embedding), external_id, skills, "
-    "vector_send(occupation_embedding) FROM candidates "
+    "vector_send(occupation_embedding), esco FROM candidates "
     "WHERE tenant_id = :tenant_id AND id = ANY(:ids)"
 )
 
@@ -73,6 +74,7 @@ class PoolRepository:
                         embedding=vector_from_send(row[10]),
                         chunks=np.stack(stacked) if stacked else None,
                         occupation=vector_from_send(row[13]),
+                        linked=interned(row[14]),
                     )
                 )
         return out

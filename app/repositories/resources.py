@@ -210,6 +210,7 @@ class RankingVacancy:
     embedding_model: str | None
     embedding: npt.NDArray[np.float32] | None
     title_embedding: npt.NDArray[np.float32] | None
+    esco: dict[str, Any] | None  # its ESCO links (app/services/taxonomy_linking.py)
 
 
 # Read on every shortlist request: built once (construction and its cache key are not free).
@@ -218,7 +219,7 @@ _RANKING_COLUMNS = (
     Vacancy.required_skills, Vacancy.languages, Vacancy.lat, Vacancy.lon, Vacancy.remote,
     Vacancy.start_date, Vacancy.search_text, Vacancy.content_hash, Vacancy.embedding_model,
     func.vector_send(Vacancy.embedding).label("embedding"),
-    func.vector_send(Vacancy.title_embedding).label("title_embedding"),
+    func.vector_send(Vacancy.title_embedding).label("title_embedding"), Vacancy.esco,
 )  # fmt: skip
 _FOR_RANKING = select(*_RANKING_COLUMNS).where(
     Vacancy.tenant_id == bindparam("tenant_id"), Vacancy.external_id == bindparam("external_id")

@@ -169,3 +169,31 @@ class TaxonomyLinkRepository:
         concept["labels"] = labels
         concept["related"] = [{**r, "label": names.get(r["other"])} for r in related]
         return concept
+
+    async def matching_rows(
+        self,
+    ) -> tuple[dict[str, str | None], list[tuple[str, str, str]], dict[str, str]]:
+        """What matching holds in memory (app/ml/taxonomy_match.py): each occupation's ISCO
+        group, every occupation–skill relation, each occupation's and skill's preferred label
+        (English, else any language)."""
+        groups = await self.session.execute(
+            text("SELECT uri, isco_group FROM esco_concepts WHERE kind = 'occupation'")
+        )
+        relations = await self.session.execute(
+            text(
+                "SELECT source_uri, relation, target_uri FROM esco_relations "
+                "WHERE relation IN ('essential', 'optional')"
+            )
+        )
+        labels = await self.session.execute(
+            text(
+                "SELECT DISTINCT ON (l.uri) l.uri, l.label FROM esco_labels l "
+                "JOIN esco_concepts c ON c.uri = l.uri AND c.kind IN ('occupation', 'skill') "
+                "WHERE l.kind = 'preferred' ORDER BY l.uri, l.lang = 'en' DESC, l.lang"
+            )
+        )
+        return (
+            {uri: group for uri, group in groups},
+            [(s, r, t) for s, r, t in relations],
+            {uri: label for uri, label in labels},
+        )

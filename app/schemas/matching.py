@@ -30,6 +30,31 @@ class MatchedSkillOut(BaseModel):
     similarity: float
 
 
+class EscoConceptOut(BaseModel):
+    uri: str
+    label: str
+
+
+class EscoSkillOut(EscoConceptOut):
+    soft: bool = Field(
+        description="An essential skill of the vacancy's ESCO occupation (a soft requirement), "
+        "not one the vacancy listed"
+    )
+
+
+class EscoOccupationOut(BaseModel):
+    vacancy: EscoConceptOut
+    candidate: EscoConceptOut
+    agreement: Literal["same occupation", "same ISCO group", "same ISCO minor group"]
+
+
+class EscoEvidenceOut(BaseModel):
+    skills: list[EscoSkillOut] = Field(description="The vacancy's ESCO skills the candidate holds")
+    occupation: EscoOccupationOut | None = Field(
+        description="The two sides' occupations that agree best"
+    )
+
+
 class ExplanationOut(BaseModel):
     summary: str
     components: dict[str, float | None] = Field(description="Feature values in [0, 1]")
@@ -41,6 +66,11 @@ class ExplanationOut(BaseModel):
     missing_skills: list[str]
     gates: dict[str, Literal["pass", "unknown", "fail"]]
     distance_km: float | None
+    esco: EscoEvidenceOut | None = Field(
+        default=None,
+        description="What the pair shares through the ESCO taxonomy (null: nothing, or matching "
+        "through the taxonomy off)",
+    )
 
 
 class ShortlistItemOut(BaseModel):
@@ -120,10 +150,17 @@ class Weights(Strict):
     language: float | None = Field(default=None, ge=0, le=10)
     distance: float | None = Field(default=None, ge=0, le=10)
     availability: float | None = Field(default=None, ge=0, le=10)
+    esco_skills: float | None = Field(default=None, ge=0, le=10)
+    occupation: float | None = Field(default=None, ge=0, le=10)
 
 
 class TenantSettingsPatch(Strict):
     weights: Weights | None = None
+    taxonomy: bool | None = Field(
+        default=None,
+        description="Match through the ESCO taxonomy (its retriever, the esco_skills and "
+        "occupation features, soft requirements); on by default once one is imported",
+    )
     webhook_url: HttpUrl | Literal[""] | None = Field(
         default=None,
         description="Where a changed top 10 of a vacancy's shortlist is POSTed after a batch "

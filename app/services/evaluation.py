@@ -37,6 +37,8 @@ from app.schemas import EmployerIn, Principal, Role
 from app.services.concurrency import Preconditions
 from app.services.resources import CandidateService, EmployerService, VacancyService
 from app.services.shortlists import ShortlistService
+from app.services.taxonomy_linking import TaxonomyLinker
+from app.services.taxonomy_model import SETTING as TAXONOMY
 
 SPLITS = ("tune", "test", "all")
 METHODS = ("ponte", "bm25", "minilm_cosine", "rrf_bm25_cosine")
@@ -192,6 +194,20 @@ class Scratch:
         return await rank_all(
             self.sessions, self.encoder, self.principal, self.data, depth, progress
         )
+
+    async def taxonomy_import(self) -> str | None:
+        """The taxonomy import rankings can match through (None: none imported)."""
+        async with self.sessions() as session:
+            return await TaxonomyLinker(session, self.encoder).current(fresh=True)
+
+    async def switch_taxonomy(self, on: bool) -> None:
+        """Switches matching through the taxonomy on or off for the scratch tenant."""
+        async with self.sessions() as session, session.begin():
+            repo = TenantRepository(session)
+            tenant = await repo.get(self.principal.tenant_id)
+            if tenant is None:
+                raise AppError("the scratch tenant is gone")
+            await repo.set_settings(tenant, {**(tenant.settings or {}), TAXONOMY: on})
 
 
 @asynccontextmanager

@@ -60,4 +60,6 @@ def public_explanation(stored: dict[str, Any], labels: list[str] | None) -> dict
         "missing_skills": stored["missing_skills"],
         "gates": stored["gates"],
         "distance_km": stored["distance_km"],
+        # Snapshots made before matching through the taxonomy have none.
+        "esco": stored.get("esco"),
     }

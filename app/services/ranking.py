@@ -1,7 +1,9 @@
 """Ranking: the tenant's candidates for a vacancy, or its open vacancies for a candidate.
 
-Pipeline: gates → retrieval → pair features → the ranker handed in → explanations. Two paths
-reach the same features: the in-process pool (app/ml/retrieval.py; gates in numpy, exact
+Pipeline: gates → retrieval → pair features → the ranker handed in → explanations. Matching
+through the ESCO taxonomy (app/ml/taxonomy_match.py) adds a retriever and two features when a
+taxonomy is imported and the tenant has not switched it off (app/services/taxonomy_model.py).
+Two paths reach the same features: the in-process pool (app/ml/retrieval.py; gates in numpy, exact
 retrieval over the gate-passing rows) serves shortlists of tenants that fit one; the database
 path (gates and pair features in SQL, app/repositories/matching.py) serves larger tenants and
 the candidate → vacancies direction. Which ranker scores is decided by the caller
@@ -30,6 +32,7 @@ from app.ml.pool import CandidatePool
 from app.ml.ranker import Ranker
 from app.ml.retrieval import NICE_TO_HAVE_HITS, Retrieved, block_products, retrieve
 from app.ml.skills import RequiredSkill, SkillMatrix, match_skills, required_skills, skill_matrix
+from app.ml.taxonomy_match import Targets, Taxonomy, linked_of, taxonomy_features, vacancy_targets
 from app.ml.text import skill_key, skill_labels
 from app.repositories.change_feed import Side
 from app.repositories.matching import MatchRepository, Scope
@@ -38,6 +41,8 @@ from app.schemas import Principal
 from app.services.centroids import PRIOR_TEXTS, centroids
 from app.services.lexical import lexical_index
 from app.services.pool import candidate_pool, pooled_centroid
+from app.services.taxonomy_linking import TaxonomyLinker
+from app.services.taxonomy_model import taxonomy_for
 from app.services.vectors import VectorService
 from app.vocabulary import GATES
 
@@ -56,32 +61,59 @@ def enabled_gates(switches: Mapping[str, bool] | None) -> tuple[str, ...]:
     return tuple(g for g in GATES if switches.get(g, True))
 
 
-def _pairs_of(rows: Sequence[Mapping[str, Any]], lexical: Sequence[float], ceiling: float) -> Pairs:
-    """The database path's feature rows as :class:`Pairs`."""
-    return Pairs(
+def _pairs_of(
+    rows: Sequence[Mapping[str, Any]],
+    lexical: Sequence[float],
+    ceiling: float,
+    taxonomy: Taxonomy | None,
+) -> Pairs:
+    """The database path's feature rows as :class:`Pairs` (through ``taxonomy`` if given)."""
+
+    def column(name: str) -> Any:
+        return as_column([row[name] for row in rows])
+
+    pairs = Pairs(
         candidate_id=[row["candidate_id"] for row in rows],
         candidate_external_id=[row["candidate_external_id"] for row in rows],
         vacancy_id=[row["vacancy_id"] for row in rows],
         vacancy_external_id=[row["vacancy_external_id"] for row in rows],
         labels=[skill_labels(row["skills"]) for row in rows],
         required=[row["required_skills"] for row in rows],
-        **{
-            name: as_column([row[name] for row in rows])
-            for name in (
-                "semantic_profile",
-                "semantic_chunk",
-                "title",
-                "title_profile",
-                "language",
-                "distance_km",
-                "max_commute_km",
-            )
-        },
+        semantic_profile=column("semantic_profile"),
+        semantic_chunk=column("semantic_chunk"),
+        title=column("title"),
+        title_profile=column("title_profile"),
+        language=column("language"),
+        distance_km=column("distance_km"),
+        max_commute_km=column("max_commute_km"),
         remote=np.array([bool(row["remote"]) for row in rows], dtype=bool),
         lexical=as_column(lexical),
         lexical_ceiling=np.full(len(rows), ceiling),
         gates={g: np.array([row[f"gate_{g}"] or 0 for row in rows], dtype=np.int8) for g in GATES},
     )
+    if taxonomy is not None:
+        targets: dict[Any, Targets] = {}
+        for row in rows:
+            if row["vacancy_id"] not in targets:
+                required = required_skills(row["required_skills"] or [])
+                targets[row["vacancy_id"]] = vacancy_targets(
+                    taxonomy, row["vacancy_esco"], required
+                )
+        _through_taxonomy(
+            pairs,
+            taxonomy,
+            [targets[row["vacancy_id"]] for row in rows],
+            [linked_of(row["candidate_esco"]) for row in rows],
+        )
+    return pairs
+
+
+def _through_taxonomy(
+    pairs: Pairs, taxonomy: Taxonomy, targets: Sequence[Targets], linked: Sequence[Any]
+) -> None:
+    skills, occupation, evidence = taxonomy_features(taxonomy, targets, linked)
+    pairs.esco_skills, pairs.occupation = skills, occupation
+    pairs.esco_evidence = [(taxonomy, t, e) for t, e in zip(targets, evidence, strict=True)]
 
 
 def _retrieve(
@@ -93,11 +125,13 @@ def _retrieve(
     centroid: Any,
     limit: int,
     products: tuple[Any, Any, Any, Any] | None = None,
+    targets: Targets | None = None,
 ) -> Retrieved:
     """A vacancy's retrieval from the pool: each retriever proposes 2×limit (at least 50).
     ``query``: the vacancy's centred vector; ``centroid``: the candidates'; ``products``: the
     vacancy's column of the block's products made with these two; ``required``: its required
-    skills, parsed (app/ml/skills.required_skills)."""
+    skills, parsed (app/ml/skills.required_skills); ``targets``: its ESCO skills, when it is
+    matched through the taxonomy."""
     view = VacancyView(
         vacancy.start_date, vacancy.remote, vacancy.lat, vacancy.lon, vacancy.languages or []
     )
@@ -115,6 +149,7 @@ def _retrieve(
         ],
         centroid,
         products,
+        [(uri, t.weight) for uri, t in targets.skills.items()] if targets is not None else (),
     )
 
 
@@ -136,6 +171,22 @@ class RankingService:
         self.encoder = encoder
         self.vectors = VectorService(session, encoder)
         self.repo = MatchRepository(session)
+        self._taxonomy: tuple[Taxonomy | None] | None = None
+
+    async def taxonomy(self) -> Taxonomy | None:
+        """The taxonomy this tenant's rankings match through (None: none, or switched off)."""
+        if self._taxonomy is None:
+            imported = await TaxonomyLinker(self.session, self.encoder).current()
+            self._taxonomy = (await taxonomy_for(self.session, self.principal.tenant_id, imported),)
+        return self._taxonomy[0]
+
+    async def _targets(
+        self, vacancy: RankingVacancy, required: Sequence[RequiredSkill]
+    ) -> Targets | None:
+        taxonomy = await self.taxonomy()
+        if taxonomy is None:
+            return None
+        return vacancy_targets(taxonomy, vacancy.esco, required)
 
     # -- the two directions ------------------------------------------------------------------
 
@@ -216,7 +267,7 @@ class RankingService:
         rows = await self.repo.pair_features(scope, ids, candidate_centroid, centres.vacancies)
         key = "candidate_id" if scope.ranked == "c" else "vacancy_id"
         bm25, ceiling = answer.of([row[key] for row in rows]), answer.ceiling
-        pairs = _pairs_of(rows, [bm25[row[key]] for row in rows], ceiling)
+        pairs = _pairs_of(rows, [bm25[row[key]] for row in rows], ceiling, await self.taxonomy())
         excluded = {g: counts[g] for g in scope.gates}
         return await self._score(pairs, scope, ranker, limit), excluded, counts["total"]
 
@@ -235,11 +286,14 @@ class RankingService:
         centres = await centroids(self.session, scope.tenant_id, candidates=False)
         query = centred_query(vacancy.embedding, centres.vacancies)
         required = required_skills(vacancy.required_skills)
+        targets = await self._targets(vacancy, required)
         centroid = pool.centroid(PRIOR_TEXTS)
-        found = _retrieve(pool, vacancy, required, scope.gates, query, centroid, limit)
+        found = _retrieve(
+            pool, vacancy, required, scope.gates, query, centroid, limit, None, targets
+        )
         vectors = await self._skill_vectors([(required, found)])
         return await self._ranked_pooled(
-            pool, scope, vacancy, required, found, vectors, ranker, limit
+            pool, scope, vacancy, required, found, vectors, ranker, limit, targets
         )
 
     async def rank_candidates_block(
@@ -274,17 +328,22 @@ class RankingService:
             centroid = pool.centroid(PRIOR_TEXTS)
             products = block_products(pool, queries, centroid)
             required = [required_skills(v.required_skills) for v in served]
+            targets = [await self._targets(v, required[j]) for j, v in enumerate(served)]
             found = [
-                _retrieve(pool, v, required[j], gates, queries[j], centroid, limit, products.of(j))
+                _retrieve(
+                    pool, v, required[j], gates, queries[j], centroid, limit, products.of(j),
+                    targets[j],
+                )
                 for j, v in enumerate(served)
-            ]
+            ]  # fmt: skip
             del products  # a block's products are the largest thing a batch holds
             vectors = await self._skill_vectors(list(zip(required, found, strict=True)))
             for j, (vacancy, retrieved) in enumerate(zip(served, found, strict=True)):
                 scope = Scope("shortlist", tenant_id, vacancy.id, gates)
                 done[vacancy.id] = await self._ranked_pooled(
-                    pool, scope, vacancy, required[j], retrieved, vectors, ranker, limit
-                )
+                    pool, scope, vacancy, required[j], retrieved, vectors, ranker, limit,
+                    targets[j],
+                )  # fmt: skip
         return [
             done[v.id] if v.id in done else await self.rank_candidates(v, limit, ranker, gates)
             for v in vacancies
@@ -317,9 +376,11 @@ class RankingService:
         vectors: Mapping[str, Any],
         ranker: Ranker,
         limit: int,
+        targets: Targets | None = None,
     ) -> Ranked:
         """Skill matching on the pool's key ids (the pool keeps the vectors it lacked for the
-        next ranking), then scores: a pooled retrieval's ranking."""
+        next ranking), then scores: a pooled retrieval's ranking (``targets``: the vacancy's
+        ESCO skills when it is matched through the taxonomy)."""
         keys = found.label_keys
         keys.complete(vectors)
         pool.remember_vectors(keys)
@@ -344,6 +405,9 @@ class RankingService:
             lexical_ceiling=np.full(rows, found.lexical_ceiling),
             gates=found.gates,
         )
+        taxonomy = await self.taxonomy()
+        if taxonomy is not None and targets is not None:
+            _through_taxonomy(pairs, taxonomy, [targets] * rows, found.linked)
         ranked = await self._score(pairs, scope, ranker, limit, (matched, required))
         return ranked, found.excluded, found.total
 
@@ -448,7 +512,15 @@ class RankingService:
                     "features": features,
                     "candidate_labels": pairs.labels[i],
                     "explanation": explain(
-                        features, found, position, required, gates, km, remote, contributions
+                        features,
+                        found,
+                        position,
+                        required,
+                        gates,
+                        km,
+                        remote,
+                        contributions,
+                        None if pairs.esco_evidence is None else pairs.esco_evidence[i],
                     ),
                 }
             )

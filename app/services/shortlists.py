@@ -19,6 +19,7 @@ from app.errors import NotFound
 from app.ml.encoder import Encoder
 from app.ml.features import FEATURE_VERSION
 from app.ml.ranker import Ranker, WeightedRanker
+from app.ml.taxonomy_match import Taxonomy
 from app.ml.text import skill_labels
 from app.repositories.resources import RankingVacancy, VacancyRepository
 from app.repositories.shortlists import ShortlistRepository
@@ -51,11 +52,12 @@ class ShortlistService:
         limit: int,
         gates: tuple[str, ...] = GATES,
         ranker: Ranker | None = None,
+        ranking: RankingService | None = None,
     ) -> tuple[RankingVacancy, Ranker, Ranked]:
         """Ranks the tenant's candidates for a vacancy with ``ranker`` (default: the tenant's
         active one), storing nothing (what evaluation and benchmarks measure): the vacancy, the
         ranker, the ranking."""
-        ranking = RankingService(self.session, self.principal, self.encoder)
+        ranking = ranking or RankingService(self.session, self.principal, self.encoder)
         vacancy = await ranking.vacancy(vacancy_external_id)
         if ranker is None:
             ranker = await ranker_for(self.session, self.principal.tenant_id)
@@ -70,8 +72,12 @@ class ShortlistService:
         """Ranks the tenant's candidates for a vacancy with its active ranker and stores the
         result as a request's snapshot."""
         gates = enabled_gates(gate_switches)
-        vacancy, ranker, ranked = await self.rank(vacancy_external_id, limit, gates)
-        (made,) = await self._store([(vacancy, ranked)], ranker, limit, gates, None)
+        ranking = RankingService(self.session, self.principal, self.encoder)
+        vacancy, ranker, ranked = await self.rank(
+            vacancy_external_id, limit, gates, ranking=ranking
+        )
+        taxonomy = await ranking.taxonomy()
+        (made,) = await self._store([(vacancy, ranked)], ranker, limit, gates, None, taxonomy)
         if made is None:
             raise NotFound(f"vacancy '{vacancy_external_id}' was deleted while it was ranked")
         return made
@@ -88,7 +94,12 @@ class ShortlistService:
         vacancies = await ranking.block_vacancies(vacancy_ids)
         block = await ranking.rank_candidates_block(vacancies, limit, ranker, GATES)
         made = await self._store(
-            list(zip(vacancies, block, strict=True)), ranker, limit, GATES, job_id
+            list(zip(vacancies, block, strict=True)),
+            ranker,
+            limit,
+            GATES,
+            job_id,
+            await ranking.taxonomy(),
         )
         return [
             (vacancy.id, view)
@@ -103,10 +114,17 @@ class ShortlistService:
         limit: int,
         gates: tuple[str, ...],
         job_id: uuid.UUID | None,
+        taxonomy: Taxonomy | None,
     ) -> list[dict[str, Any] | None]:
         """Stores rankings as snapshots, in one statement: a request's, or (``job_id``) a batch
-        run's; returns their representations, in order (None: the vacancy was deleted)."""
-        params = {"limit": limit, "gates": {g: g in gates for g in GATES}, **_ranker_params(ranker)}
+        run's; returns their representations, in order (None: the vacancy was deleted).
+        ``taxonomy``: what they were matched through (its import is recorded; None: off)."""
+        params = {
+            "limit": limit,
+            "gates": {g: g in gates for g in GATES},
+            "taxonomy": None if taxonomy is None else taxonomy.import_id,
+            **_ranker_params(ranker),
+        }
         stored = [[stored_explanation(item) for item in ranked] for _, (ranked, _, _) in rankings]
         made = await self.repo.create_many(
             self.principal.tenant_id,

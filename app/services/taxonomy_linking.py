@@ -5,7 +5,9 @@ remembered per process (labels recur across thousands of profiles), keyed by the
 the model, so a new import or model never serves old links. On every write of a candidate or
 a vacancy, after its vectors, its links are derived and stored on the row (``esco``): each
 skill label's best skill, a vacancy title's best three occupations, each desired occupation's
-best three — automatic links only at ``LINK_THRESHOLD`` or above. A link the caller gave
+best three — automatic links only at ``LINK_THRESHOLD`` or above — and the three occupations
+the row's linked skills show best (source ``skills``, app/ml/taxonomy_match.py), what a
+candidate naming no desired occupation is matched on. A link the caller gave
 (``esco_uri`` on a skill, ``occupation_uri`` on a vacancy) wins, with source ``caller``. With
 no taxonomy imported (or its labels not embedded with the service's model) nothing is linked
 and ``esco`` stays empty.
@@ -25,10 +27,12 @@ from app.db.tables import Candidate, Vacancy
 from app.errors import ValidationFailed
 from app.ml.concept_links import LINK_THRESHOLD, Link, rank_links
 from app.ml.encoder import Encoder
+from app.ml.taxonomy_match import Taxonomy
 from app.ml.text import skill_key, skill_labels
 from app.repositories.taxonomy import TaxonomyRepository
 from app.repositories.taxonomy_links import TaxonomyLinkRepository
 from app.services.lru import Lru
+from app.services.taxonomy_model import forget_taxonomy, taxonomy_of
 from app.services.vectors import VectorService
 
 NEAREST_LABELS = 100  # labels searched per text (several labels of a concept may come first)
@@ -135,7 +139,8 @@ class TaxonomyLinker:
                 NEAREST_LABELS,
             )
             for key, near in zip(missing, nearest, strict=True):
-                ranked = tuple(rank_links([*exact.get(key, []), *near], max(limit, 10)))
+                lexical = contained_matches(inside[key], words)
+                ranked = tuple(rank_links([*exact.get(key, []), *lexical, *near], max(limit, 10)))
                 _LINKS.put((imported, model_id, concept_kind, key), ranked)
                 found[key] = ranked
         return [list(found[key][:limit]) for key in keys]
@@ -169,9 +174,10 @@ class TaxonomyLinker:
                 strict=True,
             )
         )
+        taxonomy = await taxonomy_of(self.session, imported)
         for row in rows:
             row.esco = _row_links(
-                row, imported, self.encoder.model_id, skill_links, occupation_links
+                row, taxonomy, self.encoder.model_id, skill_links, occupation_links
             )
         await self.session.flush()
 
@@ -235,7 +241,7 @@ def _link_view(link: Link) -> dict[str, Any]:
 
 def _row_links(
     row: Candidate | Vacancy,
-    imported: str,
+    taxonomy: Taxonomy,
     model_id: str,
     skill_links: dict[str, list[Link]],
     occupation_links: dict[str, list[Link]],
@@ -261,10 +267,18 @@ def _row_links(
         for link in occupation_links.get(skill_key(text), []):
             if link.score >= LINK_THRESHOLD:
                 occupations.append({"text": text, **_link_view(link)})
-    return {"import": imported, "model": model_id, "skills": skills, "occupations": occupations}
+    for uri, score in taxonomy.infer_occupations([s["uri"] for s in skills]):
+        occupations.append({"uri": uri, "score": score, "source": "skills"})
+    return {
+        "import": taxonomy.import_id,
+        "model": model_id,
+        "skills": skills,
+        "occupations": occupations,
+    }
 
 
 def forget_links() -> None:
     """Drops what this process remembers (tests; a new import is seen within a minute)."""
     _LINKS.clear()
     _CURRENT.clear()
+    forget_taxonomy()

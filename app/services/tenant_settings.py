@@ -1,4 +1,5 @@
-"""A tenant's own settings: the weighted scorer's weights, the monthly support cost that the
+"""A tenant's own settings: the weighted scorer's weights, whether it matches through the ESCO
+taxonomy, the monthly support cost that the
 outcome report's savings estimate uses, the schedule of its batch re-ranks, and the webhook
 that hears of changed shortlists (its secret is write-only)."""
 
@@ -16,6 +17,7 @@ from app.schemas import Principal
 from app.schemas.matching import TenantSettingsPatch
 from app.services import schedule, webhooks
 from app.services.rankers import tenant_weights
+from app.services.taxonomy_model import SETTING as TAXONOMY
 
 
 async def read_settings(session: AsyncSession, principal: Principal) -> dict[str, Any]:
@@ -31,6 +33,8 @@ async def read_settings(session: AsyncSession, principal: Principal) -> dict[str
         # What shortlists are stamped with from now on: a weight change is a new version.
         "ranker_version": WeightedRanker(weights).version,
         "matches_ranker_version": WeightedRanker(custom, defaults=MATCH_WEIGHTS).version,
+        # On unless switched off; it takes effect where a taxonomy is imported.
+        "taxonomy": (tenant.settings or {}).get(TAXONOMY) is not False,
         "monthly_support_cost_eur": (tenant.settings or {}).get("monthly_support_cost_eur"),
         "rerank_schedule": (tenant.settings or {}).get("rerank_schedule"),
         "webhook_url": (tenant.settings or {}).get("webhook_url"),
@@ -52,6 +56,8 @@ async def update_settings(
         if not any(v > 0 for v in {**DEFAULT_WEIGHTS, **weights}.values()):
             raise ValidationFailed.of_field("weights", "at least one weight must be positive")
         settings["weights"] = weights
+    if patch.taxonomy is not None:
+        settings[TAXONOMY] = patch.taxonomy
     if patch.monthly_support_cost_eur is not None:
         settings["monthly_support_cost_eur"] = patch.monthly_support_cost_eur or None
     if patch.rerank_schedule is not None:

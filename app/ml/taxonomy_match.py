@@ -1,0 +1,333 @@
+"""Matching through the ESCO taxonomy (issue 15): what a candidate and a vacancy share once both
+are linked to it, whatever language each was written in.
+
+:class:`Taxonomy` is the part of an import ranking reads, held in memory per process (about
+130,000 occupation–skill relations, some 20 MB): each occupation's essential and optional
+skills and four-digit ISCO group, and each concept's preferred label for explanations. From it:
+
+- **skill weights**: a skill's idf over occupations, ``ln(1 + N / n)`` with ``n`` the
+  occupations listing it: "use different communication channels" (hundreds of occupations)
+  says little of a person, "operate forklift truck" much;
+- **occupations a skill profile shows** (:meth:`Taxonomy.infer_occupations`): the cosine, in
+  that idf space, of the person's linked skills to each occupation's (essential 1, optional
+  0.5) — what a candidate who names no desired occupation is matched on;
+- **a vacancy's targets** (:meth:`Taxonomy.targets`): its linked required skills, and, when it
+  has fewer than ``SOFT_BELOW`` of them, the essential skills of the occupations its title
+  names, weighted by each link's confidence: soft requirements, never must-haves;
+- two features per pair (:func:`taxonomy_features`): ``esco_skills``, the idf-weighted share of
+  the targets the candidate holds, and ``occupation``, the best agreement of the two sides'
+  occupations: 1 the same occupation, ``SAME_ISCO4`` the same four-digit ISCO group,
+  ``SAME_ISCO3`` the same three-digit one, each scaled by both links' relative confidence.
+  NaN when a side has nothing linked: the weighted scorer then leaves the feature out.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from app.ml.skills import RequiredSkill
+from app.ml.text import skill_key
+
+F64 = npt.NDArray[np.float64]
+
+SOFT_BELOW = 3  # a vacancy with fewer linked required skills gets its occupations' essentials
+OPTIONAL_WEIGHT = 0.5  # an optional skill's weight in an occupation's profile
+SAME_ISCO4 = 0.6
+SAME_ISCO3 = 0.3
+INFERRED_OCCUPATIONS = 3
+MIN_SHARED = 2  # an occupation is inferred from at least two shared skills
+MIN_INFERRED = 0.15  # … and a cosine at least this
+NICE_TO_HAVE = 0.2  # a nice-to-have requirement's weight against a must-have's
+
+
+@dataclass(frozen=True, slots=True)
+class Linked:
+    """What one candidate or vacancy is linked to: skill URIs, and occupations as (URI,
+    confidence) best first. Held per pool slot, so small: URIs are interned strings."""
+
+    skills: tuple[str, ...] = ()
+    occupations: tuple[tuple[str, float], ...] = ()
+
+
+NOTHING = Linked()
+
+
+@dataclass(frozen=True)
+class Target:
+    """One skill a vacancy is matched on: its weight, and whether it is a soft requirement
+    (an essential skill of the vacancy's occupation, not one the vacancy listed)."""
+
+    weight: float
+    soft: bool
+    occupation: str | None = None  # the occupation a soft requirement comes from
+
+
+@dataclass(frozen=True)
+class Targets:
+    skills: dict[str, Target] = field(default_factory=dict)
+    occupations: tuple[tuple[str, float], ...] = ()
+
+    @property
+    def total(self) -> float:
+        return sum(t.weight for t in self.skills.values())
+
+
+def linked_of(esco: Mapping[str, object] | None) -> Linked:
+    """A row's stored links (``esco``, app/services/taxonomy_linking.py) as :class:`Linked`:
+    the skills' URIs, and the occupations — the caller's, those linked from names, and those
+    its skills show — each URI once at its best confidence."""
+    if not esco:
+        return NOTHING
+    skills = esco.get("skills") or []
+    occupations: dict[str, float] = {}
+    for item in esco.get("occupations") or []:  # type: ignore[attr-defined]
+        uri, score = item["uri"], float(item.get("score", 1.0))
+        if score > occupations.get(uri, -1.0):
+            occupations[uri] = score
+    return Linked(
+        tuple(dict.fromkeys(item["uri"] for item in skills)),  # type: ignore[attr-defined]
+        tuple(sorted(occupations.items(), key=lambda kv: (-kv[1], kv[0]))),
+    )
+
+
+def vacancy_targets(
+    taxonomy: Taxonomy, esco: Mapping[str, object] | None, required: Sequence[RequiredSkill]
+) -> Targets:
+    """A vacancy's targets from its stored links and its parsed required skills (each linked
+    skill weighs as its requirement: its weight, a nice-to-have ``NICE_TO_HAVE`` of it)."""
+    if not esco:
+        return Targets()
+    weight_of = {
+        skill_key(r.label): r.weight * (1.0 if r.must_have else NICE_TO_HAVE) for r in required
+    }
+    linked = [
+        (item["uri"], weight_of.get(skill_key(item["label"]), 1.0))
+        for item in esco.get("skills") or []  # type: ignore[attr-defined]
+    ]
+    return taxonomy.targets(linked, linked_of(esco).occupations)
+
+
+def interned(esco: Mapping[str, object] | None) -> Linked:
+    """:func:`linked_of` with its URIs interned: a pool holds the same few thousand URIs for
+    every one of its candidates."""
+    linked = linked_of(esco)
+    if linked is NOTHING:
+        return linked
+    return Linked(
+        tuple(sys.intern(uri) for uri in linked.skills),
+        tuple((sys.intern(uri), score) for uri, score in linked.occupations),
+    )
+
+
+class Taxonomy:
+    """See the module docstring. Built from an import's rows (app/services/taxonomy_model.py)."""
+
+    def __init__(
+        self,
+        import_id: str,
+        isco_groups: Mapping[str, str | None],
+        relations: Iterable[tuple[str, str, str]],
+        labels: Mapping[str, str],
+    ) -> None:
+        self.import_id = import_id
+        self.isco = dict(isco_groups)
+        self.labels = dict(labels)
+        self.essential: dict[str, list[str]] = {}
+        profile: dict[str, dict[str, float]] = {}
+        for occupation, relation, skill in relations:
+            weight = 1.0 if relation == "essential" else OPTIONAL_WEIGHT
+            held = profile.setdefault(occupation, {})
+            held[skill] = max(held.get(skill, 0.0), weight)
+            if relation == "essential":
+                self.essential.setdefault(occupation, []).append(skill)
+        n = max(len(profile), 1)
+        listed: dict[str, int] = {}
+        for skills in profile.values():
+            for skill in skills:
+                listed[skill] = listed.get(skill, 0) + 1
+        self.idf = {skill: math.log(1.0 + n / count) for skill, count in listed.items()}
+        self._unlisted_idf = math.log(1.0 + n)  # a skill no occupation lists: the rarest
+        # Per skill, the occupations listing it with the skill's weight in their profile
+        # (idf × relation weight), and per occupation its profile's norm.
+        self._by_skill: dict[str, list[tuple[str, float]]] = {}
+        self._norm: dict[str, float] = {}
+        for occupation, skills in profile.items():
+            squares = 0.0
+            for skill, weight in skills.items():
+                w = weight * self.idf[skill]
+                self._by_skill.setdefault(skill, []).append((occupation, w))
+                squares += w * w
+            self._norm[occupation] = math.sqrt(squares)
+        for essential in self.essential.values():
+            essential.sort()
+
+    def weight(self, skill: str) -> float:
+        return self.idf.get(skill, self._unlisted_idf)
+
+    def infer_occupations(
+        self, skills: Sequence[str], limit: int = INFERRED_OCCUPATIONS
+    ) -> list[tuple[str, float]]:
+        """The occupations a set of linked skills shows best, with the cosine (idf space)."""
+        dots: dict[str, float] = {}
+        shared: dict[str, int] = {}
+        squares = 0.0
+        for skill in set(skills):
+            w = self.weight(skill)
+            squares += w * w
+            for occupation, weight in self._by_skill.get(skill, ()):
+                dots[occupation] = dots.get(occupation, 0.0) + w * weight
+                shared[occupation] = shared.get(occupation, 0) + 1
+        if not dots:
+            return []
+        norm = math.sqrt(squares)
+        scored = (
+            (dot / (norm * self._norm[occupation]), occupation)
+            for occupation, dot in dots.items()
+            if shared[occupation] >= MIN_SHARED
+        )
+        best = heapq.nlargest(limit, scored)
+        return [(occ, round(score, 4)) for score, occ in best if score >= MIN_INFERRED]
+
+    def targets(
+        self, required: Sequence[tuple[str, float]], occupations: Sequence[tuple[str, float]]
+    ) -> Targets:
+        """A vacancy's targets from its linked required skills (URI, requirement weight) and
+        its occupations (URI, confidence, best first); see the module docstring."""
+        skills: dict[str, Target] = {}
+        for uri, weight in required:
+            w = weight * self.weight(uri)
+            if uri not in skills or skills[uri].weight < w:
+                skills[uri] = Target(w, soft=False)
+        if len(skills) < SOFT_BELOW and occupations:
+            best = occupations[0][1] or 1.0
+            for occupation, confidence in occupations:
+                relative = confidence / best
+                for uri in self.essential.get(occupation, ()):
+                    w = relative * self.weight(uri)
+                    held = skills.get(uri)
+                    if held is None or (held.soft and held.weight < w):
+                        skills[uri] = Target(w, soft=True, occupation=occupation)
+        return Targets(skills, tuple(occupations))
+
+    def agreement_level(self, a: str, b: str) -> float:
+        if a == b:
+            return 1.0
+        ga, gb = self.isco.get(a), self.isco.get(b)
+        if not ga or not gb:
+            return 0.0
+        if ga == gb:
+            return SAME_ISCO4
+        return SAME_ISCO3 if ga[:3] == gb[:3] else 0.0
+
+    def agreement(
+        self, vacancy: Sequence[tuple[str, float]], candidate: Sequence[tuple[str, float]]
+    ) -> tuple[float, str | None, str | None]:
+        """The best agreement of two sides' occupations (NaN when a side has none), and the
+        pair of occupations that gave it."""
+        if not vacancy or not candidate:
+            return math.nan, None, None
+        best_v, best_c = vacancy[0][1] or 1.0, candidate[0][1] or 1.0
+        found, pair = 0.0, (None, None)  # type: tuple[float, tuple[str | None, str | None]]
+        for v, cv in vacancy:
+            for c, cc in candidate:
+                value = self.agreement_level(v, c) * (cv / best_v) * (cc / best_c)
+                if value > found:
+                    found, pair = value, (v, c)
+        return found, pair[0], pair[1]
+
+    def label(self, uri: str) -> str:
+        return self.labels.get(uri, uri)
+
+
+@dataclass(frozen=True)
+class PairEvidence:
+    """Per pair, what the explanation names: the targets the candidate holds, and the pair of
+    occupations that agreed."""
+
+    shared: tuple[str, ...]
+    occupation: tuple[str | None, str | None]
+
+
+def taxonomy_features(
+    taxonomy: Taxonomy, targets: Sequence[Targets], candidates: Sequence[Linked]
+) -> tuple[F64, F64, list[PairEvidence]]:
+    """Per pair — a vacancy's targets and a candidate's links — ``esco_skills``,
+    ``occupation`` and the evidence for the explanation (see the module docstring)."""
+    n = len(candidates)
+    skills, occupation = np.full(n, np.nan), np.full(n, np.nan)
+    evidence: list[PairEvidence] = []
+    totals: dict[int, float] = {}
+    for i, (wanted, linked) in enumerate(zip(targets, candidates, strict=True)):
+        total = totals.get(id(wanted))
+        if total is None:
+            total = totals[id(wanted)] = wanted.total
+        shared: tuple[str, ...] = ()
+        if total > 0 and linked.skills:
+            shared = tuple(uri for uri in linked.skills if uri in wanted.skills)
+            skills[i] = min(1.0, sum(wanted.skills[uri].weight for uri in shared) / total)
+        value, v, c = taxonomy.agreement(wanted.occupations, linked.occupations)
+        occupation[i] = value
+        evidence.append(PairEvidence(shared, (v, c)))
+    return skills, occupation, evidence
+
+
+_AGREEMENT = {
+    1.0: "same occupation",
+    SAME_ISCO4: "same ISCO group",
+    SAME_ISCO3: "same ISCO minor group",
+}
+_NAMED = 3  # skills named in the summary sentence
+
+
+def _names(taxonomy: Taxonomy, uris: Sequence[str]) -> str:
+    named = ", ".join(f"'{taxonomy.label(u)}'" for u in uris[:_NAMED])
+    return named + (f" and {len(uris) - _NAMED} more" if len(uris) > _NAMED else "")
+
+
+def explain_taxonomy(
+    taxonomy: Taxonomy, targets: Targets, evidence: PairEvidence
+) -> tuple[list[str], dict[str, object] | None]:
+    """What an explanation says of a pair through the taxonomy: phrases for its summary, and
+    the ``esco`` block (None when nothing was shared)."""
+    listed = [u for u in evidence.shared if not targets.skills[u].soft]
+    soft = [u for u in evidence.shared if targets.skills[u].soft]
+    parts = []
+    if listed:
+        parts.append("matched through ESCO skill " + _names(taxonomy, listed))
+    if soft:
+        source = targets.skills[soft[0]].occupation or ""
+        essential = len(taxonomy.essential.get(source, ()))
+        parts.append(
+            f"holds {len(soft)} of the {essential} essential skills of ESCO occupation "
+            f"'{taxonomy.label(source)}' (soft requirements): " + _names(taxonomy, soft)
+        )
+    occupation = None
+    vacancy, candidate = evidence.occupation
+    if vacancy is not None and candidate is not None:
+        agreement = _AGREEMENT[taxonomy.agreement_level(vacancy, candidate)]
+        occupation = {
+            "vacancy": {"uri": vacancy, "label": taxonomy.label(vacancy)},
+            "candidate": {"uri": candidate, "label": taxonomy.label(candidate)},
+            "agreement": agreement,
+        }
+        if vacancy == candidate:
+            parts.append(f"same ESCO occupation '{taxonomy.label(vacancy)}'")
+        else:
+            parts.append(
+                f"ESCO occupation '{taxonomy.label(candidate)}' is in the {agreement} as "
+                f"'{taxonomy.label(vacancy)}'"
+            )
+    if not evidence.shared and occupation is None:
+        return parts, None
+    skills = [
+        {"uri": u, "label": taxonomy.label(u), "soft": targets.skills[u].soft}
+        for u in evidence.shared
+    ]
+    return parts, {"skills": skills, "occupation": occupation}
