@@ -109,4 +109,4 @@ def _eval_links(settings: Settings, set_dir: Path) -> dict[str, Any]:
     typer.echo("\n| first link's score | phrases | first link right |\n|---|---:|---:|")
     for band, entry in found["first_link_right"].items():
         typer.echo(f"| ≥ {band} | {entry['phrases']} | {entry['right']:.2f} |")
-    return {"ponte": found, "baselines": baselines}
+    return {**found, "baselines": baselines}

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from app.ml.concept_links import ALTERNATIVE_DISCOUNT, LabelMatch, rank_links
+from app.ml.concept_links import (
+    ALTERNATIVE_DISCOUNT,
+    LEXICAL_BASE,
+    LabelMatch,
+    contained_keys,
+    contained_matches,
+    rank_links,
+)
 
 
 def test_an_exact_label_outranks_any_similar_one_and_a_concept_counts_once():
@@ -46,3 +53,27 @@ def test_the_best_label_of_a_concept_decides_and_the_limit_and_ties_hold():
     assert rank_links([], limit=3) == []
     negative = rank_links([LabelMatch("u:x", "x", "preferred", exact=False, similarity=-0.2)], 1)
     assert negative[0].score == 0.0
+
+
+def test_a_label_the_text_contains_word_for_word_scores_by_the_share_it_covers():
+    runs = contained_keys("Lead Data Scientist - Marketing Squad")
+    assert runs["data scientist"] == pytest.approx(2 / 5)
+    assert "lead data scientist marketing squad" not in runs  # the whole text: the exact stage
+    assert "scientist" not in runs  # one word alone is too loose ("open-source" has "source")
+    assert "open source" in contained_keys("open-source software")
+    labels = {
+        "data scientist": [LabelMatch("u:ds", "data scientist", "preferred", exact=True)],
+        "marketing squad": [LabelMatch("u:ms", "Marketing squad", "alternative", exact=True)],
+    }
+    links = rank_links(
+        [
+            *contained_matches(runs, labels),
+            LabelMatch("u:mc", "marketing consultant", "preferred", exact=False, similarity=0.61),
+        ],
+        limit=10,
+    )
+    assert [(link.uri, link.how) for link in links] == [
+        ("u:ds", "lexical"), ("u:ms", "lexical"), ("u:mc", "vector")
+    ]  # fmt: skip
+    assert links[0].score == pytest.approx(LEXICAL_BASE + (1 - LEXICAL_BASE) * 2 / 5)
+    assert links[1].score == pytest.approx(links[0].score - ALTERNATIVE_DISCOUNT)

@@ -355,6 +355,6 @@ async def test_ponte_eval_scores_a_linking_set_against_the_imported_taxonomy(cli
     made = await invoke("eval", "--set", str(tmp_path), "--json", str(out))
     assert made.exit_code == 0, made.output
     assert "| ponte | 3 |" in made.stdout
-    ponte = json.loads(out.read_text())["ponte"]["ponte"]
+    ponte = json.loads(out.read_text())["ponte"]
     # the two answerable phrases first-right, the third not: 2/3
     assert (ponte["queries"], ponte["acc@1"], ponte["recall@5"]) == (3, 0.6667, 0.6667)

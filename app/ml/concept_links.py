@@ -2,7 +2,9 @@
 occupations a job title names, each with a confidence.
 
 Cheapest first: the text's comparison form (case and spacing folded, app/ml/text.skill_key)
-equal to a label of the concept in any imported language — the text names it; then the labels
+equal to a label of the concept in any imported language — the text names it; then labels the
+text contains word for word ("Lead Data Scientist - Marketing" contains "data scientist"), scored
+by the share of the text's words the label covers (``LEXICAL_BASE`` up to 1); then the labels
 nearest the text's vector (the same model as every other vector). A concept scores its best
 label's match: 1 for an exact preferred or alternative label, 0.95 for an exact hidden one
 (ESCO's common misspellings), otherwise its nearest label's cosine similarity, less
@@ -17,10 +19,16 @@ best concepts with their scores and leave the choice to the caller.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 EXACT_SCORES = {"preferred": 1.0, "alternative": 1.0, "hidden": 0.95}
+# A contained label scores LEXICAL_BASE + (1 - LEXICAL_BASE) × the share of the text's words it
+# covers; a label of one word is too loose alone ("open-source" contains "source").
+LEXICAL_BASE = 0.6
+LEXICAL_MIN_WORDS = 2
+LEXICAL_MAX_WORDS = 8  # the longest label looked for inside a text, in words
 ALTERNATIVE_DISCOUNT = 0.04
 # The least score an automatic link needs: on skill_links_dev (docs/EVALUATION.md) the first
 # concept was right for 66-91 % of the phrases scoring 0.7 or more, for 26-40 % below.
@@ -32,8 +40,9 @@ class LabelMatch:
     uri: str
     label: str
     label_kind: str  # preferred, alternative, hidden
-    exact: bool  # the text's comparison form is the label's; else a nearest label
+    exact: bool  # the text's comparison form is the label's; else a contained or nearest label
     similarity: float = 1.0  # a nearest label's cosine similarity to the text
+    coverage: float | None = None  # a contained label: the share of the text's words it covers
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +50,7 @@ class Link:
     uri: str
     score: float
     label: str  # the label that matched
-    how: str  # "exact" or "vector"
+    how: str  # "exact", "lexical" or "vector"
 
 
 def rank_links(matches: Iterable[LabelMatch], limit: int) -> list[Link]:
@@ -50,6 +59,11 @@ def rank_links(matches: Iterable[LabelMatch], limit: int) -> list[Link]:
     for match in matches:
         if match.exact:
             link = Link(match.uri, EXACT_SCORES[match.label_kind], match.label, "exact")
+        elif match.coverage is not None:
+            score = LEXICAL_BASE + (1.0 - LEXICAL_BASE) * match.coverage
+            if match.label_kind == "alternative":
+                score -= ALTERNATIVE_DISCOUNT
+            link = Link(match.uri, min(1.0, score), match.label, "lexical")
         else:
             score = match.similarity
             if match.label_kind == "alternative":
@@ -59,3 +73,33 @@ def rank_links(matches: Iterable[LabelMatch], limit: int) -> list[Link]:
         if held is None or link.score > held.score:
             best[match.uri] = link
     return sorted(best.values(), key=lambda link: (-link.score, link.uri))[:limit]
+
+
+_WORD = re.compile(r"\w+")
+
+
+def contained_keys(text: str) -> dict[str, float]:
+    """The comparison forms of the runs of words inside ``text`` (not the whole text: that is
+    the exact stage) of at least ``LEXICAL_MIN_WORDS`` words, each with the share of the text's
+    words it covers."""
+    words = [w.casefold() for w in _WORD.findall(text)]
+    n = len(words)
+    found: dict[str, float] = {}
+    for size in range(min(n - 1, LEXICAL_MAX_WORDS), LEXICAL_MIN_WORDS - 1, -1):
+        coverage = size / n
+        for start in range(n - size + 1):
+            key = " ".join(words[start : start + size])
+            found.setdefault(key, coverage)
+    return found
+
+
+def contained_matches(
+    runs: dict[str, float], labels: dict[str, list[LabelMatch]]
+) -> list[LabelMatch]:
+    """The labels a text contains, given its runs of words (:func:`contained_keys`) and the
+    labels found by key (app/repositories/taxonomy_links.exact)."""
+    return [
+        LabelMatch(m.uri, m.label, m.label_kind, exact=False, coverage=coverage)
+        for key, coverage in runs.items()
+        for m in labels.get(key, ())
+    ]

@@ -25,7 +25,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.tables import Candidate, Vacancy
 from app.errors import ValidationFailed
-from app.ml.concept_links import LINK_THRESHOLD, Link, rank_links
+from app.ml.concept_links import (
+    LINK_THRESHOLD,
+    Link,
+    contained_keys,
+    contained_matches,
+    rank_links,
+)
 from app.ml.encoder import Encoder
 from app.ml.taxonomy_match import Taxonomy
 from app.ml.text import skill_key, skill_labels
@@ -132,6 +138,10 @@ class TaxonomyLinker:
                 )
                 by_key |= dict(zip(to_encode, encoded, strict=True))
             exact = await self.repo.exact(concept_kind, missing)
+            inside = {k: contained_keys(text_of[k]) for k in missing}
+            words = await self.repo.exact(
+                concept_kind, list({w for runs in inside.values() for w in runs})
+            )
             nearest = await self.repo.nearest(
                 concept_kind,
                 model_id,
