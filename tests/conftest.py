@@ -25,6 +25,7 @@ from app.main import create_app
 from app.ml.encoder import Encoder
 from app.schemas import Role
 from app.services import keys as key_service
+from app.services.taxonomy_linking import forget_links
 
 # Logs go through the stdlib, as in production, so tests can read them with caplog.
 configure_logging("INFO", json=True)
@@ -129,11 +130,13 @@ async def client(app: Any, clean_db: None) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 async def clean_db(owner_engine: AsyncEngine) -> AsyncIterator[None]:
-    """Empties every table after the test, so each test starts from an empty schema."""
+    """Empties every table after the test, so each test starts from an empty schema, and drops
+    what the process remembers of the taxonomy (its current import, links, matching model)."""
     yield
     async with owner_engine.begin() as conn:
         tables = await conn.scalar(text(TABLES_SQL))
         await conn.execute(text(f"TRUNCATE {tables} CASCADE"))
+    forget_links()
 
 
 KeyMaker = Callable[..., Awaitable[dict[str, str]]]

@@ -66,6 +66,13 @@ async def test_titles_link_to_occupations_exactly_in_any_language_then_by_meanin
     scores = [c["score"] for c in items[3]["concepts"]]
     assert scores == sorted(scores, reverse=True)
 
+    # a title holding a label among other words: the lexical stage, scored by what it covers
+    advert = "Cercasi kitchen porter per ristorante giapponese zona Navigli, turni serali"
+    (ad,) = await link(client, scout, "occupations", [advert], limit=1)
+    assert ad["concepts"][0]["uri"] == KITCHEN_PORTER
+    assert ad["concepts"][0]["matched"] == {"label": "kitchen porter", "how": "lexical"}
+    assert ad["concepts"][0]["score"] == pytest.approx(0.6 + 0.4 * 2 / 10, abs=1e-4)  # 2 of 10
+
     italian = await link(client, scout, "occupations", ["kitchen porter"], limit=1, lang="it")
     assert italian[0]["concepts"][0]["label"] == "lavapiatti"
 

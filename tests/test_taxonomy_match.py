@@ -21,6 +21,7 @@ from app.ml.taxonomy_match import (
     explain_taxonomy,
     linked_of,
     taxonomy_features,
+    title_fit,
     vacancy_targets,
 )
 from tests.test_pool import pool_row
@@ -90,13 +91,15 @@ def test_the_features_and_their_explanation(taxonomy):
         "skills": [{"label": "Frying", "uri": "fry", "score": 1.0}],
         "occupations": [{"uri": "porter", "score": 1.0}],
     }
-    targets = vacancy_targets(taxonomy, esco, [RequiredSkill("frying", must_have=True)])
+    title = {"porter": 0.9, "forklift": 0.6}  # the title's nearest occupations
+    targets = vacancy_targets(taxonomy, esco, [RequiredSkill("frying", must_have=True)], title)
     people = [
         Linked(("dishes", "glassware", "fry"), (("porter", 0.7),)),
         Linked(("forklift",), (("forklift", 0.5),)),
         Linked(),
     ]
-    skills, occupation, evidence = taxonomy_features(taxonomy, [targets] * 3, people)
+    columns, evidence = taxonomy_features(taxonomy, [targets] * 3, people)
+    skills, occupation = columns["esco_skills"], columns["occupation"]
     total = targets.total
     held = taxonomy.weight("dishes") + taxonomy.weight("glassware") + taxonomy.weight("fry")
     assert skills[0] == pytest.approx(held / total)
@@ -105,6 +108,12 @@ def test_the_features_and_their_explanation(taxonomy):
     assert occupation[0] == 1.0
     assert occupation[1] == 0.0
     assert math.isnan(occupation[2])
+    # the title names the first person's occupation at 0.9, the second's at 0.6
+    assert list(columns["title_occupation"][:2]) == [pytest.approx(0.9), pytest.approx(0.6)]
+    assert math.isnan(columns["title_occupation"][2])
+    assert title_fit(title, [("fast-food", 1.0)]) == (0.0, None)  # not among the title's nearest
+    value, named = title_fit(title, [("fast-food", 1.0), ("porter", 0.5)])
+    assert (value, named) == (pytest.approx(0.45), "porter")
     parts, block = explain_taxonomy(taxonomy, targets, evidence[0])
     assert parts[0] == "matched through ESCO skill 'fry'"
     assert parts[1].startswith(
@@ -112,10 +121,12 @@ def test_the_features_and_their_explanation(taxonomy):
     )
     assert "'operate dishwashing machine'" in parts[1]
     assert parts[2] == "same ESCO occupation 'kitchen porter'"
+    assert len(parts) == 3  # the title names the occupation the sides agree on: said once
     assert block is not None
     assert [(s["uri"], s["soft"]) for s in block["skills"]] == [
         ("dishes", True), ("glassware", True), ("fry", False)
     ]  # fmt: skip
+    assert block["title_names"] == {"uri": "porter", "label": "kitchen porter", "score": 0.9}
     assert explain_taxonomy(taxonomy, targets, evidence[2]) == ([], None)
 
 

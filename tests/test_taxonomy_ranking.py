@@ -81,6 +81,8 @@ async def test_a_bare_italian_title_ranks_its_occupations_people_through_soft_re
     porter = items["porter"]
     features = porter["explanation"]["components"]
     assert features["occupation"] == 1.0
+    # the Italian title names, exactly, the occupation the porter's skills show
+    assert features["title_occupation"] == 1.0
     assert features["esco_skills"] > items["assistant"]["explanation"]["components"]["esco_skills"]
     # the same ISCO group counts, less than the same occupation; another group not at all
     assert 0 < items["assistant"]["explanation"]["components"]["occupation"] < 1
@@ -126,6 +128,7 @@ async def test_the_tenant_setting_switches_matching_through_the_taxonomy_off(cli
         assert item["explanation"]["esco"] is None
         assert item["explanation"]["components"]["esco_skills"] is None
         assert item["explanation"]["components"]["occupation"] is None
+        assert item["explanation"]["components"]["title_occupation"] is None
         assert "ESCO" not in item["explanation"]["summary"]
     assert made["params"]["taxonomy"] is None
     await client.patch("/v1/tenant/settings", json={"taxonomy": True}, headers=kitchen)
@@ -148,7 +151,7 @@ async def test_pool_and_database_paths_match_through_the_taxonomy_alike(
     assert [i["candidate_external_id"] for i in items] == list(pooled)
     for item in items:
         shown = pooled[item["candidate_external_id"]]["explanation"]
-        for name in ("esco_skills", "occupation"):
+        for name in ("esco_skills", "occupation", "title_occupation"):
             assert item["features"][name] == pytest.approx(shown["components"][name], abs=1e-4)
         assert item["explanation"]["esco"] == shown["esco"]
 

@@ -22,7 +22,8 @@ does; every snapshot records it.
 - ``esco_skills`` / ``occupation``: through the ESCO taxonomy (app/ml/taxonomy_match.py): the
   idf-weighted share of the vacancy's ESCO skills (its linked requirements, or its
   occupation's essential skills as soft requirements) the candidate holds; the agreement of
-  the two sides' occupations (same occupation, same ISCO 4-digit, 3-digit group). NaN when
+  the two sides' occupations (same occupation, same ISCO 4-digit, 3-digit group); how well the
+  vacancy title names the candidate's ESCO occupation (``title_occupation``). NaN when
   matching through the taxonomy is off or a side has nothing linked.
 """
 
@@ -52,10 +53,13 @@ FEATURES = (
     "availability",
     "esco_skills",
     "occupation",
+    "title_occupation",
 )
 # features-v1: BM25 over the batch's best, plain cosines; v2: BM25 against the query's ceiling,
-# semantic cosines centred by the tenant's centroids; v3: the two taxonomy features.
+# semantic cosines centred by the tenant's centroids; v3: the three taxonomy features.
 FEATURE_VERSION = "features-v3"
+
+TAXONOMY_FEATURES = ("esco_skills", "occupation", "title_occupation")
 
 # Commute limit assumed when the candidate gave none, and the fit when the distance is unknown.
 DEFAULT_COMMUTE_KM = 30.0
@@ -115,8 +119,7 @@ class Pairs:
     lexical_ceiling: F64  # per pair, the most the anchor's text could score in that corpus
     gates: dict[str, npt.NDArray[np.int8]]  # per gate, 1 / 0 / -1
     # Through the taxonomy (NaN: off, or nothing linked), with each pair's evidence
-    esco_skills: F64 | None = None
-    occupation: F64 | None = None
+    taxonomy: dict[str, F64] | None = None
     esco_evidence: list[Any] | None = None
 
     def __len__(self) -> int:
@@ -142,10 +145,11 @@ def feature_columns(pairs: Pairs, must: F64, nice: F64) -> dict[str, F64]:
         "availability": availability_fit(
             gate if gate is not None else np.zeros(len(pairs), dtype=np.int8)
         ),
-        "esco_skills": _or_unknown(pairs.esco_skills, len(pairs)),
-        "occupation": _or_unknown(pairs.occupation, len(pairs)),
+        **{name: _taxonomy_column(pairs, name) for name in TAXONOMY_FEATURES},
     }
 
 
-def _or_unknown(values: F64 | None, n: int) -> F64:
-    return np.full(n, np.nan) if values is None else values
+def _taxonomy_column(pairs: Pairs, name: str) -> F64:
+    if pairs.taxonomy is None:
+        return np.full(len(pairs), np.nan)
+    return pairs.taxonomy[name]

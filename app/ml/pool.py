@@ -115,6 +115,14 @@ class _LinkedSkills(Sequence[Sequence[str] | None]):
         return None if held is None else held.skills
 
 
+class _LinkedOccupations(_LinkedSkills):
+    """The slots' linked ESCO occupation URIs, as the occupation index reads them."""
+
+    def __getitem__(self, slot: int) -> Sequence[str] | None:  # type: ignore[override]
+        held = self.linked[slot]
+        return None if held is None else [uri for uri, _ in held.occupations]
+
+
 class CandidatePool:
     """Gate attributes, vectors, texts and labels of one tenant's candidates, by slot."""
 
@@ -141,6 +149,7 @@ class CandidatePool:
         self.bm25 = Bm25Index()
         self.skills = SkillIndex([], dim)
         self.concepts = SkillIndex([], 0)  # the rows' ESCO skill URIs, indexed the same way
+        self.occupation_index = SkillIndex([], 0)  # … and their ESCO occupation URIs
         self.occupations = SharedVectors(dim)
         self.dead = 0
         # The sum and count of the live profile vectors: the candidates' centroid at any time,
@@ -378,6 +387,7 @@ class CandidatePool:
             new.occupations, new.occupation[:n] = self.occupations.kept(new.occupation[:n])
         new.skills = SkillIndex(new.labels, self.dim)
         new.concepts = SkillIndex(_LinkedSkills(new.linked), 0)
+        new.occupation_index = SkillIndex(_LinkedOccupations(new.linked), 0)
         return new
 
     # -- what ranking reads ------------------------------------------------------------------
@@ -420,6 +430,12 @@ class CandidatePool:
         if not wanted:
             return np.zeros(self.size)
         return self.concepts.skill_hits(_LinkedSkills(self.linked), wanted)
+
+    def occupation_hits(self, wanted: Sequence[tuple[str, float]]) -> F64:
+        """Per slot, the summed weight of the wanted ESCO occupation URIs it is linked to."""
+        if not wanted:
+            return np.zeros(self.size)
+        return self.occupation_index.skill_hits(_LinkedOccupations(self.linked), wanted)
 
     def label_keys(self, slots: Sequence[int]) -> LabelKeys:
         """The labels of ``slots`` as key ids, with the key vectors known so far."""

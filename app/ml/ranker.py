@@ -43,6 +43,7 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "availability": 0.03,
     "esco_skills": 0.15,
     "occupation": 0.10,
+    "title_occupation": 0.15,
 }
 # The candidate → vacancies direction (GET …/matches) ranks the tenant's vacancies with the
 # person's whole text as the query, often a multi-page CV. There a single vector of a long text

@@ -2,8 +2,9 @@
 
 Exact, over every passing row: the union of the rows nearest by profile vector, nearest by best
 text window, best by BM25, best by a fixed blend of the cheap features, those listing the
-required skills word for word, and those linked to the most of the vacancy's ESCO skills
-(app/ml/taxonomy_match.py, when matching through the taxonomy is on) — then, for the proposed
+required skills word for word, and, when matching through the taxonomy is on
+(app/ml/taxonomy_match.py), those linked to the most of the vacancy's ESCO skills and those
+whose ESCO occupation its title names best — then, for the proposed
 rows only, the features the ranker reads from vectors and BM25. The blend's weights are this
 module's own (``RETRIEVAL_WEIGHTS``), not the ranker's: a learned ranker cannot silently change
 who is retrieved.
@@ -166,14 +167,16 @@ def retrieve(
     centroid: F32 | None = None,
     products: tuple[F32, F32, F32 | None, F32 | None] | None = None,
     concepts: Sequence[tuple[str, float]] = (),
+    occupations: Sequence[tuple[str, float]] = (),
 ) -> Retrieved:
     """Gates every row, proposes the union of each retriever's ``k`` best passing rows (see the
     module docstring), and reads their features.
 
     ``query`` is the vacancy's vector centred by the vacancies' centroid and ``centroid`` the
     candidates' (app/ml/centring.py); ``products``, its column of a batch's
-    :class:`BlockProducts`; ``concepts``, the vacancy's ESCO skills (URI, weight) when it
-    is matched through the taxonomy. Runs without yielding, so the pool cannot change under
+    :class:`BlockProducts`; ``concepts`` and ``occupations``, the vacancy's ESCO skills
+    (URI, weight) and its title's nearest occupations (URI, link score) when it is matched
+    through the taxonomy. Runs without yielding, so the pool cannot change under
     it."""
     n = pool.size
     states = gate_rules.gate_states(pool, vacancy, GATES)
@@ -213,6 +216,9 @@ def retrieve(
         # Rows linked to the vacancy's ESCO skills, in whatever language they named them.
         held = pool.concept_hits(concepts)[passing]
         picked.append(top(held + 1e-3 * profile, held > 0, k))
+    if occupations:
+        named = pool.occupation_hits(occupations)[passing]
+        picked.append(top(named + 1e-3 * profile, named > 0, k))
     chosen = np.concatenate(picked)
     _, first = np.unique(chosen, return_index=True)
     chosen = chosen[np.sort(first)]  # each row once, in the order proposed

@@ -14,10 +14,16 @@ skills and four-digit ISCO group, and each concept's preferred label for explana
 - **a vacancy's targets** (:meth:`Taxonomy.targets`): its linked required skills, and, when it
   has fewer than ``SOFT_BELOW`` of them, the essential skills of the occupations its title
   names, weighted by each link's confidence: soft requirements, never must-haves;
-- two features per pair (:func:`taxonomy_features`): ``esco_skills``, the idf-weighted share of
-  the targets the candidate holds, and ``occupation``, the best agreement of the two sides'
+- three features per pair (:func:`taxonomy_features`): ``esco_skills``, the idf-weighted share
+  of the targets the candidate holds; ``occupation``, the best agreement of the two sides'
   occupations: 1 the same occupation, ``SAME_ISCO4`` the same four-digit ISCO group,
-  ``SAME_ISCO3`` the same three-digit one, each scaled by both links' relative confidence.
+  ``SAME_ISCO3`` the same three-digit one, each scaled by both links' relative confidence; and
+  ``title_occupation``, how well the vacancy's title names the candidate's occupation: the
+  title's link score (app/ml/concept_links.py: exact, contained, or nearest label, in any
+  imported language) to the candidate's best occupation among the title's
+  ``TITLE_OCCUPATIONS`` nearest, 0 when none of them is the candidate's. A job title and an
+  occupation's labels are the same kind of text, where a title and a list of skills are not:
+  this is what lets a bare title rank profiles that are only skills.
   NaN when a side has nothing linked: the weighted scorer then leaves the feature out.
 """
 
@@ -45,6 +51,7 @@ INFERRED_OCCUPATIONS = 3
 MIN_SHARED = 2  # an occupation is inferred from at least two shared skills
 MIN_INFERRED = 0.15  # … and a cosine at least this
 NICE_TO_HAVE = 0.2  # a nice-to-have requirement's weight against a must-have's
+TITLE_OCCUPATIONS = 50  # a title's nearest occupations the title_occupation feature looks among
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +78,13 @@ class Target:
 
 @dataclass(frozen=True)
 class Targets:
+    """What a vacancy is matched on through the taxonomy: its ESCO skills, its occupations
+    (URI, confidence, best first) and its title's ``TITLE_OCCUPATIONS`` nearest occupations
+    with their link scores."""
+
     skills: dict[str, Target] = field(default_factory=dict)
     occupations: tuple[tuple[str, float], ...] = ()
+    title: dict[str, float] = field(default_factory=dict)
 
     @property
     def total(self) -> float:
@@ -98,12 +110,16 @@ def linked_of(esco: Mapping[str, object] | None) -> Linked:
 
 
 def vacancy_targets(
-    taxonomy: Taxonomy, esco: Mapping[str, object] | None, required: Sequence[RequiredSkill]
+    taxonomy: Taxonomy,
+    esco: Mapping[str, object] | None,
+    required: Sequence[RequiredSkill],
+    title: Mapping[str, float] | None = None,
 ) -> Targets:
-    """A vacancy's targets from its stored links and its parsed required skills (each linked
-    skill weighs as its requirement: its weight, a nice-to-have ``NICE_TO_HAVE`` of it)."""
+    """A vacancy's targets from its stored links, its parsed required skills (each linked
+    skill weighs as its requirement: its weight, a nice-to-have ``NICE_TO_HAVE`` of it) and its
+    title's nearest occupations (URI → link score)."""
     if not esco:
-        return Targets()
+        return Targets(title=dict(title or {}))
     weight_of = {
         skill_key(r.label): r.weight * (1.0 if r.must_have else NICE_TO_HAVE) for r in required
     }
@@ -111,7 +127,7 @@ def vacancy_targets(
         (item["uri"], weight_of.get(skill_key(item["label"]), 1.0))
         for item in esco.get("skills") or []  # type: ignore[attr-defined]
     ]
-    return taxonomy.targets(linked, linked_of(esco).occupations)
+    return taxonomy.targets(linked, linked_of(esco).occupations, title)
 
 
 def interned(esco: Mapping[str, object] | None) -> Linked:
@@ -196,10 +212,14 @@ class Taxonomy:
         return [(occ, round(score, 4)) for score, occ in best if score >= MIN_INFERRED]
 
     def targets(
-        self, required: Sequence[tuple[str, float]], occupations: Sequence[tuple[str, float]]
+        self,
+        required: Sequence[tuple[str, float]],
+        occupations: Sequence[tuple[str, float]],
+        title: Mapping[str, float] | None = None,
     ) -> Targets:
-        """A vacancy's targets from its linked required skills (URI, requirement weight) and
-        its occupations (URI, confidence, best first); see the module docstring."""
+        """A vacancy's targets from its linked required skills (URI, requirement weight), its
+        occupations (URI, confidence, best first) and its title's nearest occupations (URI →
+        link score); see the module docstring."""
         skills: dict[str, Target] = {}
         for uri, weight in required:
             w = weight * self.weight(uri)
@@ -214,7 +234,7 @@ class Taxonomy:
                     held = skills.get(uri)
                     if held is None or (held.soft and held.weight < w):
                         skills[uri] = Target(w, soft=True, occupation=occupation)
-        return Targets(skills, tuple(occupations))
+        return Targets(skills, tuple(occupations), dict(title or {}))
 
     def agreement_level(self, a: str, b: str) -> float:
         if a == b:
@@ -253,15 +273,33 @@ class PairEvidence:
 
     shared: tuple[str, ...]
     occupation: tuple[str | None, str | None]
+    named: tuple[str, float] | None = None  # the candidate's occupation the title names best
+
+
+def title_fit(
+    title: Mapping[str, float], occupations: Sequence[tuple[str, float]]
+) -> tuple[float, str | None]:
+    """How well a title names one of these occupations (URI, confidence, best first): the
+    title's link score to each, scaled by its relative confidence, at best, and which; NaN
+    when either side has none."""
+    if not title or not occupations:
+        return math.nan, None
+    best = occupations[0][1] or 1.0
+    value, named = max(
+        (title.get(uri, 0.0) * (confidence / best), uri) for uri, confidence in occupations
+    )
+    return value, named if value > 0 else None
 
 
 def taxonomy_features(
     taxonomy: Taxonomy, targets: Sequence[Targets], candidates: Sequence[Linked]
-) -> tuple[F64, F64, list[PairEvidence]]:
+) -> tuple[dict[str, F64], list[PairEvidence]]:
     """Per pair — a vacancy's targets and a candidate's links — ``esco_skills``,
-    ``occupation`` and the evidence for the explanation (see the module docstring)."""
+    ``occupation`` and ``title_occupation``, and the evidence for the explanation (see the
+    module docstring)."""
     n = len(candidates)
     skills, occupation = np.full(n, np.nan), np.full(n, np.nan)
+    titled = np.full(n, np.nan)
     evidence: list[PairEvidence] = []
     totals: dict[int, float] = {}
     for i, (wanted, linked) in enumerate(zip(targets, candidates, strict=True)):
@@ -274,8 +312,12 @@ def taxonomy_features(
             skills[i] = min(1.0, sum(wanted.skills[uri].weight for uri in shared) / total)
         value, v, c = taxonomy.agreement(wanted.occupations, linked.occupations)
         occupation[i] = value
-        evidence.append(PairEvidence(shared, (v, c)))
-    return skills, occupation, evidence
+        titled[i], named = title_fit(wanted.title, linked.occupations)
+        evidence.append(
+            PairEvidence(shared, (v, c), None if named is None else (named, float(titled[i])))
+        )
+    columns = {"esco_skills": skills, "occupation": occupation, "title_occupation": titled}
+    return columns, evidence
 
 
 _AGREEMENT = {
@@ -284,6 +326,7 @@ _AGREEMENT = {
     SAME_ISCO3: "same ISCO minor group",
 }
 _NAMED = 3  # skills named in the summary sentence
+TITLE_NAMES = 0.7  # the least title_occupation an explanation names the occupation at
 
 
 def _names(taxonomy: Taxonomy, uris: Sequence[str]) -> str:
@@ -324,10 +367,16 @@ def explain_taxonomy(
                 f"ESCO occupation '{taxonomy.label(candidate)}' is in the {agreement} as "
                 f"'{taxonomy.label(vacancy)}'"
             )
-    if not evidence.shared and occupation is None:
+    named = None
+    if evidence.named is not None and evidence.named[1] >= TITLE_NAMES:
+        uri, score = evidence.named
+        named = {"uri": uri, "label": taxonomy.label(uri), "score": round(score, 4)}
+        if uri != vacancy or candidate != uri:
+            parts.append(f"the title names the ESCO occupation '{taxonomy.label(uri)}'")
+    if not evidence.shared and occupation is None and named is None:
         return parts, None
     skills = [
         {"uri": u, "label": taxonomy.label(u), "soft": targets.skills[u].soft}
         for u in evidence.shared
     ]
-    return parts, {"skills": skills, "occupation": occupation}
+    return parts, {"skills": skills, "occupation": occupation, "title_names": named}

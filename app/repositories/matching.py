@@ -207,7 +207,8 @@ class MatchRepository:
                    CASE WHEN c.lat IS NOT NULL AND v.lat IS NOT NULL
                         THEN ponte_haversine_km(c.lat, c.lon, v.lat, v.lon) END AS distance_km,
                    c.max_commute_km, v.remote, c.skills, v.required_skills,
-                   c.esco AS candidate_esco, v.esco AS vacancy_esco, {gates}
+                   c.esco AS candidate_esco, v.esco AS vacancy_esco, v.title AS vacancy_title,
+                   {gates}
             {_FROM} WHERE {scope.where()} AND {scope.passing()} AND {r}.id = ANY(:ids)
         """
         stmt = text(sql).bindparams(_MU_C, _MU_V)

@@ -42,6 +42,10 @@ class EscoSkillOut(EscoConceptOut):
     )
 
 
+class EscoNamedOut(EscoConceptOut):
+    score: float
+
+
 class EscoOccupationOut(BaseModel):
     vacancy: EscoConceptOut
     candidate: EscoConceptOut
@@ -52,6 +56,11 @@ class EscoEvidenceOut(BaseModel):
     skills: list[EscoSkillOut] = Field(description="The vacancy's ESCO skills the candidate holds")
     occupation: EscoOccupationOut | None = Field(
         description="The two sides' occupations that agree best"
+    )
+    title_names: EscoNamedOut | None = Field(
+        default=None,
+        description="The candidate's ESCO occupation the vacancy title names (link score 0.7 "
+        "or more)",
     )
 
 
@@ -152,6 +161,7 @@ class Weights(Strict):
     availability: float | None = Field(default=None, ge=0, le=10)
     esco_skills: float | None = Field(default=None, ge=0, le=10)
     occupation: float | None = Field(default=None, ge=0, le=10)
+    title_occupation: float | None = Field(default=None, ge=0, le=10)
 
 
 class TenantSettingsPatch(Strict):

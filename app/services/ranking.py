@@ -61,13 +61,8 @@ def enabled_gates(switches: Mapping[str, bool] | None) -> tuple[str, ...]:
     return tuple(g for g in GATES if switches.get(g, True))
 
 
-def _pairs_of(
-    rows: Sequence[Mapping[str, Any]],
-    lexical: Sequence[float],
-    ceiling: float,
-    taxonomy: Taxonomy | None,
-) -> Pairs:
-    """The database path's feature rows as :class:`Pairs` (through ``taxonomy`` if given)."""
+def _pairs_of(rows: Sequence[Mapping[str, Any]], lexical: Sequence[float], ceiling: float) -> Pairs:
+    """The database path's feature rows as :class:`Pairs`."""
 
     def column(name: str) -> Any:
         return as_column([row[name] for row in rows])
@@ -91,28 +86,13 @@ def _pairs_of(
         lexical_ceiling=np.full(len(rows), ceiling),
         gates={g: np.array([row[f"gate_{g}"] or 0 for row in rows], dtype=np.int8) for g in GATES},
     )
-    if taxonomy is not None:
-        targets: dict[Any, Targets] = {}
-        for row in rows:
-            if row["vacancy_id"] not in targets:
-                required = required_skills(row["required_skills"] or [])
-                targets[row["vacancy_id"]] = vacancy_targets(
-                    taxonomy, row["vacancy_esco"], required
-                )
-        _through_taxonomy(
-            pairs,
-            taxonomy,
-            [targets[row["vacancy_id"]] for row in rows],
-            [linked_of(row["candidate_esco"]) for row in rows],
-        )
     return pairs
 
 
 def _through_taxonomy(
     pairs: Pairs, taxonomy: Taxonomy, targets: Sequence[Targets], linked: Sequence[Any]
 ) -> None:
-    skills, occupation, evidence = taxonomy_features(taxonomy, targets, linked)
-    pairs.esco_skills, pairs.occupation = skills, occupation
+    pairs.taxonomy, evidence = taxonomy_features(taxonomy, targets, linked)
     pairs.esco_evidence = [(taxonomy, t, e) for t, e in zip(targets, evidence, strict=True)]
 
 
@@ -150,6 +130,7 @@ def _retrieve(
         centroid,
         products,
         [(uri, t.weight) for uri, t in targets.skills.items()] if targets is not None else (),
+        list(targets.title.items()) if targets is not None else (),
     )
 
 
@@ -181,12 +162,20 @@ class RankingService:
         return self._taxonomy[0]
 
     async def _targets(
-        self, vacancy: RankingVacancy, required: Sequence[RequiredSkill]
-    ) -> Targets | None:
+        self, vacancies: Sequence[RankingVacancy], required: Sequence[Sequence[RequiredSkill]]
+    ) -> list[Targets | None]:
+        """Each vacancy's targets through the taxonomy (None each when it is off), the titles'
+        nearest occupations looked up in one go."""
         taxonomy = await self.taxonomy()
         if taxonomy is None:
-            return None
-        return vacancy_targets(taxonomy, vacancy.esco, required)
+            return [None] * len(vacancies)
+        titles = await TaxonomyLinker(self.session, self.encoder).title_occupations(
+            [v.title for v in vacancies]
+        )
+        return [
+            vacancy_targets(taxonomy, v.esco, r, t)
+            for v, r, t in zip(vacancies, required, titles, strict=True)
+        ]
 
     # -- the two directions ------------------------------------------------------------------
 
@@ -267,7 +256,10 @@ class RankingService:
         rows = await self.repo.pair_features(scope, ids, candidate_centroid, centres.vacancies)
         key = "candidate_id" if scope.ranked == "c" else "vacancy_id"
         bm25, ceiling = answer.of([row[key] for row in rows]), answer.ceiling
-        pairs = _pairs_of(rows, [bm25[row[key]] for row in rows], ceiling, await self.taxonomy())
+        pairs = _pairs_of(rows, [bm25[row[key]] for row in rows], ceiling)
+        taxonomy = await self.taxonomy()
+        if taxonomy is not None and rows:
+            await self._pairs_through_taxonomy(pairs, rows, taxonomy)
         excluded = {g: counts[g] for g in scope.gates}
         return await self._score(pairs, scope, ranker, limit), excluded, counts["total"]
 
@@ -286,7 +278,7 @@ class RankingService:
         centres = await centroids(self.session, scope.tenant_id, candidates=False)
         query = centred_query(vacancy.embedding, centres.vacancies)
         required = required_skills(vacancy.required_skills)
-        targets = await self._targets(vacancy, required)
+        (targets,) = await self._targets([vacancy], [required])
         centroid = pool.centroid(PRIOR_TEXTS)
         found = _retrieve(
             pool, vacancy, required, scope.gates, query, centroid, limit, None, targets
@@ -328,7 +320,7 @@ class RankingService:
             centroid = pool.centroid(PRIOR_TEXTS)
             products = block_products(pool, queries, centroid)
             required = [required_skills(v.required_skills) for v in served]
-            targets = [await self._targets(v, required[j]) for j, v in enumerate(served)]
+            targets = await self._targets(served, required)
             found = [
                 _retrieve(
                     pool, v, required[j], gates, queries[j], centroid, limit, products.of(j),
@@ -412,6 +404,31 @@ class RankingService:
         return ranked, found.excluded, found.total
 
     # -- skills, scores, explanations ----------------------------------------------------------
+
+    async def _pairs_through_taxonomy(
+        self, pairs: Pairs, rows: Sequence[Mapping[str, Any]], taxonomy: Taxonomy
+    ) -> None:
+        """The database path's taxonomy features: each vacancy's targets once."""
+        first = {row["vacancy_id"]: row for row in reversed(rows)}
+        ids = list(first)
+        titles = await TaxonomyLinker(self.session, self.encoder).title_occupations(
+            [first[i]["vacancy_title"] for i in ids]
+        )
+        targets = {
+            i: vacancy_targets(
+                taxonomy,
+                first[i]["vacancy_esco"],
+                required_skills(first[i]["required_skills"] or []),
+                title,
+            )
+            for i, title in zip(ids, titles, strict=True)
+        }
+        _through_taxonomy(
+            pairs,
+            taxonomy,
+            [targets[row["vacancy_id"]] for row in rows],
+            [linked_of(row["candidate_esco"]) for row in rows],
+        )
 
     async def _match_groups(
         self, pairs: Pairs

@@ -33,7 +33,7 @@ from app.ml.concept_links import (
     rank_links,
 )
 from app.ml.encoder import Encoder
-from app.ml.taxonomy_match import Taxonomy
+from app.ml.taxonomy_match import TITLE_OCCUPATIONS, Taxonomy
 from app.ml.text import skill_key, skill_labels
 from app.repositories.taxonomy import TaxonomyRepository
 from app.repositories.taxonomy_links import TaxonomyLinkRepository
@@ -46,6 +46,8 @@ OCCUPATIONS_PER_TEXT = 3
 _CHECK_EVERY_S = 60.0
 # ten links a text at most: about 1.5 KB an entry, so some 30 MB at the cap
 _LINKS: Lru[tuple[str, str, str, str], tuple[Link, ...]] = Lru(20_000)
+# a title's nearest occupations for ranking: fifty scores a title, some 5 KB an entry
+_TITLES: Lru[tuple[str, str, str], dict[str, float]] = Lru(5_000)
 _CURRENT: dict[str, tuple[float, str | None]] = {}  # model → (checked at, import id)
 
 
@@ -129,31 +131,66 @@ class TaxonomyLinker:
         missing = list(dict.fromkeys(k for k in keys if k not in found))
         if missing:
             text_of = {k: t for k, t in zip(keys, texts, strict=True)}
-            known = vectors or {}
-            to_encode = [k for k in missing if k not in known]
-            by_key: dict[str, Any] = {k: known[k] for k in missing if k in known}
-            if to_encode:
-                encoded = await asyncio.to_thread(
-                    self.encoder.encode, [text_of[k] for k in to_encode]
-                )
-                by_key |= dict(zip(to_encode, encoded, strict=True))
-            exact = await self.repo.exact(concept_kind, missing)
-            inside = {k: contained_keys(text_of[k]) for k in missing}
-            words = await self.repo.exact(
-                concept_kind, list({w for runs in inside.values() for w in runs})
-            )
-            nearest = await self.repo.nearest(
-                concept_kind,
-                model_id,
-                np.stack([np.asarray(by_key[k], dtype=np.float32) for k in missing]),
-                NEAREST_LABELS,
-            )
-            for key, near in zip(missing, nearest, strict=True):
-                lexical = contained_matches(inside[key], words)
-                ranked = tuple(rank_links([*exact.get(key, []), *lexical, *near], max(limit, 10)))
-                _LINKS.put((imported, model_id, concept_kind, key), ranked)
-                found[key] = ranked
+            ranked = await self._ranked(concept_kind, text_of, missing, max(limit, 10), vectors)
+            for key, links in ranked.items():
+                _LINKS.put((imported, model_id, concept_kind, key), links)
+            found |= ranked
         return [list(found[key][:limit]) for key in keys]
+
+    async def title_occupations(self, titles: Sequence[str]) -> list[dict[str, float]]:
+        """Per title, its ``TITLE_OCCUPATIONS`` nearest occupations with their link scores
+        (what the title_occupation feature reads, app/ml/taxonomy_match.py), remembered per
+        title apart from the stored links' cache; empty with no taxonomy."""
+        imported = await self.current()
+        if imported is None:
+            return [{} for _ in titles]
+        model_id = self.encoder.model_id
+        keys = [skill_key(t) for t in titles]
+        found = {k: held for k in keys if (held := _TITLES.get((imported, model_id, k)))}
+        missing = list(dict.fromkeys(k for k in keys if k not in found))
+        if missing:
+            text_of = {k: t for k, t in zip(keys, titles, strict=True)}
+            ranked = await self._ranked("occupation", text_of, missing, TITLE_OCCUPATIONS)
+            for key, links in ranked.items():
+                found[key] = {link.uri: link.score for link in links}
+                _TITLES.put((imported, model_id, key), found[key])
+        return [found.get(key, {}) for key in keys]
+
+    async def _ranked(
+        self,
+        concept_kind: str,
+        text_of: dict[str, str],
+        keys: Sequence[str],
+        limit: int,
+        vectors: dict[str, Any] | None = None,
+    ) -> dict[str, tuple[Link, ...]]:
+        """The ``limit`` best concepts of each text (by key): exact labels, labels the text
+        contains, nearest labels (app/ml/concept_links.py)."""
+        known = vectors or {}
+        to_encode = [k for k in keys if k not in known]
+        by_key: dict[str, Any] = {k: known[k] for k in keys if k in known}
+        if to_encode:
+            encoded = await asyncio.to_thread(self.encoder.encode, [text_of[k] for k in to_encode])
+            by_key |= dict(zip(to_encode, encoded, strict=True))
+        exact = await self.repo.exact(concept_kind, keys)
+        inside = {k: contained_keys(text_of[k]) for k in keys}
+        words = await self.repo.exact(
+            concept_kind, list({w for runs in inside.values() for w in runs})
+        )
+        nearest = await self.repo.nearest(
+            concept_kind,
+            self.encoder.model_id,
+            np.stack([np.asarray(by_key[k], dtype=np.float32) for k in keys]),
+            NEAREST_LABELS,
+        )
+        return {
+            key: tuple(
+                rank_links(
+                    [*exact.get(key, []), *contained_matches(inside[key], words), *near], limit
+                )
+            )
+            for key, near in zip(keys, nearest, strict=True)
+        }
 
     async def link_rows(self, rows: Sequence[Candidate | Vacancy]) -> None:
         """Derives and stores the rows' links (``esco``), all the rows' texts in one go."""
@@ -290,5 +327,6 @@ def _row_links(
 def forget_links() -> None:
     """Drops what this process remembers (tests; a new import is seen within a minute)."""
     _LINKS.clear()
+    _TITLES.clear()
     _CURRENT.clear()
     forget_taxonomy()
