@@ -153,10 +153,13 @@ def test_the_taxonomy_retriever_finds_rows_linked_to_the_vacancys_skills():
     far = pool_row("other words", xid=500, row_id=target)
     far.embedding = np.array([-1.0, 0, 0, 0], dtype=np.float32)
     far.linked = Linked(("dishes",), ())
+    named = pool_row("yet other words", xid=502)
+    named.embedding = far.embedding
+    named.linked = Linked((), (("porter", 0.8),))
     late = pool_row("more words", xid=501)
     late.embedding = far.embedding
     late.linked = Linked(("glassware",), ())
-    pool.apply([*rows, far], bulk=True)
+    pool.apply([*rows, far, named], bulk=True)
     pool = pool.compacted()
     pool.apply([late])  # written after the index was built: read from its row
     query = np.ones(4, dtype=np.float32) / 2
@@ -168,5 +171,9 @@ def test_the_taxonomy_retriever_finds_rows_linked_to_the_vacancys_skills():
     assert target not in found(())
     assert target in found([("dishes", 2.0), ("glassware", 1.0)])
     assert late.id in found([("dishes", 2.0), ("glassware", 1.0)])
+    # rows whose occupation the title names
+    by_title = retrieve(pool, view, (), query, None, "x", 5, (), None, None, (), [("porter", 0.9)])
+    assert named.id in by_title.ids
+    assert named.id not in found(())
     picked = retrieve(pool, view, (), query, None, "kitchen", 5, (), None, None, [("dishes", 1)])
     assert picked.linked[picked.ids.index(target)] == far.linked
