@@ -1,12 +1,12 @@
 """Ranking: the tenant's candidates for a vacancy, or its open vacancies for a candidate.
 
 Pipeline: gates → retrieval → pair features → the ranker handed in → explanations. Matching
-through the ESCO taxonomy (app/ml/taxonomy_match.py) adds a retriever and two features when a
-taxonomy is imported and the tenant has not switched it off (app/services/taxonomy_model.py).
-Two paths reach the same features: the in-process pool (app/ml/retrieval.py; gates in numpy, exact
-retrieval over the gate-passing rows) serves shortlists of tenants that fit one; the database
-path (gates and pair features in SQL, app/repositories/matching.py) serves larger tenants and
-the candidate → vacancies direction. Which ranker scores is decided by the caller
+through the ESCO taxonomy (app/ml/taxonomy_match.py) adds two retrievers and three features
+when a taxonomy is imported and the tenant has not switched it off
+(app/services/taxonomy_model.py). Two paths reach the same features: the in-process pool
+(app/ml/retrieval.py; gates in numpy, exact retrieval over the gate-passing rows) serves
+shortlists of tenants that fit one; the database path (gates and pair features in SQL,
+app/repositories/matching.py) serves larger tenants and the candidate → vacancies direction. Which ranker scores is decided by the caller
 (app/services/rankers.py); this module never picks one.
 """
 
@@ -67,7 +67,7 @@ def _pairs_of(rows: Sequence[Mapping[str, Any]], lexical: Sequence[float], ceili
     def column(name: str) -> Any:
         return as_column([row[name] for row in rows])
 
-    pairs = Pairs(
+    return Pairs(
         candidate_id=[row["candidate_id"] for row in rows],
         candidate_external_id=[row["candidate_external_id"] for row in rows],
         vacancy_id=[row["vacancy_id"] for row in rows],
@@ -86,7 +86,6 @@ def _pairs_of(rows: Sequence[Mapping[str, Any]], lexical: Sequence[float], ceili
         lexical_ceiling=np.full(len(rows), ceiling),
         gates={g: np.array([row[f"gate_{g}"] or 0 for row in rows], dtype=np.int8) for g in GATES},
     )
-    return pairs
 
 
 def _through_taxonomy(
