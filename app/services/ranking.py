@@ -6,8 +6,9 @@ when a taxonomy is imported and the tenant has not switched it off
 (app/services/taxonomy_model.py). Two paths reach the same features: the in-process pool
 (app/ml/retrieval.py; gates in numpy, exact retrieval over the gate-passing rows) serves
 shortlists of tenants that fit one; the database path (gates and pair features in SQL,
-app/repositories/matching.py) serves larger tenants and the candidate → vacancies direction. Which ranker scores is decided by the caller
-(app/services/rankers.py); this module never picks one.
+app/repositories/matching.py) serves larger tenants and the candidate → vacancies direction.
+Which ranker scores is decided by the caller (app/services/rankers.py); this module never
+picks one.
 """
 
 from __future__ import annotations
