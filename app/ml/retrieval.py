@@ -212,13 +212,15 @@ def retrieve(
         # the must-have coverage the other retrievers cannot see.
         hits = pool.skill_hits(skills)[passing]
         picked.append(top(hits + 1e-3 * profile, hits > 0, k))
+    # Through the taxonomy, half as many each (they overlap each other and the rest): rows
+    # linked to the vacancy's ESCO skills, in whatever language they named them, and rows
+    # whose occupation the title names.
     if concepts:
-        # Rows linked to the vacancy's ESCO skills, in whatever language they named them.
         held = pool.concept_hits(concepts)[passing]
-        picked.append(top(held + 1e-3 * profile, held > 0, k))
+        picked.append(top(held + 1e-3 * profile, held > 0, k // 2))
     if occupations:
         named = pool.occupation_hits(occupations)[passing]
-        picked.append(top(named + 1e-3 * profile, named > 0, k))
+        picked.append(top(named + 1e-3 * profile, named > 0, k // 2))
     chosen = np.concatenate(picked)
     _, first = np.unique(chosen, return_index=True)
     chosen = chosen[np.sort(first)]  # each row once, in the order proposed

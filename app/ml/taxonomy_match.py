@@ -54,6 +54,12 @@ NICE_TO_HAVE = 0.2  # a nice-to-have requirement's weight against a must-have's
 TITLE_OCCUPATIONS = 50  # a title's nearest occupations the title_occupation feature looks among
 
 
+# By candidate occupation URI, ISCO group, minor group: (value, the vacancy occupation giving it)
+AgreementTable = tuple[
+    dict[str, tuple[float, str]], dict[str, tuple[float, str]], dict[str, tuple[float, str]]
+]
+
+
 @dataclass(frozen=True, slots=True)
 class Linked:
     """What one candidate or vacancy is linked to: skill URIs, and occupations as (URI,
@@ -158,6 +164,8 @@ class Taxonomy:
         self.essential: dict[str, list[str]] = {}
         profile: dict[str, dict[str, float]] = {}
         for occupation, relation, skill in relations:
+            # interned: pools hold the same URIs, and the model holds each once
+            occupation, skill = sys.intern(occupation), sys.intern(skill)
             weight = 1.0 if relation == "essential" else OPTIONAL_WEIGHT
             held = profile.setdefault(occupation, {})
             held[skill] = max(held.get(skill, 0.0), weight)
@@ -251,16 +259,44 @@ class Taxonomy:
     ) -> tuple[float, str | None, str | None]:
         """The best agreement of two sides' occupations (NaN when a side has none), and the
         pair of occupations that gave it."""
-        if not vacancy or not candidate:
+        return self.agreement_with(self.agreement_table(vacancy), candidate)
+
+    def agreement_table(self, vacancy: Sequence[tuple[str, float]]) -> AgreementTable:
+        """What a vacancy's occupations (URI, confidence, best first) agree with, looked up by
+        a candidate occupation's URI, its ISCO group and its minor group: the best value and
+        the vacancy occupation that gives it (one look-up per candidate occupation, however
+        many the vacancy has)."""
+        table: AgreementTable = ({}, {}, {})
+        if not vacancy:
+            return table
+        best = vacancy[0][1] or 1.0
+        for v, confidence in vacancy:
+            relative = confidence / best
+            group = self.isco.get(v) or ""
+            for held, key, level in (
+                (table[0], v, 1.0),
+                (table[1], group, SAME_ISCO4),
+                (table[2], group[:3], SAME_ISCO3),
+            ):
+                if key and level * relative > held.get(key, (0.0, v))[0]:
+                    held[key] = (level * relative, v)
+        return table
+
+    def agreement_with(
+        self, table: AgreementTable, candidate: Sequence[tuple[str, float]]
+    ) -> tuple[float, str | None, str | None]:
+        """:meth:`agreement` with the vacancy's side looked up once (:meth:`agreement_table`)."""
+        if not table[0] or not candidate:
             return math.nan, None, None
-        best_v, best_c = vacancy[0][1] or 1.0, candidate[0][1] or 1.0
-        found, pair = 0.0, (None, None)  # type: tuple[float, tuple[str | None, str | None]]
-        for v, cv in vacancy:
-            for c, cc in candidate:
-                value = self.agreement_level(v, c) * (cv / best_v) * (cc / best_c)
-                if value > found:
-                    found, pair = value, (v, c)
-        return found, pair[0], pair[1]
+        best_c = candidate[0][1] or 1.0
+        found: tuple[float, str | None, str | None] = (0.0, None, None)
+        for c, confidence in candidate:
+            group = self.isco.get(c) or ""
+            for held, key in ((table[0], c), (table[1], group), (table[2], group[:3])):
+                hit = held.get(key) if key else None
+                if hit is not None and hit[0] * confidence / best_c > found[0]:
+                    found = (hit[0] * confidence / best_c, hit[1], c)
+        return found
 
     def label(self, uri: str) -> str:
         return self.labels.get(uri, uri)
@@ -301,16 +337,20 @@ def taxonomy_features(
     skills, occupation = np.full(n, np.nan), np.full(n, np.nan)
     titled = np.full(n, np.nan)
     evidence: list[PairEvidence] = []
-    totals: dict[int, float] = {}
+    # per vacancy once: its targets' weights, their total, its occupations' agreement table
+    once: dict[int, tuple[dict[str, float], float, AgreementTable]] = {}
     for i, (wanted, linked) in enumerate(zip(targets, candidates, strict=True)):
-        total = totals.get(id(wanted))
-        if total is None:
-            total = totals[id(wanted)] = wanted.total
+        held = once.get(id(wanted))
+        if held is None:
+            weights = {uri: t.weight for uri, t in wanted.skills.items()}
+            table = taxonomy.agreement_table(wanted.occupations)
+            held = once[id(wanted)] = (weights, sum(weights.values()), table)
+        weights, total, table = held
         shared: tuple[str, ...] = ()
         if total > 0 and linked.skills:
-            shared = tuple(uri for uri in linked.skills if uri in wanted.skills)
-            skills[i] = min(1.0, sum(wanted.skills[uri].weight for uri in shared) / total)
-        value, v, c = taxonomy.agreement(wanted.occupations, linked.occupations)
+            shared = tuple(uri for uri in linked.skills if uri in weights)
+            skills[i] = min(1.0, sum(weights[uri] for uri in shared) / total)
+        value, v, c = taxonomy.agreement_with(table, linked.occupations)
         occupation[i] = value
         titled[i], named = title_fit(wanted.title, linked.occupations)
         evidence.append(
@@ -326,6 +366,7 @@ _AGREEMENT = {
     SAME_ISCO3: "same ISCO minor group",
 }
 _NAMED = 3  # skills named in the summary sentence
+SHOWN_SKILLS = 10  # shared skills an explanation lists
 TITLE_NAMES = 0.7  # the least title_occupation an explanation names the occupation at
 
 
@@ -375,8 +416,9 @@ def explain_taxonomy(
             parts.append(f"the title names the ESCO occupation '{taxonomy.label(uri)}'")
     if not evidence.shared and occupation is None and named is None:
         return parts, None
+    # the weightiest first, at most SHOWN_SKILLS: what a scout reads (and a snapshot keeps)
+    weightiest = sorted(evidence.shared, key=lambda u: -targets.skills[u].weight)[:SHOWN_SKILLS]
     skills = [
-        {"uri": u, "label": taxonomy.label(u), "soft": targets.skills[u].soft}
-        for u in evidence.shared
+        {"uri": u, "label": taxonomy.label(u), "soft": targets.skills[u].soft} for u in weightiest
     ]
     return parts, {"skills": skills, "occupation": occupation, "title_names": named}

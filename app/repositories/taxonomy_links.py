@@ -179,10 +179,11 @@ class TaxonomyLinkRepository:
         groups = await self.session.execute(
             text("SELECT uri, isco_group FROM esco_concepts WHERE kind = 'occupation'")
         )
+        # one row per occupation and relation (some 6,000, not 130,000 rows to decode)
         relations = await self.session.execute(
             text(
-                "SELECT source_uri, relation, target_uri FROM esco_relations "
-                "WHERE relation IN ('essential', 'optional')"
+                "SELECT source_uri, relation, array_agg(target_uri) FROM esco_relations "
+                "WHERE relation IN ('essential', 'optional') GROUP BY source_uri, relation"
             )
         )
         labels = await self.session.execute(
@@ -194,6 +195,6 @@ class TaxonomyLinkRepository:
         )
         return (
             {uri: group for uri, group in groups},
-            [(s, r, t) for s, r, t in relations],
+            [(s, r, t) for s, r, targets in relations for t in targets],
             {uri: label for uri, label in labels},
         )

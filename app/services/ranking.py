@@ -169,13 +169,27 @@ class RankingService:
         taxonomy = await self.taxonomy()
         if taxonomy is None:
             return [None] * len(vacancies)
-        titles = await TaxonomyLinker(self.session, self.encoder).title_occupations(
-            [v.title for v in vacancies]
-        )
+        titles = await self._title_occupations([(v.title, v.esco) for v in vacancies])
         return [
             vacancy_targets(taxonomy, v.esco, r, t)
             for v, r, t in zip(vacancies, required, titles, strict=True)
         ]
+
+    async def _title_occupations(
+        self, vacancies: Sequence[tuple[str, Mapping[str, Any] | None]]
+    ) -> list[dict[str, float]]:
+        """Each (title, esco) vacancy's title's nearest occupations: as stored on write, else
+        (a row linked before they were stored) looked up, in one go."""
+        stored = [(esco or {}).get("title_occupations") for _, esco in vacancies]
+        missing = [
+            title for (title, _), held in zip(vacancies, stored, strict=True) if held is None
+        ]
+        found = iter(
+            await TaxonomyLinker(self.session, self.encoder).title_occupations(missing)
+            if missing
+            else []
+        )
+        return [held if held is not None else next(found) for held in stored]
 
     # -- the two directions ------------------------------------------------------------------
 
@@ -411,8 +425,8 @@ class RankingService:
         """The database path's taxonomy features: each vacancy's targets once."""
         first = {row["vacancy_id"]: row for row in reversed(rows)}
         ids = list(first)
-        titles = await TaxonomyLinker(self.session, self.encoder).title_occupations(
-            [first[i]["vacancy_title"] for i in ids]
+        titles = await self._title_occupations(
+            [(first[i]["vacancy_title"], first[i]["vacancy_esco"]) for i in ids]
         )
         targets = {
             i: vacancy_targets(

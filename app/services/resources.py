@@ -313,7 +313,10 @@ class VacancyService(ResourceService[Vacancy, VacancyIn]):
                 "external_id": row.external_id,
                 "employer_external_id": names[row.employer_id],
                 **{name: getattr(row, name) for name in fields},
-                "esco": row.esco,
+                # the title's fifty nearest occupations are ranking's working data, not a link
+                "esco": {k: v for k, v in row.esco.items() if k != "title_occupations"}
+                if row.esco
+                else row.esco,
                 "created_at": row.created_at,
                 "updated_at": row.updated_at,
             }

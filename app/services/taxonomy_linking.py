@@ -5,8 +5,9 @@ remembered per process (labels recur across thousands of profiles), keyed by the
 the model, so a new import or model never serves old links. On every write of a candidate or
 a vacancy, after its vectors, its links are derived and stored on the row (``esco``): each
 skill label's best skill, a vacancy title's best three occupations, each desired occupation's
-best three — automatic links only at ``LINK_THRESHOLD`` or above — and the three occupations
-the row's linked skills show best (source ``skills``, app/ml/taxonomy_match.py), what a
+best three — automatic links only at ``LINK_THRESHOLD`` or above — a vacancy title's fifty
+nearest occupations with their scores (for ranking, app/ml/taxonomy_match.py), and the three
+occupations the row's linked skills show best (source ``skills``, app/ml/taxonomy_match.py), what a
 candidate naming no desired occupation is matched on. A link the caller gave
 (``esco_uri`` on a skill, ``occupation_uri`` on a vacancy) wins, with source ``caller``. With
 no taxonomy imported (or its labels not embedded with the service's model) nothing is linked
@@ -221,11 +222,25 @@ class TaxonomyLinker:
                 strict=True,
             )
         )
+        vacancies = [row for row in rows if isinstance(row, Vacancy)]
+        # the title's nearest occupations, kept for ranking (title_occupation) so that no
+        # shortlist searches them
+        named = dict(
+            zip(
+                [row.id for row in vacancies],
+                await self.title_occupations([row.title for row in vacancies]),
+                strict=True,
+            )
+        )
         taxonomy = await taxonomy_of(self.session, imported)
         for row in rows:
             row.esco = _row_links(
                 row, taxonomy, self.encoder.model_id, skill_links, occupation_links
             )
+            if row.id in named:
+                row.esco["title_occupations"] = {
+                    uri: round(score, 4) for uri, score in named[row.id].items()
+                }
         await self.session.flush()
 
 
