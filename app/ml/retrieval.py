@@ -73,6 +73,7 @@ class Retrieved:
     text_vectors: list[F32]
     label_keys: LabelKeys
     linked: list[Linked]  # per picked row, its ESCO links
+    concept_hits: F64 | None = None  # per picked row, the weight of the ESCO targets it holds
 
 
 @dataclass(frozen=True)
@@ -215,6 +216,7 @@ def retrieve(
     # Through the taxonomy, half as many each (they overlap each other and the rest): rows
     # linked to the vacancy's ESCO skills, in whatever language they named them, and rows
     # whose occupation the title names.
+    held = None
     if concepts:
         held = pool.concept_hits(concepts)[passing]
         picked.append(top(held + 1e-3 * profile, held > 0, k // 2))
@@ -259,4 +261,5 @@ def retrieve(
         text_vectors=text_vectors,
         label_keys=pool.label_keys(slots),
         linked=[pool.linked[s] for s in slots],  # type: ignore[misc]
+        concept_hits=None if held is None else held[chosen],
     )

@@ -304,12 +304,16 @@ class Taxonomy:
 
 @dataclass(frozen=True)
 class PairEvidence:
-    """Per pair, what the explanation names: the targets the candidate holds, and the pair of
+    """Per pair, what the explanation names: the candidate's links (the targets it holds are
+    found when an explanation asks: only the rows kept are explained), and the pair of
     occupations that agreed."""
 
-    shared: tuple[str, ...]
+    linked: Linked
     occupation: tuple[str | None, str | None]
     named: tuple[str, float] | None = None  # the candidate's occupation the title names best
+
+    def shared(self, targets: Targets) -> tuple[str, ...]:
+        return tuple(uri for uri in self.linked.skills if uri in targets.skills)
 
 
 def title_fit(
@@ -328,11 +332,15 @@ def title_fit(
 
 
 def taxonomy_features(
-    taxonomy: Taxonomy, targets: Sequence[Targets], candidates: Sequence[Linked]
+    taxonomy: Taxonomy,
+    targets: Sequence[Targets],
+    candidates: Sequence[Linked],
+    held: F64 | None = None,
 ) -> tuple[dict[str, F64], list[PairEvidence]]:
     """Per pair — a vacancy's targets and a candidate's links — ``esco_skills``,
     ``occupation`` and ``title_occupation``, and the evidence for the explanation (see the
-    module docstring)."""
+    module docstring). ``held``: per pair the summed weight of the targets the candidate
+    holds, where the caller has it (a pool's retriever counted it for every row)."""
     n = len(candidates)
     skills, occupation = np.full(n, np.nan), np.full(n, np.nan)
     titled = np.full(n, np.nan)
@@ -340,21 +348,23 @@ def taxonomy_features(
     # per vacancy once: its targets' weights, their total, its occupations' agreement table
     once: dict[int, tuple[dict[str, float], float, AgreementTable]] = {}
     for i, (wanted, linked) in enumerate(zip(targets, candidates, strict=True)):
-        held = once.get(id(wanted))
-        if held is None:
+        once_held = once.get(id(wanted))
+        if once_held is None:
             weights = {uri: t.weight for uri, t in wanted.skills.items()}
             table = taxonomy.agreement_table(wanted.occupations)
-            held = once[id(wanted)] = (weights, sum(weights.values()), table)
-        weights, total, table = held
-        shared: tuple[str, ...] = ()
+            once_held = once[id(wanted)] = (weights, sum(weights.values()), table)
+        weights, total, table = once_held
         if total > 0 and linked.skills:
-            shared = tuple(uri for uri in linked.skills if uri in weights)
-            skills[i] = min(1.0, sum(weights[uri] for uri in shared) / total)
+            if held is None:
+                found = sum(weights[uri] for uri in linked.skills if uri in weights)
+            else:
+                found = float(held[i])
+            skills[i] = min(1.0, found / total)
         value, v, c = taxonomy.agreement_with(table, linked.occupations)
         occupation[i] = value
         titled[i], named = title_fit(wanted.title, linked.occupations)
         evidence.append(
-            PairEvidence(shared, (v, c), None if named is None else (named, float(titled[i])))
+            PairEvidence(linked, (v, c), None if named is None else (named, float(titled[i])))
         )
     columns = {"esco_skills": skills, "occupation": occupation, "title_occupation": titled}
     return columns, evidence
@@ -380,8 +390,9 @@ def explain_taxonomy(
 ) -> tuple[list[str], dict[str, object] | None]:
     """What an explanation says of a pair through the taxonomy: phrases for its summary, and
     the ``esco`` block (None when nothing was shared)."""
-    listed = [u for u in evidence.shared if not targets.skills[u].soft]
-    soft = [u for u in evidence.shared if targets.skills[u].soft]
+    shared = evidence.shared(targets)
+    listed = [u for u in shared if not targets.skills[u].soft]
+    soft = [u for u in shared if targets.skills[u].soft]
     parts = []
     if listed:
         parts.append("matched through ESCO skill " + _names(taxonomy, listed))
@@ -414,10 +425,10 @@ def explain_taxonomy(
         named = {"uri": uri, "label": taxonomy.label(uri), "score": round(score, 4)}
         if uri != vacancy or candidate != uri:
             parts.append(f"the title names the ESCO occupation '{taxonomy.label(uri)}'")
-    if not evidence.shared and occupation is None and named is None:
+    if not shared and occupation is None and named is None:
         return parts, None
     # the weightiest first, at most SHOWN_SKILLS: what a scout reads (and a snapshot keeps)
-    weightiest = sorted(evidence.shared, key=lambda u: -targets.skills[u].weight)[:SHOWN_SKILLS]
+    weightiest = sorted(shared, key=lambda u: -targets.skills[u].weight)[:SHOWN_SKILLS]
     skills = [
         {"uri": u, "label": taxonomy.label(u), "soft": targets.skills[u].soft} for u in weightiest
     ]

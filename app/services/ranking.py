@@ -90,9 +90,13 @@ def _pairs_of(rows: Sequence[Mapping[str, Any]], lexical: Sequence[float], ceili
 
 
 def _through_taxonomy(
-    pairs: Pairs, taxonomy: Taxonomy, targets: Sequence[Targets], linked: Sequence[Any]
+    pairs: Pairs,
+    taxonomy: Taxonomy,
+    targets: Sequence[Targets],
+    linked: Sequence[Any],
+    held: Any = None,
 ) -> None:
-    pairs.taxonomy, evidence = taxonomy_features(taxonomy, targets, linked)
+    pairs.taxonomy, evidence = taxonomy_features(taxonomy, targets, linked, held)
     pairs.esco_evidence = [(taxonomy, t, e) for t, e in zip(targets, evidence, strict=True)]
 
 
@@ -413,7 +417,7 @@ class RankingService:
         )
         taxonomy = await self.taxonomy()
         if taxonomy is not None and targets is not None:
-            _through_taxonomy(pairs, taxonomy, [targets] * rows, found.linked)
+            _through_taxonomy(pairs, taxonomy, [targets] * rows, found.linked, found.concept_hits)
         ranked = await self._score(pairs, scope, ranker, limit, (matched, required))
         return ranked, found.excluded, found.total
 
