@@ -136,15 +136,24 @@ def vacancy_targets(
     return taxonomy.targets(linked, linked_of(esco).occupations, title)
 
 
-def interned(esco: Mapping[str, object] | None) -> Linked:
-    """:func:`linked_of` with its URIs interned: a pool holds the same few thousand URIs for
-    every one of its candidates."""
-    linked = linked_of(esco)
-    if linked is NOTHING:
-        return linked
-    return Linked(
-        tuple(sys.intern(uri) for uri in linked.skills),
-        tuple((sys.intern(uri), score) for uri, score in linked.occupations),
+def interned(
+    skills: Sequence[str] | None,
+    occupations: Sequence[str] | None,
+    scores: Sequence[float] | None,
+) -> Linked:
+    """A row's links from their URIs (and the occupations' scores) as stored, as
+    :func:`linked_of` reads them, its URIs interned: a pool holds the same few thousand URIs
+    for every one of its candidates."""
+    if not skills and not occupations:
+        return NOTHING
+    return linked_of(
+        {
+            "skills": [{"uri": sys.intern(uri)} for uri in skills or ()],
+            "occupations": [
+                {"uri": sys.intern(uri), "score": score}
+                for uri, score in zip(occupations or (), scores or (), strict=True)
+            ],
+        }
     )
 
 
