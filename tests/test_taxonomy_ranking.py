@@ -7,7 +7,7 @@ through that occupation's essential skills as soft requirements, and the tenant 
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from app.db.tables import Tenant
@@ -99,6 +99,19 @@ async def test_a_bare_italian_title_ranks_its_occupations_people_through_soft_re
     # soft requirements are never must-haves: nothing is missing, no must-have coverage
     assert porter["explanation"]["missing_skills"] == []
     assert features["must_have"] is None
+
+
+async def test_a_titles_nearest_occupations_are_stored_on_write_not_shown(
+    client, kitchen, owner_engine
+):
+    vacancy = (await client.get("/v1/vacancies/vac-1", headers=kitchen)).json()
+    assert "title_occupations" not in vacancy["esco"]
+    async with owner_engine.connect() as conn:
+        stored = await conn.scalar(
+            text("SELECT esco->'title_occupations' FROM vacancies WHERE external_id = 'vac-1'")
+        )
+    assert stored[KITCHEN_PORTER] == 1.0  # "lavapiatti" is its Italian preferred label
+    assert 3 < len(stored) <= 50
 
 
 async def test_listed_skills_are_matched_through_their_esco_skill(client, kitchen):
