@@ -320,6 +320,15 @@ async def test_rows_stored_before_an_import_are_linked_by_the_link_command(
         "vacancies": 1,
         "left": 0,
     }
+    # links made by an earlier version of linking are made again
+    async with owner_engine.begin() as conn:
+        await conn.execute(text("UPDATE candidates SET esco = jsonb_set(esco, '{version}', '1')"))
+    older = await asyncio.to_thread(cli_env.invoke, cli, ["taxonomy", "link"])
+    assert json.loads(older.stdout.strip().splitlines()[-1]) == {
+        "candidates": 1,
+        "vacancies": 0,
+        "left": 0,
+    }
 
 
 def test_the_openapi_schema_shows_skill_items_with_their_esco_uri(app):

@@ -112,22 +112,32 @@ async def test_a_titles_nearest_occupations_are_stored_on_write_not_shown(
         )
     assert stored[KITCHEN_PORTER] == 1.0  # "lavapiatti" is its Italian preferred label
     assert 3 < len(stored) <= 50
+    # the caller's occupation wins: the title then names it alone
+    body = payloads.vacancy(title="Tuttofare", occupation_uri=KITCHEN_PORTER, required_skills=[])
+    await client.put("/v1/vacancies/vac-2", json=body, headers=kitchen)
+    async with owner_engine.connect() as conn:
+        given = await conn.scalar(
+            text("SELECT esco->'title_occupations' FROM vacancies WHERE external_id = 'vac-2'")
+        )
+    assert given == {KITCHEN_PORTER: 1.0}
 
 
 async def test_listed_skills_are_matched_through_their_esco_skill(client, kitchen):
+    # the required skill in Italian words is not linked; the English label is, exactly
     body = payloads.vacancy(
-        title="lavapiatti", description=None, required_skills=["operate a dishwasher"]
+        title="lavapiatti", description=None, required_skills=["Operate dishwashing machine"]
     )
     await client.put("/v1/vacancies/vac-1", json=body, headers=kitchen)
-    items, _ = await shortlist(client, kitchen)
-    summary = items["porter"]["explanation"]["summary"]
     vacancy = (await client.get("/v1/vacancies/vac-1", headers=kitchen)).json()
-    if vacancy["esco"]["skills"] and vacancy["esco"]["skills"][0]["uri"] == DISHWASHING:
-        assert "matched through ESCO skill 'operate dishwashing machine'" in summary
-        listed = [s for s in items["porter"]["explanation"]["esco"]["skills"] if not s["soft"]]
-        assert [s["uri"] for s in listed] == [DISHWASHING]
-    else:  # the phrase did not link: the occupation's essentials still stand in
-        assert "(soft requirements)" in summary
+    assert [s["uri"] for s in vacancy["esco"]["skills"]] == [DISHWASHING]
+    items, _ = await shortlist(client, kitchen)
+    # the porter named it in Dutch, linked by the caller: the match goes through ESCO
+    explanation = items["porter"]["explanation"]
+    assert "matched through ESCO skill 'operate dishwashing machine'" in explanation["summary"]
+    listed = [s for s in explanation["esco"]["skills"] if not s["soft"]]
+    assert [s["uri"] for s in listed] == [DISHWASHING]
+    # one listed skill is fewer than three: the occupation's essentials stand in beside it
+    assert any(s["soft"] for s in explanation["esco"]["skills"])
 
 
 async def test_the_tenant_setting_switches_matching_through_the_taxonomy_off(client, kitchen):

@@ -24,6 +24,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 EXACT_SCORES = {"preferred": 1.0, "alternative": 1.0, "hidden": 0.95}
+# What a row's stored links (``esco``) are made by: a row linked by an earlier version is linked
+# again by ``ponte taxonomy link``. 2: the lexical stage, occupations a profile's skills show, a
+# title's nearest occupations.
+LINKS_VERSION = 2
 # A contained label scores LEXICAL_BASE + (1 - LEXICAL_BASE) × the share of the text's words it
 # covers; a label of one word is too loose alone ("open-source" contains "source").
 LEXICAL_BASE = 0.6

@@ -137,21 +137,18 @@ def vacancy_targets(
 
 
 def interned(
-    skills: Sequence[str] | None,
-    occupations: Sequence[str] | None,
-    scores: Sequence[float] | None,
+    skills: Sequence[str] | None, occupations: Sequence[Mapping[str, object]] | None
 ) -> Linked:
-    """A row's links from their URIs (and the occupations' scores) as stored, as
-    :func:`linked_of` reads them, its URIs interned: a pool holds the same few thousand URIs
-    for every one of its candidates."""
+    """A row's links from its skills' URIs and its occupations as stored, as :func:`linked_of`
+    reads them, URIs interned: a pool holds the same few thousand URIs for every one of its
+    candidates."""
     if not skills and not occupations:
         return NOTHING
     return linked_of(
         {
             "skills": [{"uri": sys.intern(uri)} for uri in skills or ()],
             "occupations": [
-                {"uri": sys.intern(uri), "score": score}
-                for uri, score in zip(occupations or (), scores or (), strict=True)
+                {**item, "uri": sys.intern(str(item["uri"]))} for item in occupations or ()
             ],
         }
     )

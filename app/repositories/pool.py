@@ -25,9 +25,7 @@ _ROWS = text(
     "vector_send(occupation_embedding), "
     # of the ESCO links only what matching reads: the skills' URIs, the occupations' URIs and
     # scores (decoding every row's whole links document doubled a pool's load time)
-    "jsonb_path_query_array(esco, '$.skills[*].uri'), "
-    "jsonb_path_query_array(esco, '$.occupations[*].uri'), "
-    "jsonb_path_query_array(esco, '$.occupations[*].score') FROM candidates "
+    "jsonb_path_query_array(esco, '$.skills[*].uri'), esco->'occupations' FROM candidates "
     "WHERE tenant_id = :tenant_id AND id = ANY(:ids)"
 )
 
@@ -79,7 +77,7 @@ class PoolRepository:
                         embedding=vector_from_send(row[10]),
                         chunks=np.stack(stacked) if stacked else None,
                         occupation=vector_from_send(row[13]),
-                        linked=interned(row[14], row[15], row[16]),
+                        linked=interned(row[14], row[15]),
                     )
                 )
         return out

@@ -21,6 +21,7 @@ from app.db.taxonomy_tables import (
     EscoRelation,
     TaxonomyImport,
 )
+from app.ml.concept_links import LINKS_VERSION
 from app.ml.esco_files import ConceptRow, RelationRow
 from app.ml.text import skill_key
 
@@ -242,11 +243,13 @@ class TaxonomyRepository:
 
     @staticmethod
     def _unlinked(table: type[Candidate] | type[Vacancy], imported: str, model_id: str) -> Any:
-        """Rows of every tenant whose links are not from this import under this model."""
+        """Rows of every tenant whose links are not from this import under this model, or
+        were made by an earlier version of linking (``LINKS_VERSION``)."""
         return (
             table.esco.is_(None)
             | (table.esco["import"].astext != imported)
             | table.esco["model"].astext.is_distinct_from(model_id)
+            | table.esco["version"].astext.is_distinct_from(str(LINKS_VERSION))
         )
 
     async def unlinked_rows(

@@ -28,6 +28,7 @@ from app.db.tables import Candidate, Vacancy
 from app.errors import ValidationFailed
 from app.ml.concept_links import (
     LINK_THRESHOLD,
+    LINKS_VERSION,
     Link,
     contained_keys,
     contained_matches,
@@ -147,7 +148,9 @@ class TaxonomyLinker:
             return [{} for _ in titles]
         model_id = self.encoder.model_id
         keys = [skill_key(t) for t in titles]
-        found = {k: held for k in keys if (held := _TITLES.get((imported, model_id, k)))}
+        found = {
+            k: held for k in keys if (held := _TITLES.get((imported, model_id, k))) is not None
+        }
         missing = list(dict.fromkeys(k for k in keys if k not in found))
         if missing:
             text_of = {k: t for k, t in zip(keys, titles, strict=True)}
@@ -237,10 +240,14 @@ class TaxonomyLinker:
             row.esco = _row_links(
                 row, taxonomy, self.encoder.model_id, skill_links, occupation_links
             )
-            if row.id in named:
-                row.esco["title_occupations"] = {
-                    uri: round(score, 4) for uri, score in named[row.id].items()
-                }
+            if isinstance(row, Vacancy):
+                # the caller's occupation wins here too: the title then names only it
+                nearest = (
+                    {row.occupation_uri.lower(): 1.0}
+                    if row.occupation_uri
+                    else {uri: round(score, 4) for uri, score in named[row.id].items()}
+                )
+                row.esco["title_occupations"] = nearest
         await self.session.flush()
 
 
@@ -314,17 +321,18 @@ def _row_links(
         label = item["label"] if isinstance(item, dict) else str(item)
         given = item.get("esco_uri") if isinstance(item, dict) else None
         if given:
-            skills.append({"label": label, "uri": given, "score": 1.0, "source": "caller"})
+            # ESCO's URIs are lower case; a caller's stored before an import is not checked
+            skills.append({"label": label, "uri": given.lower(), "score": 1.0, "source": "caller"})
             continue
         best = skill_links.get(skill_key(label), [])
         if best and best[0].score >= LINK_THRESHOLD:
             skills.append({"label": label, **_link_view(best[0])})
     occupations: list[dict[str, Any]] = []
     if isinstance(row, Vacancy) and row.occupation_uri:
-        occupations.append({"uri": row.occupation_uri, "score": 1.0, "source": "caller"})
+        occupations.append({"uri": row.occupation_uri.lower(), "score": 1.0, "source": "caller"})
     if isinstance(row, Candidate):
         for text, uri in (row.desired_occupation_uris or {}).items():
-            occupations.append({"text": text, "uri": uri, "score": 1.0, "source": "caller"})
+            occupations.append({"text": text, "uri": uri.lower(), "score": 1.0, "source": "caller"})
     for text in _occupation_texts(row):
         for link in occupation_links.get(skill_key(text), []):
             if link.score >= LINK_THRESHOLD:
@@ -332,6 +340,7 @@ def _row_links(
     for uri, score in taxonomy.infer_occupations([s["uri"] for s in skills]):
         occupations.append({"uri": uri, "score": score, "source": "skills"})
     return {
+        "version": LINKS_VERSION,
         "import": taxonomy.import_id,
         "model": model_id,
         "skills": skills,
