@@ -158,7 +158,7 @@ def test_the_taxonomy_retriever_finds_rows_linked_to_the_vacancys_skills():
     named.linked = Linked((), (("porter", 0.8),))
     late = pool_row("more words", xid=501)
     late.embedding = far.embedding
-    late.linked = Linked(("glassware",), ())
+    late.linked = Linked(("glassware",), (("porter", 0.5),))
     pool.apply([*rows, far, named], bulk=True)
     pool = pool.compacted()
     pool.apply([late])  # written after the index was built: read from its row
@@ -174,6 +174,7 @@ def test_the_taxonomy_retriever_finds_rows_linked_to_the_vacancys_skills():
     # rows whose occupation the title names
     by_title = retrieve(pool, view, (), query, None, "x", 5, (), None, None, (), [("porter", 0.9)])
     assert named.id in by_title.ids
+    assert late.id in by_title.ids  # written after the index was built: read from its row
     assert named.id not in found(())
     picked = retrieve(pool, view, (), query, None, "kitchen", 5, (), None, None, [("dishes", 1)])
     assert picked.linked[picked.ids.index(target)] == far.linked
