@@ -354,3 +354,27 @@ async def test_a_failing_model_is_not_reread_on_every_request(
         for _ in range(3):
             assert await model_registry.serving(session, tenant_id, summary["version"]) is None
     assert len(reads) == 1  # tried again only after RETRY_FAILED_S
+
+
+async def test_feedback_on_features_v2_shortlists_still_trains(
+    client, admin, cli_env, settings, owner_engine
+):
+    model_registry.configure(settings.models_dir)
+    shortlists = await load_programme(client, admin)
+    await scouts_decide(client, admin, shortlists)
+    # as a programme's history made before the taxonomy features: features-v2, without them
+    async with owner_engine.begin() as conn:
+        await conn.execute(text("UPDATE shortlists SET feature_version = 'features-v2'"))
+        await conn.execute(
+            text(
+                "UPDATE shortlist_items SET features = features - 'esco_skills' - 'occupation' "
+                "- 'title_occupation'"
+            )
+        )
+    summary = await train(cli_env, *SMALL, "--dry-run")
+    assert summary["counts"]["examples"] == 240  # as many as from features-v3 shortlists
+    # an older version's features mean something else: not read
+    async with owner_engine.begin() as conn:
+        await conn.execute(text("UPDATE shortlists SET feature_version = 'features-v1'"))
+    older = await train(cli_env, *SMALL, "--dry-run")
+    assert older["counts"]["examples"] == 0

@@ -60,6 +60,10 @@ FEATURES = (
 FEATURE_VERSION = "features-v3"
 
 TAXONOMY_FEATURES = ("esco_skills", "occupation", "title_occupation")
+# Stored features of these versions read as this version's, the features added since unknown:
+# features-v3 only added the taxonomy features, so a programme's feedback on features-v2
+# shortlists still trains its rankers (app/services/training.py).
+READS_AS_CURRENT = ("features-v2",)
 
 # Commute limit assumed when the candidate gave none, and the fit when the distance is unknown.
 DEFAULT_COMMUTE_KM = 30.0

@@ -102,9 +102,9 @@ class RankerRepository:
         )
 
     async def training_rows(
-        self, tenant_id: uuid.UUID, feature_version: str, since: dt.datetime | None
+        self, tenant_id: uuid.UUID, feature_versions: Sequence[str], since: dt.datetime | None
     ) -> Sequence[Any]:
-        """Every item of the tenant's shortlists (made with ``feature_version``, since
+        """Every item of the tenant's shortlists (made with one of ``feature_versions``, since
         ``since``) that received any effective linked feedback, with the effective events
         linked to that item's person: its stored features, never recomputed ones. Items
         whose person was erased (candidate NULL) are left out, and so is a shortlist whose only
@@ -122,7 +122,7 @@ class RankerRepository:
                  GROUP BY 1, 2
             ), fed AS MATERIALIZED (
                 SELECT s.id, s.created_at FROM shortlists s
-                 WHERE s.tenant_id = :t AND s.feature_version = :fv
+                 WHERE s.tenant_id = :t AND s.feature_version = ANY(:fv)
                    AND (CAST(:since AS timestamptz) IS NULL OR s.created_at >= :since)
                    AND s.id IN (SELECT shortlist_id FROM linked)
             )
@@ -136,5 +136,5 @@ class RankerRepository:
              WHERE i.candidate_id IS NOT NULL
              ORDER BY fed.created_at, fed.id, i.rank
         """
-        params = {"t": tenant_id, "fv": feature_version, "since": since}
+        params = {"t": tenant_id, "fv": list(feature_versions), "since": since}
         return (await self.session.execute(text(sql), params)).all()

@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import __version__
 from app.errors import NotFound
 from app.ml import learning
-from app.ml.features import FEATURE_VERSION, FEATURES
+from app.ml.features import FEATURE_VERSION, FEATURES, READS_AS_CURRENT
 from app.ml.learned import LEARNED, LinearRanker
 from app.ml.ranker import Ranker
 from app.repositories.rankers import RankerRepository
@@ -163,7 +163,7 @@ async def train(
         raise NotFound("no such tenant")
     compared_with = tenant.active_ranker
     repo = RankerRepository(session)
-    rows = await repo.training_rows(tenant_id, FEATURE_VERSION, options.since)
+    rows = await repo.training_rows(tenant_id, (FEATURE_VERSION, *READS_AS_CURRENT), options.since)
     data = training_set(rows)
     counts = {
         "examples": len(data.examples),
