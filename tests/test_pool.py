@@ -369,15 +369,21 @@ async def test_pool_follows_creates_edits_and_deletes(client, kitchen_pool):
     assert result["excluded_by_gate"]["commute"] == 1
 
 
-async def test_pool_and_database_paths_rank_alike(app, client, encoder, kitchen_pool):
-    pooled = await shortlist(client, kitchen_pool, limit=10)
+async def rank_in_process(app, encoder, vacancy_id, limit=10, pool_max_rows=None):
+    """Tenant alpha's candidates for a vacancy ranked by RankingService itself, by the database
+    path with ``pool_max_rows=0``: (items, excluded by gate, considered)."""
     async with app.state.sessionmaker() as session, session.begin():
         tenant_id = await session.scalar(select(Tenant.id).where(Tenant.name == "alpha"))
         principal = Principal(tenant_id=tenant_id, tenant_name="alpha", role=Role.admin, key_id="t")
-        service = RankingService(session, principal, encoder, pool_max_rows=0)
+        service = RankingService(session, principal, encoder, pool_max_rows=pool_max_rows)
         ranker = await ranker_for(session, tenant_id)
-        vacancy = await service.vacancy("cook")
-        items, excluded, total = await service.rank_candidates(vacancy, 10, ranker)
+        vacancy = await service.vacancy(vacancy_id)
+        return await service.rank_candidates(vacancy, limit, ranker)
+
+
+async def test_pool_and_database_paths_rank_alike(app, client, encoder, kitchen_pool):
+    pooled = await shortlist(client, kitchen_pool, limit=10)
+    items, excluded, total = await rank_in_process(app, encoder, "cook", pool_max_rows=0)
     assert [i["candidate_external_id"] for i in items] == [
         i["candidate_external_id"] for i in pooled["items"]
     ]
@@ -387,9 +393,7 @@ async def test_pool_and_database_paths_rank_alike(app, client, encoder, kitchen_
     assert excluded == pooled["excluded_by_gate"]
     assert total == pooled["considered"]
     # Feature by feature, the occupation-to-title similarity (from the pool's vectors) included.
-    async with app.state.sessionmaker() as session, session.begin():
-        service = RankingService(session, principal, encoder)
-        from_pool, _, _ = await service.rank_candidates(vacancy, 10, ranker)
+    from_pool, _, _ = await rank_in_process(app, encoder, "cook")
     assert any(item["features"]["title"] is not None for item in items)
     for database_item, pool_item in zip(items, from_pool, strict=True):
         assert database_item["candidate_id"] == pool_item["candidate_id"]

@@ -7,16 +7,13 @@ through that occupation's essential skills as soft requirements, and the tenant 
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from app.db.tables import Tenant
-from app.schemas import Principal, Role
 from app.services import taxonomy_import
-from app.services.rankers import ranker_for
-from app.services.ranking import RankingService
 from app.services.taxonomy_linking import forget_links
 from tests import payloads
+from tests.test_pool import rank_in_process
 from tests.test_taxonomy_import import KITCHEN_PORTER, SUBSET
 
 DISHWASHING = "http://data.europa.eu/esco/skill/f20aedf0-6543-498d-b88e-0a32e604acbb"
@@ -164,13 +161,7 @@ async def test_pool_and_database_paths_match_through_the_taxonomy_alike(
     app, client, encoder, kitchen
 ):
     pooled, _ = await shortlist(client, kitchen)
-    async with app.state.sessionmaker() as session, session.begin():
-        tenant_id = await session.scalar(select(Tenant.id).where(Tenant.name == "alpha"))
-        principal = Principal(tenant_id=tenant_id, tenant_name="alpha", role=Role.admin, key_id="t")
-        service = RankingService(session, principal, encoder, pool_max_rows=0)
-        ranker = await ranker_for(session, tenant_id)
-        vacancy = await service.vacancy("vac-1")
-        items, _, _ = await service.rank_candidates(vacancy, 10, ranker)
+    items, _, _ = await rank_in_process(app, encoder, "vac-1", pool_max_rows=0)
     assert [i["candidate_external_id"] for i in items] == list(pooled)
     for item in items:
         shown = pooled[item["candidate_external_id"]]["explanation"]

@@ -3,7 +3,7 @@
 Pipeline: gates → retrieval → pair features → the ranker handed in → explanations. Matching
 through the ESCO taxonomy (app/ml/taxonomy_match.py) adds two retrievers and three features
 when a taxonomy is imported and the tenant has not switched it off
-(app/services/taxonomy_model.py). Two paths reach the same features: the in-process pool
+(app/services/ranking_taxonomy.py). Two paths reach the same features: the in-process pool
 (app/ml/retrieval.py; gates in numpy, exact retrieval over the gate-passing rows) serves
 shortlists of tenants that fit one; the database path (gates and pair features in SQL,
 app/repositories/matching.py) serves larger tenants and the candidate → vacancies direction.
@@ -33,7 +33,7 @@ from app.ml.pool import CandidatePool
 from app.ml.ranker import Ranker
 from app.ml.retrieval import NICE_TO_HAVE_HITS, Retrieved, block_products, retrieve
 from app.ml.skills import RequiredSkill, SkillMatrix, match_skills, required_skills, skill_matrix
-from app.ml.taxonomy_match import Targets, Taxonomy, linked_of, taxonomy_features, vacancy_targets
+from app.ml.taxonomy_match import Targets, Taxonomy
 from app.ml.text import skill_key, skill_labels
 from app.repositories.change_feed import Side
 from app.repositories.matching import MatchRepository, Scope
@@ -42,8 +42,7 @@ from app.schemas import Principal
 from app.services.centroids import PRIOR_TEXTS, centroids
 from app.services.lexical import lexical_index
 from app.services.pool import candidate_pool, pooled_centroid
-from app.services.taxonomy_linking import TaxonomyLinker
-from app.services.taxonomy_model import taxonomy_for
+from app.services.ranking_taxonomy import RankingTaxonomy
 from app.services.vectors import VectorService
 from app.vocabulary import GATES
 
@@ -87,17 +86,6 @@ def _pairs_of(rows: Sequence[Mapping[str, Any]], lexical: Sequence[float], ceili
         lexical_ceiling=np.full(len(rows), ceiling),
         gates={g: np.array([row[f"gate_{g}"] or 0 for row in rows], dtype=np.int8) for g in GATES},
     )
-
-
-def _through_taxonomy(
-    pairs: Pairs,
-    taxonomy: Taxonomy,
-    targets: Sequence[Targets],
-    linked: Sequence[Any],
-    held: Any = None,
-) -> None:
-    pairs.taxonomy, evidence = taxonomy_features(taxonomy, targets, linked, held)
-    pairs.esco_evidence = [(taxonomy, t, e) for t, e in zip(targets, evidence, strict=True)]
 
 
 def _retrieve(
@@ -156,44 +144,11 @@ class RankingService:
         self.encoder = encoder
         self.vectors = VectorService(session, encoder)
         self.repo = MatchRepository(session)
-        self._taxonomy: tuple[Taxonomy | None] | None = None
+        self.through = RankingTaxonomy(session, principal.tenant_id, encoder)
 
     async def taxonomy(self) -> Taxonomy | None:
         """The taxonomy this tenant's rankings match through (None: none, or switched off)."""
-        if self._taxonomy is None:
-            imported = await TaxonomyLinker(self.session, self.encoder).current()
-            self._taxonomy = (await taxonomy_for(self.session, self.principal.tenant_id, imported),)
-        return self._taxonomy[0]
-
-    async def _targets(
-        self, vacancies: Sequence[RankingVacancy], required: Sequence[Sequence[RequiredSkill]]
-    ) -> list[Targets | None]:
-        """Each vacancy's targets through the taxonomy (None each when it is off), the titles'
-        nearest occupations looked up in one go."""
-        taxonomy = await self.taxonomy()
-        if taxonomy is None:
-            return [None] * len(vacancies)
-        titles = await self._title_occupations([(v.title, v.esco) for v in vacancies])
-        return [
-            vacancy_targets(taxonomy, v.esco, r, t)
-            for v, r, t in zip(vacancies, required, titles, strict=True)
-        ]
-
-    async def _title_occupations(
-        self, vacancies: Sequence[tuple[str, Mapping[str, Any] | None]]
-    ) -> list[dict[str, float]]:
-        """Each (title, esco) vacancy's title's nearest occupations: as stored on write, else
-        (a row linked before they were stored) looked up, in one go."""
-        stored = [(esco or {}).get("title_occupations") for _, esco in vacancies]
-        missing = [
-            title for (title, _), held in zip(vacancies, stored, strict=True) if held is None
-        ]
-        found = iter(
-            await TaxonomyLinker(self.session, self.encoder).title_occupations(missing)
-            if missing
-            else []
-        )
-        return [held if held is not None else next(found) for held in stored]
+        return await self.through.current()
 
     # -- the two directions ------------------------------------------------------------------
 
@@ -275,9 +230,7 @@ class RankingService:
         key = "candidate_id" if scope.ranked == "c" else "vacancy_id"
         bm25, ceiling = answer.of([row[key] for row in rows]), answer.ceiling
         pairs = _pairs_of(rows, [bm25[row[key]] for row in rows], ceiling)
-        taxonomy = await self.taxonomy()
-        if taxonomy is not None and rows:
-            await self._pairs_through_taxonomy(pairs, rows, taxonomy)
+        await self.through.add_database_features(pairs, rows)
         excluded = {g: counts[g] for g in scope.gates}
         return await self._score(pairs, scope, ranker, limit), excluded, counts["total"]
 
@@ -296,7 +249,7 @@ class RankingService:
         centres = await centroids(self.session, scope.tenant_id, candidates=False)
         query = centred_query(vacancy.embedding, centres.vacancies)
         required = required_skills(vacancy.required_skills)
-        (targets,) = await self._targets([vacancy], [required])
+        (targets,) = await self.through.targets([vacancy], [required])
         centroid = pool.centroid(PRIOR_TEXTS)
         found = _retrieve(
             pool, vacancy, required, scope.gates, query, centroid, limit, None, targets
@@ -338,7 +291,7 @@ class RankingService:
             centroid = pool.centroid(PRIOR_TEXTS)
             products = block_products(pool, queries, centroid)
             required = [required_skills(v.required_skills) for v in served]
-            targets = await self._targets(served, required)
+            targets = await self.through.targets(served, required)
             found = [
                 _retrieve(
                     pool, v, required[j], gates, queries[j], centroid, limit, products.of(j),
@@ -415,38 +368,14 @@ class RankingService:
             lexical_ceiling=np.full(rows, found.lexical_ceiling),
             gates=found.gates,
         )
-        taxonomy = await self.taxonomy()
-        if taxonomy is not None and targets is not None:
-            _through_taxonomy(pairs, taxonomy, [targets] * rows, found.linked, found.concept_hits)
+        if targets is not None:
+            await self.through.add_features(
+                pairs, [targets] * rows, found.linked, found.concept_hits
+            )
         ranked = await self._score(pairs, scope, ranker, limit, (matched, required))
         return ranked, found.excluded, found.total
 
     # -- skills, scores, explanations ----------------------------------------------------------
-
-    async def _pairs_through_taxonomy(
-        self, pairs: Pairs, rows: Sequence[Mapping[str, Any]], taxonomy: Taxonomy
-    ) -> None:
-        """The database path's taxonomy features: each vacancy's targets once."""
-        first = {row["vacancy_id"]: row for row in reversed(rows)}
-        ids = list(first)
-        titles = await self._title_occupations(
-            [(first[i]["vacancy_title"], first[i]["vacancy_esco"]) for i in ids]
-        )
-        targets = {
-            i: vacancy_targets(
-                taxonomy,
-                first[i]["vacancy_esco"],
-                required_skills(first[i]["required_skills"] or []),
-                title,
-            )
-            for i, title in zip(ids, titles, strict=True)
-        }
-        _through_taxonomy(
-            pairs,
-            taxonomy,
-            [targets[row["vacancy_id"]] for row in rows],
-            [linked_of(row["candidate_esco"]) for row in rows],
-        )
 
     async def _match_groups(
         self, pairs: Pairs
