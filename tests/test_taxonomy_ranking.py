@@ -176,3 +176,20 @@ async def test_a_candidate_is_matched_to_vacancies_through_the_taxonomy(client, 
     (item,) = r.json()["items"]
     assert item["explanation"]["components"]["occupation"] == 1.0
     assert item["explanation"]["esco"]["occupation"]["agreement"] == "same occupation"
+
+
+async def test_a_vacancy_title_is_searched_once_on_write(client, kitchen, monkeypatch):
+    from app.repositories.taxonomy_links import TaxonomyLinkRepository
+
+    searched: list[str] = []
+    original = TaxonomyLinkRepository.nearest
+
+    async def counting(self, concept_kind, model_id, vectors, k):
+        searched.append(concept_kind)
+        return await original(self, concept_kind, model_id, vectors, k)
+
+    monkeypatch.setattr(TaxonomyLinkRepository, "nearest", counting)
+    body = payloads.vacancy(title="Addetto al lavaggio stoviglie", required_skills=[])
+    assert (await client.put("/v1/vacancies/vac-3", json=body, headers=kitchen)).status_code == 201
+    # its stored links and its nearest occupations for ranking come from one search
+    assert searched == ["occupation"]

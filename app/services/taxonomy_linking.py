@@ -158,6 +158,8 @@ class TaxonomyLinker:
             for key, links in ranked.items():
                 found[key] = {link.uri: link.score for link in links}
                 _TITLES.put((imported, model_id, key), found[key])
+                # the same search answers the title's stored links (``links``): not twice
+                _LINKS.put((imported, model_id, "occupation", key), links[:10])
         return [found.get(key, {}) for key in keys]
 
     async def _ranked(
@@ -208,6 +210,16 @@ class TaxonomyLinker:
                 row.esco = None
             await self.session.flush()
             return
+        vacancies = [row for row in rows if isinstance(row, Vacancy)]
+        # the title's nearest occupations, kept for ranking (title_occupation) so that no
+        # shortlist searches them; first, so that its search also answers the title's links
+        named = dict(
+            zip(
+                [row.id for row in vacancies],
+                await self.title_occupations([row.title for row in vacancies]),
+                strict=True,
+            )
+        )
         labels = [label for row in rows for label in _skill_texts(row)]
         occupations = [text for row in rows for text in _occupation_texts(row)]
         vectors = await VectorService(self.session, self.encoder).skill_vectors(labels)
@@ -222,16 +234,6 @@ class TaxonomyLinker:
             zip(
                 [skill_key(text) for text in occupations],
                 await self.links("occupation", occupations, OCCUPATIONS_PER_TEXT),
-                strict=True,
-            )
-        )
-        vacancies = [row for row in rows if isinstance(row, Vacancy)]
-        # the title's nearest occupations, kept for ranking (title_occupation) so that no
-        # shortlist searches them
-        named = dict(
-            zip(
-                [row.id for row in vacancies],
-                await self.title_occupations([row.title for row in vacancies]),
                 strict=True,
             )
         )
