@@ -222,7 +222,8 @@ def reembed(
     ] = False,
     batch: Annotated[int, typer.Option(min=1, max=1000, help="Rows per transaction")] = 64,
 ) -> None:
-    """Embed candidates and vacancies whose vectors are missing or from another model.
+    """Embed candidates and vacancies whose vectors are missing or from another model, and
+    detect the language of texts stored before Ponte detected it.
 
     Each batch is committed on its own, so an interrupted run resumes where it stopped.
     """
@@ -248,6 +249,15 @@ def reembed(
                     done[kind] += len(tenants)
                     touched.update(tenants)
                     typer.echo(f"{kind}: {done[kind]} re-embedded", err=True)
+                detected = 0  # texts stored before their language was detected (migration 0015)
+                while True:
+                    async with sessions() as session, session.begin():
+                        tenants = await vector_jobs.detect_batch(session, kind, 10 * batch)
+                    if not tenants:
+                        break
+                    detected += len(tenants)
+                    touched.update(tenants)
+                    typer.echo(f"{kind}: {detected} texts' language detected", err=True)
             # new vectors, new rankings: each tenant touched gets a re-rank queued (issue 14)
             async with sessions() as session, session.begin():
                 for tenant_id in sorted(touched):

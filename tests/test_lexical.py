@@ -20,7 +20,7 @@ def test_tokens_fold_case_and_accents():
 def test_scores_equal_the_reference_bm25():
     texts = ["cook cook kitchen", "forklift warehouse", "kitchen cleaning", ""]
     index = KeyedBm25()
-    index.apply(zip(["a", "b", "c", "d"], texts, strict=True))
+    index.apply((row_id, text, None) for row_id, text in zip("abcd", texts, strict=True))
     reference = BM25(texts)
     for query in ("kitchen cook", "warehouse", "nothing here"):
         assert list(index.scores(query)[0]) == pytest.approx(list(reference.scores(query)))
@@ -30,9 +30,12 @@ def test_scores_equal_the_reference_bm25():
     expected = ["c", "a"]
     assert [i for i, _ in index.top("kitchen", 5)] == expected
     assert [i for i, _ in index.top("kitchen cook", 1)] == ["a"]
-    scores, ceiling = index.score_of("warehouse", ["b", "zz"])
-    assert scores == {"b": pytest.approx(index.scores("warehouse")[0][1]), "zz": 0.0}
-    assert 0 < scores["b"] < ceiling
+    found = index.answer("warehouse").of(["b", "zz"])
+    assert found == {
+        "b": (pytest.approx(index.scores("warehouse")[0][1]), pytest.approx(found["b"][1])),
+        "zz": (0.0, 0.0),
+    }
+    assert 0 < found["b"][0] < found["b"][1]
 
 
 def test_keyed_index_follows_row_by_row_updates_like_a_fresh_build():
@@ -40,18 +43,18 @@ def test_keyed_index_follows_row_by_row_updates_like_a_fresh_build():
     words = [f"w{i}" for i in range(30)]
     texts = {f"id{i}": " ".join(rng.choices(words, k=rng.randint(1, 20))) for i in range(400)}
     index = KeyedBm25()
-    index.apply(list(texts.items())[:300])
+    index.apply((row_id, text, None) for row_id, text in list(texts.items())[:300])
     for row_id in list(texts)[300:]:  # one by one: the delta grows, then a rebuild folds it
-        index.apply([(row_id, texts[row_id])])
-    index.apply([("id5", "w1 w1 w1")], deleted=["id7", "id8"])
+        index.apply([(row_id, texts[row_id], None)])
+    index.apply([("id5", "w1 w1 w1", None)], deleted=["id7", "id8"])
     texts["id5"] = "w1 w1 w1"
     del texts["id7"], texts["id8"]
     assert len(index) == len(texts)
     reference = BM25(list(texts.values()))
     for query in ("w1 w2", "w29 w3 w4 w5"):
-        got, _ = index.score_of(query, list(texts))
+        got = index.answer(query).of(list(texts))
         # A delta is scored with the base's statistics, so allow for their drift.
-        np.testing.assert_allclose(list(got.values()), reference.scores(query), rtol=0.05)
+        np.testing.assert_allclose([s for s, _ in got.values()], reference.scores(query), rtol=0.05)
         assert [i for i, _ in index.top(query, 5)] == [
             list(texts)[j] for j in np.argsort(-reference.scores(query), kind="stable")[:5]
         ]

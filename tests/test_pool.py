@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.tables import Candidate, Employer, Tenant, Vacancy
 from app.ml import gates
-from app.ml.bm25 import query_terms
 from app.ml.evaluation import BM25
 from app.ml.gates import VacancyView
 from app.ml.pool import CandidatePool, PoolRow
@@ -206,8 +205,8 @@ def test_bm25_with_delta_and_after_rebuild_matches_the_reference_index():
     pool.apply(rows[200:250])  # a small delta, scored with the base's statistics
     assert len(pool.bm25.delta) == 50
     assert not pool.wants_compaction
-    query = query_terms("w1 w2 w3 w30 unknown")
-    assert pool.lexical_scores(query)[pool.pos[rows[220].id]] > 0 or "w1" not in texts[220]
+    query = "w1 w2 w3 w30 unknown"
+    assert pool.lexical_scores(query)[0][pool.pos[rows[220].id]] > 0 or "w1" not in texts[220]
     pool.apply(rows[250:])  # the delta outgrows its bound: the base is to be rebuilt
     assert pool.wants_compaction
     before = pool
@@ -215,14 +214,14 @@ def test_bm25_with_delta_and_after_rebuild_matches_the_reference_index():
     assert not pool.bm25.delta
     assert len(before.bm25.delta) == 100  # the old pool is left as it was
     reference = BM25(texts)
-    got = pool.lexical_scores(query)
+    got, _ = pool.lexical_scores(query)
     np.testing.assert_allclose(
-        [got[pool.pos[r.id]] for r in rows], reference.scores("w1 w2 w3 w30 unknown"), rtol=1e-6
+        [got[pool.pos[r.id]] for r in rows], reference.scores(query), rtol=1e-6
     )
     # A replaced row is scored by its new text; an older version never overwrites a newer one.
     pool.apply([pool_row("w30 w30 w30", xid=5, row_id=rows[0].id)])
     pool.apply([pool_row("w1", xid=4, row_id=rows[0].id)])
-    assert pool.lexical_scores({"w30"})[pool.pos[rows[0].id]] > 0
+    assert pool.lexical_scores("w30")[0][pool.pos[rows[0].id]] > 0
     pool.apply([], deleted=[rows[1].id])
     assert rows[1].id not in pool.pos
     assert len(pool) == 299
@@ -243,7 +242,7 @@ def test_bulk_load_compacts_once_not_per_batch():
     assert not pool.wants_compaction
     reference = BM25([r.search_text for r in rows])
     np.testing.assert_allclose(
-        pool.lexical_scores({"word7", "text"}), reference.scores("word7 text"), rtol=1e-6
+        pool.lexical_scores("word7 text")[0], reference.scores("word7 text"), rtol=1e-6
     )
 
 

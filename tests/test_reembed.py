@@ -38,3 +38,16 @@ async def test_reembed_stale_rows(cli_env, owner_engine):
     assert "re-embedded 0 candidates and 0 vacancies" in r.output
     r = await invoke("reembed", "--all")
     assert f"re-embedded {candidates} candidates" in r.output
+
+    # Texts stored before their language was detected (migration 0015) are detected, without
+    # re-embedding them.
+    languages = await scalar("SELECT string_agg(text_language, ',' ORDER BY id) FROM candidates")
+    assert await scalar("SELECT count(*) FROM candidates WHERE text_language = 'it'") > 0
+    await execute("UPDATE candidates SET text_language = NULL")
+    r = await invoke("reembed")
+    assert "re-embedded 0 candidates and 0 vacancies" in r.output
+    assert f"candidates: {candidates} texts' language detected" in r.output
+    assert (
+        await scalar("SELECT string_agg(text_language, ',' ORDER BY id) FROM candidates")
+        == languages
+    )

@@ -21,6 +21,7 @@ import functools
 import itertools
 import math
 import re
+import threading
 import unicodedata
 from collections import Counter
 from collections.abc import Hashable, Iterable, Mapping, Sequence
@@ -28,7 +29,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
+import Stemmer
 
+from app.ml.languages import STEMMERS, UNDETERMINED
 from app.ml.topk import top
 
 F64 = npt.NDArray[np.float64]
@@ -48,22 +51,59 @@ def _without_marks() -> dict[int, None]:
     return {cp: None for cp in range(0x20000) if unicodedata.combining(chr(cp))}
 
 
-def lexical_tokens(text: str) -> list[str]:
-    """Lowercase word tokens with accents folded ("mansioni" and "mansióni" meet)."""
+def _fold(token: str) -> str:
+    return unicodedata.normalize("NFKD", token).translate(_without_marks())
+
+
+# Stemmer objects are not thread-safe, and indexes are built in worker threads while requests
+# score on the event loop: each thread has its own (each keeps a cache of the words it stemmed).
+_STEMMERS = threading.local()
+
+
+def _stemmer(language: str) -> Stemmer.Stemmer | None:
+    held: dict[str, Stemmer.Stemmer | None] | None = getattr(_STEMMERS, "by_language", None)
+    if held is None:
+        held = _STEMMERS.by_language = {}
+    if language not in held:
+        algorithm = STEMMERS.get(language)
+        held[language] = Stemmer.Stemmer(algorithm, 100_000) if algorithm else None
+    return held[language]
+
+
+def lexical_tokens(text: str, language: str = UNDETERMINED) -> list[str]:
+    """The terms BM25 indexes for a text in ``language`` (app/ml/languages.py): lowercase word
+    tokens, Snowball-stemmed in that language (none when it is undetermined or has no stemmer),
+    then accents folded ("mansioni" and "mansióni" meet). Stemming comes first because the
+    stemmers' rules are written for accented spellings."""
     lowered = text.lower()
-    if not lowered.isascii():  # nothing to fold in plain ASCII, most texts
-        lowered = unicodedata.normalize("NFKD", lowered).translate(_without_marks())
-    return _TOKEN.findall(lowered)
+    plain = lowered.isascii()  # nothing to normalise or fold in plain ASCII, most texts
+    tokens = _TOKEN.findall(lowered if plain else unicodedata.normalize("NFC", lowered))
+    stemmer = _stemmer(language)
+    if stemmer is not None:
+        tokens = stemmer.stemWords(tokens)
+    if plain:
+        return tokens
+    return [token if token.isascii() else _fold(token) for token in tokens]
 
 
-def term_counts(text: str | None) -> Counter[str]:
+def term_counts(text: str | None, language: str = UNDETERMINED) -> Counter[str]:
     """The bag of words BM25 indexes for a text."""
-    return Counter(lexical_tokens(text or ""))
+    return Counter(lexical_tokens(text or "", language))
 
 
-def query_terms(text: str | None) -> set[str]:
-    """The terms of a query (each counted once)."""
-    return set(lexical_tokens(text or ""))
+def query_terms(text: str | None, language: str = UNDETERMINED) -> set[str]:
+    """The terms of a query analysed as a text in ``language`` (each counted once)."""
+    return set(lexical_tokens(text or "", language))
+
+
+# Languages as the small codes an index keeps per row; 0 is undetermined.
+LANGUAGE_CODES: tuple[str, ...] = (UNDETERMINED, *STEMMERS)
+_CODE_OF = {language: code for code, language in enumerate(LANGUAGE_CODES)}
+
+
+def language_code(language: str | None) -> int:
+    """The code of a stored language (0, undetermined, for one Ponte cannot stem or None)."""
+    return _CODE_OF.get(language or UNDETERMINED, 0)
 
 
 class Vocabulary(dict[str, int]):
@@ -191,28 +231,58 @@ class Bm25Index:
 
     A slot's text is set once (a changed row takes a new slot in the pool); ``drop`` forgets
     a slot's delta entry. ``bulk`` rows (a load nobody reads yet) are only encoded and wait for
-    :meth:`rebuild`."""
+    :meth:`rebuild`.
+
+    Each slot is analysed in its text's language (app/ml/languages.py), and a query is scored
+    against it analysed in that same language: both texts of a pair go through one analyser,
+    so words spelt alike always meet, and inflections meet where the language is known. The
+    terms of every language share one vocabulary and one set of statistics."""
 
     def __init__(self) -> None:
         self.base = Bm25Base()
         self.delta: dict[int, Counter[str]] = {}
         self.delta_df: Counter[str] = Counter()  # in how many delta rows each term is
         self.staged: dict[int, Encoded] = {}
+        self.languages = np.zeros(0, dtype=np.int8)  # per slot, its language's code
+        self.present: set[int] = set()  # the codes some slot has (a dropped one's may linger)
 
-    def put(self, slot: int, text: str | None) -> None:
-        """Sets a slot's text; it joins the delta until the next rebuild."""
+    def _set_language(
+        self, slots: Sequence[int], codes: Sequence[int] | npt.NDArray[np.int8]
+    ) -> None:
+        end = max(slots) + 1
+        if end > len(self.languages):
+            grown = np.zeros(max(end, 2 * len(self.languages)), dtype=np.int8)
+            grown[: len(self.languages)] = self.languages
+            self.languages = grown
+        held = np.asarray(codes, dtype=np.int8)
+        self.languages[np.asarray(slots, dtype=np.int64)] = held
+        self.present.update(np.unique(held).tolist())
+
+    def put(self, slot: int, text: str | None, language: str | None = None) -> None:
+        """Sets a slot's text, in ``language``; it joins the delta until the next rebuild."""
         self.drop(slot)
-        counts = term_counts(text)
+        code = language_code(language)
+        counts = term_counts(text, LANGUAGE_CODES[code])
         self.delta[slot] = counts
         self.delta_df.update(counts.keys())
+        self._set_language([slot], [code])
 
-    def stage(self, slots: Sequence[int], texts: Sequence[str | None]) -> None:
+    def stage(
+        self,
+        slots: Sequence[int],
+        texts: Sequence[str | None],
+        languages: Sequence[str | None] | None = None,
+    ) -> None:
         """Encodes many slots' texts at once for the next :meth:`rebuild` (a bulk load nobody
         reads yet): every token of the batch is numbered in one pass and counted per row in one
         sort, instead of a counter per row."""
         if not slots:
             return
-        tokens = [lexical_tokens(text or "") for text in texts]
+        codes = [language_code(language) for language in languages or [None] * len(slots)]
+        tokens = [
+            lexical_tokens(text or "", LANGUAGE_CODES[code])
+            for text, code in zip(texts, codes, strict=True)
+        ]
         lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
         total = int(lengths.sum())
         ids = np.fromiter(
@@ -230,6 +300,7 @@ class Bm25Index:
                 terms[bounds[i] : bounds[i + 1]],
                 weights[bounds[i] : bounds[i + 1]],
             )
+        self._set_language(slots, codes)
 
     def drop(self, slot: int) -> None:
         counts = self.delta.pop(slot, None)
@@ -271,7 +342,35 @@ class Bm25Index:
         ]
         index = Bm25Index()
         index.base = Bm25Base.build(docs, vocab)
+        if len(slots):
+            index._set_language(range(len(slots)), self.languages_of(max(slots) + 1)[list(slots)])
         return index
+
+    def languages_of(self, size: int) -> npt.NDArray[np.int8]:
+        """The language code of every slot below ``size``."""
+        if size <= len(self.languages):
+            return self.languages[:size]
+        out = np.zeros(size, dtype=np.int8)
+        out[: len(self.languages)] = self.languages
+        return out
+
+    def query(self, text: str | None, size: int) -> tuple[F64, F64]:
+        """Per slot below ``size``, the BM25 of ``text`` analysed in the slot's language, and
+        the ceiling (:meth:`ceiling`) of the query so analysed. One scoring pass for each
+        language the index holds: most tenants write in one or two."""
+        codes = sorted(self.present) or [0]
+        if len(codes) == 1:
+            terms = query_terms(text, LANGUAGE_CODES[codes[0]])
+            return self.scores(terms, size), np.full(size, self.ceiling(terms))
+        scores, ceilings = np.zeros(size), np.zeros(size)
+        languages = self.languages_of(size)
+        for code in codes:
+            rows = languages == code
+            if rows.any():
+                terms = query_terms(text, LANGUAGE_CODES[code])
+                scores[rows] = self.scores(terms, size)[rows]
+                ceilings[rows] = self.ceiling(terms)
+        return scores, ceilings
 
     def scores(self, terms: set[str], size: int) -> F64:
         """Returns the BM25 score of every slot below ``size`` for ``terms``."""
@@ -308,22 +407,22 @@ class KeyedBm25:
 
     def apply(
         self,
-        rows: Iterable[tuple[Hashable, str]],
+        rows: Iterable[tuple[Hashable, str, str | None]],
         deleted: Iterable[Hashable] = (),
         *,
         compact: bool = True,
     ) -> None:
-        """Sets the text of each (id, text) of ``rows`` and forgets ``deleted``; then rebuilds
-        in place if :attr:`wants_rebuild` (unless ``compact`` is off: the caller then swaps in
-        :meth:`rebuilt`, built where it likes)."""
+        """Sets the text of each (id, text, language) of ``rows`` and forgets ``deleted``; then
+        rebuilds in place if :attr:`wants_rebuild` (unless ``compact`` is off: the caller then
+        swaps in :meth:`rebuilt`, built where it likes)."""
         for row_id in deleted:
             self._forget(row_id)
-        for row_id, text in rows:
+        for row_id, text, language in rows:
             self._forget(row_id)
             slot = len(self.ids)
             self.ids.append(row_id)
             self.pos[row_id] = slot
-            self.index.put(slot, text)
+            self.index.put(slot, text, language)
         if compact and self.wants_rebuild:
             rebuilt = self.rebuilt()
             self.index, self.ids, self.pos, self.dead = (
@@ -353,41 +452,41 @@ class KeyedBm25:
         new.pos = {row_id: i for i, row_id in enumerate(new.ids)}
         return new
 
-    def scores(self, query: str) -> tuple[F64, float]:
-        """Per slot the BM25 of ``query`` (dead slots 0), and the query's ceiling."""
-        terms = query_terms(query)
-        out = self.index.scores(terms, len(self.ids))
+    def scores(self, query: str) -> tuple[F64, F64]:
+        """Per slot the BM25 of ``query`` (dead slots 0), and the query's ceiling there."""
+        out, ceilings = self.index.query(query, len(self.ids))
         if self.dead:
             out[[slot for slot, row_id in enumerate(self.ids) if row_id is None]] = 0.0
-        return out, self.index.ceiling(terms)
+        return out, ceilings
 
     def answer(self, query: str) -> KeyedScores:
         """The query scored once, to take both its best rows and chosen rows' scores from."""
-        scores, ceiling = self.scores(query)
-        return KeyedScores(self, scores, ceiling)
+        scores, ceilings = self.scores(query)
+        return KeyedScores(self, scores, ceilings)
 
     def top(self, query: str, k: int) -> list[tuple[Hashable, float]]:
         """Returns the ``k`` best (id, BM25) pairs with a positive score."""
         return self.answer(query).top(k)
 
-    def score_of(self, query: str, ids: Sequence[Hashable]) -> tuple[dict[Hashable, float], float]:
-        """Returns the BM25 of each of ``ids`` (0 for unknown ids) and the query's ceiling."""
-        answer = self.answer(query)
-        return answer.of(ids), answer.ceiling
-
 
 class KeyedScores:
     """One query's BM25 over a :class:`KeyedBm25`, by id."""
 
-    def __init__(self, index: KeyedBm25, scores: F64, ceiling: float) -> None:
-        self.index, self.scores, self.ceiling = index, scores, ceiling
+    def __init__(self, index: KeyedBm25, scores: F64, ceilings: F64) -> None:
+        self.index, self.scores, self.ceilings = index, scores, ceilings
 
     def top(self, k: int) -> list[tuple[Hashable, float]]:
         """The ``k`` best (id, BM25) pairs with a positive score."""
         scores = self.scores
         return [(self.index.ids[i], float(scores[i])) for i in top(scores, scores > 0, k)]
 
-    def of(self, ids: Sequence[Hashable]) -> dict[Hashable, float]:
-        """The BM25 of each of ``ids`` (0 for an id the index does not hold)."""
+    def of(self, ids: Sequence[Hashable]) -> dict[Hashable, tuple[float, float]]:
+        """The BM25 of each of ``ids`` and the query's ceiling against it ((0, 0) for an id
+        the index does not hold)."""
         pos = self.index.pos
-        return {row_id: float(self.scores[pos[row_id]]) if row_id in pos else 0.0 for row_id in ids}
+        return {
+            row_id: (float(self.scores[pos[row_id]]), float(self.ceilings[pos[row_id]]))
+            if row_id in pos
+            else (0.0, 0.0)
+            for row_id in ids
+        }

@@ -64,6 +64,7 @@ class PoolRow:
     languages: list[tuple[str, str | None]]  # (ISO code, CEFR level) as stored
     search_text: str
     embedding: F32 | None
+    text_language: str | None = None  # the search text's (app/ml/languages.py); None: unknown
     chunks: F32 | None = None  # only when the text has more than one chunk
     occupation: F32 | None = None  # the vector of the desired occupations
     linked: Linked = NOTHING  # what it is linked to in the ESCO taxonomy
@@ -240,10 +241,12 @@ class CandidatePool:
         self._set(start, taken)
         slots = range(start, start + len(taken))
         if bulk:
-            self.bm25.stage(slots, [row.search_text for row in taken])
+            self.bm25.stage(
+                slots, [row.search_text for row in taken], [row.text_language for row in taken]
+            )
         else:
             for slot, row in zip(slots, taken, strict=True):
-                self.bm25.put(slot, row.search_text)
+                self.bm25.put(slot, row.search_text, row.text_language)
         self._stack_chunks()
 
     @property
@@ -400,9 +403,10 @@ class CandidatePool:
         mean: F32 = (self.vector_sum / (self.vector_count + prior)).astype(np.float32)
         return mean
 
-    def lexical_scores(self, terms: set[str]) -> F64:
-        """The BM25 score of every slot for the query ``terms``."""
-        return self.bm25.scores(terms, self.size)
+    def lexical_scores(self, query: str) -> tuple[F64, F64]:
+        """The BM25 score of every slot for the query text, and the query's ceiling there
+        (each slot analyses the query in its own text's language)."""
+        return self.bm25.query(query, self.size)
 
     def title_similarity(self, title: F32, slots: I64) -> F64:
         """Returns per slot the cosine of its desired occupations to a vacancy title (NaN when

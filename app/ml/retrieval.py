@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app.ml import gates as gate_rules
-from app.ml.bm25 import lexical_share, query_terms
+from app.ml.bm25 import lexical_share
 from app.ml.centring import centred_cosines
 from app.ml.features import availability_fit, distance_fit
 from app.ml.gates import VacancyView
@@ -68,7 +68,7 @@ class Retrieved:
     title_profile: F64
     title: F64
     lexical: F64  # raw BM25
-    lexical_ceiling: float
+    lexical_ceiling: F64  # the query's ceiling against each (BM25 analyses in its language)
     gates: dict[str, npt.NDArray[np.int8]]  # per gate, the state of each picked row
     text_vectors: list[F32]
     label_keys: LabelKeys
@@ -189,9 +189,7 @@ def retrieve(
     passing = np.flatnonzero(mask)
     km = gate_rules.distances(pool, vacancy, passing)
     profile, best = similarities(pool, query, passing, centroid, products)
-    terms = query_terms(query_text)
-    ceiling = pool.bm25.ceiling(terms)
-    lexical = pool.lexical_scores(terms)[passing]
+    lexical, ceiling = (values[passing] for values in pool.lexical_scores(query_text))
     vectors = pool.has_vector[passing]
     picked = [top(profile, vectors, k), top(best, vectors, k), top(lexical, lexical > 0, k)]
     language = gate_rules.language_fit(pool, vacancy, passing)
@@ -226,7 +224,12 @@ def retrieve(
     chosen = np.concatenate(picked)
     _, first = np.unique(chosen, return_index=True)
     chosen = chosen[np.sort(first)]  # each row once, in the order proposed
-    profile, best, lexical = profile[chosen], best[chosen], lexical[chosen]
+    profile, best, lexical, ceiling = (
+        profile[chosen],
+        best[chosen],
+        lexical[chosen],
+        ceiling[chosen],
+    )
     at = passing[chosen]
     slots: list[int] = at.tolist()
     text_vectors = [pool.text_vectors(s) for s in slots]

@@ -45,7 +45,7 @@ _PRUNE = {
 }
 _TEXTS = {
     side: text(
-        f"SELECT id, changed_xid, coalesce(search_text, '') FROM {side} "
+        f"SELECT id, changed_xid, coalesce(search_text, ''), text_language FROM {side} "
         "WHERE tenant_id = :tenant_id AND id = ANY(:ids)"
     )
     for side in _TOMBSTONES
@@ -79,12 +79,12 @@ class ChangeFeedRepository:
 
     async def texts(
         self, side: Side, tenant_id: uuid.UUID, ids: Sequence[uuid.UUID]
-    ) -> list[tuple[uuid.UUID, int, str]]:
-        """(id, changed_xid, search text) of these rows of the tenant."""
+    ) -> list[tuple[uuid.UUID, int, str, str | None]]:
+        """(id, changed_xid, search text, its language) of these rows of the tenant."""
         if not ids:
             return []
         rows = await self.session.execute(_TEXTS[side], {"tenant_id": tenant_id, "ids": list(ids)})
-        return [(row[0], int(row[1]), row[2]) for row in rows]
+        return [(row[0], int(row[1]), row[2], row[3]) for row in rows]
 
     async def prune(self, side: Side, tenant_id: uuid.UUID, older_than_days: int) -> int:
         """Forgets the tenant's tombstones older than ``older_than_days`` (readers that have not

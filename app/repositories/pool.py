@@ -25,7 +25,8 @@ _ROWS = text(
     "vector_send(occupation_embedding), "
     # of the ESCO links only what matching reads: the skills' URIs, the occupations' URIs and
     # scores (decoding every row's whole links document doubled a pool's load time)
-    "jsonb_path_query_array(esco, '$.skills[*].uri'), esco->'occupations' FROM candidates "
+    "jsonb_path_query_array(esco, '$.skills[*].uri'), esco->'occupations', text_language "
+    "FROM candidates "
     "WHERE tenant_id = :tenant_id AND id = ANY(:ids)"
 )
 
@@ -78,6 +79,7 @@ class PoolRepository:
                         chunks=np.stack(stacked) if stacked else None,
                         occupation=vector_from_send(row[13]),
                         linked=interned(row[14], row[15]),
+                        text_language=row[16],
                     )
                 )
         return out

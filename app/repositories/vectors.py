@@ -65,6 +65,7 @@ class VectorRepository:
         model_id: str,
         content_hash: bytes,
         search_text: str,
+        text_language: str,
         embedding: Any,
         occupation_embedding: Any | None,
         chunks: Sequence[tuple[int, int, Any]],
@@ -79,6 +80,7 @@ class VectorRepository:
                 embedding_model=model_id,
                 content_hash=content_hash,
                 search_text=search_text,
+                text_language=text_language,
             )
         )
         await self.session.execute(
@@ -110,6 +112,7 @@ class VectorRepository:
         model_id: str,
         content_hash: bytes,
         search_text: str,
+        text_language: str,
         embedding: Any,
         title_embedding: Any,
     ) -> None:
@@ -123,6 +126,7 @@ class VectorRepository:
                 embedding_model=model_id,
                 content_hash=content_hash,
                 search_text=search_text,
+                text_language=text_language,
             )
         )
 
@@ -144,6 +148,29 @@ class VectorRepository:
             .limit(limit)
         )
         return (await self.session.scalars(stmt)).all()
+
+    async def undetected(
+        self, model: type[Candidate] | type[Vacancy], limit: int
+    ) -> Sequence[tuple[uuid.UUID, uuid.UUID, str]]:
+        """Up to ``limit`` rows (any tenant) whose search text was stored before its language
+        was detected: (id, tenant, search text)."""
+        stmt = (
+            select(model.id, model.tenant_id, model.search_text)
+            .where(model.text_language.is_(None), model.search_text.is_not(None))
+            .order_by(model.id)
+            .limit(limit)
+        )
+        return [(row[0], row[1], row[2] or "") for row in await self.session.execute(stmt)]
+
+    async def set_languages(
+        self, model: type[Candidate] | type[Vacancy], languages: dict[uuid.UUID, str]
+    ) -> None:
+        """Stores each row's detected text language (the write marks the row changed, so the
+        in-process indexes read it again)."""
+        if languages:
+            await self.session.execute(  # the ORM's bulk UPDATE by primary key
+                update(model), [{"id": k, "text_language": v} for k, v in languages.items()]
+            )
 
     async def stale_in_tenant(
         self, model: type[Candidate] | type[Vacancy], tenant_id: uuid.UUID, model_id: str

@@ -62,7 +62,7 @@ async def lexical_index(session: AsyncSession, tenant_id: uuid.UUID, side: Side)
         rows = await feed.texts(side, tenant_id, wanted)
         gone = [row_id for row_id in deleted if row_id in state.versions]
         if rows or gone:
-            updates = [(row_id, text) for row_id, _, text in rows]
+            updates = [(row_id, text, language) for row_id, _, text, language in rows]
             index = state.index
             if not len(index) and len(updates) > _FIRST_BUILD_OFF_LOOP:
                 index = KeyedBm25()  # nobody holds it yet
@@ -76,7 +76,7 @@ async def lexical_index(session: AsyncSession, tenant_id: uuid.UUID, side: Side)
             state.index = index
             for row_id in gone:
                 del state.versions[row_id]
-            for row_id, xid, _ in rows:
+            for row_id, xid, *_ in rows:
                 state.versions[row_id] = xid
         state.horizon, state.synced_at = horizon, now
         return state.index

@@ -61,8 +61,9 @@ def enabled_gates(switches: Mapping[str, bool] | None) -> tuple[str, ...]:
     return tuple(g for g in GATES if switches.get(g, True))
 
 
-def _pairs_of(rows: Sequence[Mapping[str, Any]], lexical: Sequence[float], ceiling: float) -> Pairs:
-    """The database path's feature rows as :class:`Pairs`."""
+def _pairs_of(rows: Sequence[Mapping[str, Any]], lexical: Sequence[tuple[float, float]]) -> Pairs:
+    """The database path's feature rows as :class:`Pairs`, with each pair's (BM25, the query's
+    ceiling)."""
 
     def column(name: str) -> Any:
         return as_column([row[name] for row in rows])
@@ -82,8 +83,8 @@ def _pairs_of(rows: Sequence[Mapping[str, Any]], lexical: Sequence[float], ceili
         distance_km=column("distance_km"),
         max_commute_km=column("max_commute_km"),
         remote=np.array([bool(row["remote"]) for row in rows], dtype=bool),
-        lexical=as_column(lexical),
-        lexical_ceiling=np.full(len(rows), ceiling),
+        lexical=as_column([bm25 for bm25, _ in lexical]),
+        lexical_ceiling=as_column([ceiling for _, ceiling in lexical]),
         gates={g: np.array([row[f"gate_{g}"] or 0 for row in rows], dtype=np.int8) for g in GATES},
     )
 
@@ -228,8 +229,8 @@ class RankingService:
         candidate_centroid = held if held is not None else centres.candidates
         rows = await self.repo.pair_features(scope, ids, candidate_centroid, centres.vacancies)
         key = "candidate_id" if scope.ranked == "c" else "vacancy_id"
-        bm25, ceiling = answer.of([row[key] for row in rows]), answer.ceiling
-        pairs = _pairs_of(rows, [bm25[row[key]] for row in rows], ceiling)
+        bm25 = answer.of([row[key] for row in rows])
+        pairs = _pairs_of(rows, [bm25[row[key]] for row in rows])
         await self.through.add_database_features(pairs, rows)
         excluded = {g: counts[g] for g in scope.gates}
         return await self._score(pairs, scope, ranker, limit), excluded, counts["total"]
@@ -365,7 +366,7 @@ class RankingService:
             max_commute_km=found.max_commute_km,
             remote=np.full(rows, bool(vacancy.remote)),
             lexical=found.lexical,
-            lexical_ceiling=np.full(rows, found.lexical_ceiling),
+            lexical_ceiling=found.lexical_ceiling,
             gates=found.gates,
         )
         if targets is not None:

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.tables import Candidate, Vacancy
 from app.ml.encoder import Encoder
+from app.ml.languages import detect_language
 from app.repositories.vectors import VectorRepository
 from app.services.vectors import VectorService
 
@@ -36,3 +37,13 @@ async def reembed_batch(
     else:
         await service.refresh_vacancies(rows, force=True)
     return [row.tenant_id for row in rows]
+
+
+async def detect_batch(session: AsyncSession, kind: str, batch: int) -> list[uuid.UUID]:
+    """Detects the language of up to ``batch`` rows of ``kind`` stored before detection
+    existed; returns each row's tenant (none: no row was left)."""
+    model = KINDS[kind]
+    repo = VectorRepository(session)
+    rows = await repo.undetected(model, batch)
+    await repo.set_languages(model, {row_id: detect_language(text) for row_id, _, text in rows})
+    return [tenant_id for _, tenant_id, _ in rows]

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.tables import Candidate
 from app.ml.encoder import Encoder
+from app.ml.languages import detect_language
 from app.ml.text import (
     candidate_text,
     content_hash,
@@ -47,6 +48,11 @@ def _labels_by_key(labels: Iterable[str]) -> dict[str, str]:
 def _remember(model_id: str, vectors: dict[str, npt.NDArray[np.float32]]) -> None:
     for key, vector in vectors.items():
         _SKILL_CACHE.put((model_id, key), vector)
+
+
+def _analyse(encoder: Encoder, text: str) -> tuple[list[tuple[int, int]], str]:
+    """A search text's chunk spans and its language (off the event loop: both read it all)."""
+    return encoder.chunk_spans(text) or [(0, len(text))], detect_language(text)
 
 
 def _mean_unit(vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
@@ -140,19 +146,19 @@ class VectorService:
             occupations = occupation_text(row.desired_occupations)
             digest = content_hash(self.model_id, text, occupations)
             if force or row.content_hash != digest or row.embedding_model != self.model_id:
-                spans = await asyncio.to_thread(self.encoder.chunk_spans, text)
-                work.append((row, text, occupations, digest, spans or [(0, len(text))]))
+                spans, language = await asyncio.to_thread(_analyse, self.encoder, text)
+                work.append((row, text, occupations, digest, spans, language))
         if not work:
             return 0
         texts: list[str] = []
-        for _, text, occupations, _, spans in work:
+        for _, text, occupations, _, spans, _ in work:
             texts += [text[start:end] for start, end in spans]
             if occupations:
                 texts.append(occupations)
         vectors = await self._encode(texts)
         await self.skill_vectors(label for row, *_ in work for label in skill_labels(row.skills))
         at = 0
-        for row, text, occupations, digest, spans in work:
+        for row, text, occupations, digest, spans, language in work:
             chunk_vectors = vectors[at : at + len(spans)]
             at += len(spans)
             occupation_vector = None
@@ -165,6 +171,7 @@ class VectorService:
                 model_id=self.model_id,
                 content_hash=digest,
                 search_text=text,
+                text_language=language,
                 embedding=_mean_unit(chunk_vectors),
                 occupation_embedding=occupation_vector,
                 chunks=[
@@ -181,12 +188,12 @@ class VectorService:
             text = vacancy_text(row.title, row.description, row.required_skills)
             digest = content_hash(self.model_id, text, row.title)
             if force or row.content_hash != digest or row.embedding_model != self.model_id:
-                spans = await asyncio.to_thread(self.encoder.chunk_spans, text)
-                work.append((row, text, digest, spans or [(0, len(text))]))
+                spans, language = await asyncio.to_thread(_analyse, self.encoder, text)
+                work.append((row, text, digest, spans, language))
         if not work:
             return 0
         texts: list[str] = []
-        for row, text, _, spans in work:
+        for row, text, _, spans, _ in work:
             texts += [text[start:end] for start, end in spans]
             texts.append(row.title)
         vectors = await self._encode(texts)
@@ -194,7 +201,7 @@ class VectorService:
             label for row, *_ in work for label in skill_labels(row.required_skills)
         )
         at = 0
-        for row, text, digest, spans in work:
+        for row, text, digest, spans, language in work:
             chunk_vectors = vectors[at : at + len(spans)]
             title_vector = vectors[at + len(spans)]
             at += len(spans) + 1
@@ -204,6 +211,7 @@ class VectorService:
                 model_id=self.model_id,
                 content_hash=digest,
                 search_text=text,
+                text_language=language,
                 embedding=_mean_unit(chunk_vectors),
                 title_embedding=title_vector,
             )

@@ -1,0 +1,100 @@
+"""Languages in lexical matching: each text's language is detected, and BM25 stems a pair's
+two texts alike, in the indexed row's language."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sqlalchemy import text
+
+from app.ml.bm25 import Bm25Index, KeyedBm25, lexical_tokens
+from app.ml.languages import UNDETERMINED, detect_language
+from tests import payloads
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("Cerchiamo un aiuto cuoco per il nostro ristorante in centro, con esperienza.", "it"),
+        ("Wij zoeken een magazijnmedewerker met rijbewijs en ervaring met de heftruck.", "nl"),
+        ("Experienced forklift operator, five years in a logistics warehouse.", "en"),
+        ("Nous cherchons une aide-soignante pour une maison de retraite à Lyon.", "fr"),
+        ("Wir suchen eine Verkäuferin für unsere Bäckerei in der Innenstadt.", "de"),
+        ("Buscamos camarero con experiencia para un restaurante en el centro.", "es"),
+        ("", UNDETERMINED),
+        ("1234 - 5678", UNDETERMINED),
+    ],
+)
+def test_a_texts_language_is_detected(text, language):
+    assert detect_language(text) == language
+
+
+def test_tokens_are_stemmed_in_their_language_then_folded():
+    assert lexical_tokens("Cerchiamo cuochi", "it") == lexical_tokens("cerca cuoco", "it")
+    assert lexical_tokens("warehouses operating", "en") == ["warehous", "oper"]
+    # folded after stemming: an accent the writer left out changes nothing
+    assert lexical_tokens("Città, mansióni", "it") == lexical_tokens("citta mansioni", "it")
+    # undetermined (and a language Ponte cannot stem): lower case and folded, not stemmed
+    assert lexical_tokens("Cuochi, MANSIÓNI", UNDETERMINED) == ["cuochi", "mansioni"]
+    assert lexical_tokens("Cuochi", "xx") == ["cuochi"]
+
+
+def test_each_row_is_matched_with_the_query_analysed_in_its_language():
+    index = KeyedBm25()
+    index.apply(
+        [
+            ("it", "Ho lavorato come cuoco e pizzaiolo", "it"),
+            ("en", "Worked as a cook in a canteen", "en"),
+            ("und", "cuoco", None),  # stored before detection: analysed as before
+        ]
+    )
+    scores = index.answer("Cerchiamo cuochi").of(["it", "en", "und"])
+    assert scores["it"][0] > 0  # "cuochi" meets "cuoco" in Italian
+    assert scores["en"] == (0.0, pytest.approx(scores["en"][1]))
+    assert scores["und"][0] == 0  # unstemmed, "cuochi" is not "cuoco"
+    # the ceiling is of the query as each row's language reads it
+    assert scores["it"][1] != scores["und"][1]
+    words = index.answer("cooks canteen").of(["en"])
+    assert words["en"][0] > 0
+    # a rebuild keeps every row's language
+    rebuilt = index.rebuilt()
+    again = rebuilt.answer("Cerchiamo cuochi").of(["it", "und"])
+    assert again["it"][0] > 0 and again["und"][0] == 0
+
+
+def test_one_language_scores_in_one_pass_and_mixed_languages_by_row():
+    single = Bm25Index()
+    single.stage([0, 1], ["cuoco pizzaiolo", "cameriere"], ["it", "it"])
+    single = single.rebuild([0, 1])
+    assert single.present == {single.languages[0]}
+    scores, ceilings = single.query("cuochi", 2)
+    assert scores[0] > 0 and scores[1] == 0
+    assert np.all(ceilings == ceilings[0])
+    mixed = Bm25Index()
+    mixed.stage([0, 1], ["cuoco cuochi", "cooks cook"], ["it", "en"])
+    mixed = mixed.rebuild([0, 1])
+    scores, ceilings = mixed.query("cuochi cooking", 2)
+    assert scores[0] > 0 and scores[1] > 0  # each matched in its own language
+    assert len(mixed.present) == 2
+
+
+async def test_written_rows_store_their_texts_language(client, make_key, owner_engine):
+    headers = await make_key("alpha", "admin")
+    await client.put("/v1/employers/emp-1", json=payloads.employer(), headers=headers)
+    italian = payloads.vacancy(
+        title="Aiuto cuoco",
+        description="Cerchiamo un aiuto cuoco per la cucina del nostro ristorante in centro.",
+    )
+    r = await client.put("/v1/vacancies/v-it", json=italian, headers=headers)
+    assert r.status_code in (200, 201), r.text
+    english = payloads.candidate(summary="I worked as a cook for five years in a busy canteen.")
+    r = await client.put("/v1/candidates/c-en", json=english, headers=headers)
+    assert r.status_code in (200, 201), r.text
+    async with owner_engine.connect() as conn:
+        found = dict(
+            (await conn.execute(text("SELECT external_id, text_language FROM vacancies"))).all()
+        )
+        found |= dict(
+            (await conn.execute(text("SELECT external_id, text_language FROM candidates"))).all()
+        )
+    assert found == {"v-it": "it", "c-en": "en"}
