@@ -1,39 +1,32 @@
-"""The ``ponte`` command: serve, demo, migrate, downgrade, revision, tenants, keys, reembed,
-eval, train, feedback import and rebuild-spans; rerank and worker live in app/cli_jobs.py,
-eval in app/cli_eval.py, taxonomy import, link and status in app/cli_taxonomy.py."""
+"""The ``ponte`` command: serve, demo, migrate, downgrade, revision, tenants, keys, train,
+feedback import and rebuild-spans; rerank and worker live in app/cli_jobs.py, eval in
+app/cli_eval.py, reembed in app/cli_vectors.py, taxonomy import, link and status in
+app/cli_taxonomy.py."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import signal
 import sys
-import uuid
 from importlib import resources as package_files
-from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from rich.progress import MofNCompleteColumn, Progress
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import cli_eval, cli_jobs, cli_support
+from app import cli_eval, cli_jobs, cli_support, cli_vectors
 from app.cli_taxonomy import import_demo_subset, taxonomy_cli
 from app.config import Settings
 from app.db import migrate as migrations
-from app.db.engine import DatabaseUrls, create_engine, resolve_database, session_factory
+from app.db.engine import DatabaseUrls, resolve_database
 from app.errors import AppError
 from app.ml.encoder import Encoder
 from app.schemas import CandidateIn, CandidateSensitiveIn, EmployerIn, Principal, Role, VacancyIn
-from app.services import feedback_import as feedback_import_service
-from app.services import jobs as job_service
 from app.services import keys as key_service
 from app.services import (
     model_registry,
-    placement_spans,
     training,
-    vector_jobs,
 )
 from app.services.concurrency import Preconditions
 from app.services.resources import (
@@ -54,6 +47,7 @@ cli.add_typer(taxonomy_cli, name="taxonomy")
 cli.command("rerank")(cli_jobs.rerank)
 cli.command("worker")(cli_jobs.worker)
 cli.command("eval")(cli_eval.eval_command)
+cli.command("reembed")(cli_vectors.reembed)
 
 T = TypeVar("T")
 _settings = cli_support.settings
@@ -213,129 +207,6 @@ def keys_revoke(key_id: str) -> None:
         resolve_database(settings), settings, lambda s: key_service.revoke_key(s, key_id, None)
     )
     typer.echo(f"revoked {key_id}", err=True)
-
-
-@cli.command()
-def reembed(
-    all_rows: Annotated[
-        bool, typer.Option("--all", help="Re-embed every row, not only stale ones")
-    ] = False,
-    batch: Annotated[int, typer.Option(min=1, max=1000, help="Rows per transaction")] = 64,
-) -> None:
-    """Embed candidates and vacancies whose vectors are missing or from another model, and
-    detect the language of texts stored before Ponte detected it.
-
-    Each batch is committed on its own, so an interrupted run resumes where it stopped.
-    """
-    settings = _settings()
-    urls = resolve_database(settings)
-    encoder = Encoder.from_settings(settings)
-
-    async def run() -> dict[str, int]:
-        engine = create_engine(urls.owner, settings, pool_size=1)
-        sessions = session_factory(engine)
-        try:
-            if all_rows:
-                async with sessions() as session, session.begin():
-                    await vector_jobs.mark_all_stale(session)
-            done = {"candidates": 0, "vacancies": 0}
-            touched: set[uuid.UUID] = set()
-            for kind in done:
-                while True:
-                    async with sessions() as session, session.begin():
-                        tenants = await vector_jobs.reembed_batch(session, encoder, kind, batch)
-                    if not tenants:
-                        break
-                    done[kind] += len(tenants)
-                    touched.update(tenants)
-                    typer.echo(f"{kind}: {done[kind]} re-embedded", err=True)
-                detected = 0  # texts stored before their language was detected (migration 0015)
-                while True:
-                    async with sessions() as session, session.begin():
-                        tenants = await vector_jobs.detect_batch(session, kind, 10 * batch)
-                    if not tenants:
-                        break
-                    detected += len(tenants)
-                    touched.update(tenants)
-                    typer.echo(f"{kind}: {detected} texts' language detected", err=True)
-            # new vectors, new rankings: each tenant touched gets a re-rank queued (issue 14)
-            async with sessions() as session, session.begin():
-                for tenant_id in sorted(touched):
-                    job = await job_service.queue_rerank(
-                        session, tenant_id, "reembed", created_by="cli"
-                    )
-                    typer.echo(f"re-rank queued: job {job.id}", err=True)
-            return done
-        finally:
-            await engine.dispose()
-
-    done = asyncio.run(run())
-    typer.echo(
-        f"re-embedded {done['candidates']} candidates and {done['vacancies']} vacancies "
-        f"with {encoder.model_id}",
-        err=True,
-    )
-
-
-@feedback_cli.command("import")
-def feedback_import(
-    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A .jsonl file")],
-    tenant: Annotated[str, typer.Option(help="Tenant name")],
-) -> None:
-    """Load a programme's feedback history: one event per line, as POST /v1/feedback takes it.
-
-    Idempotent (each event's idempotency_key decides): run it again to resume. Prints a summary
-    of created, duplicate and refused lines; refused ones are listed with their line number.
-    """
-    settings = _settings()
-    urls = resolve_database(settings)
-    total = sum(1 for line in path.open(encoding="utf-8") if line.strip())
-
-    async def run() -> feedback_import_service.ImportSummary:
-        engine = create_engine(urls.owner, settings, pool_size=1)
-        try:
-            sessions = session_factory(engine)
-            async with sessions() as session:
-                found = await key_service.get_tenant(session, tenant)
-            principal = Principal(
-                tenant_id=found.id, tenant_name=found.name, role=Role.admin, key_id="cli"
-            )
-            with Progress(*Progress.get_default_columns(), MofNCompleteColumn()) as bar:
-                task = bar.add_task("feedback", total=total)
-                with path.open(encoding="utf-8") as lines:
-                    return await feedback_import_service.import_lines(
-                        sessions, principal, lines, lambda n: bar.advance(task, n)
-                    )
-        finally:
-            await engine.dispose()
-
-    try:
-        summary = asyncio.run(run())
-    except AppError as exc:
-        raise _fail(exc.detail) from exc
-    for number, why in summary.problems:
-        typer.echo(f"line {number}: {why}", err=True)
-    typer.echo(
-        f"created {summary.created}, duplicate {summary.duplicate}, refused {summary.refused}"
-    )
-    if summary.refused:
-        raise typer.Exit(code=1)
-
-
-@feedback_cli.command("rebuild-spans")
-def feedback_rebuild_spans(tenant: Annotated[str, typer.Option(help="Tenant name")]) -> None:
-    """Refold the tenant's internships and contracts from its feedback log.
-
-    The service keeps them in step with every event; run this after a change to how the log is
-    folded (app/services/stints.py). Writers of feedback wait until it is done."""
-    settings = _settings()
-
-    async def work(session: AsyncSession) -> int:
-        found = await key_service.get_tenant(session, tenant)
-        return await placement_spans.rebuild(session, found.id)
-
-    spans = _with_session(resolve_database(settings), settings, work)
-    typer.echo(f"{tenant}: {spans} internships and contracts folded from the log")
 
 
 @cli.command()

@@ -27,6 +27,7 @@ from app.api.problems import register_problem_handlers
 from app.config import Settings, get_settings
 from app.db.engine import DatabaseUrls, create_engine, resolve_database, session_factory
 from app.db.migrate import head_revisions, known_revisions
+from app.db.vector_dimension import check_dimension
 from app.logging import configure_logging, get_logger
 from app.ml.encoder import Encoder
 from app.services import model_registry
@@ -79,6 +80,8 @@ def create_app(
                 model=app.state.encoder.model_id,
                 backend=app.state.encoder.backend,
             )
+        async with engine.connect() as conn:  # a model whose vectors the columns cannot hold
+            await check_dimension(conn, app.state.encoder.dimension, app.state.encoder.model_id)
         # What start-up made (the model, the modules, the tables' metadata; not the pools,
         # loaded later) lives as long as the process: move it out of the collector's reach,
         # so a full collection walks only what requests allocate, not the model's hundreds of

@@ -9,7 +9,9 @@ from sqlalchemy import text
 
 from app.ml.bm25 import Bm25Index, KeyedBm25, lexical_tokens
 from app.ml.languages import UNDETERMINED, detect_language
+from app.ml.pool import CandidatePool
 from tests import payloads
+from tests.test_pool import pool_row
 
 
 @pytest.mark.parametrize(
@@ -59,7 +61,8 @@ def test_each_row_is_matched_with_the_query_analysed_in_its_language():
     # a rebuild keeps every row's language
     rebuilt = index.rebuilt()
     again = rebuilt.answer("Cerchiamo cuochi").of(["it", "und"])
-    assert again["it"][0] > 0 and again["und"][0] == 0
+    assert again["it"][0] > 0
+    assert again["und"][0] == 0
 
 
 def test_one_language_scores_in_one_pass_and_mixed_languages_by_row():
@@ -68,13 +71,15 @@ def test_one_language_scores_in_one_pass_and_mixed_languages_by_row():
     single = single.rebuild([0, 1])
     assert single.present == {single.languages[0]}
     scores, ceilings = single.query("cuochi", 2)
-    assert scores[0] > 0 and scores[1] == 0
+    assert scores[0] > 0
+    assert scores[1] == 0
     assert np.all(ceilings == ceilings[0])
     mixed = Bm25Index()
     mixed.stage([0, 1], ["cuoco cuochi", "cooks cook"], ["it", "en"])
     mixed = mixed.rebuild([0, 1])
     scores, ceilings = mixed.query("cuochi cooking", 2)
-    assert scores[0] > 0 and scores[1] > 0  # each matched in its own language
+    assert scores[0] > 0
+    assert scores[1] > 0
     assert len(mixed.present) == 2
 
 
@@ -98,3 +103,15 @@ async def test_written_rows_store_their_texts_language(client, make_key, owner_e
             (await conn.execute(text("SELECT external_id, text_language FROM candidates"))).all()
         )
     assert found == {"v-it": "it", "c-en": "en"}
+
+
+@pytest.mark.parametrize("bulk", [True, False])
+def test_the_pool_analyses_each_candidate_in_its_language(bulk):
+    rows = [pool_row("Ho lavorato come cuoco"), pool_row("Worked as a cook")]
+    rows[0].text_language, rows[1].text_language = "it", "en"
+    pool = CandidatePool(4)
+    pool.apply(rows, bulk=bulk)
+    pool = pool.compacted()
+    scores, _ = pool.lexical_scores("cuochi cooks")
+    assert scores[pool.pos[rows[0].id]] > 0
+    assert scores[pool.pos[rows[1].id]] > 0

@@ -42,8 +42,9 @@ from app.vocabulary import (
 )
 
 ROLES = ("admin", "integration", "scout")
-# The default model (all-MiniLM-L6-v2) has 384 dimensions; a model of another size needs a
-# migration that changes these columns and rebuilds their indexes.
+# The size the migrations give the vector columns: the default model's (all-MiniLM-L6-v2).
+# A deployment's model may have another; `ponte reembed --all` then resizes the columns
+# (app/db/vector_dimension.py), and nothing in the code assumes this one.
 EMBEDDING_DIM = 384
 # Texts in Italian, Dutch and English meet in one deployment: index each under all three
 # stemmers (and queries OR the three), so "magazzinieri" finds "magazziniere".

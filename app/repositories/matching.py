@@ -17,8 +17,6 @@ from pgvector.sqlalchemy import Vector
 from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.tables import EMBEDDING_DIM
-
 GATE_SQL: dict[str, str] = {
     # Paused or withdrawn people are not put forward; 'placed' is its own gate below.
     "status": "CASE WHEN c.status IN ('active', 'placed') THEN 1 ELSE -1 END",
@@ -76,9 +74,10 @@ class Scope:
 
 
 _FROM = "FROM candidates c JOIN vacancies v ON v.tenant_id = c.tenant_id"
-_QVEC = bindparam("qvec", type_=Vector(EMBEDDING_DIM))
-_MU_C = bindparam("mu_c", type_=Vector(EMBEDDING_DIM))
-_MU_V = bindparam("mu_v", type_=Vector(EMBEDDING_DIM))
+# Of no declared size: the stored vectors' size is the model's (app/db/vector_dimension.py).
+_QVEC = bindparam("qvec", type_=Vector())
+_MU_C = bindparam("mu_c", type_=Vector())
+_MU_V = bindparam("mu_v", type_=Vector())
 
 
 class MatchRepository:
@@ -171,7 +170,7 @@ class MatchRepository:
                 "SELECT candidate_id, embedding FROM candidate_chunks "
                 "WHERE tenant_id = :tenant_id AND candidate_id = ANY(:ids) "
                 "ORDER BY candidate_id, chunk_no"
-            ).columns(embedding=Vector(EMBEDDING_DIM)),
+            ).columns(embedding=Vector()),
             {"tenant_id": tenant_id, "ids": list(candidate_ids)},
         )
         out: dict[uuid.UUID, list[Any]] = {}
@@ -185,6 +184,7 @@ class MatchRepository:
         ids: Sequence[uuid.UUID],
         candidate_centroid: Any,
         vacancy_centroid: Any,
+        dimension: int,
     ) -> list[dict[str, Any]]:
         """Returns, for these ranked rows, every database-side feature, gate and field the
         scorer and the explanations need. The semantic similarities are centred: each side's
@@ -212,7 +212,7 @@ class MatchRepository:
             {_FROM} WHERE {scope.where()} AND {scope.passing()} AND {r}.id = ANY(:ids)
         """
         stmt = text(sql).bindparams(_MU_C, _MU_V)
-        zero = np.zeros(EMBEDDING_DIM, dtype=np.float32)
+        zero = np.zeros(dimension, dtype=np.float32)
         rows = await self.session.execute(
             stmt,
             {

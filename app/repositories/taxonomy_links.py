@@ -11,7 +11,6 @@ from pgvector.sqlalchemy import Vector
 from sqlalchemy import TextClause, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.tables import EMBEDDING_DIM
 from app.ml.concept_links import LabelMatch
 
 
@@ -25,7 +24,7 @@ def _nearest(kind: str, k: int) -> TextClause:
         "FROM esco_label_vectors WHERE concept_kind = '" + kind + "' AND model_id = :m "
         "ORDER BY embedding <=> :q LIMIT " + str(int(k))
     )
-    return text(sql).bindparams(bindparam("q", type_=Vector(EMBEDDING_DIM)))
+    return text(sql).bindparams(bindparam("q", type_=Vector()))
 
 
 _NEAREST: dict[tuple[str, int], TextClause] = {}

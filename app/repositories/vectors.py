@@ -12,7 +12,7 @@ from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.tables import EMBEDDING_DIM, Candidate, CandidateChunk, SkillEmbedding, Vacancy
+from app.db.tables import Candidate, CandidateChunk, SkillEmbedding, Vacancy
 
 
 def vector_from_send(raw: bytes | None) -> np.ndarray | None:
@@ -189,10 +189,10 @@ class VectorRepository:
 
 
 def as_vector(values: Any) -> Any:
-    """Returns a float32 numpy vector (what pgvector's type binds) of the model's size."""
+    """Returns a float32 numpy vector (what pgvector's type binds)."""
     array = np.asarray(values, dtype=np.float32)
-    assert array.shape == (EMBEDDING_DIM,), array.shape
+    assert array.ndim == 1, array.shape
     return array
 
 
-VECTOR_PARAM = bindparam("qvec", type_=Vector(EMBEDDING_DIM))
+VECTOR_PARAM = bindparam("qvec", type_=Vector())  # of the stored vectors' size

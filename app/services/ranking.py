@@ -227,7 +227,9 @@ class RankingService:
         held = pooled_centroid(scope.tenant_id, PRIOR_TEXTS)
         centres = await centroids(self.session, scope.tenant_id, candidates=held is None)
         candidate_centroid = held if held is not None else centres.candidates
-        rows = await self.repo.pair_features(scope, ids, candidate_centroid, centres.vacancies)
+        rows = await self.repo.pair_features(
+            scope, ids, candidate_centroid, centres.vacancies, self.encoder.dimension
+        )
         key = "candidate_id" if scope.ranked == "c" else "vacancy_id"
         bm25 = answer.of([row[key] for row in rows])
         pairs = _pairs_of(rows, [bm25[row[key]] for row in rows])

@@ -95,7 +95,7 @@ async def import_esco(
             await TaxonomyRepository(session).file_done(run.id, file.name, digest, rows)
         report.files[file.name] = {"rows": rows, "left_out": dropped}
     if encoder is not None:
-        report.labels, report.labels_embedded, report.embed_seconds = await _embed(
+        report.labels, report.labels_embedded, report.embed_seconds = await embed_labels(
             sessions, encoder, progress
         )
     unchanged = all(entry.get("skipped") for entry in report.files.values())
@@ -171,7 +171,7 @@ async def _relations(
     return written, dropped
 
 
-async def _embed(
+async def embed_labels(
     sessions: async_sessionmaker[AsyncSession], encoder: Encoder, progress: Progress
 ) -> tuple[int, int, float]:
     """Makes sure every concept label has a vector under the encoder's model, in the label

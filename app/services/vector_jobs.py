@@ -1,15 +1,19 @@
-"""Batch work on vectors: re-embedding after a model change, resumably."""
+"""Batch work on vectors: re-embedding after a model change (the rows, the taxonomy's labels),
+resumably; detecting the language of texts stored before detection."""
 
 from __future__ import annotations
 
 import uuid
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.tables import Candidate, Vacancy
 from app.ml.encoder import Encoder
 from app.ml.languages import detect_language
+from app.repositories.taxonomy import TaxonomyRepository
+from app.repositories.taxonomy_links import TaxonomyLinkRepository
 from app.repositories.vectors import VectorRepository
+from app.services.taxonomy_import import embed_labels
 from app.services.vectors import VectorService
 
 KINDS: dict[str, type[Candidate] | type[Vacancy]] = {"candidates": Candidate, "vacancies": Vacancy}
@@ -47,3 +51,17 @@ async def detect_batch(session: AsyncSession, kind: str, batch: int) -> list[uui
     rows = await repo.undetected(model, batch)
     await repo.set_languages(model, {row_id: detect_language(text) for row_id, _, text in rows})
     return [tenant_id for _, tenant_id, _ in rows]
+
+
+async def embed_taxonomy_labels(
+    sessions: async_sessionmaker[AsyncSession], encoder: Encoder
+) -> int | None:
+    """Embeds the imported taxonomy's labels under the encoder's model when none are (a new
+    model); returns how many labels it embedded (None: no taxonomy imported; 0: they were)."""
+    async with sessions() as session:
+        if await TaxonomyRepository(session).latest() is None:
+            return None
+        if await TaxonomyLinkRepository(session).has_vectors("skill", encoder.model_id):
+            return 0
+    _, embedded, _ = await embed_labels(sessions, encoder, lambda *_: None)
+    return embedded

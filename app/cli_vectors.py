@@ -1,0 +1,108 @@
+"""``ponte reembed``: every stored vector brought to the configured model — rows whose vectors
+are missing or from another model, every row with ``--all``, and, for a model of another size,
+the vector columns themselves (app/db/vector_dimension.py; docs/deploy.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Annotated
+
+import typer
+
+from app import cli_support
+from app.db import vector_dimension
+from app.db.engine import create_engine, resolve_database, session_factory
+from app.ml.encoder import Encoder
+from app.services import jobs as job_service
+from app.services import taxonomy_linking, vector_jobs
+
+
+def reembed(
+    all_rows: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="Re-embed every row, not only stale ones; with a model of another size, "
+            "resize the vector columns first (every stored vector is dropped and made again)",
+        ),
+    ] = False,
+    batch: Annotated[int, typer.Option(min=1, max=1000, help="Rows per transaction")] = 64,
+) -> None:
+    """Embed candidates and vacancies whose vectors are missing or from another model, embed
+    the taxonomy's labels for a new model and relink, and detect the language of texts stored
+    before Ponte detected it. Stop the service before moving to a model of another size.
+
+    Each batch is committed on its own, so an interrupted run resumes where it stopped.
+    """
+    settings = cli_support.settings()
+    urls = resolve_database(settings)
+    encoder = Encoder.from_settings(settings)
+
+    async def run() -> dict[str, int]:
+        engine = create_engine(urls.owner, settings, pool_size=1)
+        sessions = session_factory(engine)
+        try:
+            async with engine.begin() as conn:
+                stored = await vector_dimension.stored_dimension(conn)
+                if stored != encoder.dimension:
+                    if not all_rows and await vector_dimension.holds_vectors(conn):
+                        raise cli_support.fail(
+                            f"the model {encoder.model_id!r} makes vectors of "
+                            f"{encoder.dimension} dimensions, the stored ones have {stored}: "
+                            "`ponte reembed --all` drops them all and makes them again with "
+                            "it (stop the service first; docs/deploy.md)"
+                        )
+                    dropped = await vector_dimension.resize(conn, encoder.dimension)
+                    typer.echo(
+                        f"vector columns resized from {stored} to {encoder.dimension} "
+                        f"dimensions ({dropped} vectors dropped, to be made again)",
+                        err=True,
+                    )
+            if all_rows:
+                async with sessions() as session, session.begin():
+                    await vector_jobs.mark_all_stale(session)
+            done = {"candidates": 0, "vacancies": 0}
+            touched: set[uuid.UUID] = set()
+            for kind in done:
+                while True:
+                    async with sessions() as session, session.begin():
+                        tenants = await vector_jobs.reembed_batch(session, encoder, kind, batch)
+                    if not tenants:
+                        break
+                    done[kind] += len(tenants)
+                    touched.update(tenants)
+                    typer.echo(f"{kind}: {done[kind]} re-embedded", err=True)
+                detected = 0  # texts stored before their language was detected (migration 0015)
+                while True:
+                    async with sessions() as session, session.begin():
+                        tenants = await vector_jobs.detect_batch(session, kind, 10 * batch)
+                    if not tenants:
+                        break
+                    detected += len(tenants)
+                    touched.update(tenants)
+                    typer.echo(f"{kind}: {detected} texts' language detected", err=True)
+            labels = await vector_jobs.embed_taxonomy_labels(sessions, encoder)
+            if labels is not None:
+                if labels:
+                    typer.echo(f"taxonomy: {labels} labels embedded", err=True)
+                linked = await taxonomy_linking.relink(sessions, encoder)
+                if linked["candidates"] or linked["vacancies"]:
+                    typer.echo(f"taxonomy: relinked {linked}", err=True)
+            # new vectors, new rankings: each tenant touched gets a re-rank queued (issue 14)
+            async with sessions() as session, session.begin():
+                for tenant_id in sorted(touched):
+                    job = await job_service.queue_rerank(
+                        session, tenant_id, "reembed", created_by="cli"
+                    )
+                    typer.echo(f"re-rank queued: job {job.id}", err=True)
+            return done
+        finally:
+            await engine.dispose()
+
+    done = asyncio.run(run())
+    typer.echo(
+        f"re-embedded {done['candidates']} candidates and {done['vacancies']} vacancies "
+        f"with {encoder.model_id}",
+        err=True,
+    )

@@ -1,0 +1,110 @@
+"""The size of the stored vectors, and moving them to a model of another size.
+
+Every vector column is ``vector(N)``, N being the dimension of the model that wrote it: the
+migrations create them at 384 (all-MiniLM-L6-v2's, ``EMBEDDING_DIM``). pgvector builds an HNSW
+index only over a column of one declared size, so the size is the schema's, not a row's. A model
+of another size is moved to by :func:`resize` (run by ``ponte reembed --all``; docs/deploy.md):
+in one transaction every stored vector goes — each was made by the old model, and the texts they
+came from stay — the columns take the new size and the vector indexes are built again, empty;
+re-embedding then fills them. Interrupted after that transaction, a rerun resumes: the rows
+without a vector are the ones left. The service checks the size on start
+(:func:`check_dimension`) and refuses a model the stored vectors do not fit.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+# (table, column) of every vector Ponte stores; the SQL below names only these constants.
+VECTOR_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("candidates", "embedding"),
+    ("candidates", "occupation_embedding"),
+    ("vacancies", "embedding"),
+    ("vacancies", "title_embedding"),
+    ("candidate_chunks", "embedding"),
+    ("skill_embeddings", "embedding"),
+    ("esco_label_vectors", "embedding"),
+)
+# Tables whose rows are nothing but a vector (and its key): emptied, where the others' vectors
+# are set to NULL.
+_VECTOR_ROWS = frozenset({"candidate_chunks", "skill_embeddings", "esco_label_vectors"})
+
+
+class DimensionMismatch(RuntimeError):
+    """The model's vectors do not fit the stored ones."""
+
+
+async def stored_dimension(conn: AsyncConnection) -> int:
+    """The declared size of the stored vectors (pgvector keeps it as the column's type
+    modifier)."""
+    found = await conn.scalar(
+        text(
+            "SELECT atttypmod FROM pg_attribute "
+            "WHERE attrelid = 'candidates'::regclass AND attname = 'embedding'"
+        )
+    )
+    return int(found)
+
+
+async def holds_vectors(conn: AsyncConnection) -> bool:
+    """Whether any vector is stored (a new database's columns can be resized at no cost)."""
+    for table, column in VECTOR_COLUMNS:
+        if await conn.scalar(
+            text(f"SELECT EXISTS (SELECT FROM {table} WHERE {column} IS NOT NULL)")  # noqa: S608
+        ):
+            return True
+    return False
+
+
+async def check_dimension(conn: AsyncConnection, dimension: int, model_id: str) -> None:
+    """Raises :class:`DimensionMismatch` unless the stored vectors have ``dimension``."""
+    stored = await stored_dimension(conn)
+    if stored != dimension:
+        raise DimensionMismatch(
+            f"the model {model_id!r} makes vectors of {dimension} dimensions, the stored ones "
+            f"have {stored}: `ponte reembed --all` moves every vector to the model "
+            "(docs/deploy.md)"
+        )
+
+
+async def resize(conn: AsyncConnection, dimension: int) -> int:
+    """Drops every stored vector, gives every vector column ``dimension`` and rebuilds the
+    vector indexes over them; returns how many vectors went. Runs in the caller's
+    transaction, which must own the tables."""
+    if not 1 <= dimension <= 16000:  # pgvector's limit for a vector column
+        raise ValueError(f"a vector column holds 1 to 16,000 dimensions, not {dimension}")
+    tables = sorted({table for table, _ in VECTOR_COLUMNS})
+    indexes = (
+        await conn.execute(
+            text(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
+                "AND tablename = ANY(:tables) AND indexdef ~ ' USING (hnsw|ivfflat) '"
+            ),
+            {"tables": tables},
+        )
+    ).all()
+    for name, _ in indexes:
+        await conn.execute(text(f'DROP INDEX "{name}"'))
+    cleared = 0
+    for table in sorted(_VECTOR_ROWS):
+        deleted = await conn.execute(text(f"DELETE FROM {table}"))  # noqa: S608
+        cleared += deleted.rowcount or 0
+    for table, column in VECTOR_COLUMNS:
+        if table not in _VECTOR_ROWS:
+            result = await conn.execute(
+                text(
+                    f"UPDATE {table} SET {column} = NULL, content_hash = NULL "  # noqa: S608
+                    f"WHERE {column} IS NOT NULL"
+                )
+            )
+            cleared += result.rowcount or 0
+        await conn.execute(
+            text(
+                f"ALTER TABLE {table} ALTER COLUMN {column} TYPE vector({dimension}) "
+                f"USING NULL::vector({dimension})"
+            )
+        )
+    for _, definition in indexes:
+        await conn.execute(text(definition))
+    return cleared
