@@ -5,27 +5,32 @@ app/cli_taxonomy.py."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import signal
 import sys
 from importlib import resources as package_files
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from rich.progress import MofNCompleteColumn, Progress
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import cli_eval, cli_jobs, cli_support, cli_vectors
 from app.cli_taxonomy import import_demo_subset, taxonomy_cli
 from app.config import Settings
 from app.db import migrate as migrations
-from app.db.engine import DatabaseUrls, resolve_database
+from app.db.engine import DatabaseUrls, create_engine, resolve_database, session_factory
 from app.errors import AppError
 from app.ml.encoder import Encoder
 from app.schemas import CandidateIn, CandidateSensitiveIn, EmployerIn, Principal, Role, VacancyIn
+from app.services import feedback_import as feedback_import_service
 from app.services import keys as key_service
 from app.services import (
     model_registry,
+    placement_spans,
     training,
 )
 from app.services.concurrency import Preconditions
@@ -209,6 +214,67 @@ def keys_revoke(key_id: str) -> None:
     typer.echo(f"revoked {key_id}", err=True)
 
 
+@feedback_cli.command("import")
+def feedback_import(
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A .jsonl file")],
+    tenant: Annotated[str, typer.Option(help="Tenant name")],
+) -> None:
+    """Load a programme's feedback history: one event per line, as POST /v1/feedback takes it.
+
+    Idempotent (each event's idempotency_key decides): run it again to resume. Prints a summary
+    of created, duplicate and refused lines; refused ones are listed with their line number.
+    """
+    settings = _settings()
+    urls = resolve_database(settings)
+    total = sum(1 for line in path.open(encoding="utf-8") if line.strip())
+
+    async def run() -> feedback_import_service.ImportSummary:
+        engine = create_engine(urls.owner, settings, pool_size=1)
+        try:
+            sessions = session_factory(engine)
+            async with sessions() as session:
+                found = await key_service.get_tenant(session, tenant)
+            principal = Principal(
+                tenant_id=found.id, tenant_name=found.name, role=Role.admin, key_id="cli"
+            )
+            with Progress(*Progress.get_default_columns(), MofNCompleteColumn()) as bar:
+                task = bar.add_task("feedback", total=total)
+                with path.open(encoding="utf-8") as lines:
+                    return await feedback_import_service.import_lines(
+                        sessions, principal, lines, lambda n: bar.advance(task, n)
+                    )
+        finally:
+            await engine.dispose()
+
+    try:
+        summary = asyncio.run(run())
+    except AppError as exc:
+        raise _fail(exc.detail) from exc
+    for number, why in summary.problems:
+        typer.echo(f"line {number}: {why}", err=True)
+    typer.echo(
+        f"created {summary.created}, duplicate {summary.duplicate}, refused {summary.refused}"
+    )
+    if summary.refused:
+        raise typer.Exit(code=1)
+
+
+@feedback_cli.command("rebuild-spans")
+def feedback_rebuild_spans(tenant: Annotated[str, typer.Option(help="Tenant name")]) -> None:
+    """Refold the tenant's internships and contracts from its feedback log.
+
+    The service keeps them in step with every event; run this after a change to how the log is
+    folded (app/services/stints.py). Writers of feedback wait until it is done."""
+    settings = _settings()
+
+    async def work(session: AsyncSession) -> int:
+        found = await key_service.get_tenant(session, tenant)
+        return await placement_spans.rebuild(session, found.id)
+
+    spans = _with_session(resolve_database(settings), settings, work)
+    typer.echo(f"{tenant}: {spans} internships and contracts folded from the log")
+
+
 @cli.command()
 def train(
     tenant: Annotated[str, typer.Option(help="Tenant name")],
@@ -310,6 +376,7 @@ def demo(
     urls = resolve_database(settings)
     migrations.upgrade(urls.owner, settings)
     encoder = Encoder.from_settings(settings)
+    cli_vectors.fit_model(urls, settings, encoder)  # a model of another size on a new database
     # the taxonomy first, so the demo's candidates and vacancies are linked as they are written
     if import_demo_subset(urls, settings, encoder):
         typer.echo("ESCO taxonomy: the demo's subset imported (ponte taxonomy status).", err=True)

@@ -12,7 +12,8 @@ import typer
 
 from app import cli_support
 from app.db import vector_dimension
-from app.db.engine import create_engine, resolve_database, session_factory
+from app.config import Settings
+from app.db.engine import DatabaseUrls, create_engine, resolve_database, session_factory
 from app.ml.encoder import Encoder
 from app.services import jobs as job_service
 from app.services import taxonomy_linking, vector_jobs
@@ -106,3 +107,28 @@ def reembed(
         f"with {encoder.model_id}",
         err=True,
     )
+
+
+def fit_model(urls: DatabaseUrls, settings: Settings, encoder: Encoder) -> None:
+    """Gives the vector columns the model's size while no vector is stored (a new database,
+    set up by ``ponte demo``); with vectors of another size stored, fails naming the command
+    that moves them."""
+
+    async def run() -> None:
+        engine = create_engine(urls.owner, settings, pool_size=1)
+        try:
+            async with engine.begin() as conn:
+                if await vector_dimension.stored_dimension(conn) == encoder.dimension:
+                    return
+                if await vector_dimension.holds_vectors(conn):
+                    await vector_dimension.check_dimension(
+                        conn, encoder.dimension, encoder.model_id
+                    )
+                await vector_dimension.resize(conn, encoder.dimension)
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(run())
+    except vector_dimension.DimensionMismatch as exc:
+        raise cli_support.fail(str(exc)) from exc

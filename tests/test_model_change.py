@@ -35,7 +35,8 @@ def build_tiny_model(folder: Path) -> Path:
     """A sentence-transformers folder of a one-layer BERT with random weights and a word-piece
     vocabulary of letters: it embeds any text, in 32 dimensions, with nothing downloaded."""
     import torch
-    from sentence_transformers import SentenceTransformer, models
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer import modules
     from transformers import BertConfig, BertModel, BertTokenizerFast
 
     source = folder / "bert"
@@ -54,104 +55,138 @@ def build_tiny_model(folder: Path) -> Path:
         max_position_embeddings=512,
     )
     BertModel(config).save_pretrained(source)
-    transformer = models.Transformer(str(source), max_seq_length=256)
-    pooling = models.Pooling(TINY_DIM, pooling_mode="mean")
+    transformer = modules.Transformer(str(source), max_seq_length=128)  # as some multilingual
+    pooling = modules.Pooling(TINY_DIM, pooling_mode="mean")
     out = folder / "tiny-test-model"
-    SentenceTransformer(modules=[transformer, pooling, models.Normalize()]).save(str(out))
+    SentenceTransformer(modules=[transformer, pooling, modules.Normalize()]).save(str(out))
     return out
 
 
-async def test_a_model_of_another_size_takes_over_every_vector(
-    server_owner, settings, encoder, tmp_path, monkeypatch
-):
-    tiny_path = await asyncio.to_thread(build_tiny_model, tmp_path)
+@pytest.fixture(scope="module")
+def tiny_path(tmp_path_factory):
+    return build_tiny_model(tmp_path_factory.mktemp("tiny"))
+
+
+def test_long_texts_are_cut_into_windows_the_model_reads_whole(tiny_path):
+    tiny = Encoder(str(tiny_path))
+    assert (tiny.dimension, tiny.max_seq_length) == (TINY_DIM, 128)
+    text = "Magazziniere con patentino del muletto, turni notturni. " * 40
+    spans = tiny.chunk_spans(text)
+    assert len(spans) > 1
+    tokens = [
+        len(tiny._tokenizer(text[a:b], add_special_tokens=True)["input_ids"]) for a, b in spans
+    ]
+    assert max(tokens) <= tiny.max_seq_length  # nothing of a window is cut off
+    assert spans[0][0] == 0
+    assert spans[-1][1] == len(text.rstrip())
+
+
+@pytest.fixture
+async def scratch(server_owner, settings, monkeypatch):
+    """A database of its own, migrated (the vector columns change size here), with the CLI
+    pointed at it and the default model set."""
     name = f"ponte_model_{uuid.uuid4().hex[:8]}"
     owner = await create_database(server_owner, name)
     engine = create_async_engine(owner)
+    await asyncio.to_thread(migrate.upgrade, owner, settings)
+    monkeypatch.setenv("DATABASE_URL", owner.render_as_string(hide_password=False))
+    monkeypatch.setenv("PONTE_MODELS_DIR", str(settings.models_dir))
+    monkeypatch.setenv("PONTE_LOG_JSON", "false")
+    monkeypatch.delenv("PONTE_MODEL_PATH", raising=False)
+    runner = CliRunner()
+
+    def invoke(*args):
+        get_settings.cache_clear()
+        return asyncio.to_thread(runner.invoke, cli, list(args))
+
+    async def scalar(sql):
+        async with engine.connect() as conn:
+            return await conn.scalar(text(sql))
+
     try:
-        await asyncio.to_thread(migrate.upgrade, owner, settings)
-        monkeypatch.setenv("DATABASE_URL", owner.render_as_string(hide_password=False))
-        monkeypatch.setenv("PONTE_MODELS_DIR", str(settings.models_dir))
-        monkeypatch.setenv("PONTE_LOG_JSON", "false")
-        monkeypatch.delenv("PONTE_MODEL_PATH", raising=False)
-        runner = CliRunner()
-
-        def invoke(*args):
-            get_settings.cache_clear()
-            return asyncio.to_thread(runner.invoke, cli, list(args))
-
-        async def scalar(sql):
-            async with engine.connect() as conn:
-                return await conn.scalar(text(sql))
-
-        demo = await invoke("demo", "--no-serve")  # the default model: 384 dimensions
-        assert demo.exit_code == 0, demo.output
-        key = re.search(r"Admin API key \(shown once\): (\S+)", demo.output).group(1)
-        indexes = await scalar(HNSW_INDEXES)
-        labels = await scalar("SELECT count(*) FROM esco_label_vectors")
-        assert labels > 0
-        assert await scalar("SELECT max(vector_dims(embedding)) FROM candidates") == 384
-
-        monkeypatch.setenv("PONTE_MODEL_PATH", str(tiny_path))
-        refused = await invoke("reembed")  # a plain reembed does not drop every vector
-        assert refused.exit_code == 1
-        assert "of 32 dimensions, the stored ones have 384" in refused.output
-        assert await scalar("SELECT count(*) FROM candidates WHERE embedding IS NULL") == 0
-
-        moved = await invoke("reembed", "--all")
-        assert moved.exit_code == 0, moved.output
-        assert "resized from 384 to 32 dimensions" in moved.output
-        for table, column in VECTOR_COLUMNS:
-            assert (
-                await scalar(
-                    "SELECT atttypmod FROM pg_attribute "
-                    f"WHERE attrelid = '{table}'::regclass AND attname = '{column}'"
-                )
-                == TINY_DIM
-            ), (table, column)
-        assert await scalar("SELECT count(*) FROM candidates WHERE embedding IS NULL") == 0
-        assert await scalar("SELECT count(*) FROM vacancies WHERE title_embedding IS NULL") == 0
-        assert await scalar("SELECT max(vector_dims(embedding)) FROM candidate_chunks") == 32
-        assert await scalar("SELECT min(embedding_model) FROM candidates") == "tiny-test-model"
-        # the taxonomy's labels are embedded for the new model, linked rows relinked with it
-        assert (
-            await scalar(
-                "SELECT count(*) FROM esco_label_vectors WHERE model_id = 'tiny-test-model'"
-            )
-            == labels
-        )
-        assert (
-            await scalar(
-                "SELECT count(*) FROM candidates WHERE esco->>'model' <> 'tiny-test-model'"
-            )
-            == 0
-        )
-        assert await scalar(HNSW_INDEXES) == indexes  # built again, over the new size
-        again = await invoke("reembed")  # resumable: nothing is left
-        assert "re-embedded 0 candidates and 0 vacancies" in again.output
-
-        urls = DatabaseUrls(
-            owner=owner, service=owner.set(username=settings.db_app_role), embedded=True
-        )
-        app_settings = make_settings(settings.data_dir)
-        tiny = Encoder(str(tiny_path))
-        served = create_app(app_settings, encoder=tiny, database=urls)
-        async with served.router.lifespan_context(served):
-            transport = httpx.ASGITransport(app=served)
-            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-                r = await client.post(
-                    "/v1/vacancies/vac-aiuto-cuoco/shortlists",
-                    json={"limit": 5},
-                    headers={"Authorization": f"Bearer {key}"},
-                )
-        assert r.status_code == 201, r.text
-        assert r.json()["items"]
-        # the old model no longer fits the stored vectors: the service does not start
-        refusing = create_app(app_settings, encoder=encoder, database=urls)
-        with pytest.raises(DimensionMismatch, match="`ponte reembed --all`"):
-            async with refusing.router.lifespan_context(refusing):
-                pass
+        yield owner, invoke, scalar
     finally:
         get_settings.cache_clear()
         await engine.dispose()
         await drop_database(server_owner, name)
+
+
+async def test_a_new_database_takes_the_models_size(scratch, tiny_path, monkeypatch):
+    _, invoke, scalar = scratch
+    monkeypatch.setenv("PONTE_MODEL_PATH", str(tiny_path))
+    demo = await invoke("demo", "--no-serve")
+    assert demo.exit_code == 0, demo.output
+    assert await scalar("SELECT max(vector_dims(embedding)) FROM candidates") == TINY_DIM
+    monkeypatch.delenv("PONTE_MODEL_PATH")
+    refused = await invoke("demo", "--no-serve")  # vectors are stored: they are not dropped
+    assert refused.exit_code == 1
+    assert "the stored ones have 32: `ponte reembed --all`" in refused.output
+
+
+async def test_a_model_of_another_size_takes_over_every_vector(
+    scratch, settings, encoder, tiny_path, monkeypatch
+):
+    owner, invoke, scalar = scratch
+    demo = await invoke("demo", "--no-serve")  # the default model: 384 dimensions
+    assert demo.exit_code == 0, demo.output
+    key = re.search(r"Admin API key \(shown once\): (\S+)", demo.output).group(1)
+    indexes = await scalar(HNSW_INDEXES)
+    labels = await scalar("SELECT count(*) FROM esco_label_vectors")
+    assert labels > 0
+    assert await scalar("SELECT max(vector_dims(embedding)) FROM candidates") == 384
+
+    monkeypatch.setenv("PONTE_MODEL_PATH", str(tiny_path))
+    refused = await invoke("reembed")  # a plain reembed does not drop every vector
+    assert refused.exit_code == 1
+    assert "of 32 dimensions, the stored ones have 384" in refused.output
+    assert await scalar("SELECT count(*) FROM candidates WHERE embedding IS NULL") == 0
+
+    moved = await invoke("reembed", "--all")
+    assert moved.exit_code == 0, moved.output
+    assert "resized from 384 to 32 dimensions" in moved.output
+    for table, column in VECTOR_COLUMNS:
+        assert (
+            await scalar(
+                "SELECT atttypmod FROM pg_attribute "
+                f"WHERE attrelid = '{table}'::regclass AND attname = '{column}'"
+            )
+            == TINY_DIM
+        ), (table, column)
+    assert await scalar("SELECT count(*) FROM candidates WHERE embedding IS NULL") == 0
+    assert await scalar("SELECT count(*) FROM vacancies WHERE title_embedding IS NULL") == 0
+    assert await scalar("SELECT max(vector_dims(embedding)) FROM candidate_chunks") == 32
+    assert await scalar("SELECT min(embedding_model) FROM candidates") == "tiny-test-model"
+    # the taxonomy's labels are embedded for the new model, linked rows relinked with it
+    assert (
+        await scalar("SELECT count(*) FROM esco_label_vectors WHERE model_id = 'tiny-test-model'")
+        == labels
+    )
+    assert (
+        await scalar("SELECT count(*) FROM candidates WHERE esco->>'model' <> 'tiny-test-model'")
+        == 0
+    )
+    assert await scalar(HNSW_INDEXES) == indexes  # built again, over the new size
+    again = await invoke("reembed")  # resumable: nothing is left
+    assert "re-embedded 0 candidates and 0 vacancies" in again.output
+
+    urls = DatabaseUrls(
+        owner=owner, service=owner.set(username=settings.db_app_role), embedded=True
+    )
+    app_settings = make_settings(settings.data_dir)
+    tiny = Encoder(str(tiny_path))
+    served = create_app(app_settings, encoder=tiny, database=urls)
+    async with served.router.lifespan_context(served):
+        transport = httpx.ASGITransport(app=served)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            r = await client.post(
+                "/v1/vacancies/vac-aiuto-cuoco/shortlists",
+                json={"limit": 5},
+                headers={"Authorization": f"Bearer {key}"},
+            )
+    assert r.status_code == 201, r.text
+    assert r.json()["items"]
+    # the old model no longer fits the stored vectors: the service does not start
+    refusing = create_app(app_settings, encoder=encoder, database=urls)
+    with pytest.raises(DimensionMismatch, match="`ponte reembed --all`"):
+        async with refusing.router.lifespan_context(refusing):
+            pass

@@ -12,6 +12,13 @@ import numpy.typing as npt
 BACKENDS = ("openvino", "torch")
 
 
+def window_tokens(max_seq_length: int) -> int:
+    """The tokens of one chunk for a model reading ``max_seq_length``: the share 200 is of the
+    default's 256, leaving room for the special tokens and for a tokenizer that splits
+    differently (never more than 200: a longer window only blurs its mean)."""
+    return max(16, min(200, max_seq_length * 200 // 256)) if max_seq_length else 200
+
+
 class Encoder:
     """Turns texts into L2-normalised float32 vectors with one sentence-transformers model.
 
@@ -73,13 +80,19 @@ class Encoder:
         )
 
     def chunk_spans(
-        self, text: str, max_tokens: int = 200, overlap: int = 40
+        self, text: str, max_tokens: int | None = None, overlap: int | None = None
     ) -> list[tuple[int, int]]:
         """Returns character spans of overlapping windows that each fit the model's input.
 
-        The model reads 256 tokens; a multi-page CV is cut into windows so that nothing past
-        the first paragraph is lost. Windows overlap so a sentence on a border is seen whole.
+        The model reads ``max_seq_length`` tokens (256 for the default model, 128 for some
+        multilingual ones); a multi-page CV is cut into windows of what it reads less a margin
+        (200 tokens for the default), so that nothing past the first paragraph is lost.
+        Windows overlap by a fifth, so a sentence on a border is seen whole.
         """
+        if max_tokens is None:
+            max_tokens = window_tokens(self.max_seq_length)
+        if overlap is None:
+            overlap = max_tokens // 5
         if not text.strip():
             return []
         offsets = self._tokenizer(
