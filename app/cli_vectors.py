@@ -11,8 +11,8 @@ from typing import Annotated
 import typer
 
 from app import cli_support
-from app.db import vector_dimension
 from app.config import Settings
+from app.db import vector_dimension
 from app.db.engine import DatabaseUrls, create_engine, resolve_database, session_factory
 from app.ml.encoder import Encoder
 from app.services import jobs as job_service

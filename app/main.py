@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from sqlalchemy import text
 
 from app import __version__
 from app.api import (
@@ -27,7 +28,7 @@ from app.api.problems import register_problem_handlers
 from app.config import Settings, get_settings
 from app.db.engine import DatabaseUrls, create_engine, resolve_database, session_factory
 from app.db.migrate import head_revisions, known_revisions
-from app.db.vector_dimension import check_dimension
+from app.db.vector_dimension import DimensionMismatch, check_dimension
 from app.logging import configure_logging, get_logger
 from app.ml.encoder import Encoder
 from app.services import model_registry
@@ -50,6 +51,20 @@ async def _bootstrap(app: FastAPI, settings: Settings) -> None:
         log.warning("bootstrap_skipped", reason=database_problem(exc))
         return
     log.info("bootstrap", tenant_created=created)
+
+
+async def _check_vector_size(app: FastAPI) -> None:
+    """Refuses to start with a model whose vectors the stored ones do not fit; a database
+    that cannot be read yet (not migrated, down) is /readyz's to report, with this check."""
+    encoder = app.state.encoder
+    try:
+        async with app.state.engine.connect() as conn:
+            if await conn.scalar(text("SELECT to_regclass('public.candidates') IS NOT NULL")):
+                await check_dimension(conn, encoder.dimension, encoder.model_id)
+    except DimensionMismatch:
+        raise
+    except Exception as exc:
+        log.warning("vector_size_unchecked", reason=database_problem(exc))
 
 
 def create_app(
@@ -80,8 +95,7 @@ def create_app(
                 model=app.state.encoder.model_id,
                 backend=app.state.encoder.backend,
             )
-        async with engine.connect() as conn:  # a model whose vectors the columns cannot hold
-            await check_dimension(conn, app.state.encoder.dimension, app.state.encoder.model_id)
+        await _check_vector_size(app)
         # What start-up made (the model, the modules, the tables' metadata; not the pools,
         # loaded later) lives as long as the process: move it out of the collector's reach,
         # so a full collection walks only what requests allocate, not the model's hundreds of

@@ -141,8 +141,21 @@ async def test_a_model_of_another_size_takes_over_every_vector(
     assert "of 32 dimensions, the stored ones have 384" in refused.output
     assert await scalar("SELECT count(*) FROM candidates WHERE embedding IS NULL") == 0
 
-    moved = await invoke("reembed", "--all")
-    assert moved.exit_code == 0, moved.output
+    urls = DatabaseUrls(
+        owner=owner, service=owner.set(username=settings.db_app_role), embedded=True
+    )
+    app_settings = make_settings(settings.data_dir)
+    running = create_app(app_settings, encoder=encoder, database=urls)  # the old model's
+    async with running.router.lifespan_context(running):
+        transport = httpx.ASGITransport(app=running)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            assert (await client.get("/readyz")).status_code == 200
+            moved = await invoke("reembed", "--all")
+            assert moved.exit_code == 0, moved.output
+            # a service left running says what is wrong rather than failing requests
+            r = await client.get("/readyz")
+            assert r.status_code == 503
+            assert "the stored ones 32: run `ponte reembed --all`" in r.json()["checks"]["model"]
     assert "resized from 384 to 32 dimensions" in moved.output
     for table, column in VECTOR_COLUMNS:
         assert (
@@ -169,10 +182,6 @@ async def test_a_model_of_another_size_takes_over_every_vector(
     again = await invoke("reembed")  # resumable: nothing is left
     assert "re-embedded 0 candidates and 0 vacancies" in again.output
 
-    urls = DatabaseUrls(
-        owner=owner, service=owner.set(username=settings.db_app_role), embedded=True
-    )
-    app_settings = make_settings(settings.data_dir)
     tiny = Encoder(str(tiny_path))
     served = create_app(app_settings, encoder=tiny, database=urls)
     async with served.router.lifespan_context(served):

@@ -25,7 +25,7 @@ async def readyz(request: Request) -> JSONResponse:
         getattr(state, "sessionmaker", None),
         state.migration_head,
         state.migration_known,
-        getattr(state, "encoder", None) is not None,
+        state.encoder.dimension if getattr(state, "encoder", None) is not None else None,
     )
     # A learned ranker that cannot be loaded degrades ranking to the default scorer; the
     # service stays ready, and says so here.

@@ -56,7 +56,8 @@ FEATURES = (
     "title_occupation",
 )
 # features-v1: BM25 over the batch's best, plain cosines; v2: BM25 against the query's ceiling,
-# semantic cosines centred by the tenant's centroids; v3: the three taxonomy features.
+# semantic cosines centred by the tenant's centroids; v3: the three taxonomy features, and BM25
+# over Snowball stems in each row's language (the same feature through a better analyser).
 FEATURE_VERSION = "features-v3"
 
 TAXONOMY_FEATURES = ("esco_skills", "occupation", "title_occupation")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.vector_dimension import stored_dimension
+
 
 async def ping(session: AsyncSession) -> None:
     """Round-trips one trivial statement."""
@@ -18,3 +20,9 @@ async def applied_revisions(session: AsyncSession) -> set[str]:
         return set()
     rows = await session.execute(text("SELECT version_num FROM alembic_version"))
     return {row[0] for row in rows}
+
+
+async def vector_size(session: AsyncSession) -> int | None:
+    """The declared size of the stored vectors (None before the tables exist)."""
+    exists = await session.scalar(text("SELECT to_regclass('public.candidates') IS NOT NULL"))
+    return await stored_dimension(await session.connection()) if exists else None

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.errors import sqlstate_of
-from app.repositories.health import applied_revisions, ping
+from app.repositories.health import applied_revisions, ping, vector_size
 
 MIGRATE_HINT = "run `ponte migrate`"
 
@@ -46,11 +46,13 @@ async def readiness(
     sessions: async_sessionmaker[AsyncSession] | None,
     head: set[str],
     known: set[str],
-    model_loaded: bool,
+    model_dimension: int | None,
     timeout_s: float = 3.0,
 ) -> dict[str, Any]:
-    """Returns each check as "ok" or a short reason, and ``ready`` if all pass."""
-    checks: dict[str, str] = {"model": "ok" if model_loaded else "not loaded"}
+    """Returns each check as "ok" or a short reason, and ``ready`` if all pass; the model's
+    is whether it is loaded (``model_dimension`` is its vectors' size, None while not) and
+    its vectors fit the stored ones."""
+    checks: dict[str, str] = {"model": "ok" if model_dimension else "not loaded"}
     if sessions is None:
         checks["database"] = "not configured"
         checks["migrations"] = "unknown"
@@ -60,11 +62,17 @@ async def readiness(
                 await ping(session)
                 checks["database"] = "ok"
                 applied = await applied_revisions(session)
+                stored = await vector_size(session)
         except Exception as exc:  # any failure here means "not ready", never a 500
             checks["database"] = database_problem(exc)
             checks["migrations"] = "unknown"
         else:
             checks["migrations"] = migration_state(applied, head, known)
+            if model_dimension and stored is not None and stored != model_dimension:
+                checks["model"] = (
+                    f"its vectors have {model_dimension} dimensions, the stored ones {stored}: "
+                    "run `ponte reembed --all`"
+                )
     ready = all(v == "ok" for k, v in checks.items() if k != "migrations") and checks[
         "migrations"
     ] in ("ok", "ahead")
