@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
+from pgvector.sqlalchemy import Vector
 from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -29,11 +30,25 @@ def _owner_url() -> object:
     return url
 
 
+def _compare_type(
+    context: object,
+    inspected: object,
+    metadata: object,
+    inspected_type: object,
+    metadata_type: object,
+) -> bool | None:
+    """Alembic's type comparison, except for vector columns: their size is the model's, set by
+    `ponte reembed --all` (app/db/vector_dimension.py), so a resized column is not a change."""
+    if isinstance(metadata_type, Vector):
+        return False
+    return None  # the default comparison
+
+
 def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
-        compare_type=True,
+        compare_type=_compare_type,
         transaction_per_migration=True,
     )
     with context.begin_transaction():

@@ -77,7 +77,12 @@ def lexical_tokens(text: str, language: str = UNDETERMINED) -> list[str]:
     stemmers' rules are written for accented spellings."""
     lowered = text.lower()
     plain = lowered.isascii()  # nothing to normalise or fold in plain ASCII, most texts
-    tokens = _TOKEN.findall(lowered if plain else unicodedata.normalize("NFC", lowered))
+    if not plain:
+        # Composed where a composed letter exists (the stemmers' rules are written for "à",
+        # not "a" + a mark); a mark left over ("İ" lowers to "i" + a dot above) would split
+        # the word, as \w does not match it, so it goes.
+        lowered = unicodedata.normalize("NFC", lowered).translate(_without_marks())
+    tokens = _TOKEN.findall(lowered)
     stemmer = _stemmer(language)
     if stemmer is not None:
         tokens = stemmer.stemWords(tokens)
@@ -356,20 +361,32 @@ class Bm25Index:
 
     def query(self, text: str | None, size: int) -> tuple[F64, F64]:
         """Per slot below ``size``, the BM25 of ``text`` analysed in the slot's language, and
-        the ceiling (:meth:`ceiling`) of the query so analysed. One scoring pass for each
-        language the index holds: most tenants write in one or two."""
+        the ceiling (:meth:`ceiling`) of the query so analysed. Most tenants write in one or
+        two languages: the base is scored once per distinct analysis of the query (languages
+        whose stems of it agree share a pass), and each delta row once, in its language."""
         codes = sorted(self.present) or [0]
         if len(codes) == 1:
             terms = query_terms(text, LANGUAGE_CODES[codes[0]])
             return self.scores(terms, size), np.full(size, self.ceiling(terms))
-        scores, ceilings = np.zeros(size), np.zeros(size)
+        analysed = {code: query_terms(text, LANGUAGE_CODES[code]) for code in codes}
+        groups: dict[frozenset[str], list[int]] = {}
+        for code, terms in analysed.items():
+            groups.setdefault(frozenset(terms), []).append(code)
         languages = self.languages_of(size)
-        for code in codes:
-            rows = languages == code
-            if rows.any():
-                terms = query_terms(text, LANGUAGE_CODES[code])
-                scores[rows] = self.scores(terms, size)[rows]
-                ceilings[rows] = self.ceiling(terms)
+        scores, ceilings = np.zeros(size), np.zeros(size)
+        in_base = min(self.base.rows, size)
+        for shared, members in groups.items():
+            rows = np.isin(languages, members)
+            if not rows.any():
+                continue
+            ceilings[rows] = self.ceiling(shared)
+            part = np.zeros(in_base)
+            self.base.add_scores(part, shared)
+            held = rows[:in_base]
+            scores[:in_base][held] = part[held]
+        for slot, counts in self.delta.items():
+            if slot < size:
+                scores[slot] = self.base.score_counts(counts, analysed[int(languages[slot])])
         return scores, ceilings
 
     def scores(self, terms: set[str], size: int) -> F64:
