@@ -118,7 +118,7 @@ def rerank(
     ranker, storing batch snapshots. Prints each job's final state as a JSON line."""
     settings = cli_support.settings()
     urls = resolve_database(settings)
-    encoder = Encoder.from_settings(settings)
+    encoder = cli_support.encoder_for(urls, settings)
     model_registry.configure(settings.models_dir)
     if resume is not None:
         try:
@@ -158,7 +158,7 @@ def worker(
     """Run queued jobs' tasks until stopped (SIGTERM or SIGINT finish the current task)."""
     settings = cli_support.settings()
     urls = resolve_database(settings)
-    encoder = Encoder.from_settings(settings)
+    encoder = cli_support.encoder_for(urls, settings)
     model_registry.configure(settings.models_dir)
 
     async def run() -> int:

@@ -7,12 +7,15 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import typer
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings, get_settings
 from app.db.engine import DatabaseUrls, create_engine, session_factory
+from app.db.vector_dimension import DimensionMismatch, check_dimension
 from app.errors import AppError
 from app.logging import configure_logging
+from app.ml.encoder import Encoder
 
 T = TypeVar("T")
 
@@ -45,3 +48,28 @@ def with_session(
         return asyncio.run(run())
     except AppError as exc:
         raise fail(exc.detail) from exc
+
+
+def encoder_for(urls: DatabaseUrls, settings: Settings) -> Encoder:
+    """The configured model, once its vectors are known to fit the stored ones (a command
+    that embeds or ranks with another size would fail half-way; this fails first, saying what
+    to run)."""
+    encoder = Encoder.from_settings(settings)
+
+    async def run() -> None:
+        engine = create_engine(urls.owner, settings, pool_size=1)
+        try:
+            async with engine.connect() as conn:
+                migrated = await conn.scalar(
+                    text("SELECT to_regclass('public.candidates') IS NOT NULL")
+                )
+                if migrated:
+                    await check_dimension(conn, encoder.dimension, encoder.model_id)
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(run())
+    except DimensionMismatch as exc:
+        raise fail(str(exc)) from exc
+    return encoder

@@ -63,7 +63,7 @@ def import_(
         files = taxonomy_import.esco_files(folder)
     except AppError as exc:
         raise cli_support.fail(exc.detail) from exc
-    encoder = Encoder.from_settings(settings) if embed else None
+    encoder = cli_support.encoder_for(urls, settings) if embed else None
 
     async def run() -> taxonomy_import.ImportReport:
         engine = create_engine(urls.owner, settings, pool_size=1)
@@ -97,7 +97,7 @@ def link() -> None:
     or a new model; resumable). Prints how many of each as one JSON line."""
     settings = cli_support.settings()
     urls = resolve_database(settings)
-    encoder = Encoder.from_settings(settings)
+    encoder = cli_support.encoder_for(urls, settings)
 
     async def run() -> dict[str, int]:
         engine = create_engine(urls.owner, settings, pool_size=1)

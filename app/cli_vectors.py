@@ -57,7 +57,7 @@ def reembed(
                     dropped = await vector_dimension.resize(conn, encoder.dimension)
                     typer.echo(
                         f"vector columns resized from {stored} to {encoder.dimension} "
-                        f"dimensions ({dropped} vectors dropped, to be made again)",
+                        f"dimensions ({dropped} rows' vectors dropped, to be made again)",
                         err=True,
                     )
             if all_rows:

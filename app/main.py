@@ -54,17 +54,40 @@ async def _bootstrap(app: FastAPI, settings: Settings) -> None:
 
 
 async def _check_vector_size(app: FastAPI) -> None:
-    """Refuses to start with a model whose vectors the stored ones do not fit; a database
-    that cannot be read yet (not migrated, down) is /readyz's to report, with this check."""
+    """Refuses to start with a model whose vectors the stored ones do not fit, and warns of
+    stored vectors another model of the same size made (they do not compare with this one's:
+    ``ponte reembed``); a database that cannot be read yet (not migrated, down) is /readyz's
+    to report."""
     encoder = app.state.encoder
     try:
         async with app.state.engine.connect() as conn:
-            if await conn.scalar(text("SELECT to_regclass('public.candidates') IS NOT NULL")):
-                await check_dimension(conn, encoder.dimension, encoder.model_id)
+            if not await conn.scalar(text("SELECT to_regclass('public.candidates') IS NOT NULL")):
+                return
+            await check_dimension(conn, encoder.dimension, encoder.model_id)
+            others = {
+                side: int(
+                    await conn.scalar(
+                        text(
+                            f"SELECT count(*) FROM {side} WHERE embedding IS NOT NULL "  # noqa: S608
+                            "AND embedding_model IS DISTINCT FROM :model"
+                        ),
+                        {"model": encoder.model_id},
+                    )
+                )
+                for side in ("candidates", "vacancies")
+            }
     except DimensionMismatch:
         raise
     except Exception as exc:
         log.warning("vector_size_unchecked", reason=database_problem(exc))
+        return
+    if any(others.values()):
+        log.warning(
+            "vectors_from_another_model",
+            model=encoder.model_id,
+            hint="run `ponte reembed` (docs/deploy.md)",
+            **others,
+        )
 
 
 def create_app(
@@ -95,7 +118,11 @@ def create_app(
                 model=app.state.encoder.model_id,
                 backend=app.state.encoder.backend,
             )
-        await _check_vector_size(app)
+        try:
+            await _check_vector_size(app)
+        except DimensionMismatch:
+            await engine.dispose()
+            raise
         # What start-up made (the model, the modules, the tables' metadata; not the pools,
         # loaded later) lives as long as the process: move it out of the collector's reach,
         # so a full collection walks only what requests allocate, not the model's hundreds of

@@ -5,6 +5,7 @@ service refuses a model the stored vectors do not fit."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import uuid
 from pathlib import Path
@@ -20,6 +21,7 @@ from app.config import get_settings
 from app.db import migrate
 from app.db.engine import DatabaseUrls
 from app.db.vector_dimension import VECTOR_COLUMNS, DimensionMismatch
+from app.logging import configure_logging
 from app.main import create_app
 from app.ml.encoder import Encoder
 from tests.conftest import create_database, drop_database, make_settings
@@ -103,6 +105,11 @@ async def scratch(server_owner, settings, monkeypatch):
         async with engine.connect() as conn:
             return await conn.scalar(text(sql))
 
+    async def execute(sql):
+        async with engine.begin() as conn:
+            await conn.execute(text(sql))
+
+    scalar.execute = execute
     try:
         yield owner, invoke, scalar
     finally:
@@ -114,6 +121,9 @@ async def scratch(server_owner, settings, monkeypatch):
 async def test_a_new_database_takes_the_models_size(scratch, tiny_path, monkeypatch):
     _, invoke, scalar = scratch
     monkeypatch.setenv("PONTE_MODEL_PATH", str(tiny_path))
+    fitted = await invoke("reembed")  # nothing stored: a plain reembed resizes, at no loss
+    assert fitted.exit_code == 0, fitted.output
+    assert "resized from 384 to 32 dimensions (0 rows' vectors dropped" in fitted.output
     demo = await invoke("demo", "--no-serve")
     assert demo.exit_code == 0, demo.output
     assert await scalar("SELECT max(vector_dims(embedding)) FROM candidates") == TINY_DIM
@@ -121,16 +131,26 @@ async def test_a_new_database_takes_the_models_size(scratch, tiny_path, monkeypa
     refused = await invoke("demo", "--no-serve")  # vectors are stored: they are not dropped
     assert refused.exit_code == 1
     assert "the stored ones have 32: `ponte reembed --all`" in refused.output
+    # every command that embeds or ranks says so before it starts
+    for command in (["taxonomy", "link"], ["rerank"]):
+        refused = await invoke(*command)
+        assert refused.exit_code == 1, command
+        assert "the stored ones have 32: `ponte reembed --all`" in refused.output, command
 
 
 async def test_a_model_of_another_size_takes_over_every_vector(
-    scratch, settings, encoder, tiny_path, monkeypatch
+    scratch, settings, encoder, tiny_path, monkeypatch, caplog
 ):
     owner, invoke, scalar = scratch
     demo = await invoke("demo", "--no-serve")  # the default model: 384 dimensions
     assert demo.exit_code == 0, demo.output
     key = re.search(r"Admin API key \(shown once\): (\S+)", demo.output).group(1)
     indexes = await scalar(HNSW_INDEXES)
+    rows = (
+        "SELECT md5(string_agg(concat_ws('|', id, external_id, version, search_text, skills), "
+        "',' ORDER BY id)) FROM candidates"
+    )
+    kept = await scalar(rows)  # what is not a vector stays as it was
     labels = await scalar("SELECT count(*) FROM esco_label_vectors")
     assert labels > 0
     assert await scalar("SELECT max(vector_dims(embedding)) FROM candidates") == 384
@@ -179,12 +199,26 @@ async def test_a_model_of_another_size_takes_over_every_vector(
         == 0
     )
     assert await scalar(HNSW_INDEXES) == indexes  # built again, over the new size
+    assert await scalar(rows) == kept
     again = await invoke("reembed")  # resumable: nothing is left
     assert "re-embedded 0 candidates and 0 vacancies" in again.output
 
     tiny = Encoder(str(tiny_path))
     served = create_app(app_settings, encoder=tiny, database=urls)
+    # a row whose vector another model of the same size made, say
+    await scalar.execute(
+        "UPDATE vacancies SET embedding_model = 'other' WHERE external_id = 'vac-aiuto-cuoco'"
+    )
+    # the CLI's runs set up logging anew, without pytest's capture: give it back
+    configure_logging("INFO", json=True)
+    logging.getLogger().addHandler(caplog.handler)
+    caplog.clear()
     async with served.router.lifespan_context(served):
+        warned = [
+            r.getMessage() for r in caplog.records if "vectors_from_another_model" in r.getMessage()
+        ]
+        assert warned
+        assert "'vacancies': 1" in warned[0]
         transport = httpx.ASGITransport(app=served)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             r = await client.post(

@@ -70,11 +70,14 @@ async def check_dimension(conn: AsyncConnection, dimension: int, model_id: str) 
 
 async def resize(conn: AsyncConnection, dimension: int) -> int:
     """Drops every stored vector, gives every vector column ``dimension`` and rebuilds the
-    vector indexes over them; returns how many vectors went. Runs in the caller's
+    vector indexes over them; returns how many rows lost their vectors. Runs in the caller's
     transaction, which must own the tables."""
     if not 1 <= dimension <= 16000:  # pgvector's limit for a vector column
         raise ValueError(f"a vector column holds 1 to 16,000 dimensions, not {dimension}")
     tables = sorted({table for table, _ in VECTOR_COLUMNS})
+    # A service still running holds locks on these tables: fail fast, saying so, rather than
+    # queue behind it (and block every request queued behind this).
+    await conn.execute(text("SET LOCAL lock_timeout = '10s'"))
     indexes = (
         await conn.execute(
             text(
@@ -90,21 +93,20 @@ async def resize(conn: AsyncConnection, dimension: int) -> int:
     for table in sorted(_VECTOR_ROWS):
         deleted = await conn.execute(text(f"DELETE FROM {table}"))  # noqa: S608
         cleared += deleted.rowcount or 0
-    for table, column in VECTOR_COLUMNS:
+    for table in tables:
+        columns = [column for named, column in VECTOR_COLUMNS if named == table]
         if table not in _VECTOR_ROWS:
-            result = await conn.execute(
-                text(
-                    f"UPDATE {table} SET {column} = NULL, content_hash = NULL "  # noqa: S608
-                    f"WHERE {column} IS NOT NULL"
-                )
+            held = " OR ".join(f"{column} IS NOT NULL" for column in columns)
+            cleared += int(
+                await conn.scalar(text(f"SELECT count(*) FROM {table} WHERE {held}"))  # noqa: S608
             )
-            cleared += result.rowcount or 0
-        await conn.execute(
-            text(
-                f"ALTER TABLE {table} ALTER COLUMN {column} TYPE vector({dimension}) "
-                f"USING NULL::vector({dimension})"
-            )
+        # one statement a table, so it is rewritten once; every vector in it becomes NULL, and
+        # a row without one is what re-embedding picks up
+        changes = ", ".join(
+            f"ALTER COLUMN {column} TYPE vector({dimension}) USING NULL::vector({dimension})"
+            for column in columns
         )
+        await conn.execute(text(f"ALTER TABLE {table} {changes}"))
     for _, definition in indexes:
         await conn.execute(text(definition))
     return cleared
