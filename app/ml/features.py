@@ -12,8 +12,11 @@ does; every snapshot records it.
 - ``lexical``: BM25 against half the sum of the idf of the query's matchable terms (what an
   average-length profile holding each of them once would score), clipped to 1
   (app/ml/bm25.py): the pair and the corpus statistics alone, never the best row of the
-  batch. The statistics are those of the index's last rebuild, so two processes (or the pool
-  and the database path) that rebuilt at different times may differ slightly.
+  batch. Both texts are analysed in the candidate's (the indexed row's) language: Snowball
+  stems, accents folded; that analysis came within features-v3, before any release carried
+  it, so the version did not change for it. The statistics are those of the index's last
+  rebuild, so two processes (or the pool and the database path) that rebuilt at different
+  times may differ slightly.
 - ``title`` / ``title_profile``: cosine of the vacancy title to the desired occupations / to the
   best text window.
 - ``language``: share of the required languages spoken at the level asked (0.5 if none recorded).
