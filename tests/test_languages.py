@@ -151,3 +151,27 @@ def test_mixed_languages_score_as_each_row_alone_would_with_a_delta_and_dead_row
         assert scores[slot] == pytest.approx(alone), row_id
         assert ceilings[slot] == pytest.approx(index.index.ceiling(terms)), row_id
     assert len({round(c, 6) for c in ceilings}) == 3  # three analyses of the query, three ceilings
+
+
+async def test_a_shortlist_meets_an_inflected_italian_word(client, make_key):
+    """An Italian vacancy and an Italian profile that share no word as spelt, only stems:
+    the lexical feature sees them through stemming (it was 0 before)."""
+    headers = await make_key("alpha", "admin")
+    await client.put("/v1/employers/emp-1", json=payloads.employer(), headers=headers)
+    vacancy = payloads.vacancy(
+        title="Cuochi",
+        description="Cerchiamo cuochi esperti per la nostra mensa aziendale a Milano.",
+        required_skills=[],
+    )
+    r = await client.put("/v1/vacancies/v-cuochi", json=vacancy, headers=headers)
+    assert r.status_code == 201, r.text
+    person = payloads.candidate(
+        summary="Ho lavorato come cuoco esperto, sei anni in una trattoria del centro.",
+        skills=["preparazione pasti"],
+    )
+    r = await client.put("/v1/candidates/c-cuoco", json=person, headers=headers)
+    assert r.status_code == 201, r.text
+    r = await client.post("/v1/vacancies/v-cuochi/shortlists", json={"limit": 5}, headers=headers)
+    assert r.status_code == 201, r.text
+    (item,) = r.json()["items"]
+    assert item["explanation"]["components"]["lexical"] > 0
