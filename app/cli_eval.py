@@ -37,12 +37,14 @@ def eval_command(
     sets = [set_dir] if _is_set(set_dir) else sorted(p for p in set_dir.iterdir() if _is_set(p))
     if not sets:
         raise cli_support.fail(f"no evaluation set in {set_dir}")
+    # one model for every set, checked first against the stored vectors' size
+    encoder = cli_support.encoder_for(resolve_database(settings), settings)
     found: dict[str, Any] = {}
     for one in sets:
         if link_evaluation.is_link_set(one):
-            found[one.name] = _eval_links(settings, one)
+            found[one.name] = _eval_links(settings, one, encoder)
         else:
-            found[one.name] = _eval_ranking(settings, one, skills)
+            found[one.name] = _eval_ranking(settings, one, skills, encoder)
         typer.echo("")
     if json_out:
         json_out.write_text(json.dumps(found if len(sets) > 1 else found[sets[0].name], indent=1))
@@ -52,12 +54,16 @@ def _is_set(folder: Path) -> bool:
     return (folder / "vacancies.jsonl").is_file() or link_evaluation.is_link_set(folder)
 
 
-def _eval_ranking(settings: Settings, set_dir: Path, skills: bool) -> dict[str, Any]:
+def _eval_ranking(
+    settings: Settings, set_dir: Path, skills: bool, encoder: Encoder
+) -> dict[str, Any]:
     def progress(line: str) -> None:
         typer.echo(line, err=True)
 
     async def run() -> tuple[evaluation.EvalSet, Encoder, dict[str, dict[str, list[str]]]]:
-        async with evaluation.scratch_set(settings, set_dir, skills, progress) as scratch:
+        async with evaluation.scratch_set(
+            settings, set_dir, skills, progress, encoder=encoder
+        ) as scratch:
             runs = {"ponte": await scratch.rank(progress=progress)}
             if await scratch.taxonomy_import() is not None:
                 await scratch.switch_taxonomy(False)
@@ -85,7 +91,7 @@ def _eval_ranking(settings: Settings, set_dir: Path, skills: bool) -> dict[str, 
     return metrics
 
 
-def _eval_links(settings: Settings, set_dir: Path) -> dict[str, Any]:
+def _eval_links(settings: Settings, set_dir: Path, encoder: Encoder) -> dict[str, Any]:
     queries, qrels = link_evaluation.read_link_set(set_dir)
     baselines_file = set_dir.parent / "baselines.json"
     baselines = (
@@ -93,7 +99,6 @@ def _eval_links(settings: Settings, set_dir: Path) -> dict[str, Any]:
         if baselines_file.is_file()
         else {}
     )
-    encoder = Encoder.from_settings(settings)
 
     async def run(session: AsyncSession) -> dict[str, Any]:
         return await link_evaluation.evaluate_links(session, encoder, queries, qrels)

@@ -9,11 +9,13 @@ import uuid
 from typing import Annotated
 
 import typer
+from sqlalchemy.exc import DBAPIError
 
 from app import cli_support
 from app.config import Settings
 from app.db import vector_dimension
 from app.db.engine import DatabaseUrls, create_engine, resolve_database, session_factory
+from app.errors import sqlstate_of
 from app.ml.encoder import Encoder
 from app.services import jobs as job_service
 from app.services import taxonomy_linking, vector_jobs
@@ -101,7 +103,10 @@ def reembed(
         finally:
             await engine.dispose()
 
-    done = asyncio.run(run())
+    try:
+        done = asyncio.run(run())
+    except DBAPIError as exc:
+        raise _in_use(exc) from exc
     typer.echo(
         f"re-embedded {done['candidates']} candidates and {done['vacancies']} vacancies "
         f"with {encoder.model_id}",
@@ -132,3 +137,15 @@ def fit_model(urls: DatabaseUrls, settings: Settings, encoder: Encoder) -> None:
         asyncio.run(run())
     except vector_dimension.DimensionMismatch as exc:
         raise cli_support.fail(str(exc)) from exc
+    except DBAPIError as exc:
+        raise _in_use(exc) from exc
+
+
+def _in_use(exc: DBAPIError) -> BaseException:
+    """The resize's lock timeout as what to do; any other database error as it is."""
+    if sqlstate_of(exc) == "55P03":  # lock_not_available
+        return cli_support.fail(
+            "the vector tables are in use: stop the service and workers, then run this again "
+            "(nothing was changed)"
+        )
+    return exc

@@ -7,10 +7,13 @@ import random
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.tables import Candidate
 from app.ml.bm25 import LANGUAGE_CODES, Bm25Index, KeyedBm25, lexical_tokens, query_terms
 from app.ml.languages import UNDETERMINED, detect_language
 from app.ml.pool import CandidatePool
+from app.repositories.vectors import VectorRepository
 from tests import payloads
 from tests.test_pool import pool_row
 
@@ -175,3 +178,27 @@ async def test_a_shortlist_meets_an_inflected_italian_word(client, make_key):
     assert r.status_code == 201, r.text
     (item,) = r.json()["items"]
     assert item["explanation"]["components"]["lexical"] > 0
+
+
+async def test_detecting_older_texts_never_overwrites_a_language_a_write_stored(
+    client, make_key, owner_engine
+):
+    headers = await make_key("alpha", "admin")
+    for ext in ("c-old", "c-new"):
+        r = await client.put(f"/v1/candidates/{ext}", json=payloads.candidate(), headers=headers)
+        assert r.status_code == 201, r.text
+    async with owner_engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE candidates SET text_language = NULL WHERE external_id = 'c-old'")
+        )
+        ids = dict((await conn.execute(text("SELECT external_id, id FROM candidates"))).all())
+    async with AsyncSession(owner_engine) as session, session.begin():
+        # detected from the text read before; meanwhile c-new's write stored its own
+        await VectorRepository(session).set_languages(
+            Candidate, {ids["c-old"]: "nl", ids["c-new"]: "nl"}
+        )
+    async with owner_engine.connect() as conn:
+        found = dict(
+            (await conn.execute(text("SELECT external_id, text_language FROM candidates"))).all()
+        )
+    assert found == {"c-old": "nl", "c-new": "it"}

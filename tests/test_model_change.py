@@ -118,8 +118,10 @@ async def scratch(server_owner, settings, monkeypatch):
         await drop_database(server_owner, name)
 
 
-async def test_a_new_database_takes_the_models_size(scratch, tiny_path, monkeypatch):
+async def test_a_new_database_takes_the_models_size(scratch, tiny_path, monkeypatch, tmp_path):
     _, invoke, scalar = scratch
+    (tmp_path / "queries.jsonl").write_text('{"id": "q1", "text": "operate forklift"}\n')
+    (tmp_path / "qrels.json").write_text('{"q1": []}')
     monkeypatch.setenv("PONTE_MODEL_PATH", str(tiny_path))
     fitted = await invoke("reembed")  # nothing stored: a plain reembed resizes, at no loss
     assert fitted.exit_code == 0, fitted.output
@@ -132,7 +134,7 @@ async def test_a_new_database_takes_the_models_size(scratch, tiny_path, monkeypa
     assert refused.exit_code == 1
     assert "the stored ones have 32: `ponte reembed --all`" in refused.output
     # every command that embeds or ranks says so before it starts
-    for command in (["taxonomy", "link"], ["rerank"]):
+    for command in (["taxonomy", "link"], ["rerank"], ["eval", "--set", str(tmp_path)]):
         refused = await invoke(*command)
         assert refused.exit_code == 1, command
         assert "the stored ones have 32: `ponte reembed --all`" in refused.output, command
@@ -165,6 +167,17 @@ async def test_a_model_of_another_size_takes_over_every_vector(
         owner=owner, service=owner.set(username=settings.db_app_role), embedded=True
     )
     app_settings = make_settings(settings.data_dir)
+    # a transaction still reading the tables: the resize gives up, saying so, and changes nothing
+    blocker = create_async_engine(owner)
+    async with blocker.connect() as held:
+        await held.execute(text("BEGIN"))
+        await held.execute(text("SELECT count(*) FROM candidate_chunks"))
+        blocked = await invoke("reembed", "--all")
+        await held.execute(text("ROLLBACK"))
+    await blocker.dispose()
+    assert blocked.exit_code == 1
+    assert "the vector tables are in use" in blocked.output
+    assert await scalar("SELECT max(vector_dims(embedding)) FROM candidates") == 384
     running = create_app(app_settings, encoder=encoder, database=urls)  # the old model's
     async with running.router.lifespan_context(running):
         transport = httpx.ASGITransport(app=running)

@@ -141,9 +141,10 @@ class _Embedded:
     embedding_model: Mapped[str | None] = mapped_column(Text)
     content_hash: Mapped[bytes | None] = mapped_column(LargeBinary)
     search_text: Mapped[str | None] = mapped_column(Text)
-    # The search text's language, detected on write (app/ml/languages.py): ISO 639-1, "und"
-    # when the detector was not sure, NULL for a text written before detection existed
-    # (``ponte reembed`` detects those). BM25 stems by it.
+    # The search text's language, detected on write (app/ml/languages.py): fastText's code
+    # (ISO 639-1 for the common languages), "und" when the detector was not sure, NULL for a
+    # text written before detection existed (``ponte reembed`` detects those). BM25 stems by
+    # it.
     text_language: Mapped[str | None] = mapped_column(String(8))
     search_tsv: Mapped[Any] = mapped_column(
         TSVECTOR, Computed(TSV_EXPRESSION, persisted=True), nullable=True

@@ -6,8 +6,8 @@ index only over a column of one declared size, so the size is the schema's, not 
 of another size is moved to by :func:`resize` (run by ``ponte reembed --all``; docs/deploy.md):
 in one transaction every stored vector goes — each was made by the old model, and the texts they
 came from stay — the columns take the new size and the vector indexes are built again, empty;
-re-embedding then fills them. Interrupted after that transaction, a rerun resumes: the rows
-without a vector are the ones left. The service checks the size on start
+re-embedding then fills them. Interrupted after that transaction, a plain ``ponte reembed`` resumes:
+the rows without a vector are the ones left. The service checks the size on start
 (:func:`check_dimension`) and refuses a model the stored vectors do not fit.
 """
 

