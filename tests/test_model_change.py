@@ -16,7 +16,6 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from typer.testing import CliRunner
 
-from app.cli import cli
 from app.config import get_settings
 from app.db import migrate
 from app.db.engine import DatabaseUrls
@@ -24,6 +23,7 @@ from app.db.vector_dimension import VECTOR_COLUMNS, DimensionMismatch
 from app.logging import configure_logging
 from app.main import create_app
 from app.ml.encoder import Encoder
+from tests.cli_helpers import Sql, invoker
 from tests.conftest import create_database, drop_database, make_settings
 
 TINY_DIM = 32
@@ -95,23 +95,8 @@ async def scratch(server_owner, settings, monkeypatch):
     monkeypatch.setenv("PONTE_MODELS_DIR", str(settings.models_dir))
     monkeypatch.setenv("PONTE_LOG_JSON", "false")
     monkeypatch.delenv("PONTE_MODEL_PATH", raising=False)
-    runner = CliRunner()
-
-    def invoke(*args):
-        get_settings.cache_clear()
-        return asyncio.to_thread(runner.invoke, cli, list(args))
-
-    async def scalar(sql):
-        async with engine.connect() as conn:
-            return await conn.scalar(text(sql))
-
-    async def execute(sql):
-        async with engine.begin() as conn:
-            await conn.execute(text(sql))
-
-    scalar.execute = execute
     try:
-        yield owner, invoke, scalar
+        yield owner, invoker(CliRunner()), Sql(engine)
     finally:
         get_settings.cache_clear()
         await engine.dispose()
@@ -119,7 +104,8 @@ async def scratch(server_owner, settings, monkeypatch):
 
 
 async def test_a_new_database_takes_the_models_size(scratch, tiny_path, monkeypatch, tmp_path):
-    _, invoke, scalar = scratch
+    _, invoke, sql = scratch
+    scalar = sql.scalar
     (tmp_path / "queries.jsonl").write_text('{"id": "q1", "text": "operate forklift"}\n')
     (tmp_path / "qrels.json").write_text('{"q1": []}')
     monkeypatch.setenv("PONTE_MODEL_PATH", str(tiny_path))
@@ -143,7 +129,8 @@ async def test_a_new_database_takes_the_models_size(scratch, tiny_path, monkeypa
 async def test_a_model_of_another_size_takes_over_every_vector(
     scratch, settings, encoder, tiny_path, monkeypatch, caplog
 ):
-    owner, invoke, scalar = scratch
+    owner, invoke, sql = scratch
+    scalar = sql.scalar
     demo = await invoke("demo", "--no-serve")  # the default model: 384 dimensions
     assert demo.exit_code == 0, demo.output
     key = re.search(r"Admin API key \(shown once\): (\S+)", demo.output).group(1)
@@ -219,7 +206,7 @@ async def test_a_model_of_another_size_takes_over_every_vector(
     tiny = Encoder(str(tiny_path))
     served = create_app(app_settings, encoder=tiny, database=urls)
     # a row whose vector another model of the same size made, say
-    await scalar.execute(
+    await sql.execute(
         "UPDATE vacancies SET embedding_model = 'other' WHERE external_id = 'vac-aiuto-cuoco'"
     )
     # the CLI's runs set up logging anew, without pytest's capture: give it back

@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-
-from sqlalchemy import text
-
-from app.cli import cli
+from tests.cli_helpers import Sql, invoker
 
 
 async def test_reembed_stale_rows(cli_env, owner_engine):
-    def invoke(*args):
-        return asyncio.to_thread(cli_env.invoke, cli, list(args))
-
-    async def scalar(sql):
-        async with owner_engine.connect() as conn:
-            return await conn.scalar(text(sql))
-
-    async def execute(sql):
-        async with owner_engine.begin() as conn:
-            await conn.execute(text(sql))
+    invoke = invoker(cli_env)
+    sql = Sql(owner_engine)
+    scalar, execute = sql.scalar, sql.execute
 
     assert (await invoke("demo", "--no-serve")).exit_code == 0
     candidates = await scalar("SELECT count(*) FROM candidates")
