@@ -7,7 +7,6 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import typer
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings, get_settings
@@ -60,11 +59,7 @@ def encoder_for(urls: DatabaseUrls, settings: Settings) -> Encoder:
         engine = create_engine(urls.owner, settings, pool_size=1)
         try:
             async with engine.connect() as conn:
-                migrated = await conn.scalar(
-                    text("SELECT to_regclass('public.candidates') IS NOT NULL")
-                )
-                if migrated:
-                    await check_dimension(conn, encoder.dimension, encoder.model_id)
+                await check_dimension(conn, encoder.dimension, encoder.model_id)
         finally:
             await engine.dispose()
 

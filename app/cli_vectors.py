@@ -48,6 +48,8 @@ def reembed(
         try:
             async with engine.begin() as conn:
                 stored = await vector_dimension.stored_dimension(conn)
+                if stored is None:
+                    raise cli_support.fail("the database is not migrated: run `ponte migrate`")
                 if stored != encoder.dimension:
                     if not all_rows and await vector_dimension.holds_vectors(conn):
                         raise cli_support.fail(
@@ -123,7 +125,7 @@ def fit_model(urls: DatabaseUrls, settings: Settings, encoder: Encoder) -> None:
         engine = create_engine(urls.owner, settings, pool_size=1)
         try:
             async with engine.begin() as conn:
-                if await vector_dimension.stored_dimension(conn) == encoder.dimension:
+                if await vector_dimension.stored_dimension(conn) in (None, encoder.dimension):
                     return
                 if await vector_dimension.holds_vectors(conn):
                     await vector_dimension.check_dimension(

@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from sqlalchemy import text
 
 from app import __version__
 from app.api import (
@@ -28,7 +27,7 @@ from app.api.problems import register_problem_handlers
 from app.config import Settings, get_settings
 from app.db.engine import DatabaseUrls, create_engine, resolve_database, session_factory
 from app.db.migrate import head_revisions, known_revisions
-from app.db.vector_dimension import DimensionMismatch, check_dimension
+from app.db.vector_dimension import DimensionMismatch, check_dimension, other_model_rows
 from app.logging import configure_logging, get_logger
 from app.ml.encoder import Encoder
 from app.services import model_registry
@@ -61,21 +60,8 @@ async def _check_vector_size(app: FastAPI) -> None:
     encoder = app.state.encoder
     try:
         async with app.state.engine.connect() as conn:
-            if not await conn.scalar(text("SELECT to_regclass('public.candidates') IS NOT NULL")):
-                return
             await check_dimension(conn, encoder.dimension, encoder.model_id)
-            others = {
-                side: int(
-                    await conn.scalar(
-                        text(
-                            f"SELECT count(*) FROM {side} WHERE embedding IS NOT NULL "  # noqa: S608
-                            "AND embedding_model IS DISTINCT FROM :model"
-                        ),
-                        {"model": encoder.model_id},
-                    )
-                )
-                for side in ("candidates", "vacancies")
-            }
+            others = await other_model_rows(conn, encoder.model_id)
     except DimensionMismatch:
         raise
     except Exception as exc:

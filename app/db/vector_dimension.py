@@ -35,16 +35,32 @@ class DimensionMismatch(RuntimeError):
     """The model's vectors do not fit the stored ones."""
 
 
-async def stored_dimension(conn: AsyncConnection) -> int:
+async def stored_dimension(conn: AsyncConnection) -> int | None:
     """The declared size of the stored vectors (pgvector keeps it as the column's type
-    modifier)."""
+    modifier); None before the tables exist."""
     found = await conn.scalar(
         text(
-            "SELECT atttypmod FROM pg_attribute "
-            "WHERE attrelid = 'candidates'::regclass AND attname = 'embedding'"
+            "SELECT a.atttypmod FROM pg_attribute a "
+            "WHERE a.attrelid = to_regclass('public.candidates') AND a.attname = 'embedding'"
         )
     )
-    return int(found)
+    return None if found is None else int(found)
+
+
+async def other_model_rows(conn: AsyncConnection, model_id: str) -> dict[str, int]:
+    """Per side, the rows whose vector a model other than ``model_id`` made."""
+    found = {}
+    for side in ("candidates", "vacancies"):
+        found[side] = int(
+            await conn.scalar(
+                text(
+                    f"SELECT count(*) FROM {side} WHERE embedding IS NOT NULL "  # noqa: S608
+                    "AND embedding_model IS DISTINCT FROM :model"
+                ),
+                {"model": model_id},
+            )
+        )
+    return found
 
 
 async def holds_vectors(conn: AsyncConnection) -> bool:
@@ -58,9 +74,10 @@ async def holds_vectors(conn: AsyncConnection) -> bool:
 
 
 async def check_dimension(conn: AsyncConnection, dimension: int, model_id: str) -> None:
-    """Raises :class:`DimensionMismatch` unless the stored vectors have ``dimension``."""
+    """Raises :class:`DimensionMismatch` unless the stored vectors have ``dimension`` (none is
+    stored before the tables exist)."""
     stored = await stored_dimension(conn)
-    if stored != dimension:
+    if stored is not None and stored != dimension:
         raise DimensionMismatch(
             f"the model {model_id!r} makes vectors of {dimension} dimensions, the stored ones "
             f"have {stored}: `ponte reembed --all` moves every vector to the model "

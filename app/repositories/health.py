@@ -24,5 +24,4 @@ async def applied_revisions(session: AsyncSession) -> set[str]:
 
 async def vector_size(session: AsyncSession) -> int | None:
     """The declared size of the stored vectors (None before the tables exist)."""
-    exists = await session.scalar(text("SELECT to_regclass('public.candidates') IS NOT NULL"))
-    return await stored_dimension(await session.connection()) if exists else None
+    return await stored_dimension(await session.connection())
