@@ -47,23 +47,17 @@ def reembed(
         sessions = session_factory(engine)
         try:
             async with engine.begin() as conn:
-                stored = await vector_dimension.stored_dimension(conn)
-                if stored is None:
+                if await vector_dimension.stored_dimension(conn) is None:
                     raise cli_support.fail("the database is not migrated: run `ponte migrate`")
-                if stored != encoder.dimension:
-                    if not all_rows and await vector_dimension.holds_vectors(conn):
-                        raise cli_support.fail(
-                            f"the model {encoder.model_id!r} makes vectors of "
-                            f"{encoder.dimension} dimensions, the stored ones have {stored}: "
-                            "`ponte reembed --all` drops them all and makes them again with "
-                            "it (stop the service first; docs/deploy.md)"
-                        )
-                    dropped = await vector_dimension.resize(conn, encoder.dimension)
-                    typer.echo(
-                        f"vector columns resized from {stored} to {encoder.dimension} "
-                        f"dimensions ({dropped} rows' vectors dropped, to be made again)",
-                        err=True,
-                    )
+                resized = await vector_dimension.fit(
+                    conn, encoder.dimension, encoder.model_id, drop=all_rows
+                )
+            if resized is not None:
+                typer.echo(
+                    f"vector columns resized from {resized[0]} to {encoder.dimension} "
+                    f"dimensions ({resized[1]} rows' vectors dropped, to be made again)",
+                    err=True,
+                )
             if all_rows:
                 async with sessions() as session, session.begin():
                     await vector_jobs.mark_all_stale(session)
@@ -107,6 +101,8 @@ def reembed(
 
     try:
         done = asyncio.run(run())
+    except vector_dimension.DimensionMismatch as exc:
+        raise cli_support.fail(str(exc)) from exc
     except DBAPIError as exc:
         raise _in_use(exc) from exc
     typer.echo(
@@ -125,13 +121,7 @@ def fit_model(urls: DatabaseUrls, settings: Settings, encoder: Encoder) -> None:
         engine = create_engine(urls.owner, settings, pool_size=1)
         try:
             async with engine.begin() as conn:
-                if await vector_dimension.stored_dimension(conn) in (None, encoder.dimension):
-                    return
-                if await vector_dimension.holds_vectors(conn):
-                    await vector_dimension.check_dimension(
-                        conn, encoder.dimension, encoder.model_id
-                    )
-                await vector_dimension.resize(conn, encoder.dimension)
+                await vector_dimension.fit(conn, encoder.dimension, encoder.model_id, drop=False)
         finally:
             await engine.dispose()
 

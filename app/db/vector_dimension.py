@@ -78,11 +78,30 @@ async def check_dimension(conn: AsyncConnection, dimension: int, model_id: str) 
     stored before the tables exist)."""
     stored = await stored_dimension(conn)
     if stored is not None and stored != dimension:
-        raise DimensionMismatch(
-            f"the model {model_id!r} makes vectors of {dimension} dimensions, the stored ones "
-            f"have {stored}: `ponte reembed --all` moves every vector to the model "
-            "(docs/deploy.md)"
-        )
+        raise _mismatch(stored, dimension, model_id)
+
+
+def _mismatch(stored: int, dimension: int, model_id: str) -> DimensionMismatch:
+    return DimensionMismatch(
+        f"the model {model_id!r} makes vectors of {dimension} dimensions, the stored ones "
+        f"have {stored}: `ponte reembed --all` moves every vector to the model "
+        "(docs/deploy.md)"
+    )
+
+
+async def fit(
+    conn: AsyncConnection, dimension: int, model_id: str, *, drop: bool
+) -> tuple[int, int] | None:
+    """Gives the vector columns ``dimension``: nothing to do when they have it (or do not
+    exist yet); resized when no vector is stored, or when ``drop`` allows dropping them all;
+    else :class:`DimensionMismatch`. Returns (the size before, rows that lost their vectors)
+    when it resized."""
+    stored = await stored_dimension(conn)
+    if stored is None or stored == dimension:
+        return None
+    if not drop and await holds_vectors(conn):
+        raise _mismatch(stored, dimension, model_id)
+    return stored, await resize(conn, dimension)
 
 
 async def resize(conn: AsyncConnection, dimension: int) -> int:
