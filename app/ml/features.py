@@ -43,6 +43,7 @@ from app.ml.bm25 import lexical_share
 
 F64 = npt.NDArray[np.float64]
 
+TAXONOMY_FEATURES = ("esco_skills", "occupation", "title_occupation")
 FEATURES = (
     "semantic_best",
     "semantic_profile",
@@ -54,16 +55,13 @@ FEATURES = (
     "language",
     "distance",
     "availability",
-    "esco_skills",
-    "occupation",
-    "title_occupation",
+    *TAXONOMY_FEATURES,
 )
 # features-v1: BM25 over the batch's best, plain cosines; v2: BM25 against the query's ceiling,
 # semantic cosines centred by the tenant's centroids; v3: the three taxonomy features, and BM25
 # over Snowball stems in each row's language (the same feature through a better analyser).
 FEATURE_VERSION = "features-v3"
 
-TAXONOMY_FEATURES = ("esco_skills", "occupation", "title_occupation")
 # Stored features of these versions read as this version's, the features added since unknown:
 # features-v3 only added the taxonomy features, so a programme's feedback on features-v2
 # shortlists still trains its rankers (app/services/training.py).

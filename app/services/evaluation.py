@@ -34,11 +34,12 @@ from app.ml.evaluation import (
 )
 from app.repositories.tenants import TenantRepository
 from app.schemas import EmployerIn, Principal, Role
+from app.schemas.matching import TenantSettingsPatch
 from app.services.concurrency import Preconditions
 from app.services.resources import CandidateService, EmployerService, VacancyService
 from app.services.shortlists import ShortlistService
 from app.services.taxonomy_linking import TaxonomyLinker
-from app.services.taxonomy_model import SETTING as TAXONOMY
+from app.services.tenant_settings import update_settings
 
 SPLITS = ("tune", "test", "all")
 METHODS = ("ponte", "bm25", "minilm_cosine", "rrf_bm25_cosine")
@@ -203,11 +204,7 @@ class Scratch:
     async def switch_taxonomy(self, on: bool) -> None:
         """Switches matching through the taxonomy on or off for the scratch tenant."""
         async with self.sessions() as session, session.begin():
-            repo = TenantRepository(session)
-            tenant = await repo.get(self.principal.tenant_id)
-            if tenant is None:
-                raise AppError("the scratch tenant is gone")
-            await repo.set_settings(tenant, {**(tenant.settings or {}), TAXONOMY: on})
+            await update_settings(session, self.principal, TenantSettingsPatch(taxonomy=on))
 
 
 @asynccontextmanager

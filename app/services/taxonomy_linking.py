@@ -178,10 +178,10 @@ class TaxonomyLinker:
         if to_encode:
             encoded = await asyncio.to_thread(self.encoder.encode, [text_of[k] for k in to_encode])
             by_key |= dict(zip(to_encode, encoded, strict=True))
-        exact = await self.repo.exact(concept_kind, keys)
         inside = {k: contained_keys(text_of[k]) for k in keys}
-        words = await self.repo.exact(
-            concept_kind, list({w for runs in inside.values() for w in runs})
+        # one look-up for the whole texts and the runs of words inside them
+        exact = words = await self.repo.exact(
+            concept_kind, list({*keys, *(w for runs in inside.values() for w in runs)})
         )
         nearest = await self.repo.nearest(
             concept_kind,
@@ -210,9 +210,10 @@ class TaxonomyLinker:
                 row.esco = None
             await self.session.flush()
             return
-        vacancies = [row for row in rows if isinstance(row, Vacancy)]
         # the title's nearest occupations, kept for ranking (title_occupation) so that no
         # shortlist searches them; first, so that its search also answers the title's links
+        # (not for a vacancy whose caller named its occupation: that one is used instead)
+        vacancies = [row for row in rows if isinstance(row, Vacancy) and not row.occupation_uri]
         named = dict(
             zip(
                 [row.id for row in vacancies],
