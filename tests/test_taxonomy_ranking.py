@@ -193,3 +193,19 @@ async def test_a_vacancy_title_is_searched_once_on_write(client, kitchen, monkey
     assert (await client.put("/v1/vacancies/vac-3", json=body, headers=kitchen)).status_code == 201
     # its stored links and its nearest occupations for ranking come from one search
     assert searched == ["occupation"]
+
+
+async def test_a_vacancy_title_is_encoded_once_on_write(client, kitchen, monkeypatch, encoder):
+    title = "Addetto al lavaggio stoviglie"
+    encoded: list[str] = []
+    original = type(encoder).encode
+
+    def counting(self, texts):
+        encoded.extend(texts)
+        return original(self, texts)
+
+    monkeypatch.setattr(type(encoder), "encode", counting)
+    body = payloads.vacancy(title=title, required_skills=[])
+    assert (await client.put("/v1/vacancies/vac-3", json=body, headers=kitchen)).status_code == 201
+    # its vector (title_embedding) also serves the search for its nearest occupations
+    assert encoded.count(title) == 1

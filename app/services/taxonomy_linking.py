@@ -139,10 +139,13 @@ class TaxonomyLinker:
             found |= ranked
         return [list(found[key][:limit]) for key in keys]
 
-    async def title_occupations(self, titles: Sequence[str]) -> list[dict[str, float]]:
+    async def title_occupations(
+        self, titles: Sequence[str], vectors: dict[str, Any] | None = None
+    ) -> list[dict[str, float]]:
         """Per title, its ``TITLE_OCCUPATIONS`` nearest occupations with their link scores
         (what the title_occupation feature reads, app/ml/taxonomy_match.py), remembered per
-        title apart from the stored links' cache; empty with no taxonomy."""
+        title apart from the stored links' cache; empty with no taxonomy. ``vectors``: titles'
+        vectors already made by this model, by comparison key (not encoded again)."""
         imported = await self.current()
         if imported is None:
             return [{} for _ in titles]
@@ -154,7 +157,7 @@ class TaxonomyLinker:
         missing = list(dict.fromkeys(k for k in keys if k not in found))
         if missing:
             text_of = {k: t for k, t in zip(keys, titles, strict=True)}
-            ranked = await self._ranked("occupation", text_of, missing, TITLE_OCCUPATIONS)
+            ranked = await self._ranked("occupation", text_of, missing, TITLE_OCCUPATIONS, vectors)
             for key, links in ranked.items():
                 found[key] = {link.uri: link.score for link in links}
                 _TITLES.put((imported, model_id, key), found[key])
@@ -214,10 +217,16 @@ class TaxonomyLinker:
         # shortlist searches them; first, so that its search also answers the title's links
         # (not for a vacancy whose caller named its occupation: that one is used instead)
         vacancies = [row for row in rows if isinstance(row, Vacancy) and not row.occupation_uri]
+        # a title embedded on this write (or since the model last changed) is not encoded again
+        made = {
+            skill_key(row.title): row.title_embedding
+            for row in vacancies
+            if row.title_embedding is not None and row.embedding_model == self.encoder.model_id
+        }
         named = dict(
             zip(
                 [row.id for row in vacancies],
-                await self.title_occupations([row.title for row in vacancies]),
+                await self.title_occupations([row.title for row in vacancies], made),
                 strict=True,
             )
         )
