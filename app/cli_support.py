@@ -15,13 +15,16 @@ from app.db.vector_dimension import DimensionMismatch, check_dimension
 from app.errors import AppError
 from app.logging import configure_logging
 from app.ml.encoder import Encoder
+from app.services import label_key
 
 T = TypeVar("T")
 
 
 def settings() -> Settings:
+    """The process's settings; logging and the label key (read on first use) follow them."""
     found = get_settings()
     configure_logging(found.log_level, found.log_json)
+    label_key.configure(found)
     return found
 
 

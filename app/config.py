@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     encoder_backend: Literal["torch", "openvino"] = "torch"
 
     bootstrap_admin_key: SecretStr | None = None
+    # The key of the skill-label cache's hashes (HMAC-SHA256; app/services/label_key.py).
+    # Unset: ``<data_dir>/label.key``, made on first use. Processes that share a database
+    # must share it; changing it only costs the cache (labels are embedded again on demand;
+    # docs/deploy.md says how to drop the rows the old key made).
+    label_key: SecretStr | None = None
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)

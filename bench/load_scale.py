@@ -62,6 +62,7 @@ from app.ml.text import (  # noqa: E402
 )
 from app.schemas import Role  # noqa: E402
 from app.services import keys as key_service  # noqa: E402
+from app.services.label_key import read_label_key  # noqa: E402
 
 TENANTS = {
     "scale-it": {
@@ -344,6 +345,7 @@ async def load(args: argparse.Namespace) -> None:
     now = dt.datetime.now(dt.UTC)
 
     clock = time.perf_counter()
+    key = read_label_key(settings)  # the server started on this data folder reads the same
     async with engine.connect() as conn:
         raw = (await conn.get_raw_connection()).driver_connection
         await register_vector(raw)
@@ -353,7 +355,7 @@ async def load(args: argparse.Namespace) -> None:
             "skill_embeddings",
             columns=["model_id", "label_hash", "embedding"],
             records=[
-                (model_id, label_hash(label), vec)
+                (model_id, label_hash(label, key), vec)
                 for label, vec in zip(labels, label_vectors, strict=True)
             ],
         )

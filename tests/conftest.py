@@ -25,6 +25,7 @@ from app.main import create_app
 from app.ml.encoder import Encoder
 from app.schemas import Role
 from app.services import keys as key_service
+from app.services import label_key as label_keys
 from app.services.taxonomy_linking import forget_links
 
 # Logs go through the stdlib, as in production, so tests can read them with caplog.
@@ -77,6 +78,15 @@ def pg_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def settings(pg_root: Path) -> Settings:
     return make_settings(pg_root)
+
+
+@pytest.fixture(autouse=True)
+def label_key(settings: Settings) -> bytes:
+    """The run's label key (``<pg_root>/label.key``), set again before each test (an app or a
+    command a test starts with other settings switches the process to theirs): what the app,
+    the CLI and services called directly hash labels with."""
+    label_keys.configure(settings)
+    return label_keys.current_key()
 
 
 @pytest.fixture(scope="session")
@@ -165,6 +175,7 @@ def cli_env(monkeypatch, database, settings, clean_db):
     """Points the CLI at the test database (and the test run's folder of learned rankers)."""
     monkeypatch.setenv("DATABASE_URL", database.owner.render_as_string(hide_password=False))
     monkeypatch.setenv("PONTE_MODELS_DIR", str(settings.models_dir))
+    monkeypatch.setenv("PONTE_DATA_DIR", str(settings.data_dir))  # the same label key
     monkeypatch.setenv("PONTE_LOG_JSON", "false")
     get_settings.cache_clear()
     yield CliRunner()

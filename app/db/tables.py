@@ -353,7 +353,8 @@ class CandidateChunk(Base):
 
 
 class SkillEmbedding(Base):
-    """Cache of skill-label vectors per model, keyed by the label's hash: it holds no text."""
+    """Cache of skill-label vectors per model, shared by every tenant, keyed by the label's
+    keyed hash (HMAC-SHA256 under the deployment's label key): it holds no text."""
 
     __tablename__ = "skill_embeddings"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -26,9 +27,11 @@ def skill_key(label: str) -> str:
     return key
 
 
-def label_hash(label: str) -> bytes:
-    """Returns the cache key of a skill label: a hash, so the cache holds no text."""
-    return hashlib.sha256(skill_key(label).encode("utf-8")).digest()
+def label_hash(label: str, key: bytes) -> bytes:
+    """Returns the cache key of a skill label: its skill key's HMAC-SHA256 under the
+    deployment's label key, so the cache holds no text, and hashing likely labels without
+    the key finds none of them."""
+    return hmac.digest(key, skill_key(label).encode("utf-8"), "sha256")
 
 
 def content_hash(model_id: str, *texts: str) -> bytes:

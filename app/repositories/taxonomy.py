@@ -5,7 +5,7 @@ source's relations per kind, so an import of a newer version drops what it no lo
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 from sqlalchemy import delete, func, select, text, tuple_, update
@@ -200,10 +200,14 @@ class TaxonomyRepository:
         )
         return list(await self.session.scalars(stmt))
 
-    async def refresh_label_vectors(self, model_id: str, page: int = 2000) -> int:
+    async def refresh_label_vectors(
+        self, model_id: str, label_hash: Callable[[str], bytes], page: int = 2000
+    ) -> int:
         """Makes ``esco_label_vectors`` hold, under ``model_id``, the vector of every concept
         label the label cache has one for (and nothing else); returns how many it holds.
-        Written ``page`` concepts a statement (each insert also grows an HNSW index)."""
+        Written ``page`` concepts a statement (each insert also grows an HNSW index). The
+        cache is keyed by ``label_hash`` of each label's key, computed here: its key never
+        enters SQL."""
         await self.session.execute(
             text(
                 "DELETE FROM esco_label_vectors v WHERE v.model_id = :m AND NOT EXISTS ("
@@ -220,17 +224,34 @@ class TaxonomyRepository:
             )
         )
         for start in range(0, len(uris), page):
+            part = uris[start : start + page]
+            keys = list(
+                await self.session.scalars(
+                    select(EscoLabel.key)
+                    .where(EscoLabel.uri.in_(part), EscoLabel.kind.in_(EMBEDDED_LABELS))
+                    .distinct()
+                )
+            )
+            if not keys:
+                continue
             await self.session.execute(
                 text(
                     "INSERT INTO esco_label_vectors (model_id, uri, lang, kind, label, "
                     "concept_kind, embedding) SELECT :m, l.uri, l.lang, l.kind, l.label, "
                     "c.kind, e.embedding FROM esco_labels l JOIN esco_concepts c "
-                    "ON c.uri = l.uri JOIN skill_embeddings e ON e.model_id = :m "
-                    "AND e.label_hash = sha256(convert_to(l.key, 'UTF8')) "
+                    "ON c.uri = l.uri JOIN unnest(CAST(:keys AS text[]), "
+                    "CAST(:hashes AS bytea[])) AS h(key, hash) ON h.key = l.key "
+                    "JOIN skill_embeddings e ON e.model_id = :m AND e.label_hash = h.hash "
                     "WHERE l.uri = ANY(:uris) AND l.kind = ANY(:kinds) "
                     "ON CONFLICT DO NOTHING"
                 ),
-                {"m": model_id, "uris": uris[start : start + page], "kinds": list(EMBEDDED_LABELS)},
+                {
+                    "m": model_id,
+                    "keys": keys,
+                    "hashes": [label_hash(key) for key in keys],
+                    "uris": part,
+                    "kinds": list(EMBEDDED_LABELS),
+                },
             )
         held = await self.session.scalar(
             select(func.count())

@@ -1,22 +1,20 @@
 """Explanations as a snapshot stores them and as the API renders them.
 
 A stored explanation names a candidate's matching skill only by its position in the candidate's
-list and a short hash of the label (``matched_ref``), never the label itself; rendering names
+list and a short keyed hash of the label (``matched_ref``), never the label itself; rendering names
 the label again if the candidate still holds the same label at the same place (after an
 erasure or an edit, it is null).
 """
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
-from app.ml.text import label_hash
+from app.services.label_key import label_hash
 
 
-@functools.lru_cache(maxsize=65536)
 def matched_ref(label: str) -> str:
-    """The short hash a snapshot keeps of a candidate's label."""
+    """The short hash a snapshot keeps of a candidate's label (keyed: app/services/label_key)."""
     return label_hash(label).hex()[:16]
 
 

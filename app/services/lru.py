@@ -7,7 +7,7 @@ busy process evicts the entry nobody asked for longest, never everyone's at once
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from typing import Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
@@ -41,6 +41,13 @@ class Lru(Generic[K, V]):
 
     def pop(self, key: K) -> V | None:
         return self._items.pop(key, None)
+
+    def discard_where(self, doomed: Callable[[K], bool]) -> int:
+        """Removes every entry whose key is ``doomed``; returns how many (it reads them all)."""
+        keys = [key for key in self._items if doomed(key)]
+        for key in keys:
+            del self._items[key]
+        return len(keys)
 
     def __contains__(self, key: object) -> bool:
         return key in self._items

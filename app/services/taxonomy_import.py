@@ -5,7 +5,7 @@ Idempotent and resumable. Each file is written in transactions of a few thousand
 writes replace (a concept's labels per language, a source's relations per kind), so redoing
 any part is harmless; when a file is done its sha256 is recorded on the import, and a rerun of
 the same version skips the files it has done unchanged. Labels are embedded through the
-skill-label cache (``skill_embeddings``, by model and label hash) a page at a time, each page
+skill-label cache (``skill_embeddings``, by model and keyed label hash) a page at a time, each page
 committed: a rerun embeds only what the cache lacks for the model, and a label a profile
 shares with ESCO is embedded once.
 """
@@ -24,6 +24,7 @@ from app.errors import BadRequest
 from app.ml.encoder import Encoder
 from app.ml.esco_files import EscoFile, RelationRow, find_files, read_concepts, read_relations
 from app.repositories.taxonomy import TaxonomyRepository
+from app.services.label_key import label_hash
 from app.services.taxonomy_linking import forget_links
 from app.services.vectors import VectorService
 
@@ -187,5 +188,5 @@ async def embed_labels(
         progress("labels", len(page), len(labels))
     async with sessions() as session, session.begin():
         # beside their concepts, indexed for linking's nearest-label search
-        await TaxonomyRepository(session).refresh_label_vectors(encoder.model_id)
+        await TaxonomyRepository(session).refresh_label_vectors(encoder.model_id, label_hash)
     return len(labels), embedded, time.perf_counter() - clock

@@ -2,7 +2,7 @@
 
 A PUT returns only after its vectors are stored (read-your-writes for matching). Unchanged text
 is not embedded again (content hash per model); each distinct skill label is embedded once per
-model and cached by its hash.
+model and cached by its keyed hash (app/services/label_key.py).
 """
 
 from __future__ import annotations
@@ -22,13 +22,13 @@ from app.ml.languages import detect_language
 from app.ml.text import (
     candidate_text,
     content_hash,
-    label_hash,
     occupation_text,
     skill_key,
     skill_labels,
     vacancy_text,
 )
 from app.repositories.vectors import VectorRepository
+from app.services.label_key import label_hash
 from app.services.lru import Lru
 
 # Skill labels repeat across thousands of profiles: keep their vectors in memory too, by (model
@@ -48,6 +48,13 @@ def _labels_by_key(labels: Iterable[str]) -> dict[str, str]:
 def _remember(model_id: str, vectors: dict[str, npt.NDArray[np.float32]]) -> None:
     for key, vector in vectors.items():
         _SKILL_CACHE.put((model_id, key), vector)
+
+
+def forget_skill_vectors(keys: Iterable[str]) -> int:
+    """Drops these skill keys' vectors, of every model, from this process's memory; returns
+    how many entries went."""
+    doomed = set(keys)
+    return _SKILL_CACHE.discard_where(lambda entry: entry[1] in doomed) if doomed else 0
 
 
 def _analyse(encoder: Encoder, text: str) -> tuple[list[tuple[int, int]], str]:
