@@ -102,3 +102,35 @@ async def test_service_role_can_use_rows(database):
         assert is_owner is False
     finally:
         await conn.close()
+
+
+async def test_0016_empties_the_label_cache_and_lets_the_service_forget(scratch, settings):
+    """Rows keyed by the plain hash cannot be re-keyed without the secret: gone both ways."""
+    role = settings.db_app_role
+    privilege = f"SELECT has_table_privilege('{role}', 'skill_embeddings', 'DELETE')"
+    fill = (
+        "INSERT INTO skill_embeddings (model_id, label_hash, embedding) SELECT 'm', "
+        "sha256('forklift driving'), array_fill(0.5, ARRAY[384])::real[]::vector"
+    )
+    owner = await asyncpg.connect(_dsn(scratch.owner))
+    try:
+        await asyncio.to_thread(migrate.upgrade, scratch.owner, settings, "0015")
+        await owner.execute(fill)
+        assert await owner.fetchval(privilege) is False
+        await asyncio.to_thread(migrate.upgrade, scratch.owner, settings, "0016")
+        assert await owner.fetchval("SELECT count(*) FROM skill_embeddings") == 0
+        assert await owner.fetchval(privilege) is True
+        await owner.execute(fill)
+        await asyncio.to_thread(migrate.downgrade, scratch.owner, settings, "0015")
+        assert await owner.fetchval("SELECT count(*) FROM skill_embeddings") == 0
+        assert await owner.fetchval(privilege) is False
+    finally:
+        await owner.close()
+
+
+async def test_service_role_may_delete_cached_labels(database):
+    conn = await asyncpg.connect(_dsn(database.service))
+    try:
+        assert await conn.execute("DELETE FROM skill_embeddings WHERE false") == "DELETE 0"
+    finally:
+        await conn.close()
