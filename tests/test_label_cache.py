@@ -1,5 +1,5 @@
-"""The skill-label cache shared by every tenant: keyed by the deployment's secret, and found
-again under it."""
+"""The skill-label cache shared by every tenant: keyed by the deployment's secret, found again
+under it, and forgetting the labels only an erased person held."""
 
 from __future__ import annotations
 
@@ -12,11 +12,14 @@ from sqlalchemy import text
 
 from app.ml import text as ml_text
 from app.services import label_key as label_keys
+from app.services import vectors
+from app.services.label_cache import forget_unused_labels
 from app.services.vectors import VectorService, forget_skill_vectors
 from tests import payloads
 from tests.conftest import make_settings
 
 OTHER_KEY = "another deployment's key, 32 chars or more"
+PASTRY = "http://data.europa.eu/esco/skill/pastry-lamination"
 
 
 async def cached_hashes(owner_engine, model_id: str) -> set[bytes]:
@@ -84,3 +87,57 @@ async def test_a_cached_label_is_found_again_and_not_embedded_twice(
     label_keys.configure(make_settings(settings.data_dir, label_key=OTHER_KEY))
     await look_up("Pallet Wrapping")
     assert calls == [1, 1]  # a new key finds nothing: the label is embedded again
+
+
+async def test_forgetting_an_erased_persons_labels_keeps_what_others_use(
+    app, client, make_key, owner_engine, encoder
+):
+    alpha, beta = await make_key("alpha"), await make_key("beta")
+    puts = [
+        ("/v1/employers/emp-1", payloads.employer(), alpha),
+        ("/v1/vacancies/v1", payloads.vacancy(required_skills=["Night Shift Baking"]), alpha),
+        ("/v1/candidates/colleague", payloads.candidate(skills=["forklift driving"]), alpha),
+        ("/v1/candidates/elsewhere", payloads.candidate(skills=["SOURDOUGH STARTER"]), beta),
+    ]
+    erased = ["Latte Art", "Forklift Driving", "night shift baking", "Sourdough Starter"]
+    erased.append("Pastry Lamination")  # an ESCO label
+    puts.append(("/v1/candidates/gone", payloads.candidate(skills=erased), alpha))
+    forget_skill_vectors(map(ml_text.skill_key, erased))  # earlier tests' labels: stored anew
+    for path, body, headers in puts:
+        assert (await client.put(path, json=body, headers=headers)).status_code == 201
+    async with owner_engine.begin() as conn:
+        await conn.execute(
+            text("INSERT INTO esco_concepts (uri, kind) VALUES (:u, 'skill')"), {"u": PASTRY}
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO esco_labels (uri, lang, kind, label, key) "
+                "VALUES (:u, 'en', 'preferred', 'pastry lamination', 'pastry lamination')"
+            ),
+            {"u": PASTRY},
+        )
+        # the same label under another model goes too
+        await conn.execute(
+            text(
+                "INSERT INTO skill_embeddings (model_id, label_hash, embedding) SELECT "
+                "'another-model', label_hash, embedding FROM skill_embeddings WHERE model_id = :m"
+            ),
+            {"m": encoder.model_id},
+        )
+    hashes = {label: label_keys.label_hash(label) for label in erased}
+    held = await cached_hashes(owner_engine, "another-model")
+    assert [label for label, h in hashes.items() if h not in held] == []
+    assert (await client.delete("/v1/candidates/gone", headers=alpha)).status_code == 204
+
+    # in the service role's own session, as the erasure runs
+    async with app.state.sessionmaker() as session, session.begin():
+        assert await forget_unused_labels(session, [*erased, "latte art"]) == 1
+
+    for model_id in (encoder.model_id, "another-model"):
+        held = await cached_hashes(owner_engine, model_id)
+        assert hashes["Latte Art"] not in held
+        assert {hashes[label] for label in erased[1:]} <= held
+    assert (encoder.model_id, "latte art") not in vectors._SKILL_CACHE
+    assert (encoder.model_id, "forklift driving") in vectors._SKILL_CACHE
+    async with app.state.sessionmaker() as session, session.begin():
+        assert await forget_unused_labels(session, []) == 0
