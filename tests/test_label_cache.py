@@ -3,6 +3,7 @@ under it, and forgetting the labels only an erased person held."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import stat
@@ -141,3 +142,29 @@ async def test_forgetting_an_erased_persons_labels_keeps_what_others_use(
     assert (encoder.model_id, "forklift driving") in vectors._SKILL_CACHE
     async with app.state.sessionmaker() as session, session.begin():
         assert await forget_unused_labels(session, []) == 0
+
+
+async def test_two_erasures_of_a_labels_last_holders_together_forget_it(
+    app, client, make_key, owner_engine, encoder
+):
+    alpha = await make_key("alpha")
+    forget_skill_vectors(["night porter"])
+    for ext in ("first", "second"):
+        body = payloads.candidate(skills=["Night Porter"])
+        assert (
+            await client.put(f"/v1/candidates/{ext}", json=body, headers=alpha)
+        ).status_code == 201
+    erase = text("DELETE FROM candidates WHERE external_id = :e")
+    async with app.state.sessionmaker() as first, app.state.sessionmaker() as second:
+        await first.execute(erase, {"e": "first"})
+        await second.execute(erase, {"e": "second"})
+        # each sees the other's holder, not yet deleted for it
+        assert await forget_unused_labels(first, ["Night Porter"]) == 0
+        waiting = asyncio.create_task(forget_unused_labels(second, ["Night Porter"]))
+        await asyncio.sleep(0.3)
+        assert not waiting.done()  # its turn comes when the first commits
+        await first.commit()
+        assert await waiting == 1
+        await second.commit()
+    held = await cached_hashes(owner_engine, encoder.model_id)
+    assert label_keys.label_hash("Night Porter") not in held
