@@ -93,6 +93,7 @@ async def scratch(server_owner, settings, monkeypatch):
     await asyncio.to_thread(migrate.upgrade, owner, settings)
     monkeypatch.setenv("DATABASE_URL", owner.render_as_string(hide_password=False))
     monkeypatch.setenv("PONTE_MODELS_DIR", str(settings.models_dir))
+    monkeypatch.setenv("PONTE_DATA_DIR", str(settings.data_dir))  # the run's label key
     monkeypatch.setenv("PONTE_LOG_JSON", "false")
     monkeypatch.delenv("PONTE_MODEL_PATH", raising=False)
     try:
