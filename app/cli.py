@@ -1,7 +1,7 @@
 """The ``ponte`` command: serve, demo, migrate, downgrade, revision, tenants, keys, train,
 feedback import and rebuild-spans; rerank and worker live in app/cli_jobs.py, eval in
 app/cli_eval.py, reembed in app/cli_vectors.py, taxonomy import, link and status in
-app/cli_taxonomy.py."""
+app/cli_taxonomy.py, audit verify and purge in app/cli_privacy.py."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from rich.progress import MofNCompleteColumn, Progress
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import cli_eval, cli_jobs, cli_support, cli_vectors
+from app.cli_privacy import audit_cli, purge
 from app.cli_taxonomy import import_demo_subset, taxonomy_cli
 from app.config import Settings
 from app.db import migrate as migrations
@@ -49,10 +50,12 @@ cli.add_typer(tenants_cli, name="tenants")
 cli.add_typer(keys_cli, name="keys")
 cli.add_typer(feedback_cli, name="feedback")
 cli.add_typer(taxonomy_cli, name="taxonomy")
+cli.add_typer(audit_cli, name="audit")
 cli.command("rerank")(cli_jobs.rerank)
 cli.command("worker")(cli_jobs.worker)
 cli.command("eval")(cli_eval.eval_command)
 cli.command("reembed")(cli_vectors.reembed)
+cli.command("purge")(purge)
 
 T = TypeVar("T")
 _settings = cli_support.settings
@@ -235,7 +238,11 @@ def feedback_import(
             async with sessions() as session:
                 found = await key_service.get_tenant(session, tenant)
             principal = Principal(
-                tenant_id=found.id, tenant_name=found.name, role=Role.admin, key_id="cli"
+                tenant_id=found.id,
+                tenant_name=found.name,
+                role=Role.admin,
+                key_id="cli",
+                kind="operator",
             )
             with Progress(*Progress.get_default_columns(), MofNCompleteColumn()) as bar:
                 task = bar.add_task("feedback", total=total)
@@ -339,9 +346,16 @@ async def load_demo(
         tenant = await key_service.get_tenant(session, tenant_name)
     except AppError:
         tenant = await key_service.create_tenant(session, tenant_name)
-    _, secret = await key_service.create_key(session, tenant.id, Role.admin, label="demo")
+    operator = Principal.operator(tenant.id, tenant.name, "demo")
+    _, secret = await key_service.create_key(
+        session, tenant.id, Role.admin, label="demo", actor=operator
+    )
     principal = Principal(
-        tenant_id=tenant.id, tenant_name=tenant.name, role=Role.admin, key_id="demo"
+        tenant_id=tenant.id,
+        tenant_name=tenant.name,
+        role=Role.admin,
+        key_id="demo",
+        kind="operator",
     )
     data = demo_data()
     always = Preconditions()

@@ -8,11 +8,11 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.errors import ServiceUnavailable, Unauthorized, UnsupportedMediaType
+from app.errors import BadRequest, ServiceUnavailable, Unauthorized, UnsupportedMediaType
 from app.ml.encoder import Encoder
 from app.schemas import Principal
 from app.services.authz import Permission, authorize
-from app.services.keys import authenticate
+from app.services.keys import KeyRefused, authenticate, record_refusal
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -53,9 +53,26 @@ async def get_principal(request: Request, session: SessionDep) -> Principal:
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise Unauthorized("send 'Authorization: Bearer <API key>'")
-    principal = await authenticate(session, key.strip())
+    try:
+        principal = await authenticate(session, key.strip())
+    except KeyRefused as refused:
+        factory = request.app.state.sessionmaker
+        async with factory() as side, side.begin():
+            await record_refusal(side, refused, request.url.path)
+        raise
+    actor_ref = request.headers.get("x-actor-ref")
+    if actor_ref is not None:
+        principal = principal.model_copy(update={"actor_ref": _actor_ref(actor_ref)})
     request.state.principal = principal
     return principal
+
+
+def _actor_ref(value: str) -> str:
+    """The caller's user reference as the audit trail keeps it: printable, at most 200."""
+    value = value.strip()
+    if not value or len(value) > 200 or not value.isprintable():
+        raise BadRequest("X-Actor-Ref is 1–200 printable characters")
+    return value
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from app import __version__
 from app.api import (
+    audit,
     feedback,
     health,
     jobs,
@@ -19,6 +20,7 @@ from app.api import (
     matching,
     metrics,
     models,
+    privacy,
     resources,
     taxonomy,
 )
@@ -153,6 +155,8 @@ def create_app(
         models.router,
         jobs.router,
         taxonomy.router,
+        audit.router,
+        privacy.router,
     ):
         app.include_router(router)
     app.add_middleware(

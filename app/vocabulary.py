@@ -105,3 +105,32 @@ CONCEPT_KINDS = ("occupation", "skill", "isco_group")
 LABEL_KINDS = ("preferred", "alternative", "hidden")
 RELATIONS = ("essential", "optional", "broader")
 IMPORT_STATES = ("running", "done")
+
+# The audit trail (issue 16): every accountable act, by a dotted name whose first part is what
+# it acts on (GET /v1/audit?action=model takes all of model.*), and how it ended.
+AUDIT_ACTIONS = (
+    "shortlist.create",
+    "shortlist.read",
+    "shortlist.list",
+    "matches.read",
+    "candidate.read",
+    "candidate.list",
+    "sensitive.read",
+    "candidate.export",
+    "candidate.erase",
+    "vacancy.delete",
+    "employer.delete",
+    "feedback.create",
+    "feedback.note_erase",
+    "model.train",
+    "model.activate",
+    "model.rollback",
+    "purge",
+    "key.create",
+    "key.revoke",
+    "key.refused",
+    "settings.update",
+    "taxonomy.import",
+    "audit.read",
+)
+AUDIT_OUTCOMES = ("ok", "refused")

@@ -11,7 +11,14 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 # registers the tables on the metadata
-from app.db import feedback_tables, job_tables, ranker_tables, tables, taxonomy_tables  # noqa: F401
+from app.db import (  # noqa: F401
+    audit_tables,
+    feedback_tables,
+    job_tables,
+    ranker_tables,
+    tables,
+    taxonomy_tables,
+)
 from app.db.base import Base
 
 config = context.config

@@ -81,6 +81,13 @@ async def test_a_run_stores_one_batch_snapshot_per_open_vacancy_equal_to_the_api
     assert done["finished_at"]
     # every open vacancy once; the closed and the filled one not at all
     assert await batch_counts(owner_engine, job["id"]) == {f"vac-{v:02d}": 1 for v in range(6)}
+    # each snapshot of the run is an entry of the audit trail, made by the worker for the job
+    made = await client.get("/v1/audit", params={"action": "shortlist.create"}, headers=admin)
+    entries = made.json()["items"]
+    assert len(entries) == 6
+    assert {e["actor"]["role"] for e in entries} == {"worker"}
+    assert all({"type": "job", "id": job["id"]} in e["objects"] for e in entries)
+    assert {e["detail"]["origin"] for e in entries} == {"batch"}
 
     # Each vacancy of the run, ranked by the batch (its block ranked together) and by the API
     # in the same state: the same snapshot.

@@ -108,6 +108,20 @@ async def test_train_activate_serve_and_roll_back(client, admin, learnt, setting
     assert rolled.json()["rerank_job_id"] == jobs[0]["id"]
     assert reactivated.json()["rerank_job_id"] == jobs[0]["id"]
 
+    # each is an entry of the audit trail, with the version it concerned (the refused second
+    # rollback changed nothing and is not one)
+    trail = await client.get("/v1/audit", params={"action": "model"}, headers=admin)
+    entries = trail.json()["items"]
+    assert [(e["action"], e["ranker_version"]) for e in entries] == [
+        ("model.train", version),
+        ("model.activate", version),
+        ("model.rollback", default_version),
+        ("model.activate", version),
+    ]
+    assert entries[0]["actor"]["role"] == "operator"
+    assert entries[0]["detail"]["examples"] == 240
+    assert entries[2]["detail"] == {"from": version, "to": None}
+
 
 async def test_each_tenants_batch_run_uses_its_own_active_ranker(
     client, admin, learnt, cli_env, make_key, owner_engine

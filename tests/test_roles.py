@@ -59,6 +59,8 @@ EXPECTED: dict[tuple[str, str], str | frozenset[str]] = {
     ("POST", "/v1/taxonomy/occupations:link"): ANY_KEY,
     ("GET", "/v1/taxonomy/skills/{uri}"): ANY_KEY,
     ("GET", "/v1/taxonomy/occupations/{uri}"): ANY_KEY,
+    ("GET", "/v1/candidates/{external_id}/export"): WRITERS,
+    ("GET", "/v1/audit"): ADMIN,
 }
 for plural in ("employers", "vacancies", "candidates"):
     EXPECTED[("GET", f"/v1/{plural}")] = ANY_KEY

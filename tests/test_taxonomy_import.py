@@ -217,7 +217,11 @@ async def test_the_service_role_may_read_the_taxonomy_but_not_write_it(owner_ses
         await conn.close()
 
 
-async def test_the_command_imports_reports_and_refuses_a_folder_without_esco(cli_env, tmp_path):
+async def test_the_command_imports_reports_and_refuses_a_folder_without_esco(
+    cli_env, tmp_path, owner_engine
+):
+    async with owner_engine.begin() as conn:
+        await conn.execute(text("INSERT INTO tenants (name) VALUES ('alpha'), ('beta')"))
     empty = await asyncio.to_thread(
         cli_env.invoke, cli, ["taxonomy", "import", str(tmp_path), "--no-embed"]
     )
@@ -229,6 +233,18 @@ async def test_the_command_imports_reports_and_refuses_a_folder_without_esco(cli
     assert made.exit_code == 0, made.output
     report = json.loads(made.stdout.strip().splitlines()[-1])
     assert report["counts"]["concepts"]["occupation"] == 23
+    # every tenant's rankings read the taxonomy: the import is an entry of each one's trail
+    async with owner_engine.connect() as conn:
+        recorded = (
+            await conn.execute(
+                text(
+                    "SELECT t.name, e.detail FROM audit_entries e JOIN tenants t "
+                    "ON t.id = e.tenant_id WHERE e.action = 'taxonomy.import' ORDER BY 1"
+                )
+            )
+        ).all()
+    assert [name for name, _ in recorded] == ["alpha", "beta"]
+    assert recorded[0].detail["version"] == "1.2.0"
     status = await asyncio.to_thread(cli_env.invoke, cli, ["taxonomy", "status"])
     shown = json.loads(status.stdout.strip().splitlines()[-1])
     assert (shown["imported"], shown["version"], shown["languages"]) == (

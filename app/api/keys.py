@@ -39,7 +39,12 @@ async def list_keys(session: SessionDep, principal: Admin) -> Any:
 )
 async def create_key(body: ApiKeyCreate, session: SessionDep, principal: Admin) -> Any:
     record, secret = await keys.create_key(
-        session, principal.tenant_id, body.role, label=body.label, expires_at=body.expires_at
+        session,
+        principal.tenant_id,
+        body.role,
+        label=body.label,
+        expires_at=body.expires_at,
+        actor=principal,
     )
     return {**ApiKeyOut.model_validate(record, from_attributes=True).model_dump(), "key": secret}
 
@@ -48,4 +53,4 @@ async def create_key(body: ApiKeyCreate, session: SessionDep, principal: Admin) 
 async def revoke_key(
     key_id: Annotated[str, Path(max_length=64)], session: SessionDep, principal: Admin
 ) -> Any:
-    return await keys.revoke_key(session, key_id, principal.tenant_id)
+    return await keys.revoke_key(session, key_id, principal.tenant_id, principal)

@@ -17,7 +17,7 @@ from app.db.feedback_tables import FeedbackEvent, FeedbackNote
 
 # An event as the API shows it: the log row, the candidate's external id (NULL once erased)
 # and the note (gone once erased).
-_REPRESENTED = """
+EVENT_ROWS = """
     SELECT e.id, e.vacancy_external_id, c.external_id AS candidate_external_id, e.event,
            e.reason, n.note, e.months, e.occurred_at, e.recorded_at, e.key_id, e.actor_ref,
            e.link, e.shortlist_id, e.rank, e.ranker_version, e.idempotency_key, e.retracts,
@@ -152,7 +152,7 @@ class FeedbackRepository:
         return found
 
     async def _one(self, where: str, params: dict[str, Any]) -> dict[str, Any] | None:
-        sql = f"{_REPRESENTED} WHERE e.tenant_id = :t AND {where}"
+        sql = f"{EVENT_ROWS} WHERE e.tenant_id = :t AND {where}"
         row = (await self.session.execute(text(sql), params)).mappings().first()
         return dict(row) if row is not None else None
 
@@ -189,9 +189,7 @@ class FeedbackRepository:
         if after is not None:
             where.append("(e.occurred_at, e.id) > (:after_at, :after_id)")
             params["after_at"], params["after_id"] = after
-        sql = (
-            f"{_REPRESENTED} WHERE {' AND '.join(where)} ORDER BY e.occurred_at, e.id LIMIT :limit"
-        )
+        sql = f"{EVENT_ROWS} WHERE {' AND '.join(where)} ORDER BY e.occurred_at, e.id LIMIT :limit"
         return [dict(row) for row in (await self.session.execute(text(sql), params)).mappings()]
 
     async def shown_in(

@@ -437,6 +437,24 @@ class Principal(BaseModel):
     tenant_name: str
     role: Role
     key_id: str
+    # "key": an API key's caller; "operator": a command run on the host (``ponte …``, key_id
+    # names the command); "worker": a batch job acting for the tenant.
+    kind: Literal["key", "operator", "worker"] = "key"
+    key_label: str | None = None
+    # The caller's own reference for the person at the keyboard (header X-Actor-Ref), kept in
+    # the audit trail.
+    actor_ref: str | None = None
+
+    @classmethod
+    def operator(cls, tenant_id: Any, tenant_name: str, command: str) -> Principal:
+        """An operator acting on a tenant through the ``ponte`` command ``command``."""
+        return cls(
+            tenant_id=tenant_id,
+            tenant_name=tenant_name,
+            role=Role.admin,
+            key_id=command,
+            kind="operator",
+        )
 
 
 class Page(BaseModel, Generic[T]):

@@ -86,7 +86,10 @@ class ShortlistItemOut(BaseModel):
     rank: int
     candidate_external_id: str | None = Field(description="null once the candidate was erased")
     score: float
-    explanation: ExplanationOut
+    explanation: ExplanationOut | None = Field(
+        description="null once the candidate was erased: what was derived from their profile "
+        "went with them (rank and score stay)"
+    )
 
 
 class ShortlistSummaryOut(BaseModel):
@@ -187,6 +190,14 @@ class TenantSettingsPatch(Strict):
         min_length=16,
         max_length=200,
         description="The key of the payload's HMAC-SHA256 signature (write-only)",
+    )
+    retention_days: int | None = Field(
+        default=None,
+        ge=0,
+        le=3650,
+        description="Erase a candidate after this many days without activity (no write, no "
+        "feedback, in no shortlist): `ponte purge` and the workers' daily purge do it; 0 "
+        "switches it off; at least 30 otherwise",
     )
     monthly_support_cost_eur: float | None = Field(
         default=None,

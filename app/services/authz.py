@@ -31,6 +31,8 @@ class Permission(StrEnum):
     taxonomy_read = "taxonomy:read"
     keys_manage = "keys:manage"
     tenant_settings = "tenant:settings"
+    audit_read = "audit:read"
+    candidates_export = "candidates:export"
 
 
 _SCOUT = frozenset(
@@ -53,6 +55,7 @@ _INTEGRATION = _SCOUT | {
     Permission.candidates_sensitive,
     Permission.bulk_write,
     Permission.metrics_read,
+    Permission.candidates_export,
 }
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.admin: frozenset(Permission),

@@ -109,7 +109,9 @@ async def load_scratch_tenant(
     name = f"eval-{secrets.token_hex(4)}"
     async with sessions() as session, session.begin():
         tenant = await TenantRepository(session).create(name)
-    principal = Principal(tenant_id=tenant.id, tenant_name=name, role=Role.admin, key_id="eval")
+    principal = Principal(
+        tenant_id=tenant.id, tenant_name=name, role=Role.admin, key_id="eval", kind="operator"
+    )
     try:
         async with sessions() as session, session.begin():
             await EmployerService(session, principal).put(

@@ -30,6 +30,7 @@ from app.repositories.feedback import (
 )
 from app.schemas import Principal
 from app.schemas.feedback import FeedbackEventType, FeedbackIn
+from app.services import audit
 from app.services.placements import apply_effects
 from app.services.resources import decode_cursor, encode_cursor, validation_errors
 from app.services.stints import DEFAULT_MONTHS
@@ -120,10 +121,18 @@ class FeedbackService:
 
     async def record(self, body: FeedbackIn) -> tuple[dict[str, Any], bool]:
         """Records one event; returns its representation and whether it is new."""
+        event, act = await self._record(body)
+        if act is not None:
+            await audit.record(self.session, self.principal, act)
+        return event, act is not None
+
+    async def _record(self, body: FeedbackIn) -> tuple[dict[str, Any], audit.Act | None]:
+        """Records one event; returns its representation and, when it is new, the act for the
+        audit trail (the caller records it last in the transaction)."""
         digest = body_hash(body)
         replay = await self._replay(body.idempotency_key, digest)
         if replay is not None:
-            return replay, False
+            return replay, None
         # An event that may change state (a placement, or a retraction that may undo one)
         # locks the vacancy and then the candidate, as every such writer does, so their effects
         # are computed one at a time; the others need no lock (the key's unique constraint
@@ -174,7 +183,7 @@ class FeedbackService:
             replay = await self._replay(body.idempotency_key, digest)
             if replay is None:  # pragma: no cover - the conflicting row is committed
                 raise Conflict("idempotency_key is being recorded; retry")
-            return replay, False
+            return replay, None
         event_id, recorded_at = inserted
         if body.note:
             await self.repo.add_note(self.tenant_id, event_id, candidate.id, body.note)
@@ -187,7 +196,19 @@ class FeedbackService:
             "candidate_external_id": candidate.external_id,
             "note": body.note or None,
         }
-        return represent(stored), True
+        act = audit.Act(
+            "feedback.create",
+            [
+                audit.ref("feedback_event", event_id),
+                audit.ref("vacancy", vacancy.id),
+                audit.ref("candidate", candidate.id),
+                *audit.refs("shortlist", [values["shortlist_id"]]),
+            ],
+            ranker_version=values["ranker_version"],
+            detail={"event": values["event"], "link": link},
+            actor_ref=body.actor_ref,
+        )
+        return represent(stored), act
 
     async def _link(
         self, body: FeedbackIn, vacancy: VacancyRef, candidate: CandidateRef
@@ -227,6 +248,7 @@ class FeedbackService:
         """Records up to 1,000 events; each is answered on its own (created, duplicate, or a
         problem), and one bad item does not sink the others."""
         results: list[dict[str, Any]] = []
+        acts: list[audit.Act] = []
         counts = {"created": 0, "duplicate": 0, "refused": 0}
         for index, raw in enumerate(items):
             key = raw.get("idempotency_key") if isinstance(raw, dict) else None
@@ -234,7 +256,7 @@ class FeedbackService:
             try:
                 body = FeedbackIn.model_validate(raw)
                 async with self.session.begin_nested():
-                    event, created = await self.record(body)
+                    event, act = await self._record(body)
             except ValidationError as exc:
                 errors = validation_errors(exc)
                 problem = ValidationFailed(errors=errors)
@@ -248,10 +270,14 @@ class FeedbackService:
                 result |= {"status": "error", "problem": conflict.problem()}
                 counts["refused"] += 1
             else:
-                status = "created" if created else "duplicate"
+                status = "created" if act is not None else "duplicate"
                 result |= {"status": status, "event": event}
                 counts[status] += 1
+                if act is not None:
+                    acts.append(act)
             results.append(result)
+        # last: the chain lock, taken earlier, would wait on the vacancies locked after it
+        await audit.record(self.session, self.principal, *acts)
         return {**counts, "items": results}
 
     async def list(
@@ -285,7 +311,10 @@ class FeedbackService:
         """Erases the free-text note of an event (it may hold personal data that should not
         have been written); the event and its figures stay."""
         await self.repo.delete_note(self.tenant_id, event_id)
-        return await self.get(event_id)  # NotFound if there is no such event
+        event = await self.get(event_id)  # NotFound if there is no such event
+        act = audit.Act("feedback.note_erase", [audit.ref("feedback_event", event_id)])
+        await audit.record(self.session, self.principal, act)
+        return event
 
     async def get(self, event_id: uuid.UUID) -> dict[str, Any]:
         found = await self.repo.by_id(self.tenant_id, event_id)

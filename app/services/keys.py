@@ -19,6 +19,7 @@ from app.db.tables import ApiKey, Tenant
 from app.errors import BadRequest, Conflict, NotFound, Unauthorized
 from app.repositories.tenants import ApiKeyRepository, TenantRepository
 from app.schemas import TENANT_NAME_PATTERN, Principal, Role
+from app.services import audit
 
 KEY_PREFIX = "ponte_"
 # Writing last_used_at on every request would turn reads into writes; once a minute is enough.
@@ -78,8 +79,10 @@ async def create_key(
     label: str | None = None,
     expires_at: dt.datetime | None = None,
     key: str | None = None,
+    actor: Principal | None = None,
 ) -> tuple[ApiKey, str]:
-    """Creates a key (a given ``key`` is stored as is); returns the record and the secret key."""
+    """Creates a key (a given ``key`` is stored as is); returns the record and the secret key.
+    ``actor``: who creates it (None: an operator's ``ponte`` command), for the audit trail."""
     if expires_at is not None:
         if expires_at.tzinfo is None:
             expires_at = expires_at.replace(tzinfo=dt.UTC)
@@ -100,6 +103,12 @@ async def create_key(
         label=label,
         expires_at=expires_at,
     )
+    act = audit.Act(
+        "key.create",
+        [audit.ref("key", key_id)],
+        detail={"role": role.value, "expires_at": expires_at.isoformat() if expires_at else None},
+    )
+    await audit.record(session, actor or Principal.operator(tenant_id, "", "cli"), act)
     return record, key
 
 
@@ -112,13 +121,17 @@ async def authenticate(session: AsyncSession, presented: str) -> Principal:
     key, tenant = found
     now = _now()
     if key.revoked_at is not None:
-        raise Unauthorized("this API key was revoked")
+        raise KeyRefused("this API key was revoked", key, tenant, "revoked")
     if key.expires_at is not None and key.expires_at <= now:
-        raise Unauthorized("this API key has expired")
+        raise KeyRefused("this API key has expired", key, tenant, "expired")
     if key.last_used_at is None or now - key.last_used_at > TOUCH_INTERVAL:
         await ApiKeyRepository(session).touch(key.id, now)
     return Principal(
-        tenant_id=tenant.id, tenant_name=tenant.name, role=Role(key.role), key_id=key.id
+        tenant_id=tenant.id,
+        tenant_name=tenant.name,
+        role=Role(key.role),
+        key_id=key.id,
+        key_label=key.label,
     )
 
 
@@ -127,14 +140,46 @@ async def list_keys(session: AsyncSession, tenant_id: uuid.UUID) -> Sequence[Api
     return await ApiKeyRepository(session).list_for_tenant(tenant_id)
 
 
-async def revoke_key(session: AsyncSession, key_id: str, tenant_id: uuid.UUID | None) -> ApiKey:
-    """Revokes a key; ``tenant_id`` None (operator CLI) may revoke any tenant's key."""
+async def revoke_key(
+    session: AsyncSession, key_id: str, tenant_id: uuid.UUID | None, actor: Principal | None = None
+) -> ApiKey:
+    """Revokes a key; ``tenant_id`` None (operator CLI) may revoke any tenant's key.
+    ``actor``: who revokes it (None: an operator's ``ponte`` command)."""
     repo = ApiKeyRepository(session)
     key = await repo.get(key_id, tenant_id)
     if key is None:
         raise NotFound(f"no API key '{key_id}'")
     await repo.revoke(key, _now())
+    act = audit.Act("key.revoke", [audit.ref("key", key.id)], detail={"role": key.role})
+    await audit.record(session, actor or Principal.operator(key.tenant_id, "", "cli"), act)
     return key
+
+
+class KeyRefused(Unauthorized):
+    """A known key that may no longer be used (revoked or expired): refused, and recorded."""
+
+    def __init__(self, detail: str, key: ApiKey, tenant: Tenant, why: str) -> None:
+        super().__init__(detail)
+        self.principal = Principal(
+            tenant_id=tenant.id,
+            tenant_name=tenant.name,
+            role=Role(key.role),
+            key_id=key.id,
+            key_label=key.label,
+        )
+        self.why = why
+
+
+async def record_refusal(session: AsyncSession, refused: KeyRefused, path: str) -> None:
+    """Writes the audit entry of a refused key's use (in a transaction of its own: the
+    request's rolls back)."""
+    act = audit.Act(
+        "key.refused",
+        [audit.ref("key", refused.principal.key_id)],
+        outcome="refused",
+        detail={"why": refused.why, "path": path},
+    )
+    await audit.record(session, refused.principal, act)
 
 
 async def bootstrap_admin(session: AsyncSession, key: str, tenant_name: str = "default") -> bool:
@@ -143,5 +188,6 @@ async def bootstrap_admin(session: AsyncSession, key: str, tenant_name: str = "d
     if await repo.get_by_name(tenant_name) is not None:
         return False
     tenant = await repo.create(tenant_name)
-    await create_key(session, tenant.id, Role.admin, label="bootstrap", key=key)
+    operator = Principal.operator(tenant.id, tenant.name, "bootstrap")
+    await create_key(session, tenant.id, Role.admin, label="bootstrap", key=key, actor=operator)
     return True

@@ -11,6 +11,7 @@ from app.ml.encoder import Encoder
 from app.ml.features import FEATURE_VERSION
 from app.repositories.vectors import VectorRepository
 from app.schemas import Principal
+from app.services import audit
 from app.services.explanations import public_explanation, stored_explanation
 from app.services.rankers import ranker_for
 from app.services.ranking import RankingService, enabled_gates
@@ -44,6 +45,20 @@ async def matches_for_candidate(
         }
         for rank, item in enumerate(ranked, start=1)
     ]
+    await audit.record(
+        session,
+        principal,
+        audit.Act(
+            "matches.read",
+            [
+                audit.ref("candidate", candidate.id),
+                *audit.refs("vacancy", (item["vacancy_id"] for item in ranked)),
+            ],
+            ranker_version=ranker.version,
+            model_version=encoder.model_id,
+            detail={"limit": limit, "items": len(items)},
+        ),
+    )
     return {
         "candidate_external_id": candidate_external_id,
         "ranker_version": ranker.version,

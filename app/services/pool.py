@@ -136,7 +136,9 @@ async def candidate_pool(
                 return None
             if rows or deleted:
                 pool.apply(rows, deleted)
-            if pool.wants_compaction:
+            # A deletion is an erasure: the words only that person's texts used leave the BM25
+            # vocabulary now, not at some later compaction.
+            if pool.wants_compaction or deleted:
                 state.pool = await asyncio.to_thread(pool.compacted)
         state.horizon, state.synced_at = horizon, now
         return state.pool

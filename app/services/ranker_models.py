@@ -15,7 +15,7 @@ from app.errors import Conflict, NotFound
 from app.repositories.rankers import RankerRepository
 from app.repositories.tenants import TenantRepository
 from app.schemas import Principal
-from app.services import model_registry
+from app.services import audit, model_registry
 from app.services.jobs import queue_rerank
 from app.services.rankers import ranker_for
 
@@ -88,7 +88,15 @@ class RankerModelService:
                 tenant, version, tenant.active_ranker, "activate", self.principal.key_id
             )
             job = await self._queue_rerank("activate")
-        return await self.get(version) | {"rerank_job_id": job}
+        shown = await self.get(version) | {"rerank_job_id": job}
+        act = audit.Act(
+            "model.activate",
+            [audit.ref("model", version)],
+            ranker_version=version,
+            detail={"changed": job is not None},
+        )
+        await audit.record(self.session, self.principal, act)
+        return shown
 
     async def rollback(self) -> dict[str, Any]:
         """Back to the ranker that served before the current one (None: the default)."""
@@ -106,12 +114,20 @@ class RankerModelService:
         before = origin.previous if origin is not None else None
         await self.repo.activate(tenant, target, before, "rollback", self.principal.key_id)
         serving = await ranker_for(self.session, tenant_id)
-        return {
+        answer = {
             "active": target,
             "serving": serving.version,
             "rolled_back": current.version,
             "rerank_job_id": await self._queue_rerank("rollback"),
         }
+        act = audit.Act(
+            "model.rollback",
+            audit.refs("model", [current.version, target]),
+            ranker_version=serving.version,
+            detail={"from": current.version, "to": target},
+        )
+        await audit.record(self.session, self.principal, act)
+        return answer
 
     async def _queue_rerank(self, trigger: str) -> uuid.UUID:
         """The open vacancies' shortlists are re-ranked with the ranker now serving (issue

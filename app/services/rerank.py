@@ -22,7 +22,7 @@ from app.db.tables import Tenant
 from app.ml.encoder import Encoder
 from app.repositories.jobs import JobRepository
 from app.schemas import Principal
-from app.services import webhooks
+from app.services import audit, webhooks
 from app.services.rankers import ranker_for
 from app.services.shortlists import ShortlistService
 
@@ -39,7 +39,9 @@ class BlockResult:
 
 def batch_principal(tenant: Tenant) -> Principal:
     """Who a batch run acts as: the tenant itself (its snapshots carry no API key)."""
-    return Principal(tenant_id=tenant.id, tenant_name=tenant.name, role="admin", key_id="batch")
+    return Principal(
+        tenant_id=tenant.id, tenant_name=tenant.name, role="admin", key_id="batch", kind="worker"
+    )
 
 
 async def rerank_block(
@@ -59,6 +61,8 @@ async def rerank_block(
     ranker = await ranker_for(session, tenant_id)
     made = await service.create_batch_shortlists([row[0] for row in rows], limit, ranker, job_id)
     notified = 0
-    for vacancy_id, snapshot in made:
+    for vacancy_id, snapshot, _ in made:
         notified += await webhooks.note_snapshot(session, tenant, vacancy_id, snapshot, job_id)
+    # last: the tenant's audit chain stays locked until this commits
+    await audit.record(session, service.principal, *(act for _, _, act in made))
     return BlockResult(len(made), len(vacancy_ids) - len(made), notified)

@@ -38,7 +38,9 @@ from app.schemas import (
     Principal,
     VacancyIn,
 )
+from app.services import audit
 from app.services.concurrency import Preconditions, entity_tag
+from app.services.erasure import erase_candidate
 from app.services.taxonomy_linking import TaxonomyLinker
 from app.services.vectors import VectorService
 
@@ -110,6 +112,10 @@ class ResourceService(Generic[M, In]):
     kind: ClassVar[str]
     repository_class: ClassVar[type[ResourceRepository[Any]]]
     schema: ClassVar[type[BaseModel]]
+    # The audit trail's names for reading one, listing, and deleting (None: not recorded).
+    read_action: ClassVar[str | None] = None
+    list_action: ClassVar[str | None] = None
+    delete_action: ClassVar[str]
 
     def __init__(
         self, session: AsyncSession, principal: Principal, encoder: Encoder | None = None
@@ -160,7 +166,12 @@ class ResourceService(Generic[M, In]):
 
     async def get(self, external_id: str) -> Written:
         """Returns one resource of the caller's tenant."""
-        return await self._written(await self._require(external_id))
+        row = await self._require(external_id)
+        written = await self._written(row)
+        if self.read_action:
+            act = audit.Act(self.read_action, [audit.ref(self.kind, row.id)])
+            await audit.record(self.session, self.principal, act)
+        return written
 
     async def put(self, external_id: str, body: In, pre: Preconditions) -> Written:
         """Creates or replaces a resource (idempotent)."""
@@ -194,7 +205,12 @@ class ResourceService(Generic[M, In]):
         current = await self._require(external_id, for_update=True)
         pre.check(entity_tag(current.id, current.version))
         await self._before_delete(current)
-        await self.repo.delete(current)
+        await audit.record(self.session, self.principal, await self._delete(current))
+
+    async def _delete(self, row: M) -> audit.Act:
+        """Deletes ``row``; returns the act to record."""
+        await self.repo.delete(row)
+        return audit.Act(self.delete_action, [audit.ref(self.kind, row.id)])
 
     async def bulk_upsert(self, items: Sequence[Any]) -> list[dict[str, Any]]:
         """Creates or replaces many resources; a bad or repeated item is reported, the rest
@@ -256,7 +272,11 @@ class ResourceService(Generic[M, In]):
         )
         page = list(rows[:limit])
         next_cursor = encode_cursor(page[-1].external_id) if len(rows) > limit else None
-        return await self._represent(page), next_cursor
+        shown = await self._represent(page)
+        if self.list_action:
+            act = audit.Act(self.list_action, audit.refs(self.kind, (row.id for row in page)))
+            await audit.record(self.session, self.principal, act)
+        return shown, next_cursor
 
     async def _filters(self, filters: dict[str, Any]) -> dict[str, Any] | None:
         """Returns repository filters, or None when they can match nothing."""
@@ -267,6 +287,7 @@ class EmployerService(ResourceService[Employer, EmployerIn]):
     kind = "employer"
     repository_class = EmployerRepository
     schema = EmployerIn
+    delete_action = "employer.delete"
 
     async def _before_delete(self, row: Employer) -> None:
         repo = EmployerRepository(self.session)
@@ -281,6 +302,7 @@ class VacancyService(ResourceService[Vacancy, VacancyIn]):
     kind = "vacancy"
     repository_class = VacancyRepository
     schema = VacancyIn
+    delete_action = "vacancy.delete"
 
     async def _employer_id(self, external_id: str, loc: list[str]) -> Any:
         employer = await EmployerRepository(self.session).get(self.tenant_id, external_id)
@@ -353,6 +375,12 @@ class CandidateService(ResourceService[Candidate, CandidateIn]):
     kind = "candidate"
     repository_class = CandidateRepository
     schema = CandidateIn
+    read_action = "candidate.read"
+    list_action = "candidate.list"
+    delete_action = "candidate.erase"
+
+    async def _delete(self, row: Candidate) -> audit.Act:
+        return await erase_candidate(self.session, self.principal, row, reason="request")
 
     async def _values(self, body: CandidateIn) -> dict[str, Any]:
         values = await super()._values(body)
@@ -419,6 +447,8 @@ class SensitiveService:
         row = await self.repo.get(self.principal.tenant_id, candidate.id)
         if row is None:
             raise NotFound(f"candidate '{external_id}' has no sensitive record")
+        act = audit.Act("sensitive.read", [audit.ref("candidate", candidate.id)])
+        await audit.record(self.session, self.principal, act)
         return self._written(external_id, row)
 
     async def put(

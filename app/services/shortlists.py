@@ -24,6 +24,7 @@ from app.ml.text import skill_labels
 from app.repositories.resources import RankingVacancy, VacancyRepository
 from app.repositories.shortlists import ShortlistRepository
 from app.schemas import Principal
+from app.services import audit
 from app.services.explanations import public_explanation, stored_explanation
 from app.services.pool import forget_candidates
 from app.services.rankers import ranker_for
@@ -80,16 +81,19 @@ class ShortlistService:
         (made,) = await self._store([(vacancy, ranked)], ranker, limit, gates, None, taxonomy)
         if made is None:
             raise NotFound(f"vacancy '{vacancy_external_id}' was deleted while it was ranked")
-        return made
+        view, act = made
+        await audit.record(self.session, self.principal, act)
+        return view
 
     async def create_batch_shortlists(
         self, vacancy_ids: Sequence[uuid.UUID], limit: int, ranker: Ranker, job_id: uuid.UUID
-    ) -> list[tuple[uuid.UUID, dict[str, Any]]]:
+    ) -> list[tuple[uuid.UUID, dict[str, Any], audit.Act]]:
         """Ranks a block of the tenant's vacancies with ``ranker`` (what a batch run was
         handed), every gate on, each as :meth:`create_shortlist` ranks one but with the work
         shared (RankingService.rank_candidates_block), and stores each as a snapshot of the
         run ``job_id``: per vacancy that still exists (one deleted meanwhile is not stored),
-        its id and the snapshot."""
+        its id, the snapshot and the act the caller is to record in the audit trail (last in
+        its transaction)."""
         ranking = RankingService(self.session, self.principal, self.encoder)
         vacancies = await ranking.block_vacancies(vacancy_ids)
         block = await ranking.rank_candidates_block(vacancies, limit, ranker, GATES)
@@ -102,9 +106,9 @@ class ShortlistService:
             await ranking.taxonomy(),
         )
         return [
-            (vacancy.id, view)
-            for vacancy, view in zip(vacancies, made, strict=True)
-            if view is not None
+            (vacancy.id, *stored)
+            for vacancy, stored in zip(vacancies, made, strict=True)
+            if stored is not None
         ]
 
     async def _store(
@@ -115,9 +119,10 @@ class ShortlistService:
         gates: tuple[str, ...],
         job_id: uuid.UUID | None,
         taxonomy: Taxonomy | None,
-    ) -> list[dict[str, Any] | None]:
+    ) -> list[tuple[dict[str, Any], audit.Act] | None]:
         """Stores rankings as snapshots, in one statement: a request's, or (``job_id``) a batch
-        run's; returns their representations, in order (None: the vacancy was deleted).
+        run's; returns their representations and audit acts, in order (None: the vacancy was
+        deleted).
         ``taxonomy``: what they were matched through (its import is recorded; None: off)."""
         params = {
             "limit": limit,
@@ -161,7 +166,7 @@ class ShortlistService:
                 )
             ],
         )
-        views: list[dict[str, Any] | None] = []
+        views: list[tuple[dict[str, Any], audit.Act] | None] = []
         for (vacancy, (ranked, _, _)), explanations, stored_one in zip(
             rankings, stored, made, strict=True
         ):
@@ -186,7 +191,19 @@ class ShortlistService:
                 }
                 for rank, (item, explanation) in enumerate(pairs, start=1)
             ]
-            views.append(_snapshot_view(snapshot, vacancy.external_id, items))
+            act = audit.Act(
+                "shortlist.create",
+                [
+                    audit.ref("shortlist", snapshot.id),
+                    audit.ref("vacancy", vacancy.id),
+                    *audit.refs("job", [job_id]),
+                    *audit.refs("candidate", (item["candidate_id"] for item, _ in pairs)),
+                ],
+                ranker_version=ranker.version,
+                model_version=self.encoder.model_id,
+                detail={"origin": snapshot.origin, "limit": limit, "items": len(items)},
+            )
+            views.append((_snapshot_view(snapshot, vacancy.external_id, items), act))
         return views
 
     async def read_shortlist(self, shortlist_id: uuid.UUID) -> dict[str, Any]:
@@ -196,17 +213,36 @@ class ShortlistService:
         if snapshot is None:
             raise NotFound(f"no shortlist '{shortlist_id}'")
         items = []
+        shown = []
         for item, external_id, skills in await self.repo.items(tenant_id, snapshot.id):
+            shown.append(item.candidate_id)
             labels = skill_labels(skills) if skills is not None else None
             items.append(
                 {
                     "rank": item.rank,
                     "candidate_external_id": external_id,
                     "score": item.score,
-                    "explanation": public_explanation(item.explanation, labels),
+                    # emptied when the candidate was erased
+                    "explanation": public_explanation(item.explanation, labels)
+                    if item.explanation
+                    else None,
                 }
             )
         vacancy_external_id = await self.repo.vacancy_external_id(tenant_id, snapshot.vacancy_id)
+        await audit.record(
+            self.session,
+            self.principal,
+            audit.Act(
+                "shortlist.read",
+                [
+                    audit.ref("shortlist", snapshot.id),
+                    *audit.refs("vacancy", [snapshot.vacancy_id]),
+                    *audit.refs("candidate", shown),
+                ],
+                ranker_version=snapshot.ranker_version,
+                model_version=snapshot.embedding_model,
+            ),
+        )
         return _snapshot_view(snapshot, vacancy_external_id, items)
 
     async def list_shortlists(self, vacancy_external_id: str, limit: int) -> list[dict[str, Any]]:
@@ -217,6 +253,8 @@ class ShortlistService:
         if vacancy is None:
             raise NotFound(f"no vacancy '{vacancy_external_id}'")
         rows = await self.repo.list_for_vacancy(self.principal.tenant_id, vacancy.id, limit)
+        objects = [audit.ref("vacancy", vacancy.id), *audit.refs("shortlist", (r.id for r in rows))]
+        await audit.record(self.session, self.principal, audit.Act("shortlist.list", objects))
         return [_summary(row, vacancy_external_id) for row in rows]
 
     async def changes(self, vacancy_external_id: str, top: int | None) -> dict[str, Any]:
@@ -229,14 +267,23 @@ class ShortlistService:
         latest = await self.repo.list_for_vacancy(tenant_id, vacancy.id, 2)
         if not latest:
             raise NotFound(f"vacancy '{vacancy_external_id}' has no shortlist yet")
-        ranked = [
-            [
-                (item.rank, external_id)
-                for item, external_id, _ in await self.repo.items(tenant_id, snapshot.id)
-            ]
-            for snapshot in latest
-        ]
+        ranked: list[list[tuple[int, str | None]]] = []
+        shown: list[uuid.UUID | None] = []
+        for snapshot in latest:
+            items = await self.repo.items(tenant_id, snapshot.id)
+            ranked.append([(item.rank, external_id) for item, external_id, _ in items])
+            shown.extend(item.candidate_id for item, _, _ in items)
         newer, older = ranked[0], ranked[1] if len(ranked) > 1 else []
+        objects = [
+            audit.ref("vacancy", vacancy.id),
+            *audit.refs("shortlist", (snapshot.id for snapshot in latest)),
+            *audit.refs("candidate", shown),
+        ]
+        await audit.record(
+            self.session,
+            self.principal,
+            audit.Act("shortlist.read", objects, detail={"changes": True}),
+        )
         return {
             "vacancy_external_id": vacancy_external_id,
             "top": top,

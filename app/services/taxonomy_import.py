@@ -24,6 +24,9 @@ from app.errors import BadRequest
 from app.ml.encoder import Encoder
 from app.ml.esco_files import EscoFile, RelationRow, find_files, read_concepts, read_relations
 from app.repositories.taxonomy import TaxonomyRepository
+from app.repositories.tenants import TenantRepository
+from app.schemas import Principal
+from app.services import audit
 from app.services.label_key import label_hash
 from app.services.taxonomy_linking import forget_links
 from app.services.vectors import VectorService
@@ -117,6 +120,17 @@ async def import_esco(
         else:
             await repo.finish(run.id, model_id, report.labels_embedded, report.embed_seconds)
         report.counts = await repo.counts()
+        if not report.unchanged:
+            # the taxonomy is the deployment's, and every tenant's rankings read it
+            act = audit.Act(
+                "taxonomy.import",
+                [audit.ref("taxonomy_import", report.import_id)],
+                model_version=model_id,
+                detail={"source": SOURCE, "version": version, "files": len(report.files)},
+            )
+            for tenant in await TenantRepository(session).list():
+                operator = Principal.operator(tenant.id, tenant.name, "taxonomy import")
+                await audit.record(session, operator, act)
     forget_links()  # this process links from the new import at once
     return report
 

@@ -1,7 +1,9 @@
 """A tenant's own settings: the weighted scorer's weights, whether it matches through the ESCO
 taxonomy, the monthly support cost that the
 outcome report's savings estimate uses, the schedule of its batch re-ranks, and the webhook
-that hears of changed shortlists (its secret is write-only)."""
+that hears of changed shortlists (its secret is write-only), and how long an inactive
+candidate is kept (``retention_days``, app/services/retention.py). Every change is an entry of
+the audit trail."""
 
 from __future__ import annotations
 
@@ -15,9 +17,13 @@ from app.ml.ranker import DEFAULT_WEIGHTS, MATCH_WEIGHTS, WeightedRanker
 from app.repositories.tenants import TenantRepository
 from app.schemas import Principal
 from app.schemas.matching import TenantSettingsPatch
-from app.services import schedule, webhooks
+from app.services import audit, schedule, webhooks
 from app.services.rankers import tenant_weights
 from app.services.taxonomy_model import SETTING as TAXONOMY
+
+RETENTION = "retention_days"
+# A shorter period is more likely a slip than a policy: every inactive person would go.
+MIN_RETENTION_DAYS = 30
 
 
 async def read_settings(session: AsyncSession, principal: Principal) -> dict[str, Any]:
@@ -39,6 +45,7 @@ async def read_settings(session: AsyncSession, principal: Principal) -> dict[str
         "rerank_schedule": (tenant.settings or {}).get("rerank_schedule"),
         "webhook_url": (tenant.settings or {}).get("webhook_url"),
         "webhook_secret_set": bool((tenant.settings or {}).get("webhook_secret")),
+        "retention_days": (tenant.settings or {}).get(RETENTION),
     }
 
 
@@ -74,6 +81,12 @@ async def update_settings(
         if refused is not None:
             raise ValidationFailed.of_field("webhook_url", refused)
         settings["webhook_url"] = url or None
+    if patch.retention_days is not None:
+        if 0 < patch.retention_days < MIN_RETENTION_DAYS:
+            raise ValidationFailed.of_field(
+                RETENTION, f"keep people at least {MIN_RETENTION_DAYS} days (0: keep them)"
+            )
+        settings[RETENTION] = patch.retention_days or None
     if patch.webhook_secret is not None:
         settings["webhook_secret"] = patch.webhook_secret
     if settings.get("webhook_url") and not settings.get("webhook_secret"):
@@ -81,4 +94,10 @@ async def update_settings(
             "webhook_secret", "a webhook needs a secret to sign its payloads with"
         )
     await repo.set_settings(tenant, settings)
-    return await read_settings(session, principal)
+    shown = await read_settings(session, principal)
+    # which settings were sent, not their values (one is a secret)
+    changed = sorted(patch.model_dump(exclude_none=True))
+    await audit.record(
+        session, principal, audit.Act("settings.update", detail={"changed": changed})
+    )
+    return shown

@@ -29,6 +29,7 @@ import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import __version__
+from app.db.tables import Tenant
 from app.errors import NotFound
 from app.ml import learning
 from app.ml.features import FEATURE_VERSION, FEATURES, READS_AS_CURRENT
@@ -36,7 +37,8 @@ from app.ml.learned import LEARNED, LinearRanker
 from app.ml.ranker import Ranker
 from app.repositories.rankers import RankerRepository
 from app.repositories.tenants import TenantRepository
-from app.services import model_registry
+from app.schemas import Principal
+from app.services import audit, model_registry
 from app.services.jobs import queue_rerank
 from app.services.rankers import default_ranker, ranker_for
 
@@ -157,10 +159,30 @@ def _libraries() -> dict[str, str]:
 async def train(
     session: AsyncSession, tenant_id: uuid.UUID, options: TrainingOptions
 ) -> dict[str, Any]:
-    """Trains, compares and maybe activates (module docstring); returns the summary line."""
+    """Trains, compares and maybe activates (module docstring); returns the summary line. The
+    training, and an activation it made, are entries of the audit trail."""
     tenant = await TenantRepository(session).get(tenant_id)
     if tenant is None:
         raise NotFound("no such tenant")
+    summary = await _train(session, tenant, options)
+    version = summary["version"]
+    model = audit.refs("model", [version])
+    detail = {
+        "dry_run": options.dry_run,
+        "family": options.family,
+        "activated": summary["activated"],
+        **summary["counts"],
+    }
+    acts = [audit.Act("model.train", model, ranker_version=version, detail=detail)]
+    if summary["activated"]:
+        acts.append(audit.Act("model.activate", model, ranker_version=version))
+    principal = Principal.operator(tenant.id, tenant.name, options.actor or "train")
+    await audit.record(session, principal, *acts)
+    return summary
+
+
+async def _train(session: AsyncSession, tenant: Tenant, options: TrainingOptions) -> dict[str, Any]:
+    tenant_id = tenant.id
     compared_with = tenant.active_ranker
     repo = RankerRepository(session)
     rows = await repo.training_rows(tenant_id, (FEATURE_VERSION, *READS_AS_CURRENT), options.since)

@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.config import get_settings
 from app.ml.encoder import Encoder
 from app.repositories.jobs import JobRepository
-from app.services import schedule, webhooks
+from app.services import retention, schedule, webhooks
 from app.services.rerank import DEFAULT_LIMIT, BlockResult, rerank_block
 
 log = logging.getLogger("ponte.worker")
@@ -44,6 +44,8 @@ MAX_ATTEMPTS = 3
 # its worker died doing it (an exception would have been counted as an attempt).
 MAX_CLAIMS = MAX_ATTEMPTS + 2
 IDLE_POLL_S = 2.0
+# A standing worker erases, this often, whoever a tenant's retention period has run out for.
+PURGE_EVERY_S = 3600.0
 
 
 # Between two tasks, at most this many webhook deliveries: a slow receiver cannot hold up jobs.
@@ -138,11 +140,15 @@ async def run_until(
     name = worker_name()
     retry_base_s = get_settings().webhook_retry_base_s
     looked = -schedule.CHECK_EVERY_S
+    purged = -PURGE_EVERY_S
     async with httpx.AsyncClient() as client:
         while not stop.is_set():
             if not until_idle and time.monotonic() - looked >= schedule.CHECK_EVERY_S:
                 looked = time.monotonic()
                 await _queue_scheduled(sessions)
+            if not until_idle and time.monotonic() - purged >= PURGE_EVERY_S:
+                purged = time.monotonic()
+                await _purge(sessions)
             for _ in range(DELIVERIES_PER_TASK):
                 if stop.is_set() or not await _deliver(sessions, client, retry_base_s):
                     break
@@ -171,6 +177,16 @@ async def _deliver(
     except Exception as exc:  # a worker keeps running whatever one delivery does
         log.warning("webhook delivery failed", extra={"error": f"{type(exc).__name__}: {exc}"})
         return False
+
+
+async def _purge(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Erases whoever a retention period has run out for (app/services/retention.py)."""
+    try:
+        for report in await retention.purge_all(sessions):
+            if report.erased:
+                log.info("retention purge", extra=report.summary())
+    except Exception as exc:  # the next hour tries again
+        log.warning("retention purge failed", extra={"error": f"{type(exc).__name__}: {exc}"})
 
 
 async def _queue_scheduled(sessions: async_sessionmaker[AsyncSession]) -> None:

@@ -1,0 +1,82 @@
+"""The audit trail's rows: append under the tenant's chain lock, page through, walk a chain."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from sqlalchemy import insert, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.audit_tables import AuditEntry
+
+
+class AuditRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def lock_head(self, tenant_id: uuid.UUID) -> tuple[int, bytes | None]:
+        """Takes the tenant's chain lock (held to the end of the transaction) and returns the
+        number and hash of its last entry (0 and None before the first)."""
+        row = (
+            await self.session.execute(
+                text("SELECT seq, hash FROM ponte_audit_head(:t)"), {"t": tenant_id}
+            )
+        ).one()
+        return (int(row.seq), bytes(row.hash)) if row.seq is not None else (0, None)
+
+    async def append(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Inserts chained entries (their numbers and hashes already set, under the lock)."""
+        await self.session.execute(insert(AuditEntry), list(rows))
+
+    async def page(
+        self,
+        tenant_id: uuid.UUID,
+        *,
+        limit: int,
+        after_seq: int | None = None,
+        at_from: dt.datetime | None = None,
+        at_to: dt.datetime | None = None,
+        action: str | None = None,
+        object_id: uuid.UUID | None = None,
+    ) -> list[AuditEntry]:
+        """Entries in chain order after ``after_seq``: from ``at_from`` (inclusive) to ``at_to``
+        (exclusive); ``action`` a whole name or its first parts (``model`` takes
+        ``model.train``); ``object_id`` among the entry's objects."""
+        stmt = select(AuditEntry).where(AuditEntry.tenant_id == tenant_id)
+        if after_seq is not None:
+            stmt = stmt.where(AuditEntry.seq > after_seq)
+        if at_from is not None:
+            stmt = stmt.where(AuditEntry.at >= at_from)
+        if at_to is not None:
+            stmt = stmt.where(AuditEntry.at < at_to)
+        if action is not None:
+            stmt = stmt.where(
+                (AuditEntry.action == action)
+                | AuditEntry.action.startswith(action + ".", autoescape=True)
+            )
+        if object_id is not None:
+            stmt = stmt.where(AuditEntry.objects.contains([{"id": str(object_id)}]))
+        stmt = stmt.order_by(AuditEntry.seq).limit(limit)
+        return list(await self.session.scalars(stmt))
+
+    async def chain(
+        self, tenant_id: uuid.UUID, object_id: uuid.UUID | None = None, batch: int = 2000
+    ) -> AsyncIterator[AuditEntry]:
+        """Every entry of the tenant's chain (that names ``object_id``, if given), in order,
+        read a batch at a time."""
+        after = 0
+        while True:
+            rows = await self.page(tenant_id, limit=batch, after_seq=after, object_id=object_id)
+            for row in rows:
+                yield row
+                self.session.expunge(row)
+            if len(rows) < batch:
+                return
+            after = rows[-1].seq
+
+    def about(self, tenant_id: uuid.UUID, object_id: uuid.UUID) -> AsyncIterator[AuditEntry]:
+        """The entries that name ``object_id``, in order."""
+        return self.chain(tenant_id, object_id)

@@ -1,0 +1,239 @@
+"""The audit trail (EU AI Act Art. 12): who did what, to which objects, with which ranker and
+model, when, under which request, and how it ended, one entry per act, hash-chained per tenant.
+
+An entry is written in the transaction of the act it records, as its last statement, so the
+act and its entry commit together or not at all (a refused key, whose request rolls back, is
+recorded in a transaction of its own). Writing takes the tenant's chain lock (held to commit:
+that is what keeps the chain a line, not a tree) and appends with the previous entry's hash;
+``verify`` walks the chain and recomputes every hash. Objects are named by surrogate ids.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import hashlib
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.audit_tables import AuditEntry
+from app.errors import BadRequest
+from app.repositories.audit import AuditRepository
+from app.schemas import Principal
+from app.vocabulary import AUDIT_ACTIONS
+
+_ACTIONS = frozenset(AUDIT_ACTIONS)
+# The fields an entry's hash covers, in the canonical form's (sorted) order of keys.
+_HASHED = (
+    "tenant_id",
+    "seq",
+    "at",
+    "action",
+    "key_id",
+    "role",
+    "key_label",
+    "actor_ref",
+    "objects",
+    "ranker_version",
+    "model_version",
+    "request_id",
+    "outcome",
+    "detail",
+)
+
+
+def ref(kind: str, object_id: uuid.UUID | str) -> dict[str, str]:
+    """An entry's reference to one object: its kind and surrogate id."""
+    return {"type": kind, "id": str(object_id)}
+
+
+def refs(kind: str, object_ids: Iterable[uuid.UUID | str | None]) -> list[dict[str, str]]:
+    """References to several objects of one kind (None, an erased one, is left out)."""
+    return [ref(kind, i) for i in dict.fromkeys(object_ids) if i is not None]
+
+
+@dataclass
+class Act:
+    """One act to record."""
+
+    action: str
+    objects: Sequence[dict[str, str]] = ()
+    ranker_version: str | None = None
+    model_version: str | None = None
+    outcome: str = "ok"
+    detail: dict[str, Any] = field(default_factory=dict)
+    # The caller's user reference for this act when it differs from the request's (a
+    # feedback event names who decided).
+    actor_ref: str | None = None
+
+
+def canonical(entry: dict[str, Any]) -> bytes:
+    """The bytes an entry's hash covers: its fields as sorted-key JSON (the time in UTC ISO
+    form, ids as text), the same whether built for writing or read back for verifying."""
+    at: dt.datetime = entry["at"]
+    fields = {name: entry[name] for name in _HASHED}
+    fields["at"] = at.astimezone(dt.UTC).isoformat()
+    fields["tenant_id"] = str(entry["tenant_id"])
+    return orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)
+
+
+def chain_hash(prev_hash: bytes | None, entry: dict[str, Any]) -> bytes:
+    """An entry's hash: SHA-256 of the previous entry's hash and the entry's canonical form."""
+    return hashlib.sha256((prev_hash or b"") + canonical(entry)).digest()
+
+
+def _who(principal: Principal) -> dict[str, Any]:
+    if principal.kind == "key":
+        return {
+            "key_id": principal.key_id,
+            "role": str(principal.role),
+            "key_label": principal.key_label,
+        }
+    # An operator's command or a worker: no key; the label names the command or the job.
+    return {"key_id": None, "role": principal.kind, "key_label": principal.key_id}
+
+
+async def record(session: AsyncSession, principal: Principal, *acts: Act) -> None:
+    """Appends entries for ``acts``, done by ``principal`` in its tenant, to the tenant's chain.
+    Call it last in the act's transaction: the chain lock is held until that commits."""
+    if not acts:
+        return
+    for act in acts:
+        if act.action not in _ACTIONS:
+            raise ValueError(f"not an audit action: {act.action!r}")
+    repo = AuditRepository(session)
+    seq, prev = await repo.lock_head(principal.tenant_id)
+    at = dt.datetime.now(dt.UTC)
+    request_id = structlog.contextvars.get_contextvars().get("request_id")
+    rows = []
+    for act in acts:
+        seq += 1
+        row = {
+            "tenant_id": principal.tenant_id,
+            "seq": seq,
+            "at": at,
+            "action": act.action,
+            **_who(principal),
+            "actor_ref": act.actor_ref or principal.actor_ref,
+            "objects": list(act.objects),
+            "ranker_version": act.ranker_version,
+            "model_version": act.model_version,
+            "request_id": request_id,
+            "outcome": act.outcome,
+            "detail": act.detail,
+            "prev_hash": prev,
+        }
+        row["hash"] = prev = chain_hash(prev, row)
+        rows.append(row)
+    await repo.append(rows)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What walking a tenant's chain found: how many entries, and the first that is wrong."""
+
+    entries: int
+    broken_at: int | None = None
+    reason: str | None = None
+    head: bytes | None = None  # the last entry's hash, when the chain verified
+
+    @property
+    def ok(self) -> bool:
+        return self.broken_at is None
+
+
+def _as_dict(entry: AuditEntry) -> dict[str, Any]:
+    return {name: getattr(entry, name) for name in _HASHED}
+
+
+async def verify(session: AsyncSession, tenant_id: uuid.UUID) -> Verdict:
+    """Recomputes the tenant's chain: numbers 1, 2, 3 … with no gap, each entry's
+    ``prev_hash`` the hash of the one before, each ``hash`` that of its own fields."""
+    expected_seq, prev, count = 1, None, 0
+    async for entry in AuditRepository(session).chain(tenant_id):
+        if entry.seq != expected_seq:
+            return Verdict(count, expected_seq, f"entry {expected_seq} is missing")
+        stored_prev = bytes(entry.prev_hash) if entry.prev_hash is not None else None
+        if stored_prev != prev:
+            return Verdict(count, entry.seq, "it does not carry the previous entry's hash")
+        if bytes(entry.hash) != chain_hash(prev, _as_dict(entry)):
+            return Verdict(count, entry.seq, "its content does not match its hash")
+        prev, expected_seq, count = bytes(entry.hash), expected_seq + 1, count + 1
+    return Verdict(count, head=prev)
+
+
+def represent(entry: AuditEntry) -> dict[str, Any]:
+    """An entry as GET /v1/audit shows it."""
+    return {
+        "seq": entry.seq,
+        "at": entry.at,
+        "action": entry.action,
+        "actor": {
+            "key_id": entry.key_id,
+            "role": entry.role,
+            "label": entry.key_label,
+            "actor_ref": entry.actor_ref,
+        },
+        "objects": entry.objects,
+        "ranker_version": entry.ranker_version,
+        "model_version": entry.model_version,
+        "request_id": entry.request_id,
+        "outcome": entry.outcome,
+        "detail": entry.detail,
+        "hash": bytes(entry.hash).hex(),
+    }
+
+
+def _cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"audit:{seq}".encode()).decode().rstrip("=")
+
+
+def _after(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise BadRequest("invalid cursor") from exc
+    prefix, _, seq = raw.partition(":")
+    if prefix != "audit" or not seq.isdigit() or len(seq) > 18:
+        raise BadRequest("invalid cursor")
+    return int(seq)
+
+
+async def list_entries(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    limit: int,
+    cursor: str | None = None,
+    at_from: dt.datetime | None = None,
+    at_to: dt.datetime | None = None,
+    action: str | None = None,
+    object_id: uuid.UUID | None = None,
+) -> dict[str, Any]:
+    """A page of the tenant's entries in chain order (reading it is itself recorded)."""
+    rows = await AuditRepository(session).page(
+        principal.tenant_id,
+        limit=limit + 1,
+        after_seq=_after(cursor) if cursor else None,
+        at_from=at_from,
+        at_to=at_to,
+        action=action,
+        object_id=object_id,
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    page = {
+        "items": [represent(r) for r in rows],
+        "next_cursor": _cursor(rows[-1].seq) if more else None,
+    }
+    filters = {"from": at_from, "to": at_to, "action": action, "object": object_id}
+    detail = {k: str(v) for k, v in filters.items() if v is not None} | {"entries": len(rows)}
+    await record(session, principal, Act("audit.read", detail=detail))
+    return page

@@ -1,0 +1,46 @@
+"""Erasing a candidate reaches the snapshots that ranked them (issue 16): before the row goes,
+a trigger empties the ``features`` and ``explanation`` of their ``shortlist_items`` (the
+numbers and words derived from their profile), keeping rank and score; the foreign key then
+sets ``candidate_id`` to NULL as before. Snapshots are append-only for the service role, so
+the trigger's function runs with its owner's rights (SECURITY DEFINER, a fixed search_path),
+and does only this.
+
+Revision ID: 0018
+Revises: 0017
+Create Date: 2026-12-02 02:10:00
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "0018"
+down_revision: str | Sequence[str] | None = "0017"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.execute(
+        """
+        CREATE FUNCTION ponte_erase_from_snapshots() RETURNS trigger
+        LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+        BEGIN
+          UPDATE shortlist_items SET features = '{}'::jsonb, explanation = '{}'::jsonb
+           WHERE candidate_id = OLD.id AND tenant_id = OLD.tenant_id;
+          RETURN OLD;
+        END $$
+        """
+    )
+    op.execute("REVOKE ALL ON FUNCTION ponte_erase_from_snapshots() FROM PUBLIC")
+    op.execute(
+        "CREATE TRIGGER candidates_erase_from_snapshots BEFORE DELETE ON candidates "
+        "FOR EACH ROW EXECUTE FUNCTION ponte_erase_from_snapshots()"
+    )
+
+
+def downgrade() -> None:
+    op.execute("DROP TRIGGER candidates_erase_from_snapshots ON candidates")
+    op.execute("DROP FUNCTION ponte_erase_from_snapshots()")

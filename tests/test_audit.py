@@ -1,0 +1,269 @@
+"""The audit trail (issue 16): every accountable act writes an entry naming who, what, which
+objects (surrogate ids), which ranker and model, under which request; the trail is append-only
+for the service role, hash-chained per tenant, verified by ``ponte audit verify``, and read by
+admins through GET /v1/audit."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+
+import asyncpg
+import pytest
+
+from tests import payloads
+from tests.cli_helpers import Sql, invoker
+from tests.test_feedback import event, setup_kitchen
+
+
+@pytest.fixture
+async def admin(make_key):
+    return await make_key("alpha", "admin")
+
+
+async def entries(client, headers, **query):
+    """Every entry the filters select, all pages (each read adds an audit.read entry)."""
+    found, cursor = [], None
+    while True:
+        params = {**query, "limit": 50, **({"cursor": cursor} if cursor else {})}
+        r = await client.get("/v1/audit", params=params, headers=headers)
+        assert r.status_code == 200, r.text
+        page = r.json()
+        found += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return found
+
+
+async def actions(client, headers):
+    return [e["action"] for e in await entries(client, headers) if e["action"] != "audit.read"]
+
+
+async def candidate_id(owner_engine, external_id):
+    return await Sql(owner_engine).scalar(
+        f"SELECT id FROM candidates WHERE external_id = '{external_id}'"
+    )
+
+
+async def test_each_act_on_people_writes_an_entry_naming_them_by_surrogate_id(
+    client, admin, owner_engine
+):
+    await setup_kitchen(client, admin)
+    person = await candidate_id(owner_engine, "cand-1")
+    assert (
+        await client.put(
+            "/v1/candidates/cand-1/sensitive", json=payloads.sensitive(), headers=admin
+        )
+    ).status_code == 201
+    headers = {**admin, "X-Actor-Ref": "scout-marta"}
+    made = await client.post("/v1/vacancies/vac-1/shortlists", json={}, headers=headers)
+    assert made.status_code == 201
+    shortlist = made.json()
+    calls = [
+        client.get("/v1/candidates/cand-1", headers=admin),
+        client.get("/v1/candidates", headers=admin),
+        client.get("/v1/candidates/cand-1/sensitive", headers=admin),
+        client.get(f"/v1/shortlists/{shortlist['id']}", headers=admin),
+        client.get("/v1/vacancies/vac-1/shortlists", headers=admin),
+        client.get("/v1/candidates/cand-1/matches", headers=admin),
+        client.post("/v1/feedback", json=event("k1", actor_ref="scout-luca"), headers=admin),
+        client.get("/v1/candidates/cand-1/export", headers=admin),
+        client.patch("/v1/tenant/settings", json={"retention_days": 365}, headers=admin),
+    ]
+    for call in calls:
+        r = await call
+        assert r.status_code in (200, 201), r.text
+    assert await actions(client, admin) == [
+        "key.create",  # the test's own key
+        "shortlist.create",
+        "candidate.read",
+        "candidate.list",
+        "sensitive.read",
+        "shortlist.read",
+        "shortlist.list",
+        "matches.read",
+        "feedback.create",
+        "candidate.export",
+        "settings.update",
+    ]
+    trail = await entries(client, admin)
+    made_entry = next(e for e in trail if e["action"] == "shortlist.create")
+    assert made_entry["actor"]["role"] == "admin"
+    assert made_entry["actor"]["actor_ref"] == "scout-marta"
+    assert made_entry["ranker_version"] == shortlist["ranker_version"]
+    assert made_entry["model_version"] == shortlist["embedding_model"]
+    assert made_entry["request_id"] == made.headers["x-request-id"]
+    assert made_entry["detail"]["items"] == len(shortlist["items"])
+    named = {(o["type"], o["id"]) for o in made_entry["objects"]}
+    assert ("shortlist", shortlist["id"]) in named
+    assert ("candidate", str(person)) in named
+    feedback = next(e for e in trail if e["action"] == "feedback.create")
+    assert feedback["actor"]["actor_ref"] == "scout-luca"  # who decided, as the event says
+    settings = next(e for e in trail if e["action"] == "settings.update")
+    assert settings["detail"] == {"changed": ["retention_days"]}
+    # entries name people by surrogate id only: nothing in the trail is the external id
+    assert "cand-1" not in str(trail)
+    # the object filter finds what concerned one person
+    about = {e["action"] for e in await entries(client, admin, object=str(person))}
+    assert {"candidate.read", "sensitive.read", "matches.read", "candidate.export"} <= about
+    assert "candidate.list" in about
+    assert "settings.update" not in about
+
+
+async def test_action_filter_takes_a_name_or_its_first_part_and_time_bounds(client, admin):
+    await setup_kitchen(client, admin)
+    await client.post("/v1/vacancies/vac-1/shortlists", json={}, headers=admin)
+    await client.get("/v1/vacancies/vac-1/shortlists", headers=admin)
+    whole = await entries(client, admin, action="shortlist.create")
+    assert [e["action"] for e in whole] == ["shortlist.create"]
+    family = await entries(client, admin, action="shortlist")
+    assert [e["action"] for e in family] == ["shortlist.create", "shortlist.list"]
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)
+    assert await entries(client, admin, **{"from": later.isoformat()}) == []
+    before = await entries(client, admin, to=later.isoformat(), action="shortlist")
+    assert len(before) == 2
+    for bad in ({"action": "Shortlist"}, {"action": "a..b"}, {"cursor": "nonsense"}):
+        r = await client.get("/v1/audit", params=bad, headers=admin)
+        assert r.status_code in (400, 422), (bad, r.text)
+        assert r.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_only_admins_read_the_trail_and_each_tenant_its_own(client, admin, make_key):
+    scout = await make_key("alpha", "scout")
+    assert (await client.get("/v1/audit", headers=scout)).status_code == 403
+    beta = await make_key("beta", "admin")
+    await setup_kitchen(client, beta)
+    await client.post("/v1/vacancies/vac-1/shortlists", json={}, headers=beta)
+    assert "shortlist.create" not in await actions(client, admin)
+    assert "shortlist.create" in await actions(client, beta)
+
+
+async def test_keys_created_revoked_and_refused_are_recorded(client, admin):
+    made = await client.post("/v1/api-keys", json={"role": "scout", "label": "desk"}, headers=admin)
+    assert made.status_code == 201
+    scout = {"Authorization": f"Bearer {made.json()['key']}"}
+    assert (await client.get("/v1/me", headers=scout)).status_code == 200
+    key_id = made.json()["id"]
+    assert (await client.delete(f"/v1/api-keys/{key_id}", headers=admin)).status_code == 200
+    refused = await client.get("/v1/candidates", headers=scout)
+    assert refused.status_code == 401
+    trail = [e for e in await entries(client, admin) if e["action"].startswith("key.")]
+    assert [e["action"] for e in trail] == ["key.create", "key.create", "key.revoke", "key.refused"]
+    last = trail[-1]
+    assert last["outcome"] == "refused"
+    assert last["actor"] == {"key_id": key_id, "role": "scout", "label": "desk", "actor_ref": None}
+    assert last["detail"] == {"why": "revoked", "path": "/v1/candidates"}
+    assert last["request_id"] == refused.headers["x-request-id"]
+
+
+async def test_a_bad_actor_reference_is_refused(client, admin):
+    r = await client.get("/v1/candidates", headers={**admin, "X-Actor-Ref": "x" * 201})
+    assert r.status_code == 400
+    assert r.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_the_service_role_can_only_append_and_read(client, admin, database):
+    await client.get("/v1/candidates", headers=admin)
+    dsn = database.service.render_as_string(hide_password=False).replace("+asyncpg", "")
+    conn = await asyncpg.connect(dsn)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM audit_entries") >= 2
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.execute("UPDATE audit_entries SET outcome = 'refused'")
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.execute("DELETE FROM audit_entries")
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.execute("TRUNCATE audit_entries")
+    finally:
+        await conn.close()
+
+
+async def test_concurrent_writers_keep_one_unbroken_chain(client, admin, cli_env, owner_engine):
+    await setup_kitchen(client, admin)
+    made = await asyncio.gather(
+        *(client.post("/v1/vacancies/vac-1/shortlists", json={}, headers=admin) for _ in range(8)),
+        *(client.get("/v1/candidates/cand-2", headers=admin) for _ in range(8)),
+    )
+    assert all(r.status_code in (200, 201) for r in made)
+    sql = Sql(owner_engine)
+    assert await sql.scalar("SELECT count(*) FROM audit_entries") == 17
+    assert await sql.scalar("SELECT max(seq) FROM audit_entries") == 17
+    result = await invoker(cli_env)("audit", "verify", "--tenant", "alpha")
+    assert result.exit_code == 0, result.output
+    assert "17 entries" in result.output
+
+
+@pytest.mark.parametrize(
+    ("tamper", "broken_at"),
+    [
+        ("UPDATE audit_entries SET detail = '{\"items\": 0}' WHERE seq = 2", 2),
+        ("UPDATE audit_entries SET at = at - interval '1 day' WHERE seq = 3", 3),
+        ("UPDATE audit_entries SET objects = '[]' WHERE seq = 2", 2),
+        ("DELETE FROM audit_entries WHERE seq = 2", 2),
+    ],
+)
+async def test_a_tampered_trail_fails_verification_at_the_entry(
+    client, admin, cli_env, owner_engine, tamper, broken_at
+):
+    await setup_kitchen(client, admin)
+    await client.post("/v1/vacancies/vac-1/shortlists", json={}, headers=admin)
+    await client.get("/v1/candidates/cand-1", headers=admin)
+    await client.get("/v1/candidates/cand-2", headers=admin)
+    invoke = invoker(cli_env)
+    assert (await invoke("audit", "verify", "--tenant", "alpha")).exit_code == 0
+    await Sql(owner_engine).execute(tamper)
+    result = await invoke("audit", "verify", "--tenant", "alpha")
+    assert result.exit_code == 1
+    assert f"broken at entry {broken_at}" in result.output
+
+
+async def test_a_rehashed_forgery_still_breaks_the_chain(client, admin, cli_env, owner_engine):
+    """Changing an entry and its own hash is not enough: the next entry carries the old one."""
+    await setup_kitchen(client, admin)
+    await client.get("/v1/candidates/cand-1", headers=admin)
+    await client.get("/v1/candidates/cand-2", headers=admin)
+    await Sql(owner_engine).execute(
+        "UPDATE audit_entries SET key_id = 'someone-else', hash = sha256(hash) WHERE seq = 2"
+    )
+    result = await invoker(cli_env)("audit", "verify", "--tenant", "alpha")
+    assert result.exit_code == 1
+    assert "broken at entry 2" in result.output
+
+
+async def test_an_unknown_tenant_is_a_clear_error(cli_env):
+    result = await invoker(cli_env)("audit", "verify", "--tenant", "nobody")
+    assert result.exit_code == 1
+    assert "no tenant 'nobody'" in result.output
+
+
+async def test_an_entry_names_no_external_object_id(client, admin):
+    """The trail's objects are surrogate ids (UUIDs) only, whatever the act."""
+    await setup_kitchen(client, admin)
+    await client.post("/v1/vacancies/vac-1/shortlists", json={}, headers=admin)
+    await client.delete("/v1/candidates/cand-3", headers=admin)
+    for entry in await entries(client, admin):
+        for named in entry["objects"]:
+            if named["type"] in ("candidate", "vacancy", "shortlist", "employer"):
+                uuid.UUID(named["id"])
+
+
+async def test_bulk_feedback_notes_and_deletions_are_recorded(client, admin):
+    await setup_kitchen(client, admin)
+    bulk = [event("b1"), event("b2", candidate="cand-2"), event("b1")]  # the third repeats
+    r = await client.post("/v1/feedback:bulk", json={"items": bulk}, headers=admin)
+    assert r.status_code == 200, r.text
+    one = r.json()["items"][0]["event"]["id"]
+    assert (await client.delete(f"/v1/feedback/{one}/note", headers=admin)).status_code == 200
+    assert (await client.delete("/v1/vacancies/vac-1", headers=admin)).status_code == 204
+    assert (await client.delete("/v1/employers/emp-1", headers=admin)).status_code == 204
+    assert (await client.delete("/v1/candidates/cand-3", headers=admin)).status_code == 204
+    assert await actions(client, admin) == [
+        "key.create",
+        "feedback.create",  # the repeated key recorded nothing new, and is not an act
+        "feedback.create",
+        "feedback.note_erase",
+        "vacancy.delete",
+        "employer.delete",
+        "candidate.erase",
+    ]
