@@ -15,16 +15,17 @@ from app.db.vector_dimension import DimensionMismatch, check_dimension
 from app.errors import AppError
 from app.logging import configure_logging
 from app.ml.encoder import Encoder
-from app.services import label_key
+from app.services import deployment_keys
 
 T = TypeVar("T")
 
 
 def settings() -> Settings:
-    """The process's settings; logging and the label key (read on first use) follow them."""
+    """The process's settings; logging and the deployment's keys (read on first use)
+    follow them."""
     found = get_settings()
     configure_logging(found.log_level, found.log_json)
-    label_key.configure(found)
+    deployment_keys.configure(found)
     return found
 
 

@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     # must share it; changing it only costs the cache (labels are embedded again on demand;
     # docs/deploy.md says how to drop the rows the old key made).
     label_key: SecretStr | None = None
+    # The key of the audit trail's hash chain (HMAC-SHA256; app/services/audit.py). Unset:
+    # ``<data_dir>/audit.key``, made on first use. Every process of a deployment, and
+    # ``ponte audit verify``, must have it; an entry chained under another key fails
+    # verification.
+    audit_key: SecretStr | None = None
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)

@@ -32,7 +32,7 @@ from app.db.migrate import head_revisions, known_revisions
 from app.db.vector_dimension import DimensionMismatch, check_dimension, other_model_rows
 from app.logging import configure_logging, get_logger
 from app.ml.encoder import Encoder
-from app.services import label_key, model_registry
+from app.services import deployment_keys, model_registry
 from app.services import pool as pool_service
 from app.services.health import database_problem
 from app.services.keys import bootstrap_admin
@@ -96,8 +96,7 @@ def create_app(
         )
         engine = create_engine(urls.service, settings)
         model_registry.configure(settings.models_dir)
-        label_key.configure(settings)
-        label_key.current_key()  # an unreadable key fails the start, not the first write
+        deployment_keys.load(settings)  # an unreadable key fails the start, not a write
         app.state.engine = engine
         app.state.sessionmaker = session_factory(engine)
         await _bootstrap(app, settings)

@@ -24,6 +24,7 @@ from app.logging import configure_logging
 from app.main import create_app
 from app.ml.encoder import Encoder
 from app.schemas import Role
+from app.services import deployment_keys
 from app.services import keys as key_service
 from app.services import label_key as label_keys
 from app.services.taxonomy_linking import forget_links
@@ -82,10 +83,11 @@ def settings(pg_root: Path) -> Settings:
 
 @pytest.fixture(autouse=True)
 def label_key(settings: Settings) -> bytes:
-    """The run's label key (``<pg_root>/label.key``), set again before each test (an app or a
-    command a test starts with other settings switches the process to theirs): what the app,
-    the CLI and services called directly hash labels with."""
-    label_keys.configure(settings)
+    """The run's keys (``<pg_root>/label.key``, ``audit.key``), set again before each test (an
+    app or a command a test starts with other settings switches the process to theirs): what
+    the app, the CLI and services called directly hash labels and chain the audit trail
+    with; returns the label key."""
+    deployment_keys.configure(settings)
     return label_keys.current_key()
 
 

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import uuid
 
 import asyncpg
 import pytest
+from sqlalchemy import text
 
+from app.services import audit
 from tests import payloads
 from tests.cli_helpers import Sql, invoker
 from tests.test_feedback import event, setup_kitchen
@@ -201,6 +204,7 @@ async def test_concurrent_writers_keep_one_unbroken_chain(client, admin, cli_env
         ("UPDATE audit_entries SET at = at - interval '1 day' WHERE seq = 3", 3),
         ("UPDATE audit_entries SET objects = '[]' WHERE seq = 2", 2),
         ("DELETE FROM audit_entries WHERE seq = 2", 2),
+        ("UPDATE audit_entries SET prev_hash = hash WHERE seq = 3", 3),
     ],
 )
 async def test_a_tampered_trail_fails_verification_at_the_entry(
@@ -218,17 +222,32 @@ async def test_a_tampered_trail_fails_verification_at_the_entry(
     assert f"broken at entry {broken_at}" in result.output
 
 
-async def test_a_rehashed_forgery_still_breaks_the_chain(client, admin, cli_env, owner_engine):
-    """Changing an entry and its own hash is not enough: the next entry carries the old one."""
+async def test_a_forgery_rehashed_without_the_key_is_found(client, admin, cli_env, owner_engine):
+    """Whoever can write the table can change an entry and recompute the chain's hashes from
+    it, but without the audit key they are not the chain's hashes."""
     await setup_kitchen(client, admin)
-    await client.get("/v1/candidates/cand-1", headers=admin)
-    await client.get("/v1/candidates/cand-2", headers=admin)
-    await Sql(owner_engine).execute(
-        "UPDATE audit_entries SET key_id = 'someone-else', hash = sha256(hash) WHERE seq = 2"
-    )
+    for name in ("cand-1", "cand-2", "cand-3"):
+        await client.get(f"/v1/candidates/{name}", headers=admin)
+    sql = Sql(owner_engine)
+    rows = await _rows(owner_engine)
+    forged = dict(rows[1], key_id="someone-else")
+    prev = rows[0]["hash"]
+    for seq, row in enumerate([forged, *rows[2:]], start=2):
+        digest = hashlib.sha256(prev + audit.canonical(row)).digest()
+        await sql.execute(
+            f"UPDATE audit_entries SET key_id = '{row['key_id']}', "
+            f"prev_hash = '\\x{prev.hex()}', hash = '\\x{digest.hex()}' WHERE seq = {seq}"
+        )
+        prev = digest
     result = await invoker(cli_env)("audit", "verify", "--tenant", "alpha")
     assert result.exit_code == 1
     assert "broken at entry 2" in result.output
+
+
+async def _rows(owner_engine):
+    async with owner_engine.connect() as conn:
+        rows = await conn.execute(text("SELECT * FROM audit_entries ORDER BY seq"))
+        return [dict(row._mapping) for row in rows]
 
 
 async def test_an_unknown_tenant_is_a_clear_error(cli_env):

@@ -4,8 +4,9 @@ model, when, under which request, and how it ended, one entry per act, hash-chai
 An entry is written in the transaction of the act it records, as its last statement, so the
 act and its entry commit together or not at all (a refused key, whose request rolls back, is
 recorded in a transaction of its own). Writing takes the tenant's chain lock (held to commit:
-that is what keeps the chain a line, not a tree) and appends with the previous entry's hash;
-``verify`` walks the chain and recomputes every hash. Objects are named by surrogate ids.
+that is what keeps the chain a line, not a tree) and appends with the previous entry's hash,
+keyed with the deployment's audit key; ``verify`` walks the chain and recomputes every hash.
+Objects are named by surrogate ids.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-import hashlib
+import hmac
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from app.db.audit_tables import AuditEntry
 from app.errors import BadRequest
 from app.repositories.audit import AuditRepository
 from app.schemas import Principal
+from app.services.deployment_keys import AUDIT
 from app.vocabulary import AUDIT_ACTIONS
 
 _ACTIONS = frozenset(AUDIT_ACTIONS)
@@ -85,8 +87,10 @@ def canonical(entry: dict[str, Any]) -> bytes:
 
 
 def chain_hash(prev_hash: bytes | None, entry: dict[str, Any]) -> bytes:
-    """An entry's hash: SHA-256 of the previous entry's hash and the entry's canonical form."""
-    return hashlib.sha256((prev_hash or b"") + canonical(entry)).digest()
+    """An entry's hash: HMAC-SHA256, under the deployment's audit key, of the previous entry's
+    hash and the entry's canonical form. Keyed, so that whoever can write the table but does
+    not hold the key cannot recompute the chain over an entry they changed."""
+    return hmac.digest(AUDIT.current(), (prev_hash or b"") + canonical(entry), "sha256")
 
 
 def _who(principal: Principal) -> dict[str, Any]:
