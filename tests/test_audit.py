@@ -286,3 +286,20 @@ async def test_bulk_feedback_notes_and_deletions_are_recorded(client, admin):
         "employer.delete",
         "candidate.erase",
     ]
+
+
+async def test_a_stale_guess_of_the_chains_head_costs_a_retry_not_a_fork(
+    client, admin, cli_env, owner_engine
+):
+    """Another process appending (here: this process forgetting, or guessing wrong) leaves
+    this one's idea of the last entry stale; the database refuses the stale chaining, and the
+    entry is chained again onto the real last one."""
+    tenant_id = await Sql(owner_engine).scalar("SELECT id FROM tenants WHERE name = 'alpha'")
+    await client.get("/v1/candidates", headers=admin)
+    audit._HEADS.put(tenant_id, (1, b"\0" * 32))  # behind, and with a wrong hash
+    await client.get("/v1/candidates", headers=admin)
+    audit._HEADS.pop(tenant_id)  # unknown: guessed as empty
+    await client.get("/v1/candidates", headers=admin)
+    result = await invoker(cli_env)("audit", "verify", "--tenant", "alpha")
+    assert result.exit_code == 0, result.output
+    assert "4 entries" in result.output

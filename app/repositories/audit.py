@@ -7,29 +7,55 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from sqlalchemy import insert, select, text
+import orjson
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.audit_tables import AuditEntry
+
+_APPEND = text(
+    "SELECT appended, head_seq, head_hash FROM ponte_audit_append(:t, :seq, :hash, "
+    "CAST(:entries AS jsonb))"
+)
+
+
+def _as_json(row: dict[str, Any]) -> dict[str, Any]:
+    """A row as ``jsonb_populate_recordset`` reads it: bytea in PostgreSQL's hex form, ids and
+    times as text."""
+    return {
+        key: ("\\x" + value.hex())
+        if isinstance(value, bytes)
+        else str(value)
+        if isinstance(value, uuid.UUID)
+        else value.isoformat()
+        if isinstance(value, dt.datetime)
+        else value
+        for key, value in row.items()
+    }
 
 
 class AuditRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def lock_head(self, tenant_id: uuid.UUID) -> tuple[int, bytes | None]:
-        """Takes the tenant's chain lock (held to the end of the transaction) and returns the
-        number and hash of its last entry (0 and None before the first)."""
-        row = (
+    async def append(
+        self,
+        tenant_id: uuid.UUID,
+        onto: tuple[int, bytes | None],
+        rows: Sequence[dict[str, Any]],
+    ) -> tuple[bool, int, bytes | None]:
+        """Under the tenant's chain lock (held to the end of the transaction), inserts
+        ``rows`` if the chain's last entry is ``onto`` (its number and hash: what they were
+        chained onto); returns whether it did, and the last entry's number and hash (0 and None
+        before the first) as they were."""
+        entries = orjson.dumps([_as_json(row) for row in rows]).decode()
+        found = (
             await self.session.execute(
-                text("SELECT seq, hash FROM ponte_audit_head(:t)"), {"t": tenant_id}
+                _APPEND, {"t": tenant_id, "seq": onto[0], "hash": onto[1], "entries": entries}
             )
         ).one()
-        return (int(row.seq), bytes(row.hash)) if row.seq is not None else (0, None)
-
-    async def append(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Inserts chained entries (their numbers and hashes already set, under the lock)."""
-        await self.session.execute(insert(AuditEntry), list(rows))
+        head = bytes(found.head_hash) if found.head_hash is not None else None
+        return bool(found.appended), int(found.head_seq), head
 
     async def page(
         self,

@@ -5,7 +5,8 @@ An entry is written in the transaction of the act it records, as its last statem
 act and its entry commit together or not at all (a refused key, whose request rolls back, is
 recorded in a transaction of its own). Writing takes the tenant's chain lock (held to commit:
 that is what keeps the chain a line, not a tree) and appends with the previous entry's hash,
-keyed with the deployment's audit key; ``verify`` walks the chain and recomputes every hash.
+keyed with the deployment's audit key, in one round trip when this process knows the chain's
+last entry (migration 0017); ``verify`` walks the chain and recomputes every hash.
 Objects are named by surrogate ids.
 """
 
@@ -29,9 +30,14 @@ from app.errors import BadRequest
 from app.repositories.audit import AuditRepository
 from app.schemas import Principal
 from app.services.deployment_keys import AUDIT
+from app.services.lru import Lru
 from app.vocabulary import AUDIT_ACTIONS
 
 _ACTIONS = frozenset(AUDIT_ACTIONS)
+# Per tenant, the number and hash of the last entry this process appended: what its next entry
+# is chained onto, checked under the lock by the database (a guess gone stale — another process
+# appended, or the transaction rolled back — costs one more round trip, never a fork).
+_HEADS: Lru[uuid.UUID, tuple[int, bytes | None]] = Lru(10_000)
 # The fields an entry's hash covers, in the canonical form's (sorted) order of keys.
 _HASHED = (
     "tenant_id",
@@ -112,31 +118,42 @@ async def record(session: AsyncSession, principal: Principal, *acts: Act) -> Non
     for act in acts:
         if act.action not in _ACTIONS:
             raise ValueError(f"not an audit action: {act.action!r}")
-    repo = AuditRepository(session)
-    seq, prev = await repo.lock_head(principal.tenant_id)
+    tenant_id = principal.tenant_id
     at = dt.datetime.now(dt.UTC)
     request_id = structlog.contextvars.get_contextvars().get("request_id")
-    rows = []
-    for act in acts:
-        seq += 1
-        row = {
-            "tenant_id": principal.tenant_id,
-            "seq": seq,
-            "at": at,
-            "action": act.action,
-            **_who(principal),
-            "actor_ref": act.actor_ref or principal.actor_ref,
-            "objects": list(act.objects),
-            "ranker_version": act.ranker_version,
-            "model_version": act.model_version,
-            "request_id": request_id,
-            "outcome": act.outcome,
-            "detail": act.detail,
-            "prev_hash": prev,
-        }
-        row["hash"] = prev = chain_hash(prev, row)
-        rows.append(row)
-    await repo.append(rows)
+    who = _who(principal)
+    repo = AuditRepository(session)
+    onto = _HEADS.get(tenant_id) or (0, None)
+    for _ in range(2):
+        rows = []
+        seq, prev = onto
+        for act in acts:
+            seq += 1
+            row = {
+                "tenant_id": tenant_id,
+                "seq": seq,
+                "at": at,
+                "action": act.action,
+                **who,
+                "actor_ref": act.actor_ref or principal.actor_ref,
+                "objects": list(act.objects),
+                "ranker_version": act.ranker_version,
+                "model_version": act.model_version,
+                "request_id": request_id,
+                "outcome": act.outcome,
+                "detail": act.detail,
+                "prev_hash": prev,
+            }
+            row["hash"] = prev = chain_hash(prev, row)
+            rows.append(row)
+        appended, head_seq, head_hash = await repo.append(tenant_id, onto, rows)
+        if appended:
+            _HEADS.put(tenant_id, (seq, prev))
+            return
+        # another writer (process) appended since: chain onto what is there, under the lock
+        # this call took, so the second try cannot miss
+        onto = (head_seq, head_hash)
+    raise RuntimeError("the audit chain moved while its lock was held")  # pragma: no cover
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,15 @@
 
 Append-only at the database: the service role is granted SELECT and INSERT, nothing else, so
 it can neither UPDATE, DELETE nor TRUNCATE an entry. ``seq`` numbers a tenant's entries 1, 2,
-3 …; each entry carries the hash of the one before (``prev_hash``) and its own (``hash``), which
-``ponte audit verify`` recomputes. ``ponte_audit_head`` takes the tenant's chain lock (a
-transaction-level advisory lock) and returns the last entry's number and hash, in one call:
-as a volatile function it reads under a snapshot taken after the lock is granted, so two
-writers can never both chain onto the same entry. Entries name objects by surrogate ids only.
+3 …; each entry carries the hash of the one before (``prev_hash``) and its own (``hash``, keyed
+with the deployment's audit key, which the database never sees), which ``ponte audit verify``
+recomputes. ``ponte_audit_append`` takes the tenant's chain lock (a transaction-level advisory
+lock), reads the last entry's number and hash and, if they are the ones the caller chained
+onto, inserts the caller's entries; otherwise it inserts nothing and returns them, for the
+caller to chain again (under the lock it now holds, so the second call succeeds): one round
+trip when the caller's guess is right, two when not. As a volatile function it reads under a
+snapshot taken after the lock is granted, so two writers never chain onto the same entry.
+Entries name objects by surrogate ids only.
 
 Revision ID: 0017
 Revises: 0016
@@ -78,20 +82,30 @@ def upgrade() -> None:
     # scheduler's ("PONT").
     op.execute(
         """
-        CREATE FUNCTION ponte_audit_head(tenant uuid, OUT seq bigint, OUT hash bytea)
+        CREATE FUNCTION ponte_audit_append(
+            tenant uuid, expect_seq bigint, expect_hash bytea, entries jsonb,
+            OUT appended boolean, OUT head_seq bigint, OUT head_hash bytea)
         LANGUAGE plpgsql VOLATILE AS $$
         BEGIN
           PERFORM pg_advisory_xact_lock(1096107092, hashtext(tenant::text));
-          SELECT e.seq, e.hash INTO seq, hash FROM audit_entries e
+          SELECT e.seq, e.hash INTO head_seq, head_hash FROM audit_entries e
            WHERE e.tenant_id = tenant ORDER BY e.seq DESC LIMIT 1;
+          head_seq := coalesce(head_seq, 0);
+          appended := head_seq = expect_seq AND head_hash IS NOT DISTINCT FROM expect_hash;
+          IF appended THEN
+            INSERT INTO audit_entries
+            SELECT * FROM jsonb_populate_recordset(NULL::audit_entries, entries);
+          END IF;
         END $$
         """
     )
     role = app_role()
     op.execute(f"GRANT SELECT, INSERT ON audit_entries TO {role}")
-    op.execute(f"GRANT EXECUTE ON FUNCTION ponte_audit_head(uuid) TO {role}")
+    op.execute(
+        f"GRANT EXECUTE ON FUNCTION ponte_audit_append(uuid, bigint, bytea, jsonb) TO {role}"
+    )
 
 
 def downgrade() -> None:
-    op.execute("DROP FUNCTION ponte_audit_head(uuid)")
+    op.execute("DROP FUNCTION ponte_audit_append(uuid, bigint, bytea, jsonb)")
     op.drop_table("audit_entries")
