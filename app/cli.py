@@ -346,17 +346,7 @@ async def load_demo(
         tenant = await key_service.get_tenant(session, tenant_name)
     except AppError:
         tenant = await key_service.create_tenant(session, tenant_name)
-    operator = Principal.operator(tenant.id, tenant.name, "demo")
-    _, secret = await key_service.create_key(
-        session, tenant.id, Role.admin, label="demo", actor=operator
-    )
-    principal = Principal(
-        tenant_id=tenant.id,
-        tenant_name=tenant.name,
-        role=Role.admin,
-        key_id="demo",
-        kind="operator",
-    )
+    principal = Principal.operator(tenant.id, tenant.name, "demo")
     data = demo_data()
     always = Preconditions()
     for item in data["employers"]:
@@ -373,6 +363,10 @@ async def load_demo(
             await SensitiveService(session, principal).put(
                 ext, CandidateSensitiveIn(**sensitive), always
             )
+    # last: the key's audit entry holds the tenant's chain lock until this commits
+    _, secret = await key_service.create_key(
+        session, tenant.id, Role.admin, label="demo", actor=principal
+    )
     counts = {kind: len(data[kind]) for kind in ("employers", "vacancies", "candidates")}
     return secret, counts
 

@@ -72,8 +72,8 @@ def purge(
                     found = await key_service.get_tenant(session, tenant)
                 actor = Principal.operator(found.id, found.name, "purge")
                 reports = [await retention.purge_tenant(sessions, found, actor, dry_run=dry_run)]
-            erased = sum(report.erased for report in reports)
-            vacuumed = await maintenance.vacuum(engine) if vacuum and erased else None
+            # whoever was erased since the last VACUUM (by a DELETE, a worker's purge) too
+            vacuumed = await maintenance.vacuum(engine) if vacuum and not dry_run else None
             return reports, vacuumed
         finally:
             await engine.dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -13,6 +14,8 @@ from app.ml.encoder import Encoder
 from app.schemas import Principal
 from app.services.authz import Permission, authorize
 from app.services.keys import KeyRefused, authenticate, record_refusal
+
+log = logging.getLogger("ponte.auth")
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -56,9 +59,16 @@ async def get_principal(request: Request, session: SessionDep) -> Principal:
     try:
         principal = await authenticate(session, key.strip())
     except KeyRefused as refused:
-        factory = request.app.state.sessionmaker
-        async with factory() as side, side.begin():
-            await record_refusal(side, refused, request.url.path)
+        # The request will roll back: the refusal is recorded in a transaction of its own, on
+        # this session's connection (a second one per refused request could drain the pool).
+        # The route's template, not the path: paths carry callers' ids.
+        route = getattr(request.scope.get("route"), "path", None) or "unmatched"
+        await session.rollback()
+        try:
+            async with session.begin():
+                await record_refusal(session, refused, route)
+        except Exception:  # the 401 stands whatever recording it did
+            log.exception("recording a refused key failed")
         raise
     actor_ref = request.headers.get("x-actor-ref")
     if actor_ref is not None:

@@ -121,6 +121,7 @@ AUDIT_ACTIONS = (
     "vacancy.delete",
     "employer.delete",
     "feedback.create",
+    "feedback.read",
     "feedback.note_erase",
     "model.train",
     "model.activate",

@@ -6,15 +6,16 @@ admins through GET /v1/audit."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
-import hashlib
+import hmac
 import uuid
 
 import asyncpg
 import pytest
 from sqlalchemy import text
 
-from app.services import audit
+from app.services import audit, deployment_keys
 from tests import payloads
 from tests.cli_helpers import Sql, invoker
 from tests.test_feedback import event, setup_kitchen
@@ -71,6 +72,7 @@ async def test_each_act_on_people_writes_an_entry_naming_them_by_surrogate_id(
         client.get("/v1/vacancies/vac-1/shortlists", headers=admin),
         client.get("/v1/candidates/cand-1/matches", headers=admin),
         client.post("/v1/feedback", json=event("k1", actor_ref="scout-luca"), headers=admin),
+        client.get("/v1/feedback", headers=admin),
         client.get("/v1/candidates/cand-1/export", headers=admin),
         client.patch("/v1/tenant/settings", json={"retention_days": 365}, headers=admin),
     ]
@@ -87,6 +89,7 @@ async def test_each_act_on_people_writes_an_entry_naming_them_by_surrogate_id(
         "shortlist.list",
         "matches.read",
         "feedback.create",
+        "feedback.read",
         "candidate.export",
         "settings.update",
     ]
@@ -109,7 +112,13 @@ async def test_each_act_on_people_writes_an_entry_naming_them_by_surrogate_id(
     assert "cand-1" not in str(trail)
     # the object filter finds what concerned one person
     about = {e["action"] for e in await entries(client, admin, object=str(person))}
-    assert {"candidate.read", "sensitive.read", "matches.read", "candidate.export"} <= about
+    assert {
+        "candidate.read",
+        "sensitive.read",
+        "matches.read",
+        "feedback.read",
+        "candidate.export",
+    } <= about
     assert "candidate.list" in about
     assert "settings.update" not in about
 
@@ -126,7 +135,15 @@ async def test_action_filter_takes_a_name_or_its_first_part_and_time_bounds(clie
     assert await entries(client, admin, **{"from": later.isoformat()}) == []
     before = await entries(client, admin, to=later.isoformat(), action="shortlist")
     assert len(before) == 2
-    for bad in ({"action": "Shortlist"}, {"action": "a..b"}, {"cursor": "nonsense"}):
+    weird = base64.urlsafe_b64encode("audit:²".encode()).decode()
+    for bad in (
+        {"action": "Shortlist"},
+        {"action": "a..b"},
+        {"cursor": "nonsense"},
+        {"cursor": "é"},
+        {"cursor": weird},
+        {"object": "not-a-uuid"},
+    ):
         r = await client.get("/v1/audit", params=bad, headers=admin)
         assert r.status_code in (400, 422), (bad, r.text)
         assert r.headers["content-type"].startswith("application/problem+json")
@@ -149,15 +166,27 @@ async def test_keys_created_revoked_and_refused_are_recorded(client, admin):
     assert (await client.get("/v1/me", headers=scout)).status_code == 200
     key_id = made.json()["id"]
     assert (await client.delete(f"/v1/api-keys/{key_id}", headers=admin)).status_code == 200
-    refused = await client.get("/v1/candidates", headers=scout)
+    refused = await client.get("/v1/candidates/p-17", headers=scout)
     assert refused.status_code == 401
     trail = [e for e in await entries(client, admin) if e["action"].startswith("key.")]
     assert [e["action"] for e in trail] == ["key.create", "key.create", "key.revoke", "key.refused"]
     last = trail[-1]
     assert last["outcome"] == "refused"
     assert last["actor"] == {"key_id": key_id, "role": "scout", "label": "desk", "actor_ref": None}
-    assert last["detail"] == {"why": "revoked", "path": "/v1/candidates"}
+    # the route's template, never the path (it would hold an external id)
+    assert last["detail"] == {
+        "why": "revoked",
+        "route": "/v1/candidates/{external_id}",
+        "refused_since_last_entry": 0,
+    }
     assert last["request_id"] == refused.headers["x-request-id"]
+    # a key used again and again is one entry a minute, counting the others
+    for _ in range(3):
+        assert (await client.get("/v1/candidates/cand-9", headers=scout)).status_code == 401
+    again = [e for e in await entries(client, admin, action="key.refused")]
+    assert len(again) == 1
+    # a path the database would refuse to store is still a plain 401
+    assert (await client.get("/v1/candidates/a%00b", headers=scout)).status_code in (401, 422)
 
 
 async def test_a_bad_actor_reference_is_refused(client, admin):
@@ -178,6 +207,9 @@ async def test_the_service_role_can_only_append_and_read(client, admin, database
             await conn.execute("DELETE FROM audit_entries")
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             await conn.execute("TRUNCATE audit_entries")
+        # nor through a tenant's deletion: no cascade takes the trail with it
+        with pytest.raises(asyncpg.ForeignKeyViolationError):
+            await conn.execute("DELETE FROM tenants")
     finally:
         await conn.close()
 
@@ -222,26 +254,34 @@ async def test_a_tampered_trail_fails_verification_at_the_entry(
     assert f"broken at entry {broken_at}" in result.output
 
 
-async def test_a_forgery_rehashed_without_the_key_is_found(client, admin, cli_env, owner_engine):
-    """Whoever can write the table can change an entry and recompute the chain's hashes from
-    it, but without the audit key they are not the chain's hashes."""
+@pytest.mark.parametrize(("key", "verifies"), [("the audit key", True), ("another key", False)])
+async def test_a_chain_recomputed_over_a_change_verifies_only_under_the_audit_key(
+    client, admin, cli_env, owner_engine, key, verifies
+):
+    """Whoever can write the table can change an entry and recompute every hash after it;
+    without the deployment's audit key those are not the chain's hashes. (With it they are:
+    the control case, which also shows the forgery below is done right.)"""
     await setup_kitchen(client, admin)
     for name in ("cand-1", "cand-2", "cand-3"):
         await client.get(f"/v1/candidates/{name}", headers=admin)
+    secret = deployment_keys.AUDIT.current() if verifies else b"x" * 32
     sql = Sql(owner_engine)
     rows = await _rows(owner_engine)
     forged = dict(rows[1], key_id="someone-else")
     prev = rows[0]["hash"]
     for seq, row in enumerate([forged, *rows[2:]], start=2):
-        digest = hashlib.sha256(prev + audit.canonical(row)).digest()
+        digest = hmac.digest(secret, prev + audit.canonical(row), "sha256")
         await sql.execute(
             f"UPDATE audit_entries SET key_id = '{row['key_id']}', "
             f"prev_hash = '\\x{prev.hex()}', hash = '\\x{digest.hex()}' WHERE seq = {seq}"
         )
         prev = digest
     result = await invoker(cli_env)("audit", "verify", "--tenant", "alpha")
-    assert result.exit_code == 1
-    assert "broken at entry 2" in result.output
+    if verifies:
+        assert result.exit_code == 0, result.output
+    else:
+        assert result.exit_code == 1
+        assert "broken at entry 2" in result.output
 
 
 async def _rows(owner_engine):

@@ -168,3 +168,36 @@ async def test_two_erasures_of_a_labels_last_holders_together_forget_it(
         await second.commit()
     held = await cached_hashes(owner_engine, encoder.model_id)
     assert label_keys.label_hash("Night Porter") not in held
+
+
+async def test_a_snapshot_from_before_the_keyed_hashes_still_names_its_matched_skills(
+    client, make_key, owner_engine
+):
+    """Snapshots stored before migration 0016 hold the unkeyed short hash of each matched
+    label; read back, the label is named as before (and only for the same label)."""
+    headers = await make_key("alpha", "admin")
+    assert (
+        await client.put("/v1/employers/emp-1", json=payloads.employer(), headers=headers)
+    ).status_code == 201
+    assert (
+        await client.put("/v1/vacancies/vac-1", json=payloads.vacancy(), headers=headers)
+    ).status_code == 201
+    assert (
+        await client.put("/v1/candidates/c-1", json=payloads.candidate(), headers=headers)
+    ).status_code == 201
+    made = (await client.post("/v1/vacancies/vac-1/shortlists", json={}, headers=headers)).json()
+    named = [m["matched_by"] for m in made["items"][0]["explanation"]["matched_skills"]]
+    assert "food preparation" in named
+    unkeyed = hashlib.sha256(b"food preparation").hexdigest()[:16]
+    async with owner_engine.begin() as conn:
+        await conn.execute(
+            text(
+                "UPDATE shortlist_items SET explanation = jsonb_set(explanation, "
+                "'{matched_skills}', (SELECT jsonb_agg(CASE WHEN m->>'matched_index' = '0' "
+                "THEN m || jsonb_build_object('matched_ref', CAST(:ref AS text)) ELSE m END) "
+                "FROM jsonb_array_elements(explanation->'matched_skills') m))"
+            ),
+            {"ref": unkeyed},
+        )
+    read = (await client.get(f"/v1/shortlists/{made['id']}", headers=headers)).json()
+    assert [m["matched_by"] for m in read["items"][0]["explanation"]["matched_skills"]] == named

@@ -12,13 +12,22 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, Index, LargeBinary, Text, text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    Text,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.schema import PrimaryKeyConstraint
 
 from app.db.base import Base
-from app.db.tables import _in, _tenant_fk
+from app.db.tables import _in
 from app.vocabulary import AUDIT_OUTCOMES
 
 # A dotted lower-case name: ``shortlist.create``, ``purge``.
@@ -41,7 +50,12 @@ class AuditEntry(Base):
         ),
     )
 
-    tenant_id: Mapped[uuid.UUID] = _tenant_fk()
+    # No ON DELETE CASCADE: deleting a tenant must not take its trail with it (a cascade runs
+    # with the owner's rights, past the service role's grants); a tenant with entries cannot
+    # be deleted.
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("tenants.id"), nullable=False
+    )
     # 1, 2, 3 … per tenant, with no gap: the chain's order.
     seq: Mapped[int] = mapped_column(BigInteger)
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)

@@ -27,6 +27,12 @@ def skill_key(label: str) -> str:
     return key
 
 
+def forget_labels(labels: Iterable[str]) -> None:
+    """Drops these labels from the memory of their keys (an erased person's)."""
+    for label in labels:
+        _KEYS.pop(label, None)
+
+
 def label_hash(label: str, key: bytes) -> bytes:
     """Returns the cache key of a skill label: its skill key's HMAC-SHA256 under the
     deployment's label key, so the cache holds no text, and hashing likely labels without

@@ -60,5 +60,11 @@ class RetentionRepository:
         ids = list(await self.session.scalars(sql, params))
         if not ids:
             return []
-        stmt = select(Candidate).where(Candidate.tenant_id == tenant_id, Candidate.id.in_(ids))
-        return list(await self.session.scalars(stmt.order_by(Candidate.updated_at, Candidate.id)))
+        # Asked again now that they are locked, in a statement that sees all committed since
+        # the first: a feedback event or shortlist that came in between keeps its person.
+        again = text(
+            f"SELECT c.* FROM candidates c WHERE c.id = ANY(:ids) AND {_INACTIVE} "  # noqa: S608 - constant
+            "ORDER BY c.updated_at, c.id"
+        )
+        stmt = select(Candidate).from_statement(again)
+        return list(await self.session.scalars(stmt, {**params, "ids": ids}))

@@ -82,6 +82,21 @@ class Act:
     actor_ref: str | None = None
 
 
+def _check_plain(value: Any) -> None:
+    """Refuses detail that would not read back from jsonb as it was written (a float may
+    come back another number, NaN not at all), which would break the entry's hash."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TypeError("audit detail keys are strings")
+            _check_plain(item)
+    elif isinstance(value, list):
+        for item in value:
+            _check_plain(item)
+    elif not (value is None or isinstance(value, str | bool | int)):
+        raise TypeError(f"audit detail holds text, integers, booleans and null, not {value!r}")
+
+
 def canonical(entry: dict[str, Any]) -> bytes:
     """The bytes an entry's hash covers: its fields as sorted-key JSON (the time in UTC ISO
     form, ids as text), the same whether built for writing or read back for verifying."""
@@ -118,6 +133,7 @@ async def record(session: AsyncSession, principal: Principal, *acts: Act) -> Non
     for act in acts:
         if act.action not in _ACTIONS:
             raise ValueError(f"not an audit action: {act.action!r}")
+        _check_plain(act.detail)
     tenant_id = principal.tenant_id
     at = dt.datetime.now(dt.UTC)
     request_id = structlog.contextvars.get_contextvars().get("request_id")
@@ -219,10 +235,10 @@ def _cursor(seq: int) -> str:
 def _after(cursor: str) -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError) as exc:
+    except (binascii.Error, ValueError) as exc:  # not base64, not ASCII, not UTF-8
         raise BadRequest("invalid cursor") from exc
     prefix, _, seq = raw.partition(":")
-    if prefix != "audit" or not seq.isdigit() or len(seq) > 18:
+    if prefix != "audit" or not (seq.isascii() and seq.isdigit()) or len(seq) > 18:
         raise BadRequest("invalid cursor")
     return int(seq)
 
@@ -254,7 +270,9 @@ async def list_entries(
         "items": [represent(r) for r in rows],
         "next_cursor": _cursor(rows[-1].seq) if more else None,
     }
-    filters = {"from": at_from, "to": at_to, "action": action, "object": object_id}
+    filters = {"from": at_from, "to": at_to, "action": action}
     detail = {k: str(v) for k, v in filters.items() if v is not None} | {"entries": len(rows)}
-    await record(session, principal, Act("audit.read", detail=detail))
+    # the object asked about is an object of the read (an export of that person lists it)
+    about = [ref("object", object_id)] if object_id is not None else []
+    await record(session, principal, Act("audit.read", about, detail=detail))
     return page

@@ -13,29 +13,47 @@ used leave the shared label cache. Every erasure is an entry of the audit trail.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.tables import Candidate
-from app.ml.text import skill_labels
+from app.ml.text import forget_labels, skill_labels
 from app.repositories.erasure import ErasureRepository
-from app.schemas import Principal
 from app.services import audit
 from app.services.label_cache import forget_unused_labels
+from app.services.taxonomy_linking import forget_texts
+
+log = logging.getLogger("ponte.erasure")
 
 
-async def erase_candidate(
-    session: AsyncSession, principal: Principal, row: Candidate, *, reason: str
-) -> audit.Act:
-    """Erases the candidate ``row`` (read, and locked, by the caller); returns the act for the
-    caller to record last in its transaction. ``reason``: "request" (DELETE) or "retention"
-    (``ponte purge``)."""
-    labels = skill_labels(row.skills or [])
-    reached = await ErasureRepository(session).reached(row.tenant_id, row.id)
-    await session.delete(row)
+async def erase_candidates(
+    session: AsyncSession, rows: Sequence[Candidate], *, reason: str
+) -> list[audit.Act]:
+    """Erases the candidates ``rows`` (read, and locked, by the caller); returns their acts
+    for the caller to record last in its transaction. ``reason``: "request" (DELETE) or
+    "retention" (``ponte purge``). The labels they alone used are looked for once for all of
+    them (it reads every tenant's skills)."""
+    acts, labels, texts = [], [], []
+    for row in rows:
+        labels += skill_labels(row.skills or [])
+        texts += row.desired_occupations or []
+        reached = await ErasureRepository(session).reached(row.tenant_id, row.id)
+        await session.delete(row)
+        acts.append(
+            audit.Act(
+                "candidate.erase",
+                [audit.ref("candidate", row.id)],
+                detail={"reason": reason, **reached},
+            )
+        )
     await session.flush()
-    reached["labels_forgotten"] = await forget_unused_labels(session, labels)
-    return audit.Act(
-        "candidate.erase",
-        [audit.ref("candidate", row.id)],
-        detail={"reason": reason, **reached},
-    )
+    # How many went is not in the tenant's entries: whether a label stayed would tell the
+    # tenant that another one's people or vacancies hold it.
+    forgotten = await forget_unused_labels(session, labels)
+    # this process's other memories of their words (other processes': as they age out)
+    forget_texts([*labels, *texts])
+    forget_labels([*labels, *texts])
+    log.info("erased", extra={"candidates": len(rows), "labels_forgotten": forgotten})
+    return acts

@@ -8,14 +8,25 @@ erasure or an edit, it is null).
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
+from app.ml.text import skill_key
 from app.services.label_key import label_hash
 
 
 def matched_ref(label: str) -> str:
     """The short hash a snapshot keeps of a candidate's label (keyed: app/services/label_key)."""
     return label_hash(label).hex()[:16]
+
+
+def _unkeyed_ref(label: str) -> str:
+    """The short hash snapshots made before migration 0016 keep: read back, never written."""
+    return hashlib.sha256(skill_key(label).encode("utf-8")).hexdigest()[:16]
+
+
+def _same_label(label: str, ref: str | None) -> bool:
+    return ref is not None and ref in (matched_ref(label), _unkeyed_ref(label))
 
 
 def stored_explanation(item: dict[str, Any]) -> dict[str, Any]:
@@ -39,7 +50,7 @@ def public_explanation(stored: dict[str, Any], labels: list[str] | None) -> dict
             if labels is not None and index is not None and index < len(labels)
             else None
         )
-        if label is not None and matched_ref(label) != m.get("matched_ref"):
+        if label is not None and not _same_label(label, m.get("matched_ref")):
             label = None
         matched.append(
             {

@@ -305,19 +305,33 @@ class FeedbackService:
         more = len(rows) > limit
         rows = rows[:limit]
         next_cursor = event_cursor(rows[-1]["occurred_at"], rows[-1]["id"]) if more else None
+        await self._record_read(rows)
         return {"items": [represent(r) for r in rows], "next_cursor": next_cursor}
+
+    async def _record_read(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Reading events (their notes, who they were about) is an act of the audit trail."""
+        objects = [
+            *audit.refs("feedback_event", (r["id"] for r in rows)),
+            *audit.refs("candidate", (r["candidate_id"] for r in rows)),
+        ]
+        await audit.record(self.session, self.principal, audit.Act("feedback.read", objects))
 
     async def erase_note(self, event_id: uuid.UUID) -> dict[str, Any]:
         """Erases the free-text note of an event (it may hold personal data that should not
         have been written); the event and its figures stay."""
         await self.repo.delete_note(self.tenant_id, event_id)
-        event = await self.get(event_id)  # NotFound if there is no such event
+        event = represent(await self._found(event_id))  # NotFound if there is no such event
         act = audit.Act("feedback.note_erase", [audit.ref("feedback_event", event_id)])
         await audit.record(self.session, self.principal, act)
         return event
 
     async def get(self, event_id: uuid.UUID) -> dict[str, Any]:
+        found = await self._found(event_id)
+        await self._record_read([found])
+        return represent(found)
+
+    async def _found(self, event_id: uuid.UUID) -> dict[str, Any]:
         found = await self.repo.by_id(self.tenant_id, event_id)
         if found is None:
             raise NotFound(f"no feedback event {event_id}")
-        return represent(found)
+        return found

@@ -10,6 +10,7 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+import time
 import uuid
 from collections.abc import Sequence
 
@@ -170,14 +171,29 @@ class KeyRefused(Unauthorized):
         self.why = why
 
 
-async def record_refusal(session: AsyncSession, refused: KeyRefused, path: str) -> None:
+# A leaked revoked key must not flood the trail: per key and process, one entry a minute, which
+# counts the refusals since the last.
+REFUSAL_EVERY_S = 60.0
+_REFUSED: dict[str, tuple[float, int]] = {}
+
+
+async def record_refusal(session: AsyncSession, refused: KeyRefused, route: str) -> None:
     """Writes the audit entry of a refused key's use (in a transaction of its own: the
-    request's rolls back)."""
+    request's rolls back), at most one a minute per key; ``route``: the route's template."""
+    key_id = refused.principal.key_id
+    now = time.monotonic()
+    last, unrecorded = _REFUSED.get(key_id, (float("-inf"), 0))
+    if now - last < REFUSAL_EVERY_S:
+        _REFUSED[key_id] = (last, unrecorded + 1)
+        return
+    if len(_REFUSED) > 10_000:
+        _REFUSED.clear()
+    _REFUSED[key_id] = (now, 0)
     act = audit.Act(
         "key.refused",
-        [audit.ref("key", refused.principal.key_id)],
+        [audit.ref("key", key_id)],
         outcome="refused",
-        detail={"why": refused.why, "path": path},
+        detail={"why": refused.why, "route": route, "refused_since_last_entry": unrecorded},
     )
     await audit.record(session, refused.principal, act)
 

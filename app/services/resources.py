@@ -40,7 +40,7 @@ from app.schemas import (
 )
 from app.services import audit
 from app.services.concurrency import Preconditions, entity_tag
-from app.services.erasure import erase_candidate
+from app.services.erasure import erase_candidates
 from app.services.taxonomy_linking import TaxonomyLinker
 from app.services.vectors import VectorService
 
@@ -380,7 +380,8 @@ class CandidateService(ResourceService[Candidate, CandidateIn]):
     delete_action = "candidate.erase"
 
     async def _delete(self, row: Candidate) -> audit.Act:
-        return await erase_candidate(self.session, self.principal, row, reason="request")
+        (act,) = await erase_candidates(self.session, [row], reason="request")
+        return act
 
     async def _values(self, body: CandidateIn) -> dict[str, Any]:
         values = await super()._values(body)

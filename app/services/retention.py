@@ -7,7 +7,7 @@ no write of the profile or its sensitive part, no feedback event, in no shortlis
 inactive candidates with ``FOR UPDATE SKIP LOCKED``, so runs may overlap (two workers, a
 worker and an operator): each person is erased by exactly one of them, and a run simply finds
 nothing left. Each erasure is a ``candidate.erase`` entry of the audit trail (reason
-"retention") and each run that erased anyone one ``purge`` entry with its figures.
+"retention") and each run, per tenant with a period, one ``purge`` entry with its figures.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from app.db.tables import Tenant
 from app.repositories.retention import RetentionRepository
 from app.schemas import Principal
 from app.services import audit
-from app.services.erasure import erase_candidate
+from app.services.erasure import erase_candidates
 from app.services.tenant_settings import RETENTION
 
 BATCH = 100  # candidates erased per transaction
@@ -75,15 +75,14 @@ async def purge_tenant(
     while True:
         async with sessions() as session, session.begin():
             taken = await RetentionRepository(session).take_inactive(tenant.id, cutoff, BATCH)
-            acts = [await erase_candidate(session, actor, row, reason="retention") for row in taken]
+            acts = await erase_candidates(session, taken, reason="retention")
             await audit.record(session, actor, *acts)
         report.erased += len(taken)
         if not taken:
             break
-    if report.erased:
-        async with sessions() as session, session.begin():
-            detail = {"erased": report.erased, "retention_days": days, "cutoff": cutoff.isoformat()}
-            await audit.record(session, actor, audit.Act("purge", detail=detail))
+    async with sessions() as session, session.begin():
+        detail = {"erased": report.erased, "retention_days": days, "cutoff": cutoff.isoformat()}
+        await audit.record(session, actor, audit.Act("purge", detail=detail))
     return report
 
 

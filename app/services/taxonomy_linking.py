@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -358,6 +358,14 @@ def _row_links(
         "skills": skills,
         "occupations": occupations,
     }
+
+
+def forget_texts(texts: Iterable[str]) -> None:
+    """Drops this process's links of these texts (an erased person's skills and desired
+    occupations: the cache is keyed by their words)."""
+    keys = {skill_key(t) for t in texts}
+    if keys:
+        _LINKS.discard_where(lambda held: held[-1] in keys)
 
 
 def forget_links() -> None:

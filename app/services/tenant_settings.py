@@ -97,7 +97,8 @@ async def update_settings(
     shown = await read_settings(session, principal)
     # which settings were sent, not their values (one is a secret)
     changed = sorted(patch.model_dump(exclude_none=True))
-    await audit.record(
-        session, principal, audit.Act("settings.update", detail={"changed": changed})
-    )
+    # a weight change is a new version of the default scorer: the entry names it
+    ranker = shown["ranker_version"] if patch.weights is not None else None
+    act = audit.Act("settings.update", ranker_version=ranker, detail={"changed": changed})
+    await audit.record(session, principal, act)
     return shown
