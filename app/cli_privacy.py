@@ -17,6 +17,7 @@ from app.errors import AppError
 from app.schemas import Principal
 from app.services import audit, retention
 from app.services import keys as key_service
+from app.services.deployment_keys import DeploymentKeyError
 
 audit_cli = typer.Typer(help="The audit trail.")
 
@@ -65,6 +66,7 @@ def purge(
         engine = create_engine(urls.owner, settings, pool_size=2)
         try:
             sessions = session_factory(engine)
+            await cli_support.check_keys(sessions)
             if tenant is None:
                 reports = await retention.purge_all(sessions, "operator", dry_run=dry_run)
             else:
@@ -82,6 +84,8 @@ def purge(
         reports, vacuumed = asyncio.run(run())
     except AppError as exc:
         raise cli_support.fail(exc.detail) from exc
+    except DeploymentKeyError as exc:
+        raise cli_support.fail(str(exc)) from exc
     for report in reports:
         for external_id, at in report.would_erase:
             typer.echo(f"{report.tenant}\t{external_id}\t{at.isoformat()}")

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import typer
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings, get_settings
 from app.db.engine import DatabaseUrls, create_engine, session_factory
@@ -43,6 +43,7 @@ def with_session(
         engine = create_engine(urls.owner, settings, pool_size=1)
         try:
             async with session_factory(engine)() as session, session.begin():
+                await deployment_keys.check_against(session)
                 return await work(session)
         finally:
             await engine.dispose()
@@ -51,12 +52,22 @@ def with_session(
         return asyncio.run(run())
     except AppError as exc:
         raise fail(exc.detail) from exc
+    except deployment_keys.DeploymentKeyError as exc:
+        raise fail(str(exc)) from exc
+
+
+async def check_keys(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """The deployment's keys, checked against the database's fingerprints (a command that
+    writes the audit trail or the label cache under another key fails first, saying so)."""
+    async with sessions() as session, session.begin():
+        await deployment_keys.check_against(session)
 
 
 def encoder_for(urls: DatabaseUrls, settings: Settings) -> Encoder:
-    """The configured model, once its vectors are known to fit the stored ones (a command
-    that embeds or ranks with another size would fail half-way; this fails first, saying what
-    to run)."""
+    """The configured model, once its vectors are known to fit the stored ones and the
+    deployment's keys to be the database's (a command that embeds or ranks with another size,
+    or writes under another key, would fail half-way or worse; this fails first, saying what
+    to do)."""
     encoder = Encoder.from_settings(settings)
 
     async def run() -> None:
@@ -64,12 +75,13 @@ def encoder_for(urls: DatabaseUrls, settings: Settings) -> Encoder:
         try:
             async with engine.connect() as conn:
                 await check_dimension(conn, encoder.dimension, encoder.model_id)
+            await check_keys(session_factory(engine))
         finally:
             await engine.dispose()
 
     try:
         asyncio.run(run())
-    except DimensionMismatch as exc:
+    except (DimensionMismatch, deployment_keys.DeploymentKeyError) as exc:
         raise fail(str(exc)) from exc
     except Exception:  # noqa: S110  a database that cannot be read: the command says how
         pass

@@ -78,6 +78,18 @@ async def _check_vector_size(app: FastAPI) -> None:
         )
 
 
+async def _check_keys(app: FastAPI) -> None:
+    """Refuses to start with a deployment key other than the one the database was first used
+    with; a database that cannot be read yet is /readyz's to report."""
+    try:
+        async with app.state.sessionmaker() as session, session.begin():
+            await deployment_keys.check_against(session)
+    except deployment_keys.DeploymentKeyError:
+        raise
+    except Exception as exc:
+        log.warning("deployment_keys_unchecked", reason=database_problem(exc))
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -99,6 +111,11 @@ def create_app(
         deployment_keys.load(settings)  # an unreadable key fails the start, not a write
         app.state.engine = engine
         app.state.sessionmaker = session_factory(engine)
+        try:
+            await _check_keys(app)
+        except deployment_keys.DeploymentKeyError:
+            await engine.dispose()
+            raise
         await _bootstrap(app, settings)
         if app.state.encoder is None:
             app.state.encoder = await asyncio.to_thread(Encoder.from_settings, settings)

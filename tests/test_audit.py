@@ -13,6 +13,7 @@ import uuid
 
 import asyncpg
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import text
 
 from app.services import audit, deployment_keys
@@ -343,3 +344,30 @@ async def test_a_stale_guess_of_the_chains_head_costs_a_retry_not_a_fork(
     result = await invoker(cli_env)("audit", "verify", "--tenant", "alpha")
     assert result.exit_code == 0, result.output
     assert "4 entries" in result.output
+
+
+async def test_a_process_with_another_audit_key_refuses_to_run(
+    client, admin, cli_env, monkeypatch, settings, encoder, database
+):
+    """The first process to use a database records each key's fingerprint; a command or a
+    service started with another audit key stops there, instead of chaining entries nobody
+    can verify."""
+    from app.main import create_app
+    from app.services.deployment_keys import DeploymentKeyError
+
+    await client.get("/v1/candidates", headers=admin)
+    invoke = invoker(cli_env)
+    assert (await invoke("audit", "verify", "--tenant", "alpha")).exit_code == 0
+    other = "another deployment's audit key, 32 chars or more"
+    monkeypatch.setenv("PONTE_AUDIT_KEY", other)
+    refused = await invoke("audit", "verify", "--tenant", "alpha")
+    assert refused.exit_code == 1
+    assert "PONTE_AUDIT_KEY differs" in refused.output
+    app = create_app(
+        settings.model_copy(update={"audit_key": SecretStr(other)}),
+        encoder=encoder,
+        database=database,
+    )
+    with pytest.raises(DeploymentKeyError):
+        async with app.router.lifespan_context(app):
+            pass

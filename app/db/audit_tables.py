@@ -81,3 +81,16 @@ class AuditEntry(Base):
     # SHA-256 of the previous entry's hash and this entry's canonical form (NULL: the first).
     prev_hash: Mapped[bytes | None] = mapped_column(LargeBinary)
     hash: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+
+
+class DeploymentKeyFingerprint(Base):
+    """A fingerprint of a deployment secret (migration 0019; app/services/deployment_keys.py):
+    the first process writes it, every later one checks its own key against it."""
+
+    __tablename__ = "deployment_keys"
+
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    fingerprint: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=text("now()")
+    )

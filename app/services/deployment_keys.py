@@ -17,12 +17,17 @@ and each is read once, on first use; a process that configured nothing (a script
 from __future__ import annotations
 
 import contextlib
+import hmac
 import os
 import secrets
 import threading
 from pathlib import Path
 
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from app.config import Settings, get_settings
+from app.repositories.deployment_keys import recorded_fingerprint
 
 KEY_BYTES = 32
 MIN_SETTING_CHARS = 32
@@ -83,6 +88,10 @@ class DeploymentKey:
             raise DeploymentKeyError(f"{path} holds {len(key)} bytes, not a key ({KEY_BYTES})")
         return key
 
+    def fingerprint(self) -> bytes:
+        """What tells this key from another without saying anything of it."""
+        return hmac.digest(self.current(), f"ponte {self.setting} fingerprint".encode(), "sha256")
+
 
 LABEL = DeploymentKey("label_key", "label.key")
 AUDIT = DeploymentKey("audit_key", "audit.key")
@@ -100,6 +109,24 @@ def load(settings: Settings) -> None:
     configure(settings)
     for key in (LABEL, AUDIT):
         key.current()
+
+
+async def check_against(session: AsyncSession) -> None:
+    """Records each key's fingerprint in the database if it is the first to use it, and
+    refuses (DeploymentKeyError) a key whose fingerprint differs from the recorded one: a
+    process with another audit key would chain entries no other process can verify, one with
+    another label key would hash labels an erasure elsewhere cannot find. Before the
+    migrations (no table yet) there is nothing to check."""
+    if not await session.scalar(text("SELECT to_regclass('deployment_keys') IS NOT NULL")):
+        return
+    for key in (LABEL, AUDIT):
+        mine = key.fingerprint()
+        if await recorded_fingerprint(session, key.setting, mine) != mine:
+            raise DeploymentKeyError(
+                f"{key.env} differs from the key this database was first used with: every "
+                'process of a deployment must have the same one (docs/deploy.md, "The '
+                "deployment's keys\")"
+            )
 
 
 def _make_key_file(path: Path) -> None:

@@ -66,7 +66,6 @@ def upgrade() -> None:
             ["tenant_id"],
             ["tenants.id"],
             name=op.f("fk_audit_entries_tenant_id_tenants"),
-            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("tenant_id", "seq", name=op.f("pk_audit_entries")),
     )

@@ -1,0 +1,21 @@
+"""The fingerprints of the deployment's secrets, as the database keeps them."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.audit_tables import DeploymentKeyFingerprint
+
+
+async def recorded_fingerprint(session: AsyncSession, name: str, mine: bytes) -> bytes:
+    """The fingerprint recorded for the key ``name``: ``mine`` if none was (it is recorded)."""
+    await session.execute(
+        insert(DeploymentKeyFingerprint)
+        .values(name=name, fingerprint=mine)
+        .on_conflict_do_nothing(index_elements=["name"])
+    )
+    stmt = select(DeploymentKeyFingerprint.fingerprint).where(DeploymentKeyFingerprint.name == name)
+    found = await session.scalar(stmt)
+    return bytes(found) if found is not None else mine
