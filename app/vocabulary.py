@@ -122,6 +122,8 @@ AUDIT_ACTIONS = (
     "employer.delete",
     "feedback.create",
     "feedback.read",
+    "pipeline.read",
+    "internships.read",
     "feedback.note_erase",
     "model.train",
     "model.activate",

@@ -74,6 +74,8 @@ async def test_each_act_on_people_writes_an_entry_naming_them_by_surrogate_id(
         client.get("/v1/candidates/cand-1/matches", headers=admin),
         client.post("/v1/feedback", json=event("k1", actor_ref="scout-luca"), headers=admin),
         client.get("/v1/feedback", headers=admin),
+        client.get("/v1/vacancies/vac-1/pipeline", headers=admin),
+        client.get("/v1/internships", headers=admin),
         client.get("/v1/candidates/cand-1/export", headers=admin),
         client.patch("/v1/tenant/settings", json={"retention_days": 365}, headers=admin),
     ]
@@ -91,6 +93,8 @@ async def test_each_act_on_people_writes_an_entry_naming_them_by_surrogate_id(
         "matches.read",
         "feedback.create",
         "feedback.read",
+        "pipeline.read",
+        "internships.read",
         "candidate.export",
         "settings.update",
     ]
@@ -118,6 +122,7 @@ async def test_each_act_on_people_writes_an_entry_naming_them_by_surrogate_id(
         "sensitive.read",
         "matches.read",
         "feedback.read",
+        "pipeline.read",
         "candidate.export",
     } <= about
     assert "candidate.list" in about

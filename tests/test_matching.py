@@ -362,6 +362,13 @@ async def test_snapshot_items_belong_to_their_snapshots_tenant(client, kitchen, 
                     text("UPDATE shortlist_items SET tenant_id = :t WHERE shortlist_id = :s"),
                     {"t": other, "s": created["id"]},
                 )
+        # a tenant's audit trail holds the tenant back (no cascade): the owner drops it first
+        await conn.execute(
+            text(
+                "DELETE FROM audit_entries WHERE tenant_id = "
+                "(SELECT id FROM tenants WHERE name = 'alpha')"
+            )
+        )
         await conn.execute(text("DELETE FROM tenants WHERE name = 'alpha'"))
         assert await conn.scalar(text("SELECT count(*) FROM shortlist_items")) == 0
         assert await conn.scalar(text("SELECT count(*) FROM shortlists")) == 0

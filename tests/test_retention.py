@@ -5,6 +5,7 @@ with --dry-run, reclaims the space, and may run twice at once: each person is er
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 
 import pytest
@@ -147,3 +148,33 @@ async def test_two_concurrent_purges_erase_each_person_once(
         "SELECT count(*) FROM audit_entries WHERE action = 'candidate.erase'"
     )
     assert erased == entries == len(people)
+
+
+async def test_someone_active_since_the_first_look_is_kept(client, admin, app, owner_engine):
+    """The inactive are found, then locked; whoever came back to life in between (a feedback
+    event committed after the first look's snapshot) is asked about again under the lock, and
+    kept. The first look is made stale here by adding an active person to what it found."""
+    from app.repositories.retention import RetentionRepository
+
+    await setup_kitchen(client, admin, people=("idle", "back"))
+    await age(owner_engine, ["idle", "back"], 60)
+    r = await client.post("/v1/feedback", json=event("k1", candidate="back"), headers=admin)
+    assert r.status_code == 201
+    sql = Sql(owner_engine)
+    back = await sql.scalar("SELECT id FROM candidates WHERE external_id = 'back'")
+    cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=30)
+    async with app.state.sessionmaker() as session, session.begin():
+        repo = RetentionRepository(session)
+        first_look = session.scalars
+        looks = []
+
+        async def stale(statement, params=None, **kwargs):
+            found = await first_look(statement, params, **kwargs)
+            if looks:
+                return found
+            looks.append(1)
+            return [*found, back]  # as if "back" had been idle when the first look began
+
+        session.scalars = stale  # type: ignore[method-assign]
+        taken = await repo.take_inactive(await sql.scalar("SELECT id FROM tenants"), cutoff, 10)
+    assert [row.external_id for row in taken] == ["idle"]

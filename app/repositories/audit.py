@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import select, text
+from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.audit_tables import AuditEntry
@@ -106,3 +106,9 @@ class AuditRepository:
     def about(self, tenant_id: uuid.UUID, object_id: uuid.UUID) -> AsyncIterator[AuditEntry]:
         """The entries that name ``object_id``, in order."""
         return self.chain(tenant_id, object_id)
+
+    async def discard_scratch_trail(self, tenant_id: uuid.UUID) -> None:
+        """Deletes the trail of a scratch tenant (``ponte eval``'s, about no one) before the
+        tenant goes: the owner's connection only — the service role may not, and no cascade
+        takes a trail with its tenant."""
+        await self.session.execute(delete(AuditEntry).where(AuditEntry.tenant_id == tenant_id))

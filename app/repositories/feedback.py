@@ -254,7 +254,7 @@ class FeedbackRepository:
             )
             SELECT c.external_id AS candidate_external_id, eff.event AS stage,
                    eff.occurred_at AS stage_at, eff.events, shown.rank AS shown_rank,
-                   shown.created_at AS shown_at
+                   shown.created_at AS shown_at, eff.candidate_id
               FROM eff
               JOIN candidates c ON c.tenant_id = :t AND c.id = eff.candidate_id
               LEFT JOIN LATERAL (

@@ -127,7 +127,7 @@ class PlacementSpanRepository:
         sql = (
             "SELECT s.vacancy_external_id, m.external_id AS employer_external_id, "
             "c.external_id AS candidate_external_id, s.started_at, s.planned_end, "
-            "s.extensions, s.ended_at, s.outcome, count(*) OVER () AS total "
+            "s.extensions, s.ended_at, s.outcome, s.candidate_id, count(*) OVER () AS total "
             "FROM placement_spans s "
             "JOIN candidates c ON c.tenant_id = s.tenant_id AND c.id = s.candidate_id "
             "LEFT JOIN employers m ON m.tenant_id = s.tenant_id AND m.id = s.employer_id "

@@ -32,6 +32,7 @@ from app.ml.evaluation import (
     rank_by,
     rrf,
 )
+from app.repositories.audit import AuditRepository
 from app.repositories.tenants import TenantRepository
 from app.schemas import EmployerIn, Principal, Role
 from app.schemas.matching import TenantSettingsPatch
@@ -158,6 +159,7 @@ async def delete_scratch_tenant(
         repo = TenantRepository(session)
         scratch = await repo.get(principal.tenant_id)
         if scratch is not None:
+            await AuditRepository(session).discard_scratch_trail(scratch.id)
             await repo.delete(scratch)
 
 

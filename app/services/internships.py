@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.repositories.placement_spans import PlacementSpanRepository
 from app.schemas import Principal
+from app.services import audit
 
 
 async def list_internships(
@@ -43,4 +44,6 @@ async def list_internships(
         }
         for row in rows
     ]
+    objects = audit.refs("candidate", (row.candidate_id for row in rows))
+    await audit.record(session, principal, audit.Act("internships.read", objects))
     return {"items": items, "total": total}
