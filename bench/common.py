@@ -13,8 +13,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
+from sqlalchemy import text
 
 ROOT = Path(__file__).resolve().parents[1]
 PONTE = Path(sys.executable).with_name("ponte")
@@ -67,3 +69,16 @@ def scratch_server(
         proc.wait(timeout=60)
         if keep is None:
             shutil.rmtree(data_dir, ignore_errors=True)
+
+
+async def drop_tenants(session: Any, names: list[str]) -> None:
+    """Deletes a bench's own tenants, their audit trail first (a trail holds its tenant back:
+    no cascade), on the owner's connection."""
+    for table, column in (("audit_entries", "tenant_id"), ("tenants", "id")):
+        await session.execute(
+            text(
+                f"DELETE FROM {table} WHERE {column} IN "  # noqa: S608 - constants
+                "(SELECT id FROM tenants WHERE name = ANY(:names))"
+            ),
+            {"names": names},
+        )

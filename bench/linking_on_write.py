@@ -17,10 +17,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from common import drop_tenants
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import text  # noqa: E402
 
 from app.config import Settings  # noqa: E402
 from app.db.engine import create_engine, resolve_database, session_factory  # noqa: E402
@@ -31,18 +32,6 @@ from app.services import taxonomy_linking  # noqa: E402
 from app.services.resources import CandidateService  # noqa: E402
 
 TENANT = "bench-linking"
-
-
-async def drop_tenant(session: Any) -> None:
-    """The bench's tenant, its audit trail first (a trail holds its tenant back)."""
-    for table, column in (("audit_entries", "tenant_id"), ("tenants", "id")):
-        await session.execute(
-            text(
-                f"DELETE FROM {table} WHERE {column} IN "  # noqa: S608 - constants
-                "(SELECT id FROM tenants WHERE name = :n)"
-            ),
-            {"n": TENANT},
-        )
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -56,7 +45,7 @@ async def run(args: argparse.Namespace) -> None:
 
     async def fresh_tenant() -> Principal:
         async with sessions() as session, session.begin():
-            await drop_tenant(session)
+            await drop_tenants(session, [TENANT])
             tenant = await key_service.create_tenant(session, TENANT)
         return Principal(tenant_id=tenant.id, tenant_name=TENANT, role=Role.admin, key_id="b")
 
@@ -100,7 +89,7 @@ async def run(args: argparse.Namespace) -> None:
     finally:
         taxonomy_linking.TaxonomyLinker.current = original  # type: ignore[method-assign]
         async with sessions() as session, session.begin():
-            await drop_tenant(session)
+            await drop_tenants(session, [TENANT])
         await engine.dispose()
 
 

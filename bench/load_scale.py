@@ -41,12 +41,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from common import drop_tenants
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pgvector.asyncpg import register_vector  # noqa: E402
-from sqlalchemy import text  # noqa: E402
 
 from app.config import Settings  # noqa: E402
 from app.db import migrate  # noqa: E402
@@ -275,15 +275,7 @@ async def recreate_schema(settings: Settings, tenant_names: list[str]) -> Any:
     await asyncio.to_thread(migrate.upgrade, urls.owner, settings)
     engine = create_engine(urls.owner, settings, pool_size=2)
     async with session_factory(engine)() as session, session.begin():
-        # the bench's own tenants, their audit trail first (it holds a tenant back)
-        for table, column in (("audit_entries", "tenant_id"), ("tenants", "id")):
-            await session.execute(
-                text(
-                    f"DELETE FROM {table} WHERE {column} IN "  # noqa: S608 - constants
-                    "(SELECT id FROM tenants WHERE name = ANY(:names))"
-                ),
-                {"names": tenant_names},
-            )
+        await drop_tenants(session, tenant_names)
     return engine
 
 
