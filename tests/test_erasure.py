@@ -111,7 +111,11 @@ async def make_person(client, admin):
     assert r.status_code == 201
     made = await client.post("/v1/vacancies/vac-1/shortlists", json={}, headers=admin)
     assert PERSON in {i["candidate_external_id"] for i in made.json()["items"]}
-    for key, kind, note in (("e1", "contacted", NOTE), ("e2", "interviewed", None)):
+    # callers often build their idempotency keys from their own ids
+    for key, kind, note in (
+        (f"{PERSON}:contacted", "contacted", NOTE),
+        ("e2", "interviewed", None),
+    ):
         body = event(key, kind, candidate=PERSON, **({"note": note} if note else {}))
         assert (await client.post("/v1/feedback", json=body, headers=admin)).status_code == 201
     # the other people get feedback too, so the figures have more than the person in them

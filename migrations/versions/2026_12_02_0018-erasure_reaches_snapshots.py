@@ -1,9 +1,11 @@
-"""Erasing a candidate reaches the snapshots that ranked them (issue 16): before the row goes,
-a trigger empties the ``features`` and ``explanation`` of their ``shortlist_items`` (the
-numbers and words derived from their profile), keeping rank and score; the foreign key then
-sets ``candidate_id`` to NULL as before. Snapshots are append-only for the service role, so
-the trigger's function runs with its owner's rights (SECURITY DEFINER, a fixed search_path),
-and does only this.
+"""Erasing a candidate reaches the logs that point at them (issue 16): before the row goes, a
+trigger empties the ``features`` and ``explanation`` of their ``shortlist_items`` (the numbers
+and words derived from their profile), keeping rank and score, and replaces the caller's
+``idempotency_key`` of their feedback events (callers often build it from their own ids) by
+the event's id, and its ``body_hash`` (of a request that named them) by a hash of that id,
+keeping every figure; the foreign keys then set ``candidate_id`` to NULL as before. Snapshots
+and the feedback log are append-only for the service role, so the trigger's function runs with
+its owner's rights (SECURITY DEFINER, a fixed search_path), and does only this.
 
 Revision ID: 0018
 Revises: 0017
@@ -29,6 +31,9 @@ def upgrade() -> None:
         LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
         BEGIN
           UPDATE shortlist_items SET features = '{}'::jsonb, explanation = '{}'::jsonb
+           WHERE candidate_id = OLD.id AND tenant_id = OLD.tenant_id;
+          UPDATE feedback_events SET idempotency_key = 'erased:' || id::text,
+                 body_hash = sha256(convert_to(id::text, 'UTF8'))
            WHERE candidate_id = OLD.id AND tenant_id = OLD.tenant_id;
           RETURN OLD;
         END $$
