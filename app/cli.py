@@ -229,6 +229,7 @@ def feedback_import(
     """
     settings = _settings()
     urls = resolve_database(settings)
+    cli_support.check_keys_at(urls, settings)
     total = sum(1 for line in path.open(encoding="utf-8") if line.strip())
 
     async def run() -> feedback_import_service.ImportSummary:
@@ -383,6 +384,7 @@ def demo(
     settings = _settings()
     urls = resolve_database(settings)
     migrations.upgrade(urls.owner, settings)
+    cli_support.check_keys_at(urls, settings)
     encoder = Encoder.from_settings(settings)
     cli_vectors.fit_model(urls, settings, encoder)  # a model of another size on a new database
     # the taxonomy first, so the demo's candidates and vacancies are linked as they are written

@@ -42,8 +42,9 @@ def with_session(
     async def run() -> T:
         engine = create_engine(urls.owner, settings, pool_size=1)
         try:
-            async with session_factory(engine)() as session, session.begin():
-                await deployment_keys.check_against(session)
+            sessions = session_factory(engine)
+            await check_keys(sessions)
+            async with sessions() as session, session.begin():
                 return await work(session)
         finally:
             await engine.dispose()
@@ -61,6 +62,25 @@ async def check_keys(sessions: async_sessionmaker[AsyncSession]) -> None:
     writes the audit trail or the label cache under another key fails first, saying so)."""
     async with sessions() as session, session.begin():
         await deployment_keys.check_against(session)
+
+
+def check_keys_at(urls: DatabaseUrls, settings: Settings) -> None:
+    """:func:`check_keys` for a command about to open its own engine: fails with the
+    message when a key differs (a database that cannot be read: the command says how)."""
+
+    async def run() -> None:
+        engine = create_engine(urls.owner, settings, pool_size=1)
+        try:
+            await check_keys(session_factory(engine))
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(run())
+    except deployment_keys.DeploymentKeyError as exc:
+        raise fail(str(exc)) from exc
+    except Exception:  # noqa: S110  the command's own work reports it
+        pass
 
 
 def encoder_for(urls: DatabaseUrls, settings: Settings) -> Encoder:

@@ -63,7 +63,11 @@ def import_(
         files = taxonomy_import.esco_files(folder)
     except AppError as exc:
         raise cli_support.fail(exc.detail) from exc
-    encoder = cli_support.encoder_for(urls, settings) if embed else None
+    if embed:
+        encoder: Encoder | None = cli_support.encoder_for(urls, settings)  # checks the keys
+    else:
+        encoder = None
+        cli_support.check_keys_at(urls, settings)
 
     async def run() -> taxonomy_import.ImportReport:
         engine = create_engine(urls.owner, settings, pool_size=1)

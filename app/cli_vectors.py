@@ -40,6 +40,7 @@ def reembed(
     """
     settings = cli_support.settings()
     urls = resolve_database(settings)
+    cli_support.check_keys_at(urls, settings)
     encoder = Encoder.from_settings(settings)
 
     async def run() -> dict[str, int]:

@@ -111,6 +111,8 @@ async def test_each_act_on_people_writes_an_entry_naming_them_by_surrogate_id(
     assert ("candidate", str(person)) in named
     feedback = next(e for e in trail if e["action"] == "feedback.create")
     assert feedback["actor"]["actor_ref"] == "scout-luca"  # who decided, as the event says
+    pipeline = next(e for e in trail if e["action"] == "pipeline.read")
+    assert {"type": "candidate", "id": str(person)} in pipeline["objects"]  # fed back on
     settings = next(e for e in trail if e["action"] == "settings.update")
     assert settings["detail"] == {"changed": ["retention_days"]}
     # entries name people by surrogate id only: nothing in the trail is the external id
@@ -368,6 +370,11 @@ async def test_a_process_with_another_audit_key_refuses_to_run(
     refused = await invoke("audit", "verify", "--tenant", "alpha")
     assert refused.exit_code == 1
     assert "PONTE_AUDIT_KEY differs" in refused.output
+    monkeypatch.delenv("PONTE_AUDIT_KEY")
+    monkeypatch.setenv("PONTE_LABEL_KEY", other)
+    refused = await invoke("audit", "verify", "--tenant", "alpha")
+    assert refused.exit_code == 1
+    assert "PONTE_LABEL_KEY differs" in refused.output
     app = create_app(
         settings.model_copy(update={"audit_key": SecretStr(other)}),
         encoder=encoder,

@@ -267,3 +267,13 @@ async def test_a_shortlist_read_after_an_erasure_shows_the_gap(client, admin):
     assert erased[0]["explanation"] is None
     kept = [i for i in r.json()["items"] if i["candidate_external_id"] is not None]
     assert all(i["explanation"]["summary"] for i in kept)
+
+
+async def test_callers_may_not_send_the_keys_erasure_gives_events(client, admin):
+    """An erased person's events are re-keyed "erased:<event id>"; a caller who could send such
+    a key first would make that erasure fail on the key's uniqueness for ever."""
+    await setup_kitchen(client, admin, people=("cand-1",))
+    taken = event("erased:0b8e2a8c-5d1e-4a0a-9d5e-1f2f3a4b5c6d")
+    r = await client.post("/v1/feedback", json=taken, headers=admin)
+    assert r.status_code == 422
+    assert r.headers["content-type"].startswith("application/problem+json")

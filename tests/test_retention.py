@@ -176,5 +176,8 @@ async def test_someone_active_since_the_first_look_is_kept(client, admin, app, o
             return [*found, back]  # as if "back" had been idle when the first look began
 
         session.scalars = stale  # type: ignore[method-assign]
-        taken = await repo.take_inactive(await sql.scalar("SELECT id FROM tenants"), cutoff, 10)
+        looked, taken = await repo.take_inactive(
+            await sql.scalar("SELECT id FROM tenants"), cutoff, 10
+        )
+    assert looked == 2
     assert [row.external_id for row in taken] == ["idle"]

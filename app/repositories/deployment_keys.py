@@ -9,13 +9,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.audit_tables import DeploymentKeyFingerprint
 
 
-async def recorded_fingerprint(session: AsyncSession, name: str, mine: bytes) -> bytes:
-    """The fingerprint recorded for the key ``name``: ``mine`` if none was (it is recorded)."""
+async def recorded_fingerprint(session: AsyncSession, name: str) -> bytes | None:
+    """The fingerprint recorded for the key ``name``, if any."""
+    stmt = select(DeploymentKeyFingerprint.fingerprint).where(DeploymentKeyFingerprint.name == name)
+    found = await session.scalar(stmt)
+    return bytes(found) if found is not None else None
+
+
+async def record_fingerprint(session: AsyncSession, name: str, mine: bytes) -> bytes:
+    """Records ``mine`` for the key ``name`` unless one is (another process, first): returns
+    the one recorded."""
     await session.execute(
         insert(DeploymentKeyFingerprint)
         .values(name=name, fingerprint=mine)
         .on_conflict_do_nothing(index_elements=["name"])
     )
-    stmt = select(DeploymentKeyFingerprint.fingerprint).where(DeploymentKeyFingerprint.name == name)
-    found = await session.scalar(stmt)
-    return bytes(found) if found is not None else mine
+    return await recorded_fingerprint(session, name) or mine

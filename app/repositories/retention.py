@@ -49,9 +49,10 @@ class RetentionRepository:
 
     async def take_inactive(
         self, tenant_id: uuid.UUID, cutoff: dt.datetime, limit: int
-    ) -> Sequence[Candidate]:
+    ) -> tuple[int, Sequence[Candidate]]:
         """Up to ``limit`` inactive candidates, locked for erasure; rows another purge holds
-        are skipped (it erases them), so concurrent purges never take one person twice."""
+        are skipped (it erases them), so concurrent purges never take one person twice.
+        Returns how many the first look found, and those still inactive once locked."""
         sql = text(
             f"SELECT c.id FROM candidates c WHERE {_INACTIVE} "  # noqa: S608 - constant
             "ORDER BY c.updated_at, c.id LIMIT :limit FOR UPDATE SKIP LOCKED"
@@ -59,7 +60,7 @@ class RetentionRepository:
         params = {"t": tenant_id, "cutoff": cutoff, "limit": limit}
         ids = list(await self.session.scalars(sql, params))
         if not ids:
-            return []
+            return 0, []
         # Asked again now that they are locked, in a statement that sees all committed since
         # the first: a feedback event or shortlist that came in between keeps its person.
         again = text(
@@ -67,4 +68,4 @@ class RetentionRepository:
             "ORDER BY c.updated_at, c.id"
         )
         stmt = select(Candidate).from_statement(again)
-        return list(await self.session.scalars(stmt, {**params, "ids": ids}))
+        return len(ids), list(await self.session.scalars(stmt, {**params, "ids": ids}))

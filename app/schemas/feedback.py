@@ -8,13 +8,22 @@ import uuid
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field, StringConstraints, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from app.schemas import ExternalId, ShortText, Strict
 from app.vocabulary import REASON_REQUIRED
 
 # How far ahead of the server's clock an event may claim to have happened (clock skew).
 FUTURE_TOLERANCE = dt.timedelta(minutes=5)
+# An erased person's events get keys of this form (migration 0018): no caller's may have it.
+ERASED_KEY_PREFIX = "erased:"
 BULK_MAX = 1000
 
 
@@ -69,6 +78,13 @@ class FeedbackIn(Strict):
     retracts: uuid.UUID | None = Field(
         default=None, description="retracted only: the id of the event it withdraws"
     )
+
+    @field_validator("idempotency_key")
+    @classmethod
+    def _not_reserved(cls, key: str) -> str:
+        if key.startswith(ERASED_KEY_PREFIX):
+            raise ValueError(f"keys beginning '{ERASED_KEY_PREFIX}' are Ponte's (erased events)")
+        return key
 
     @model_validator(mode="after")
     def _consistent(self) -> FeedbackIn:

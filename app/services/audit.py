@@ -16,6 +16,7 @@ import base64
 import binascii
 import datetime as dt
 import hmac
+import threading
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from app.db.audit_tables import AuditEntry
 from app.errors import BadRequest
 from app.repositories.audit import AuditRepository
 from app.schemas import Principal
-from app.services.deployment_keys import AUDIT
+from app.services.deployment_keys import AUDIT, ensure_checked
 from app.services.lru import Lru
 from app.vocabulary import AUDIT_ACTIONS
 
@@ -38,6 +39,7 @@ _ACTIONS = frozenset(AUDIT_ACTIONS)
 # is chained onto, checked under the lock by the database (a guess gone stale — another process
 # appended, or the transaction rolled back — costs one more round trip, never a fork).
 _HEADS: Lru[uuid.UUID, tuple[int, bytes | None]] = Lru(10_000)
+_HEADS_LOCK = threading.Lock()  # a command run in a thread beside the app shares it
 # The fields an entry's hash covers, in the canonical form's (sorted) order of keys.
 _HASHED = (
     "tenant_id",
@@ -134,12 +136,14 @@ async def record(session: AsyncSession, principal: Principal, *acts: Act) -> Non
         if act.action not in _ACTIONS:
             raise ValueError(f"not an audit action: {act.action!r}")
         _check_plain(act.detail)
+    await ensure_checked(session)
     tenant_id = principal.tenant_id
     at = dt.datetime.now(dt.UTC)
     request_id = structlog.contextvars.get_contextvars().get("request_id")
     who = _who(principal)
     repo = AuditRepository(session)
-    onto = _HEADS.get(tenant_id) or (0, None)
+    with _HEADS_LOCK:
+        onto = _HEADS.get(tenant_id) or (0, None)
     for _ in range(2):
         rows = []
         seq, prev = onto
@@ -164,7 +168,8 @@ async def record(session: AsyncSession, principal: Principal, *acts: Act) -> Non
             rows.append(row)
         appended, head_seq, head_hash = await repo.append(tenant_id, onto, rows)
         if appended:
-            _HEADS.put(tenant_id, (seq, prev))
+            with _HEADS_LOCK:
+                _HEADS.put(tenant_id, (seq, prev))
             return
         # another writer (process) appended since: chain onto what is there, under the lock
         # this call took, so the second try cannot miss

@@ -27,7 +27,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings, get_settings
-from app.repositories.deployment_keys import recorded_fingerprint
+from app.repositories.deployment_keys import record_fingerprint, recorded_fingerprint
 
 KEY_BYTES = 32
 MIN_SETTING_CHARS = 32
@@ -111,22 +111,38 @@ def load(settings: Settings) -> None:
         key.current()
 
 
+class _Checked:
+    done = False  # this process's keys were checked against a database's fingerprints
+
+
 async def check_against(session: AsyncSession) -> None:
-    """Records each key's fingerprint in the database if it is the first to use it, and
-    refuses (DeploymentKeyError) a key whose fingerprint differs from the recorded one: a
-    process with another audit key would chain entries no other process can verify, one with
-    another label key would hash labels an erasure elsewhere cannot find. Before the
-    migrations (no table yet) there is nothing to check."""
+    """Checks each key's fingerprint against the database's, recording it if this process is
+    the first to use the database, and refuses (DeploymentKeyError) a key whose fingerprint
+    differs: a process with another audit key would chain entries no other process can verify,
+    one with another label key would hash labels an erasure elsewhere cannot find. Give it a
+    short transaction of its own (a first recording holds back others until it commits).
+    Before the migrations (no table yet) there is nothing to check."""
     if not await session.scalar(text("SELECT to_regclass('deployment_keys') IS NOT NULL")):
         return
     for key in (LABEL, AUDIT):
         mine = key.fingerprint()
-        if await recorded_fingerprint(session, key.setting, mine) != mine:
+        recorded = await recorded_fingerprint(session, key.setting)
+        if recorded is None:
+            recorded = await record_fingerprint(session, key.setting, mine)
+        if recorded != mine:
             raise DeploymentKeyError(
                 f"{key.env} differs from the key this database was first used with: every "
                 'process of a deployment must have the same one (docs/deploy.md, "The '
                 "deployment's keys\")"
             )
+    _Checked.done = True
+
+
+async def ensure_checked(session: AsyncSession) -> None:
+    """Checks the keys now if the process could not at its start (the database was down):
+    writing under an unchecked key is what the check is there to prevent."""
+    if not _Checked.done:
+        await check_against(session)
 
 
 def _make_key_file(path: Path) -> None:

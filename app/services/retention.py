@@ -13,6 +13,7 @@ nothing left. Each erasure is a ``candidate.erase`` entry of the audit trail (re
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -26,6 +27,7 @@ from app.services.erasure import erase_candidates
 from app.services.tenant_settings import RETENTION
 
 BATCH = 100  # candidates erased per transaction
+log = logging.getLogger("ponte.retention")
 
 
 @dataclass
@@ -74,11 +76,13 @@ async def purge_tenant(
         return report
     while True:
         async with sessions() as session, session.begin():
-            taken = await RetentionRepository(session).take_inactive(tenant.id, cutoff, BATCH)
+            looked, taken = await RetentionRepository(session).take_inactive(
+                tenant.id, cutoff, BATCH
+            )
             acts = await erase_candidates(session, taken, reason="retention")
             await audit.record(session, actor, *acts)
         report.erased += len(taken)
-        if not taken:
+        if not looked:  # (a batch that the re-check under the lock emptied is not the end)
             break
     async with sessions() as session, session.begin():
         detail = {"erased": report.erased, "retention_days": days, "cutoff": cutoff.isoformat()}
@@ -105,5 +109,8 @@ async def purge_all(
             key_id="retention",
             kind=kind,
         )
-        reports.append(await purge_tenant(sessions, tenant, actor, dry_run=dry_run))
+        try:
+            reports.append(await purge_tenant(sessions, tenant, actor, dry_run=dry_run))
+        except Exception:  # one tenant's failure must not keep the others' people past due
+            log.exception("retention purge failed", extra={"tenant": tenant.name})
     return reports

@@ -3,7 +3,8 @@ trigger empties the ``features`` and ``explanation`` of their ``shortlist_items`
 and words derived from their profile), keeping rank and score, and replaces the caller's
 ``idempotency_key`` of their feedback events (callers often build it from their own ids) by
 the event's id, and its ``body_hash`` (of a request that named them) by a hash of that id,
-keeping every figure; the foreign keys then set ``candidate_id`` to NULL as before. Snapshots
+keeping every figure (callers may not send keys of that form); the foreign keys then set
+``candidate_id`` to NULL as before. Snapshots
 and the feedback log are append-only for the service role, so the trigger's function runs with
 its owner's rights (SECURITY DEFINER, a fixed search_path), and does only this.
 
@@ -25,15 +26,20 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    # Owner's rights: every name is qualified and the search path is the catalog's alone, so
+    # nothing the caller made (a temporary table or function of the same name) is reached.
     op.execute(
         """
         CREATE FUNCTION ponte_erase_from_snapshots() RETURNS trigger
-        LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+        LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
         BEGIN
-          UPDATE shortlist_items SET features = '{}'::jsonb, explanation = '{}'::jsonb
+          UPDATE public.shortlist_items
+             SET features = '{}'::pg_catalog.jsonb, explanation = '{}'::pg_catalog.jsonb
            WHERE candidate_id = OLD.id AND tenant_id = OLD.tenant_id;
-          UPDATE feedback_events SET idempotency_key = 'erased:' || id::text,
-                 body_hash = sha256(convert_to(id::text, 'UTF8'))
+          UPDATE public.feedback_events
+             SET idempotency_key = 'erased:' OPERATOR(pg_catalog.||) id::pg_catalog.text,
+                 body_hash = pg_catalog.sha256(
+                     pg_catalog.convert_to(id::pg_catalog.text, 'UTF8'::pg_catalog.name))
            WHERE candidate_id = OLD.id AND tenant_id = OLD.tenant_id;
           RETURN OLD;
         END $$
