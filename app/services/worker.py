@@ -14,7 +14,8 @@ transaction that stores the task's snapshots and marks it done, so:
   takings instead of taken for ever.
 The job's own row is written only in short transactions beside the task's (started, an error,
 the end), so workers of one job never wait on each other. Between tasks a worker sends the
-webhook deliveries that are due (app/services/webhooks.py), claimed the same way.
+webhook deliveries that are due (app/services/webhooks.py), claimed the same way, and, once
+an hour, erases whoever a tenant's retention period has run out for (app/services/retention.py).
 """
 
 from __future__ import annotations
