@@ -238,13 +238,7 @@ def feedback_import(
             sessions = session_factory(engine)
             async with sessions() as session:
                 found = await key_service.get_tenant(session, tenant)
-            principal = Principal(
-                tenant_id=found.id,
-                tenant_name=found.name,
-                role=Role.admin,
-                key_id="cli",
-                kind="operator",
-            )
+            principal = Principal.operator(found.id, found.name, "cli")
             with Progress(*Progress.get_default_columns(), MofNCompleteColumn()) as bar:
                 task = bar.add_task("feedback", total=total)
                 with path.open(encoding="utf-8") as lines:

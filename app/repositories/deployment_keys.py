@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.audit_tables import DeploymentKeyFingerprint
+
+
+async def fingerprints_kept(session: AsyncSession) -> bool:
+    """Whether the database has the fingerprints' table (it is migrated to 0019 or later)."""
+    return bool(await session.scalar(text("SELECT to_regclass('deployment_keys') IS NOT NULL")))
 
 
 async def recorded_fingerprint(session: AsyncSession, name: str) -> bytes | None:

@@ -446,14 +446,21 @@ class Principal(BaseModel):
     actor_ref: str | None = None
 
     @classmethod
-    def operator(cls, tenant_id: Any, tenant_name: str, command: str) -> Principal:
-        """An operator acting on a tenant through the ``ponte`` command ``command``."""
+    def operator(
+        cls,
+        tenant_id: Any,
+        tenant_name: str,
+        command: str,
+        kind: Literal["operator", "worker"] = "operator",
+    ) -> Principal:
+        """An operator acting on a tenant through the ``ponte`` command ``command`` (or, with
+        ``kind`` "worker", a worker's job of that name), with an admin's rights and no key."""
         return cls(
             tenant_id=tenant_id,
             tenant_name=tenant_name,
             role=Role.admin,
             key_id=command,
-            kind="operator",
+            kind=kind,
         )
 
 

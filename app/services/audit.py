@@ -12,8 +12,6 @@ Objects are named by surrogate ids.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import hmac
 import threading
@@ -30,6 +28,7 @@ from app.db.audit_tables import AuditEntry
 from app.errors import BadRequest
 from app.repositories.audit import AuditRepository
 from app.schemas import Principal
+from app.services.cursors import decode_cursor, encode_cursor
 from app.services.deployment_keys import AUDIT, ensure_checked
 from app.services.lru import Lru
 from app.vocabulary import AUDIT_ACTIONS
@@ -234,16 +233,12 @@ def represent(entry: AuditEntry) -> dict[str, Any]:
 
 
 def _cursor(seq: int) -> str:
-    return base64.urlsafe_b64encode(f"audit:{seq}".encode()).decode().rstrip("=")
+    return encode_cursor(str(seq))
 
 
 def _after(cursor: str) -> int:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, ValueError) as exc:  # not base64, not ASCII, not UTF-8
-        raise BadRequest("invalid cursor") from exc
-    prefix, _, seq = raw.partition(":")
-    if prefix != "audit" or not (seq.isascii() and seq.isdigit()) or len(seq) > 18:
+    seq = decode_cursor(cursor)
+    if not (seq.isascii() and seq.isdigit()) or len(seq) > 18:
         raise BadRequest("invalid cursor")
     return int(seq)
 

@@ -23,11 +23,14 @@ import secrets
 import threading
 from pathlib import Path
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings, get_settings
-from app.repositories.deployment_keys import record_fingerprint, recorded_fingerprint
+from app.repositories.deployment_keys import (
+    fingerprints_kept,
+    record_fingerprint,
+    recorded_fingerprint,
+)
 
 KEY_BYTES = 32
 MIN_SETTING_CHARS = 32
@@ -122,7 +125,7 @@ async def check_against(session: AsyncSession) -> None:
     one with another label key would hash labels an erasure elsewhere cannot find. Give it a
     short transaction of its own (a first recording holds back others until it commits).
     Before the migrations (no table yet) there is nothing to check."""
-    if not await session.scalar(text("SELECT to_regclass('deployment_keys') IS NOT NULL")):
+    if not await fingerprints_kept(session):
         return
     for key in (LABEL, AUDIT):
         mine = key.fingerprint()

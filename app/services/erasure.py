@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.tables import Candidate
 from app.ml.text import forget_labels, skill_labels
 from app.repositories.erasure import ErasureRepository
+from app.repositories.resources import CandidateRepository
 from app.services import audit
 from app.services.label_cache import forget_unused_labels
 from app.services.taxonomy_linking import forget_texts
@@ -36,11 +37,12 @@ async def erase_candidates(
     "retention" (``ponte purge``). The labels they alone used are looked for once for all of
     them (it reads every tenant's skills)."""
     acts, labels, texts = [], [], []
+    reach, candidates = ErasureRepository(session), CandidateRepository(session)
     for row in rows:
         labels += skill_labels(row.skills or [])
         texts += row.desired_occupations or []
-        reached = await ErasureRepository(session).reached(row.tenant_id, row.id)
-        await session.delete(row)
+        reached = await reach.reached(row.tenant_id, row.id)
+        await candidates.delete(row)
         acts.append(
             audit.Act(
                 "candidate.erase",
@@ -48,7 +50,6 @@ async def erase_candidates(
                 detail={"reason": reason, **reached},
             )
         )
-    await session.flush()
     # How many went is not in the tenant's entries: whether a label stayed would tell the
     # tenant that another one's people or vacancies hold it.
     forgotten = await forget_unused_labels(session, labels)

@@ -34,7 +34,7 @@ from app.ml.evaluation import (
 )
 from app.repositories.audit import AuditRepository
 from app.repositories.tenants import TenantRepository
-from app.schemas import EmployerIn, Principal, Role
+from app.schemas import EmployerIn, Principal
 from app.schemas.matching import TenantSettingsPatch
 from app.services.concurrency import Preconditions
 from app.services.resources import CandidateService, EmployerService, VacancyService
@@ -110,9 +110,7 @@ async def load_scratch_tenant(
     name = f"eval-{secrets.token_hex(4)}"
     async with sessions() as session, session.begin():
         tenant = await TenantRepository(session).create(name)
-    principal = Principal(
-        tenant_id=tenant.id, tenant_name=name, role=Role.admin, key_id="eval", kind="operator"
-    )
+    principal = Principal.operator(tenant.id, name, "eval")
     try:
         async with sessions() as session, session.begin():
             await EmployerService(session, principal).put(

@@ -31,8 +31,9 @@ from app.repositories.feedback import (
 from app.schemas import Principal
 from app.schemas.feedback import FeedbackEventType, FeedbackIn
 from app.services import audit
+from app.services.cursors import decode_cursor, encode_cursor
 from app.services.placements import apply_effects
-from app.services.resources import decode_cursor, encode_cursor, validation_errors
+from app.services.resources import validation_errors
 from app.services.stints import DEFAULT_MONTHS
 from app.vocabulary import PLACEMENT_EVENTS
 

@@ -21,6 +21,7 @@ from app.errors import BadRequest, Conflict, NotFound, Unauthorized
 from app.repositories.tenants import ApiKeyRepository, TenantRepository
 from app.schemas import TENANT_NAME_PATTERN, Principal, Role
 from app.services import audit
+from app.services.lru import Lru
 
 KEY_PREFIX = "ponte_"
 # Writing last_used_at on every request would turn reads into writes; once a minute is enough.
@@ -174,7 +175,7 @@ class KeyRefused(Unauthorized):
 # A leaked revoked key must not flood the trail: per key and process, one entry a minute, which
 # counts the refusals since the last.
 REFUSAL_EVERY_S = 60.0
-_REFUSED: dict[str, tuple[float, int]] = {}
+_REFUSED: Lru[str, tuple[float, int]] = Lru(10_000)
 
 
 async def record_refusal(session: AsyncSession, refused: KeyRefused, route: str) -> None:
@@ -182,13 +183,11 @@ async def record_refusal(session: AsyncSession, refused: KeyRefused, route: str)
     request's rolls back), at most one a minute per key; ``route``: the route's template."""
     key_id = refused.principal.key_id
     now = time.monotonic()
-    last, unrecorded = _REFUSED.get(key_id, (float("-inf"), 0))
+    last, unrecorded = _REFUSED.get(key_id) or (float("-inf"), 0)
     if now - last < REFUSAL_EVERY_S:
-        _REFUSED[key_id] = (last, unrecorded + 1)
+        _REFUSED.put(key_id, (last, unrecorded + 1))
         return
-    if len(_REFUSED) > 10_000:
-        _REFUSED.clear()
-    _REFUSED[key_id] = (now, 0)
+    _REFUSED.put(key_id, (now, 0))
     act = audit.Act(
         "key.refused",
         [audit.ref("key", key_id)],

@@ -39,9 +39,7 @@ class BlockResult:
 
 def batch_principal(tenant: Tenant) -> Principal:
     """Who a batch run acts as: the tenant itself (its snapshots carry no API key)."""
-    return Principal(
-        tenant_id=tenant.id, tenant_name=tenant.name, role="admin", key_id="batch", kind="worker"
-    )
+    return Principal.operator(tenant.id, tenant.name, "batch", "worker")
 
 
 async def rerank_block(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import json
 import re
@@ -16,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.tables import Candidate, Employer, Vacancy
 from app.errors import (
     AppError,
-    BadRequest,
     Conflict,
     NotFound,
     ServiceUnavailable,
@@ -40,6 +37,7 @@ from app.schemas import (
 )
 from app.services import audit
 from app.services.concurrency import Preconditions, entity_tag
+from app.services.cursors import decode_cursor, encode_cursor
 from app.services.erasure import erase_candidates
 from app.services.taxonomy_linking import TaxonomyLinker
 from app.services.vectors import VectorService
@@ -78,24 +76,6 @@ def validation_errors(exc: ValidationError) -> list[dict[str, Any]]:
         {"loc": ["body", *err["loc"]], "msg": err["msg"], "type": err["type"]}
         for err in exc.errors(include_url=False, include_context=False)
     ]
-
-
-def encode_cursor(last_external_id: str) -> str:
-    """Returns an opaque cursor that resumes after ``last_external_id``."""
-    raw = json.dumps({"after": last_external_id}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> str:
-    """Returns the external id a cursor resumes after; BadRequest if it is not ours."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        after = json.loads(raw)["after"]
-    except (binascii.Error, ValueError, KeyError, TypeError) as exc:
-        raise BadRequest("invalid cursor") from exc
-    if not isinstance(after, str) or "\x00" in after:
-        raise BadRequest("invalid cursor")
-    return after
 
 
 class Written(BaseModel):

@@ -102,13 +102,7 @@ async def purge_all(
         tenants = await RetentionRepository(session).tenants_with_retention()
     reports = []
     for tenant in tenants:
-        actor = Principal(
-            tenant_id=tenant.id,
-            tenant_name=tenant.name,
-            role="admin",
-            key_id="retention",
-            kind=kind,
-        )
+        actor = Principal.operator(tenant.id, tenant.name, "retention", kind)
         try:
             reports.append(await purge_tenant(sessions, tenant, actor, dry_run=dry_run))
         except Exception:  # one tenant's failure must not keep the others' people past due
