@@ -122,6 +122,24 @@ class Bm25Base:
             weights = np.concatenate([self.w_data[start:end] for start, end in spans])
             out += np.bincount(rows, weights=weights, minlength=len(out))
 
+    def row_scores(self, rows: npt.NDArray[np.intp], terms: Iterable[str]) -> F64:
+        """The BM25 of ``terms`` for each of these base rows, read from the rows' own counts
+        (what :meth:`add_scores` gives them, for a few rows without a pass over all)."""
+        wanted = {j for t in terms if (j := self.vocab.get(t)) is not None and j < len(self.idf)}
+        out = np.zeros(len(rows))
+        if not wanted:
+            return out
+        lengths = self.tf_indptr[rows + 1] - self.tf_indptr[rows]
+        for i, row in enumerate(rows):
+            ids, counts = self.row(int(row))
+            length = float(counts.sum())
+            norm = self.k1 * (1 - self.b + self.b * length / (self.avgdl or 1.0))
+            hit = np.fromiter((int(j) in wanted for j in ids), dtype=bool, count=int(lengths[i]))
+            tf = counts[hit].astype(np.float32)
+            idf = self.idf[ids[hit]].astype(np.float32)
+            out[i] = float(np.sum(idf * tf * np.float32(self.k1 + 1) / (tf + np.float32(norm))))
+        return out
+
     def score_counts(self, counts: Mapping[str, int], terms: set[str]) -> float:
         """Scores a row outside the base with the base's statistics."""
         shared = counts.keys() & terms
@@ -148,6 +166,9 @@ def encode(counts: Mapping[str, int], vocab: Vocabulary) -> Encoded:
     ids = np.fromiter(map(vocab.__getitem__, counts), dtype=np.int32, count=len(counts))
     return ids, np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
 
+
+# A group of at most this many rows in another language than most is scored row by row.
+_ROW_BY_ROW = 64
 
 # A row that matches this share of the query's ceiling counts as a full lexical match: long
 # vacancy texts hold far more words than any one profile does. Chosen on the tune half of
@@ -306,17 +327,34 @@ class Bm25Index:
         for code, terms in analysed.items():
             groups.setdefault(frozenset(terms), []).append(code)
         languages = self.languages_of(size)
-        scores, ceilings = np.zeros(size), np.zeros(size)
         in_base = min(self.base.rows, size)
-        for shared, members in groups.items():
-            rows = np.isin(languages, members)
-            if not rows.any():
+        # each slot's group (its language's analysis of the query), -1 for a language not here
+        group_of = np.full(len(LANGUAGE_CODES), -1, dtype=np.intp)
+        ceiling_of = np.zeros(len(LANGUAGE_CODES) + 1, dtype=np.float64)
+        shared = list(groups)
+        for g, terms in enumerate(shared):
+            group_of[groups[terms]] = g
+            ceiling_of[groups[terms]] = self.ceiling(terms)
+        slot_group = group_of[languages.astype(np.intp)]
+        ceilings: F64 = ceiling_of[languages.astype(np.intp)]
+        sizes = np.bincount(slot_group[:in_base] + 1, minlength=len(shared) + 1)[1:]
+        # the base scored once in its most common analysis; a slot of another is scored by
+        # a pass of its own group's when the group is large, row by row when it is small
+        main = int(np.argmax(sizes)) if len(shared) else 0
+        scores = np.zeros(size)
+        if len(shared):
+            self.base.add_scores(scores[:in_base], shared[main])
+        for g, terms in enumerate(shared):
+            if g == main or not sizes[g]:
                 continue
-            ceilings[rows] = self.ceiling(shared)
-            part = np.zeros(in_base)
-            self.base.add_scores(part, shared)
-            held = rows[:in_base]
-            scores[:in_base][held] = part[held]
+            slots = np.flatnonzero(slot_group[:in_base] == g)
+            if len(slots) > _ROW_BY_ROW:
+                part = np.zeros(in_base)
+                self.base.add_scores(part, terms)
+                scores[slots] = part[slots]
+            else:
+                scores[slots] = self.base.row_scores(slots, terms)
+        scores[:in_base][slot_group[:in_base] < 0] = 0.0
         for slot, counts in self.delta.items():
             if slot < size:
                 scores[slot] = self.base.score_counts(counts, analysed[int(languages[slot])])

@@ -26,7 +26,8 @@ def _unkeyed_ref(label: str) -> str:
 
 
 def _same_label(label: str, ref: str | None) -> bool:
-    return ref is not None and ref in (matched_ref(label), _unkeyed_ref(label))
+    # the keyed form first: the unkeyed one is only for snapshots older than it
+    return ref is not None and (ref == matched_ref(label) or ref == _unkeyed_ref(label))
 
 
 def stored_explanation(item: dict[str, Any]) -> dict[str, Any]:
