@@ -16,6 +16,8 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import text
 
+from app.repositories.audit import AuditRepository
+from app.repositories.shortlists import ShortlistRepository
 from app.services import audit, deployment_keys
 from tests import payloads
 from tests.cli_helpers import Sql, invoker
@@ -351,6 +353,78 @@ async def test_a_stale_guess_of_the_chains_head_costs_a_retry_not_a_fork(
     result = await invoker(cli_env)("audit", "verify", "--tenant", "alpha")
     assert result.exit_code == 0, result.output
     assert "4 entries" in result.output
+
+
+def counted_appends(monkeypatch):
+    """Counts the audit appends made in statements of their own."""
+    calls = []
+    real = AuditRepository.append
+
+    async def append(self, *args, **kwargs):
+        calls.append(args)
+        return await real(self, *args, **kwargs)
+
+    monkeypatch.setattr(AuditRepository, "append", append)
+    return calls
+
+
+async def test_a_shortlists_entry_rides_on_its_snapshots_statement(
+    client, admin, cli_env, owner_engine, monkeypatch
+):
+    """The entry of a shortlist made on request is appended by the statement that stores the
+    snapshot (no round trip of its own) and names whom the snapshot holds; with a stale guess
+    of the head it is appended again, alone, onto the real one."""
+    await setup_kitchen(client, admin)
+    tenant_id = await Sql(owner_engine).scalar("SELECT id FROM tenants WHERE name = 'alpha'")
+    calls = counted_appends(monkeypatch)
+    made = await client.post("/v1/vacancies/vac-1/shortlists", json={}, headers=admin)
+    assert made.status_code == 201, made.text
+    assert calls == []
+    audit._HEADS.put(tenant_id, (1, b"\0" * 32))  # another process appended meanwhile
+    again = await client.post("/v1/vacancies/vac-1/shortlists", json={}, headers=admin)
+    assert again.status_code == 201, again.text
+    assert len(calls) == 1
+    sql = Sql(owner_engine)
+    for snapshot in (made.json(), again.json()):
+        (entry,) = [
+            e
+            for e in await entries(client, admin, action="shortlist.create")
+            if {"type": "shortlist", "id": snapshot["id"]} in e["objects"]
+        ]
+        held = await sql.scalar(
+            "SELECT array_agg(candidate_id::text ORDER BY rank) FROM shortlist_items "
+            f"WHERE shortlist_id = '{snapshot['id']}'"
+        )
+        assert [o["id"] for o in entry["objects"] if o["type"] == "candidate"] == held
+        assert entry["detail"]["items"] == len(held) == len(snapshot["items"])
+    result = await invoker(cli_env)("audit", "verify", "--tenant", "alpha")
+    assert result.exit_code == 0, result.output
+
+
+async def test_someone_erased_while_ranked_is_not_in_the_shortlists_entry(
+    client, admin, owner_engine, monkeypatch
+):
+    """The snapshot leaves out whoever was erased between ranking and storing; its entry is
+    then recorded as stored (by a statement of its own), not as ranked."""
+    await setup_kitchen(client, admin)
+    sql = Sql(owner_engine)
+    gone = await candidate_id(owner_engine, "cand-2")
+    calls = counted_appends(monkeypatch)
+    real = ShortlistRepository.create_many
+
+    async def erase_first(self, *args, **kwargs):
+        await sql.execute(f"DELETE FROM candidates WHERE id = '{gone}'")
+        return await real(self, *args, **kwargs)
+
+    monkeypatch.setattr(ShortlistRepository, "create_many", erase_first)
+    made = await client.post("/v1/vacancies/vac-1/shortlists", json={}, headers=admin)
+    assert made.status_code == 201, made.text
+    assert len(made.json()["items"]) == 2
+    assert len(calls) == 1
+    (entry,) = await entries(client, admin, action="shortlist.create")
+    people = [o["id"] for o in entry["objects"] if o["type"] == "candidate"]
+    assert len(people) == 2 and str(gone) not in people
+    assert entry["detail"]["items"] == 2
 
 
 async def test_a_process_with_another_audit_key_refuses_to_run(

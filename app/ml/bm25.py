@@ -332,9 +332,9 @@ class Bm25Index:
         group_of = np.full(len(LANGUAGE_CODES), -1, dtype=np.intp)
         ceiling_of = np.zeros(len(LANGUAGE_CODES) + 1, dtype=np.float64)
         shared = list(groups)
-        for g, terms in enumerate(shared):
-            group_of[groups[terms]] = g
-            ceiling_of[groups[terms]] = self.ceiling(terms)
+        for g, analysis in enumerate(shared):
+            group_of[groups[analysis]] = g
+            ceiling_of[groups[analysis]] = self.ceiling(analysis)
         slot_group = group_of[languages.astype(np.intp)]
         ceilings: F64 = ceiling_of[languages.astype(np.intp)]
         sizes = np.bincount(slot_group[:in_base] + 1, minlength=len(shared) + 1)[1:]
@@ -344,16 +344,16 @@ class Bm25Index:
         scores = np.zeros(size)
         if len(shared):
             self.base.add_scores(scores[:in_base], shared[main])
-        for g, terms in enumerate(shared):
+        for g, analysis in enumerate(shared):
             if g == main or not sizes[g]:
                 continue
             slots = np.flatnonzero(slot_group[:in_base] == g)
             if len(slots) > _ROW_BY_ROW:
                 part = np.zeros(in_base)
-                self.base.add_scores(part, terms)
+                self.base.add_scores(part, analysis)
                 scores[slots] = part[slots]
             else:
-                scores[slots] = self.base.row_scores(slots, terms)
+                scores[slots] = self.base.row_scores(slots, analysis)
         scores[:in_base][slot_group[:in_base] < 0] = 0.0
         for slot, counts in self.delta.items():
             if slot < size:

@@ -13,10 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.audit_tables import AuditEntry
 
-_APPEND = text(
-    "SELECT appended, head_seq, head_hash FROM ponte_audit_append(:t, :seq, :hash, "
-    "CAST(:entries AS jsonb))"
+# The call that appends under the tenant's chain lock (migration 0017), as a statement of its
+# own or inside a caller's last statement (a request's snapshot: one round trip fewer).
+APPEND_CALL = (
+    "ponte_audit_append(:audit_tenant, :audit_seq, :audit_hash, CAST(:audit_entries AS jsonb))"
 )
+_APPEND = text("SELECT appended, head_seq, head_hash FROM " + APPEND_CALL)  # noqa: S608 (constants)
 
 
 def _as_json(row: dict[str, Any]) -> dict[str, Any]:
@@ -34,6 +36,27 @@ def _as_json(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def append_params(
+    tenant_id: uuid.UUID, onto: tuple[int, bytes | None], rows: Sequence[dict[str, Any]]
+) -> dict[str, Any]:
+    """The parameters of :data:`APPEND_CALL`: insert ``rows`` if the chain's last entry is
+    ``onto`` (its number and hash)."""
+    return {
+        "audit_tenant": tenant_id,
+        "audit_seq": onto[0],
+        "audit_hash": onto[1],
+        "audit_entries": orjson.dumps([_as_json(row) for row in rows]).decode(),
+    }
+
+
+def appended_result(
+    appended: bool, head_seq: int, head_hash: bytes | None
+) -> tuple[bool, int, bytes | None]:
+    """What :data:`APPEND_CALL` answered: whether it appended, and the chain's last entry's
+    number and hash as they were."""
+    return bool(appended), int(head_seq), bytes(head_hash) if head_hash is not None else None
+
+
 class AuditRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -48,14 +71,8 @@ class AuditRepository:
         ``rows`` if the chain's last entry is ``onto`` (its number and hash: what they were
         chained onto); returns whether it did, and the last entry's number and hash (0 and None
         before the first) as they were."""
-        entries = orjson.dumps([_as_json(row) for row in rows]).decode()
-        found = (
-            await self.session.execute(
-                _APPEND, {"t": tenant_id, "seq": onto[0], "hash": onto[1], "entries": entries}
-            )
-        ).one()
-        head = bytes(found.head_hash) if found.head_hash is not None else None
-        return bool(found.appended), int(found.head_seq), head
+        found = (await self.session.execute(_APPEND, append_params(tenant_id, onto, rows))).one()
+        return appended_result(found.appended, found.head_seq, found.head_hash)
 
     async def page(
         self,

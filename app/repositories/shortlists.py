@@ -11,6 +11,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.tables import Candidate, Shortlist, ShortlistItem, Vacancy
+from app.repositories.audit import APPEND_CALL, append_params, appended_result
 
 
 def _json(value: Any) -> str:
@@ -22,7 +23,7 @@ def _json(value: Any) -> str:
 # batch task its block's): the snapshot rows of the vacancies that still exist, then their items
 # joined to the candidates that still exist (someone erased meanwhile is left out and the ranks
 # close up), then what was stored.
-_INSERT_SNAPSHOTS = text(
+_SNAPSHOTS = (
     "WITH s AS (INSERT INTO shortlists (id, tenant_id, vacancy_id, key_id, "
     "ranker_version, feature_version, embedding_model, params, excluded_by_gate, considered, "
     "origin, job_id) "
@@ -42,9 +43,22 @@ _INSERT_SNAPSHOTS = text(
     "i AS (INSERT INTO shortlist_items (shortlist_id, rank, tenant_id, "
     "candidate_id, score, features, explanation) SELECT r.shortlist_id, r.kept_rank, "
     ":tenant_id, r.candidate_id, r.score, r.features, r.explanation FROM r "
-    "JOIN s ON s.id = r.shortlist_id RETURNING shortlist_id, rank, candidate_id) "
-    "SELECT s.id, s.created_at, (SELECT array_agg(i.candidate_id ORDER BY i.rank) FROM i "
-    "WHERE i.shortlist_id = s.id) FROM s"
+    "JOIN s ON s.id = r.shortlist_id RETURNING shortlist_id, rank, candidate_id)"
+)
+_STORED = (
+    " SELECT s.id, s.created_at, (SELECT array_agg(i.candidate_id ORDER BY i.rank) FROM i "
+    "WHERE i.shortlist_id = s.id)"
+)
+_INSERT_SNAPSHOTS = text(f"{_SNAPSHOTS}{_STORED} FROM s")
+# The same, carrying the audit entries of the snapshots as the last act of the transaction
+# (app/services/audit.py): appended under the chain lock only if everything was stored as the
+# entries say (no vacancy deleted, no candidate erased meanwhile); else nothing is appended and
+# the caller records what was stored, in a statement of its own.
+_INSERT_SNAPSHOTS_SEALED = text(
+    f"{_SNAPSHOTS}, a AS (SELECT {APPEND_CALL} AS r "  # noqa: S608 (module constants only)
+    "WHERE (SELECT count(*) FROM s) = :audit_snapshots "
+    "AND (SELECT count(*) FROM i) = :audit_items)"
+    f"{_STORED}, (SELECT a.r FROM a) FROM s"
 )
 _SNAPSHOT_COLUMNS = (
     "vacancy_id", "key_id", "ranker_version", "feature_version", "embedding_model", "params",
@@ -62,47 +76,65 @@ class ShortlistRepository:
         self,
         tenant_id: uuid.UUID,
         snapshots: Sequence[tuple[dict[str, Any], Sequence[dict[str, Any]]]],
-    ) -> list[tuple[Shortlist, list[uuid.UUID]] | None]:
+        audit: tuple[tuple[int, bytes | None], Sequence[dict[str, Any]]] | None = None,
+    ) -> tuple[
+        list[tuple[Shortlist, list[uuid.UUID]] | None], tuple[bool, int, bytes | None] | None
+    ]:
         """Stores the tenant's snapshots with their ranked items in one statement; returns, in
         their order, each snapshot and the candidate ids stored with it, in rank order — None
         for one whose vacancy no longer exists (deleted while it was ranked: not stored).
+        A snapshot's ``id`` may be given (else one is made).
 
         An item whose candidate no longer exists (erased while the ranking ran) is left out and
-        the ranks close up, so a snapshot never names anyone who is gone."""
+        the ranks close up, so a snapshot never names anyone who is gone.
+
+        ``audit``: audit entries chained onto a head (its number and hash), appended by the same
+        statement when every snapshot and item was stored; then also returned: whether they were
+        appended and the chain's head as it was (None: not tried, something was not stored)."""
         if not snapshots:
-            return []
+            return [], None
         made = [
-            ({"origin": "request", "job_id": None, **shortlist}, uuid.uuid4(), items)
+            (
+                {"origin": "request", "job_id": None, **shortlist},
+                shortlist.get("id") or uuid.uuid4(),
+                items,
+            )
             for shortlist, items in snapshots
         ]
-        rows = await self.session.execute(
-            _INSERT_SNAPSHOTS,
-            {
-                "tenant_id": tenant_id,
-                "snapshots": _json(
-                    [
-                        {"id": snapshot_id, **{k: shortlist[k] for k in _SNAPSHOT_COLUMNS}}
-                        for shortlist, snapshot_id, _ in made
-                    ]
-                ),
-                "items": _json(
-                    [
-                        {"shortlist_id": snapshot_id, **item}
-                        for _, snapshot_id, items in made
-                        for item in items
-                    ]
-                ),
-            },
-        )
+        params = {
+            "tenant_id": tenant_id,
+            "snapshots": _json(
+                [
+                    {"id": snapshot_id, **{k: shortlist[k] for k in _SNAPSHOT_COLUMNS}}
+                    for shortlist, snapshot_id, _ in made
+                ]
+            ),
+            "items": _json(
+                [
+                    {"shortlist_id": snapshot_id, **item}
+                    for _, snapshot_id, items in made
+                    for item in items
+                ]
+            ),
+        }
+        statement = _INSERT_SNAPSHOTS
+        if audit is not None:
+            statement = _INSERT_SNAPSHOTS_SEALED
+            params |= append_params(tenant_id, *audit)
+            params["audit_snapshots"] = len(made)
+            params["audit_items"] = sum(len(items) for _, _, items in made)
+        rows = (await self.session.execute(statement, params)).all()
         stored = {row[0]: (row[1], list(row[2] or [])) for row in rows}
+        sealed = rows[0][3] if audit is not None and rows else None
         out: list[tuple[Shortlist, list[uuid.UUID]] | None] = []
         for shortlist, snapshot_id, _ in made:
             if snapshot_id not in stored:
                 out.append(None)
                 continue
             created_at, kept = stored[snapshot_id]
-            out.append((Shortlist(**shortlist, id=snapshot_id, created_at=created_at), kept))
-        return out
+            fields = {k: v for k, v in shortlist.items() if k != "id"}
+            out.append((Shortlist(**fields, id=snapshot_id, created_at=created_at), kept))
+        return out, None if sealed is None else appended_result(*sealed)
 
     async def get(self, tenant_id: uuid.UUID, shortlist_id: uuid.UUID) -> Shortlist | None:
         """Returns one snapshot of the tenant."""

@@ -6,7 +6,9 @@ act and its entry commit together or not at all (a refused key, whose request ro
 recorded in a transaction of its own). Writing takes the tenant's chain lock (held to commit:
 that is what keeps the chain a line, not a tree) and appends with the previous entry's hash,
 keyed with the deployment's audit key, in one round trip when this process knows the chain's
-last entry (migration 0017); ``verify`` walks the chain and recomputes every hash.
+last entry (migration 0017) — or none of its own, where the act's last statement carries the
+entries (:func:`prepare`, :func:`settle`: a request's shortlist, app/repositories/shortlists.py);
+``verify`` walks the chain and recomputes every hash.
 Objects are named by surrogate ids.
 """
 
@@ -34,9 +36,10 @@ from app.services.lru import Lru
 from app.vocabulary import AUDIT_ACTIONS
 
 _ACTIONS = frozenset(AUDIT_ACTIONS)
-# Per tenant, the number and hash of the last entry this process appended: what its next entry
-# is chained onto, checked under the lock by the database (a guess gone stale — another process
-# appended, or the transaction rolled back — costs one more round trip, never a fork).
+# Per tenant, the number and hash of the last entry this process made ready to append: what its
+# next entry is chained onto, checked under the lock by the database (a guess gone stale —
+# another process appended, or a transaction rolled back — costs one more round trip, never a
+# fork).
 _HEADS: Lru[uuid.UUID, tuple[int, bytes | None]] = Lru(10_000)
 _HEADS_LOCK = threading.Lock()  # a command run in a thread beside the app shares it
 # The fields an entry's hash covers, in the canonical form's (sorted) order of keys.
@@ -126,49 +129,98 @@ def _who(principal: Principal) -> dict[str, Any]:
     return {"key_id": None, "role": principal.kind, "key_label": principal.key_id}
 
 
-async def record(session: AsyncSession, principal: Principal, *acts: Act) -> None:
-    """Appends entries for ``acts``, done by ``principal`` in its tenant, to the tenant's chain.
-    Call it last in the act's transaction: the chain lock is held until that commits."""
-    if not acts:
-        return
+@dataclass(frozen=True)
+class Prepared:
+    """Entries made ready to append, chained onto what this process believes is the tenant's
+    last entry (``onto``): what :func:`record` sends, or what a caller's own last statement
+    carries (a request's snapshot, app/repositories/shortlists.py), saving the round trip."""
+
+    tenant_id: uuid.UUID
+    onto: tuple[int, bytes | None]
+    rows: list[dict[str, Any]]
+
+    @property
+    def head(self) -> tuple[int, bytes | None]:
+        """The chain's last entry once these are appended."""
+        return self.rows[-1]["seq"], self.rows[-1]["hash"]
+
+
+async def prepare(
+    session: AsyncSession,
+    principal: Principal,
+    *acts: Act,
+    onto: tuple[int, bytes | None] | None = None,
+) -> Prepared:
+    """Builds and hashes the entries for ``acts``, done by ``principal`` in its tenant, chained
+    onto ``onto`` (the last entry's number and hash; by default this process's belief)."""
     for act in acts:
         if act.action not in _ACTIONS:
             raise ValueError(f"not an audit action: {act.action!r}")
         _check_plain(act.detail)
     await ensure_checked(session)
     tenant_id = principal.tenant_id
+    if onto is None:
+        with _HEADS_LOCK:
+            onto = _HEADS.get(tenant_id) or (0, None)
     at = dt.datetime.now(dt.UTC)
     request_id = structlog.contextvars.get_contextvars().get("request_id")
     who = _who(principal)
-    repo = AuditRepository(session)
+    rows = []
+    seq, prev = onto
+    for act in acts:
+        seq += 1
+        row = {
+            "tenant_id": tenant_id,
+            "seq": seq,
+            "at": at,
+            "action": act.action,
+            **who,
+            "actor_ref": act.actor_ref or principal.actor_ref,
+            "objects": list(act.objects),
+            "ranker_version": act.ranker_version,
+            "model_version": act.model_version,
+            "request_id": request_id,
+            "outcome": act.outcome,
+            "detail": act.detail,
+            "prev_hash": prev,
+        }
+        row["hash"] = prev = chain_hash(prev, row)
+        rows.append(row)
+    prepared = Prepared(tenant_id, onto, rows)
     with _HEADS_LOCK:
-        onto = _HEADS.get(tenant_id) or (0, None)
+        # what this process's next entry chains onto: these, once appended — so that requests
+        # of this process running side by side chain one after another, not all onto one head
+        # (the database's check under the lock decides; a guess gone wrong costs a retry)
+        _HEADS.put(tenant_id, prepared.head)
+    return prepared
+
+
+def settle(prepared: Prepared, answer: tuple[bool, int, bytes | None] | None) -> None:
+    """Takes in what appending ``prepared`` answered (whether it appended, and the chain's
+    last entry's number and hash): when it did not, that entry is what the next try chains
+    onto (another writer appended first, or an entry this process chained onto was rolled
+    back). ``None``: it was not tried (nothing was appended), so the chain is where it was."""
+    with _HEADS_LOCK:
+        if answer is None:
+            if _HEADS.get(prepared.tenant_id) == prepared.head:
+                _HEADS.put(prepared.tenant_id, prepared.onto)
+        elif not answer[0]:
+            _HEADS.put(prepared.tenant_id, (answer[1], answer[2]))
+
+
+async def record(session: AsyncSession, principal: Principal, *acts: Act) -> None:
+    """Appends entries for ``acts``, done by ``principal`` in its tenant, to the tenant's chain.
+    Call it last in the act's transaction: the chain lock is held until that commits."""
+    if not acts:
+        return
+    repo = AuditRepository(session)
+    onto = None
     for _ in range(2):
-        rows = []
-        seq, prev = onto
-        for act in acts:
-            seq += 1
-            row = {
-                "tenant_id": tenant_id,
-                "seq": seq,
-                "at": at,
-                "action": act.action,
-                **who,
-                "actor_ref": act.actor_ref or principal.actor_ref,
-                "objects": list(act.objects),
-                "ranker_version": act.ranker_version,
-                "model_version": act.model_version,
-                "request_id": request_id,
-                "outcome": act.outcome,
-                "detail": act.detail,
-                "prev_hash": prev,
-            }
-            row["hash"] = prev = chain_hash(prev, row)
-            rows.append(row)
-        appended, head_seq, head_hash = await repo.append(tenant_id, onto, rows)
+        prepared = await prepare(session, principal, *acts, onto=onto)
+        answer = await repo.append(prepared.tenant_id, prepared.onto, prepared.rows)
+        settle(prepared, answer)
+        appended, head_seq, head_hash = answer
         if appended:
-            with _HEADS_LOCK:
-                _HEADS.put(tenant_id, (seq, prev))
             return
         # another writer (process) appended since: chain onto what is there, under the lock
         # this call took, so the second try cannot miss

@@ -78,12 +78,12 @@ class ShortlistService:
             vacancy_external_id, limit, gates, ranking=ranking
         )
         taxonomy = await ranking.taxonomy()
-        (made,) = await self._store([(vacancy, ranked)], ranker, limit, gates, None, taxonomy)
+        (made,) = await self._store(
+            [(vacancy, ranked)], ranker, limit, gates, None, taxonomy, record=True
+        )
         if made is None:
             raise NotFound(f"vacancy '{vacancy_external_id}' was deleted while it was ranked")
-        view, act = made
-        await audit.record(self.session, self.principal, act)
-        return view
+        return made[0]
 
     async def create_batch_shortlists(
         self, vacancy_ids: Sequence[uuid.UUID], limit: int, ranker: Ranker, job_id: uuid.UUID
@@ -119,27 +119,42 @@ class ShortlistService:
         gates: tuple[str, ...],
         job_id: uuid.UUID | None,
         taxonomy: Taxonomy | None,
+        *,
+        record: bool = False,
     ) -> list[tuple[dict[str, Any], audit.Act] | None]:
         """Stores rankings as snapshots, in one statement: a request's, or (``job_id``) a batch
         run's; returns their representations and audit acts, in order (None: the vacancy was
         deleted).
-        ``taxonomy``: what they were matched through (its import is recorded; None: off)."""
+        ``taxonomy``: what they were matched through (its import is recorded; None: off).
+        ``record``: the acts are also recorded here, as the transaction's last act — carried by
+        the snapshot's own statement when everything is stored as ranked (no round trip of
+        their own), else in one of their own, as stored."""
         params = {
             "limit": limit,
             "gates": {g: g in gates for g in GATES},
             "taxonomy": None if taxonomy is None else taxonomy.import_id,
             **_ranker_params(ranker),
         }
+        origin = "batch" if job_id else "request"
+        ids = [uuid.uuid4() for _ in rankings]
         stored = [[stored_explanation(item) for item in ranked] for _, (ranked, _, _) in rankings]
-        made = await self.repo.create_many(
+        prepared = None
+        if record:
+            ranked_acts = [
+                self._act(snapshot_id, origin, vacancy, ranked, ranker, job_id, limit)
+                for snapshot_id, (vacancy, (ranked, _, _)) in zip(ids, rankings, strict=True)
+            ]
+            prepared = await audit.prepare(self.session, self.principal, *ranked_acts)
+        made, sealed = await self.repo.create_many(
             self.principal.tenant_id,
             [
                 (
                     {
+                        "id": snapshot_id,
                         "tenant_id": self.principal.tenant_id,
                         "vacancy_id": vacancy.id,
                         "key_id": None if job_id else self.principal.key_id,
-                        "origin": "batch" if job_id else "request",
+                        "origin": origin,
                         "job_id": job_id,
                         "ranker_version": ranker.version,
                         "feature_version": FEATURE_VERSION,
@@ -161,10 +176,11 @@ class ShortlistService:
                         )
                     ],
                 )
-                for (vacancy, (ranked, excluded, total)), explanations in zip(
-                    rankings, stored, strict=True
+                for snapshot_id, (vacancy, (ranked, excluded, total)), explanations in zip(
+                    ids, rankings, stored, strict=True
                 )
             ],
+            None if prepared is None else (prepared.onto, prepared.rows),
         )
         views: list[tuple[dict[str, Any], audit.Act] | None] = []
         for (vacancy, (ranked, _, _)), explanations, stored_one in zip(
@@ -191,20 +207,41 @@ class ShortlistService:
                 }
                 for rank, (item, explanation) in enumerate(pairs, start=1)
             ]
-            act = audit.Act(
-                "shortlist.create",
-                [
-                    audit.ref("shortlist", snapshot.id),
-                    audit.ref("vacancy", vacancy.id),
-                    *audit.refs("job", [job_id]),
-                    *audit.refs("candidate", (item["candidate_id"] for item, _ in pairs)),
-                ],
-                ranker_version=ranker.version,
-                model_version=self.encoder.model_id,
-                detail={"origin": snapshot.origin, "limit": limit, "items": len(items)},
+            act = self._act(
+                snapshot.id, origin, vacancy, [i for i, _ in pairs], ranker, job_id, limit
             )
             views.append((_snapshot_view(snapshot, vacancy.external_id, items), act))
+        if prepared is not None:
+            audit.settle(prepared, sealed)
+            if sealed is None or not sealed[0]:
+                # not carried (something was not stored as ranked, or another writer appended
+                # first): recorded as stored, onto the chain as it is
+                await audit.record(self.session, self.principal, *(v[1] for v in views if v))
         return views
+
+    def _act(
+        self,
+        snapshot_id: uuid.UUID,
+        origin: str,
+        vacancy: RankingVacancy,
+        ranked: Sequence[dict[str, Any]],
+        ranker: Ranker,
+        job_id: uuid.UUID | None,
+        limit: int,
+    ) -> audit.Act:
+        """The audit act of storing a snapshot of ``ranked`` (its items, in rank order)."""
+        return audit.Act(
+            "shortlist.create",
+            [
+                audit.ref("shortlist", snapshot_id),
+                audit.ref("vacancy", vacancy.id),
+                *audit.refs("job", [job_id]),
+                *audit.refs("candidate", (item["candidate_id"] for item in ranked)),
+            ],
+            ranker_version=ranker.version,
+            model_version=self.encoder.model_id,
+            detail={"origin": origin, "limit": limit, "items": len(ranked)},
+        )
 
     async def read_shortlist(self, shortlist_id: uuid.UUID) -> dict[str, Any]:
         """Returns a stored snapshot with its items."""
