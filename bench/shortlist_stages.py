@@ -34,6 +34,7 @@ from app.config import Settings  # noqa: E402
 from app.db.engine import create_engine, resolve_database, session_factory  # noqa: E402
 from app.ml.encoder import Encoder  # noqa: E402
 from app.schemas import Principal, Role  # noqa: E402
+from app.services import deployment_keys  # noqa: E402
 
 TIMES: dict[str, list[float]] = {}
 
@@ -75,6 +76,7 @@ STAGES = [
 
 async def run(args: argparse.Namespace) -> None:
     settings = Settings(data_dir=Path(args.data_dir))
+    deployment_keys.load(settings)  # the data folder's keys, as the service there uses
     engine = create_engine(resolve_database(settings).service, settings)
     sessions = session_factory(engine)
     encoder = Encoder.from_settings(settings)
