@@ -69,6 +69,17 @@ async def read(settings: Settings, model_id: str) -> dict[str, Any]:
     return {"rows": rows, "popularity": popularity, "descriptions": descriptions}
 
 
+def metrics_row(name: str, tops: list[list[str]], relevant: list[set[str]]) -> str:
+    """A table row of acc@1, MRR@10 and recall@5 for each query's top ten and relevant URIs."""
+    acc = mrr = recall = 0.0
+    for top, wanted in zip(tops, relevant, strict=True):
+        acc += top[0] in wanted
+        mrr += next((1 / r for r, u in enumerate(top, 1) if u in wanted), 0.0)
+        recall += len(set(top[:5]) & wanted) / len(wanted)
+    n = len(tops)
+    return f"| {name} | {acc / n:.4f} | {mrr / n:.4f} | {recall / n:.4f} |"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", default=str(ROOT.parent / "shared" / "eval" / "skill_links_dev"))
@@ -96,15 +107,11 @@ def main() -> None:
         return out
 
     def report(name: str, score: Callable[[int], np.ndarray]) -> None:
-        acc = mrr = recall = 0.0
-        for qi, query in enumerate(queries):
-            top = [uris[t] for t in np.argsort(-score(qi), kind="stable")[:10]]
-            relevant = set(qrels[query["id"]])
-            acc += top[0] in relevant
-            mrr += next((1 / r for r, u in enumerate(top, 1) if u in relevant), 0.0)
-            recall += len(set(top[:5]) & relevant) / len(relevant)
-        n = len(queries)
-        print(f"| {name} | {acc / n:.4f} | {mrr / n:.4f} | {recall / n:.4f} |", flush=True)
+        tops = [
+            [uris[t] for t in np.argsort(-score(qi), kind="stable")[:10]]
+            for qi in range(len(queries))
+        ]
+        print(metrics_row(name, tops, [set(qrels[q["id"]]) for q in queries]), flush=True)
 
     print("| method | acc@1 | MRR@10 | recall@5 |\n|---|---:|---:|---:|")
     report("preferred labels only", lambda qi: best(sims[qi], preferred))

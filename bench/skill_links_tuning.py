@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from sentence_transformers import SentenceTransformer
-from skill_links_sweep import read
+from skill_links_sweep import metrics_row, read
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -87,17 +87,12 @@ def report(name: str, model: SentenceTransformer, rows: list, folder: Path) -> N
     alternative = np.array([r[1] != "preferred" for r in rows])
     labels = model.encode([r[2] for r in rows], batch_size=128, normalize_embeddings=True)
     phrases = model.encode([q["text"] for q in queries], normalize_embeddings=True)
-    acc = mrr = recall = 0.0
-    for qi, query in enumerate(queries):
+    tops = []
+    for qi in range(len(queries)):
         best = np.full(len(uris), -9.0)
         np.maximum.at(best, owner, phrases[qi] @ labels.T - 0.04 * alternative)
-        top = [uris[t] for t in np.argsort(-best, kind="stable")[:10]]
-        relevant = set(qrels[query["id"]])
-        acc += top[0] in relevant
-        mrr += next((1 / r for r, u in enumerate(top, 1) if u in relevant), 0.0)
-        recall += len(set(top[:5]) & relevant) / len(relevant)
-    n = len(queries)
-    print(f"| {name} | {acc / n:.4f} | {mrr / n:.4f} | {recall / n:.4f} |", flush=True)
+        tops.append([uris[t] for t in np.argsort(-best, kind="stable")[:10]])
+    print(metrics_row(name, tops, [set(qrels[q["id"]]) for q in queries]), flush=True)
 
 
 def main() -> None:

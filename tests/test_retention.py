@@ -113,6 +113,31 @@ async def test_only_people_inactive_past_the_period_go(client, admin, owner_engi
     assert [e["detail"]["erased"] for e in purges.json()["items"]] == [1, 0]  # a dry run: none
 
 
+async def test_each_erased_persons_entry_counts_what_was_theirs(
+    client, admin, owner_engine, cli_env
+):
+    """A purge counts what it reaches for all of a batch at once; each entry still says only
+    its own person's rows."""
+    people = ("with-sensitive", "without")
+    await setup_kitchen(client, admin, people=people)
+    r = await client.put(
+        "/v1/candidates/with-sensitive/sensitive", json=payloads.sensitive(), headers=admin
+    )
+    assert r.status_code in (200, 201), r.text
+    await client.patch("/v1/tenant/settings", json={"retention_days": 30}, headers=admin)
+    await age(owner_engine, people, 45)
+    sql = Sql(owner_engine)
+    ids = {
+        name: str(await sql.scalar(f"SELECT id FROM candidates WHERE external_id = '{name}'"))
+        for name in people
+    }
+    done = await invoker(cli_env)("purge", "--tenant", "alpha")
+    assert done.exit_code == 0, done.output
+    trail = await client.get("/v1/audit", params={"action": "candidate.erase"}, headers=admin)
+    sensitive = {e["objects"][0]["id"]: e["detail"]["sensitive"] for e in trail.json()["items"]}
+    assert sensitive == {ids["with-sensitive"]: 1, ids["without"]: 0}
+
+
 async def test_a_tenant_without_a_period_keeps_everyone(client, admin, owner_engine, cli_env):
     await setup_kitchen(client, admin, people=("cand-1",))
     await age(owner_engine, ["cand-1"], 4000)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,17 +24,20 @@ class ErasureRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def reached(self, tenant_id: uuid.UUID, candidate_id: uuid.UUID) -> dict[str, int]:
-        """How many rows of each kind hold or point at the candidate."""
-        counts = ", ".join(
-            f"(SELECT count(*) FROM {table} WHERE tenant_id = :t AND candidate_id = :c) "  # noqa: S608 - names from the table above
-            f"AS {name}"
+    async def reached(
+        self, tenant_id: uuid.UUID, candidate_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, dict[str, int]]:
+        """Per candidate of the tenant, how many rows of each kind hold or point at them (one
+        statement for all of them)."""
+        counts = " UNION ALL ".join(
+            f"SELECT '{name}' AS kind, candidate_id, count(*) AS n FROM {table} "  # noqa: S608 - names from the table above
+            "WHERE tenant_id = :t AND candidate_id = ANY(CAST(:c AS uuid[])) GROUP BY candidate_id"
             for name, table in _REACHED.items()
         )
-        row = (
-            await self.session.execute(
-                text(f"SELECT {counts}"),
-                {"t": tenant_id, "c": candidate_id},
-            )
-        ).one()
-        return {name: int(getattr(row, name)) for name in _REACHED}
+        found: dict[uuid.UUID, dict[str, int]] = {
+            i: dict.fromkeys(_REACHED, 0) for i in candidate_ids
+        }
+        rows = await self.session.execute(text(counts), {"t": tenant_id, "c": list(found)})
+        for kind, candidate_id, n in rows:
+            found[candidate_id][kind] = int(n)
+        return found

@@ -14,6 +14,7 @@ used leave the shared label cache. Every erasure is an entry of the audit trail.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,10 +39,16 @@ async def erase_candidates(
     them (it reads every tenant's skills)."""
     acts, labels, texts = [], [], []
     reach, candidates = ErasureRepository(session), CandidateRepository(session)
+    tenants: dict[uuid.UUID, list[uuid.UUID]] = {}
+    for row in rows:
+        tenants.setdefault(row.tenant_id, []).append(row.id)
+    counted: dict[uuid.UUID, dict[str, int]] = {}
+    for tenant_id, ids in tenants.items():
+        counted |= await reach.reached(tenant_id, ids)
     for row in rows:
         labels += skill_labels(row.skills or [])
         texts += row.desired_occupations or []
-        reached = await reach.reached(row.tenant_id, row.id)
+        reached = counted[row.id]
         await candidates.delete(row)
         acts.append(
             audit.Act(
