@@ -16,6 +16,7 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import text
 
+from app.errors import NotFound
 from app.repositories.audit import AuditRepository
 from app.repositories.shortlists import ShortlistRepository
 from app.services import audit, deployment_keys
@@ -401,8 +402,31 @@ async def test_a_shortlists_entry_rides_on_its_snapshots_statement(
     assert result.exit_code == 0, result.output
 
 
+async def test_a_snapshot_that_failed_to_store_leaves_the_chain_head_where_it_was(
+    client, admin, cli_env, monkeypatch
+):
+    """The head a request reserved for its entry is given back when its statement fails, so
+    the next request's entry is carried again (not chained onto an entry that never was)."""
+    await setup_kitchen(client, admin)
+    real = ShortlistRepository.create_many
+
+    async def failing(self, *args, **kwargs):
+        raise NotFound("the snapshot could not be stored")
+
+    monkeypatch.setattr(ShortlistRepository, "create_many", failing)
+    failed = await client.post("/v1/vacancies/vac-1/shortlists", json={}, headers=admin)
+    assert failed.status_code == 404
+    monkeypatch.setattr(ShortlistRepository, "create_many", real)
+    calls = counted_appends(monkeypatch)
+    made = await client.post("/v1/vacancies/vac-1/shortlists", json={}, headers=admin)
+    assert made.status_code == 201, made.text
+    assert calls == []
+    result = await invoker(cli_env)("audit", "verify", "--tenant", "alpha")
+    assert result.exit_code == 0, result.output
+
+
 async def test_someone_erased_while_ranked_is_not_in_the_shortlists_entry(
-    client, admin, owner_engine, monkeypatch
+    client, admin, cli_env, owner_engine, monkeypatch
 ):
     """The snapshot leaves out whoever was erased between ranking and storing; its entry is
     then recorded as stored (by a statement of its own), not as ranked."""
@@ -423,8 +447,11 @@ async def test_someone_erased_while_ranked_is_not_in_the_shortlists_entry(
     assert len(calls) == 1
     (entry,) = await entries(client, admin, action="shortlist.create")
     people = [o["id"] for o in entry["objects"] if o["type"] == "candidate"]
-    assert len(people) == 2 and str(gone) not in people
+    assert len(people) == 2
+    assert str(gone) not in people
     assert entry["detail"]["items"] == 2
+    result = await invoker(cli_env)("audit", "verify", "--tenant", "alpha")
+    assert result.exit_code == 0, result.output
 
 
 async def test_a_process_with_another_audit_key_refuses_to_run(

@@ -137,7 +137,8 @@ class Bm25Base:
             hit = np.fromiter((int(j) in wanted for j in ids), dtype=bool, count=int(lengths[i]))
             tf = counts[hit].astype(np.float32)
             idf = self.idf[ids[hit]].astype(np.float32)
-            out[i] = float(np.sum(idf * tf * np.float32(self.k1 + 1) / (tf + np.float32(norm))))
+            weights = idf * tf * np.float32(self.k1 + 1) / (tf + np.float32(norm))
+            out[i] = float(np.sum(weights, dtype=np.float64))  # as add_scores sums them
         return out
 
     def score_counts(self, counts: Mapping[str, int], terms: set[str]) -> float:
@@ -315,9 +316,11 @@ class Bm25Index:
 
     def query(self, text: str | None, size: int) -> tuple[F64, F64]:
         """Per slot below ``size``, the BM25 of ``text`` analysed in the slot's language, and
-        the ceiling (:meth:`ceiling`) of the query so analysed. Most tenants write in one or
-        two languages: the base is scored once per distinct analysis of the query (languages
-        whose stems of it agree share a pass), and each delta row once, in its language."""
+        the ceiling (:meth:`ceiling`) of the query so analysed. Most tenants write mostly in
+        one language: the base is scored by one pass in the analysis most of its rows share
+        (languages whose stems of the query agree share it), a group of rows in another by a
+        pass of its own when it is large and row by row when it is small, and each delta row
+        once, in its language."""
         codes = sorted(self.present) or [0]
         if len(codes) == 1:
             terms = query_terms(text, LANGUAGE_CODES[codes[0]])

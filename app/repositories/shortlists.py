@@ -60,6 +60,11 @@ _INSERT_SNAPSHOTS_SEALED = text(
     "AND (SELECT count(*) FROM i) = :audit_items)"
     f"{_STORED}, (SELECT a.r FROM a) FROM s"
 )
+# A snapshot as stored (with the candidate ids kept, in rank order), and what appending the
+# audit entries it carried answered (appended, the chain's head's number and hash as it was).
+Stored = tuple[Shortlist, list[uuid.UUID]]
+Sealed = tuple[bool, int, bytes | None]
+
 _SNAPSHOT_COLUMNS = (
     "vacancy_id", "key_id", "ranker_version", "feature_version", "embedding_model", "params",
     "excluded_by_gate", "considered", "origin", "job_id",
@@ -126,7 +131,7 @@ class ShortlistRepository:
         rows = (await self.session.execute(statement, params)).all()
         stored = {row[0]: (row[1], list(row[2] or [])) for row in rows}
         sealed = rows[0][3] if audit is not None and rows else None
-        out: list[tuple[Shortlist, list[uuid.UUID]] | None] = []
+        out: list[Stored | None] = []
         for shortlist, snapshot_id, _ in made:
             if snapshot_id not in stored:
                 out.append(None)

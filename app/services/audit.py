@@ -159,35 +159,36 @@ async def prepare(
         _check_plain(act.detail)
     await ensure_checked(session)
     tenant_id = principal.tenant_id
-    if onto is None:
-        with _HEADS_LOCK:
-            onto = _HEADS.get(tenant_id) or (0, None)
     at = dt.datetime.now(dt.UTC)
     request_id = structlog.contextvars.get_contextvars().get("request_id")
     who = _who(principal)
-    rows = []
-    seq, prev = onto
-    for act in acts:
-        seq += 1
-        row = {
-            "tenant_id": tenant_id,
-            "seq": seq,
-            "at": at,
-            "action": act.action,
-            **who,
-            "actor_ref": act.actor_ref or principal.actor_ref,
-            "objects": list(act.objects),
-            "ranker_version": act.ranker_version,
-            "model_version": act.model_version,
-            "request_id": request_id,
-            "outcome": act.outcome,
-            "detail": act.detail,
-            "prev_hash": prev,
-        }
-        row["hash"] = prev = chain_hash(prev, row)
-        rows.append(row)
-    prepared = Prepared(tenant_id, onto, rows)
+    # one lock section from reading the head to reserving the new one: a command's thread
+    # beside the app must not chain onto the same head (the database would refuse it: a retry)
     with _HEADS_LOCK:
+        if onto is None:
+            onto = _HEADS.get(tenant_id) or (0, None)
+        rows = []
+        seq, prev = onto
+        for act in acts:
+            seq += 1
+            row = {
+                "tenant_id": tenant_id,
+                "seq": seq,
+                "at": at,
+                "action": act.action,
+                **who,
+                "actor_ref": act.actor_ref or principal.actor_ref,
+                "objects": list(act.objects),
+                "ranker_version": act.ranker_version,
+                "model_version": act.model_version,
+                "request_id": request_id,
+                "outcome": act.outcome,
+                "detail": act.detail,
+                "prev_hash": prev,
+            }
+            row["hash"] = prev = chain_hash(prev, row)
+            rows.append(row)
+        prepared = Prepared(tenant_id, onto, rows)
         # what this process's next entry chains onto: these, once appended — so that requests
         # of this process running side by side chain one after another, not all onto one head
         # (the database's check under the lock decides; a guess gone wrong costs a retry)

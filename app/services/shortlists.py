@@ -22,7 +22,7 @@ from app.ml.ranker import Ranker, WeightedRanker
 from app.ml.taxonomy_match import Taxonomy
 from app.ml.text import skill_labels
 from app.repositories.resources import RankingVacancy, VacancyRepository
-from app.repositories.shortlists import ShortlistRepository
+from app.repositories.shortlists import Sealed, ShortlistRepository, Stored
 from app.schemas import Principal
 from app.services import audit
 from app.services.explanations import public_explanation, stored_explanation
@@ -138,6 +138,12 @@ class ShortlistService:
         origin = "batch" if job_id else "request"
         ids = [uuid.uuid4() for _ in rankings]
         stored = [[stored_explanation(item) for item in ranked] for _, (ranked, _, _) in rankings]
+        # The answer is rendered from what is stored, as a later read would render it — before
+        # the statement, which (carrying the audit entry) takes the chain lock held to commit.
+        shown = [
+            [public_explanation(e, item["candidate_labels"]) for item, e in zip(r, es, strict=True)]
+            for (_, (r, _, _)), es in zip(rankings, stored, strict=True)
+        ]
         prepared = None
         if record:
             ranked_acts = [
@@ -145,7 +151,63 @@ class ShortlistService:
                 for snapshot_id, (vacancy, (ranked, _, _)) in zip(ids, rankings, strict=True)
             ]
             prepared = await audit.prepare(self.session, self.principal, *ranked_acts)
-        made, sealed = await self.repo.create_many(
+        try:
+            made, sealed = await self._insert(
+                rankings, ids, stored, origin, job_id, ranker, params, prepared
+            )
+        except BaseException:
+            if prepared is not None:
+                audit.settle(prepared, None)  # nothing was appended: the chain is where it was
+            raise
+        views: list[tuple[dict[str, Any], audit.Act] | None] = []
+        for (vacancy, (ranked, _, _)), rendered, stored_one in zip(
+            rankings, shown, made, strict=True
+        ):
+            if stored_one is None:
+                views.append(None)
+                continue
+            snapshot, kept = stored_one
+            pairs = list(zip(ranked, rendered, strict=True))
+            if len(kept) < len(ranked):
+                # Someone was erased while this ranked (or behind the change feed's back): the
+                # snapshot left them out, so does the answer, and so does the pool from now on.
+                gone = {item["candidate_id"] for item in ranked} - set(kept)
+                await forget_candidates(self.principal.tenant_id, gone)
+                pairs = [(i, e) for i, e in pairs if i["candidate_id"] not in gone]
+            items = [
+                {
+                    "rank": rank,
+                    "candidate_external_id": item["candidate_external_id"],
+                    "score": item["score"],
+                    "explanation": explanation,
+                }
+                for rank, (item, explanation) in enumerate(pairs, start=1)
+            ]
+            act = self._act(
+                snapshot.id, origin, vacancy, [i for i, _ in pairs], ranker, job_id, limit
+            )
+            views.append((_snapshot_view(snapshot, vacancy.external_id, items), act))
+        if prepared is not None:
+            audit.settle(prepared, sealed)
+            if sealed is None or not sealed[0]:
+                # not carried (something was not stored as ranked, or another writer appended
+                # first): recorded as stored, onto the chain as it is
+                await audit.record(self.session, self.principal, *(v[1] for v in views if v))
+        return views
+
+    async def _insert(
+        self,
+        rankings: Sequence[tuple[RankingVacancy, Ranked]],
+        ids: Sequence[uuid.UUID],
+        stored: Sequence[Sequence[dict[str, Any]]],
+        origin: str,
+        job_id: uuid.UUID | None,
+        ranker: Ranker,
+        params: dict[str, Any],
+        prepared: audit.Prepared | None,
+    ) -> tuple[list[Stored | None], Sealed | None]:
+        """The snapshots' one statement (carrying ``prepared``'s entries, when given)."""
+        return await self.repo.create_many(
             self.principal.tenant_id,
             [
                 (
@@ -182,42 +244,6 @@ class ShortlistService:
             ],
             None if prepared is None else (prepared.onto, prepared.rows),
         )
-        views: list[tuple[dict[str, Any], audit.Act] | None] = []
-        for (vacancy, (ranked, _, _)), explanations, stored_one in zip(
-            rankings, stored, made, strict=True
-        ):
-            if stored_one is None:
-                views.append(None)
-                continue
-            snapshot, kept = stored_one
-            pairs = list(zip(ranked, explanations, strict=True))
-            if len(kept) < len(ranked):
-                # Someone was erased while this ranked (or behind the change feed's back): the
-                # snapshot left them out, so does the answer, and so does the pool from now on.
-                gone = {item["candidate_id"] for item in ranked} - set(kept)
-                await forget_candidates(self.principal.tenant_id, gone)
-                pairs = [(i, e) for i, e in pairs if i["candidate_id"] not in gone]
-            # The answer is rendered from what was just stored, as a later read would render it.
-            items = [
-                {
-                    "rank": rank,
-                    "candidate_external_id": item["candidate_external_id"],
-                    "score": item["score"],
-                    "explanation": public_explanation(explanation, item["candidate_labels"]),
-                }
-                for rank, (item, explanation) in enumerate(pairs, start=1)
-            ]
-            act = self._act(
-                snapshot.id, origin, vacancy, [i for i, _ in pairs], ranker, job_id, limit
-            )
-            views.append((_snapshot_view(snapshot, vacancy.external_id, items), act))
-        if prepared is not None:
-            audit.settle(prepared, sealed)
-            if sealed is None or not sealed[0]:
-                # not carried (something was not stored as ranked, or another writer appended
-                # first): recorded as stored, onto the chain as it is
-                await audit.record(self.session, self.principal, *(v[1] for v in views if v))
-        return views
 
     def _act(
         self,
