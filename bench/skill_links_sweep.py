@@ -1,6 +1,7 @@
 """The linking choices measured on skill_links_dev with an exact in-memory search over the same
 label vectors the linker searches: preferred labels only, alternative labels with a discount
-swept, a popularity prior, descriptions fused (docs/EVALUATION.md, "Linking skill phrases").
+swept, a popularity prior, corrections of the label space (mean, principal directions,
+hubness), descriptions fused (docs/EVALUATION.md, "Linking skill phrases").
 
     PONTE_DATA_DIR=var/tax-try .venv/bin/python bench/skill_links_sweep.py [--descriptions]
 
@@ -126,6 +127,45 @@ def main() -> None:
         report(
             f"alternative − 0.04, + {weight} × popularity",
             lambda qi, w=weight: best(sims[qi] - 0.04 * ~preferred) + w * prior,
+        )
+    # corrections of the label space: its mean taken away, its top principal directions
+    # taken away, labels near many others discounted (hubness, as CSLS does)
+    alt = 0.04 * ~preferred
+    mean = labels.mean(axis=0)
+
+    def unit(m: np.ndarray) -> np.ndarray:
+        return m / np.linalg.norm(m, axis=1, keepdims=True)
+
+    for share in (0.5, 1.0):
+        sims_c = unit(query_vectors - share * mean) @ unit(labels - share * mean).T
+        report(
+            f"alternative − 0.04, {share} × the mean taken away",
+            lambda qi, m=sims_c: best(m[qi] - alt),
+        )
+    _, _, directions = np.linalg.svd(labels[::3] - mean, full_matrices=False)
+    for k in (1, 2, 4, 8):
+        top = directions[:k]
+
+        def strip(m: np.ndarray, top: np.ndarray = top) -> np.ndarray:
+            m = m - mean
+            return unit(m - (m @ top.T) @ top)
+
+        sims_p = strip(query_vectors) @ strip(labels).T
+        report(
+            f"alternative − 0.04, top {k} directions taken away",
+            lambda qi, m=sims_p: best(m[qi] - alt),
+        )
+    reference = labels[np.random.default_rng(0).choice(len(labels), 4000, replace=False)]
+    crowd = np.concatenate(
+        [
+            np.sort(block @ reference.T, axis=1)[:, -11:-1].mean(axis=1)
+            for block in np.array_split(labels, 20)
+        ]
+    )
+    for weight in (0.1, 0.25, 0.5):
+        report(
+            f"alternative − 0.04, − {weight} × closeness to its 10 nearest labels",
+            lambda qi, w=weight: best(sims[qi] - alt - w * crowd),
         )
     if args.descriptions:
         names = {r[0]: r[2] for r in rows if r[1] == "preferred"}
