@@ -255,7 +255,7 @@ class TaxonomyLinker:
             if isinstance(row, Vacancy):
                 # the caller's occupation wins here too: the title then names only it
                 nearest = (
-                    {row.occupation_uri.lower(): 1.0}
+                    {_caller_uri(row.occupation_uri): 1.0}
                     if row.occupation_uri
                     else {uri: round(score, 4) for uri, score in named[row.id].items()}
                 )
@@ -316,6 +316,12 @@ def _occupation_texts(row: Candidate | Vacancy) -> list[str]:
     return [] if row.occupation_uri else [row.title]
 
 
+def _caller_uri(uri: str) -> str:
+    """A URI a caller gave, as the taxonomy spells it: ESCO's URIs are lower case (and a
+    caller's stored before an import was not checked against one)."""
+    return uri.lower()
+
+
 def _link_view(link: Link) -> dict[str, Any]:
     return {"uri": link.uri, "score": round(link.score, 4), "source": "auto"}
 
@@ -333,18 +339,23 @@ def _row_links(
         label = item["label"] if isinstance(item, dict) else str(item)
         given = item.get("esco_uri") if isinstance(item, dict) else None
         if given:
-            # ESCO's URIs are lower case; a caller's stored before an import is not checked
-            skills.append({"label": label, "uri": given.lower(), "score": 1.0, "source": "caller"})
+            skills.append(
+                {"label": label, "uri": _caller_uri(given), "score": 1.0, "source": "caller"}
+            )
             continue
         best = skill_links.get(skill_key(label), [])
         if best and best[0].score >= LINK_THRESHOLD:
             skills.append({"label": label, **_link_view(best[0])})
     occupations: list[dict[str, Any]] = []
     if isinstance(row, Vacancy) and row.occupation_uri:
-        occupations.append({"uri": row.occupation_uri.lower(), "score": 1.0, "source": "caller"})
+        occupations.append(
+            {"uri": _caller_uri(row.occupation_uri), "score": 1.0, "source": "caller"}
+        )
     if isinstance(row, Candidate):
         for text, uri in (row.desired_occupation_uris or {}).items():
-            occupations.append({"text": text, "uri": uri.lower(), "score": 1.0, "source": "caller"})
+            occupations.append(
+                {"text": text, "uri": _caller_uri(uri), "score": 1.0, "source": "caller"}
+            )
     for text in _occupation_texts(row):
         for link in occupation_links.get(skill_key(text), []):
             if link.score >= LINK_THRESHOLD:
