@@ -358,7 +358,7 @@ def taxonomy_features(
         if once_held is None:
             weights = {uri: t.weight for uri, t in wanted.skills.items()}
             table = taxonomy.agreement_table(wanted.occupations)
-            once_held = once[id(wanted)] = (weights, sum(weights.values()), table)
+            once_held = once[id(wanted)] = (weights, wanted.total, table)
         weights, total, table = once_held
         if total > 0 and linked.skills:
             if held is None:
