@@ -25,7 +25,7 @@ from app.config import Settings
 from app.db import migrate as migrations
 from app.db.engine import DatabaseUrls, create_engine, resolve_database, session_factory
 from app.errors import AppError
-from app.ml.encoder import Encoder
+from app.ml.encoder import Encoder, model_id_of
 from app.schemas import CandidateIn, CandidateSensitiveIn, EmployerIn, Principal, Role, VacancyIn
 from app.services import feedback_import as feedback_import_service
 from app.services import keys as key_service
@@ -317,6 +317,7 @@ def train(
         eta=eta,
         max_tilt=max_tilt or None,
         actor="cli",
+        model_id=model_id_of(settings.resolved_model_path()),
     )
 
     async def work(session: AsyncSession) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from sqlalchemy import text
 
 from app.cli import cli
 from app.services import model_registry
+from tests.cli_helpers import Sql
 from tests.learning_fixtures import is_near, load_programme, scouts_decide
 
 SMALL = ["--min-examples", "100", "--min-positives", "20"]
@@ -265,6 +266,32 @@ async def test_untrusted_types_and_another_feature_version_are_refused(
         with pytest.raises(model_registry.ArtefactError, match="trained on features-v0"):
             await model_registry.load(session, tenant_id, version)
         await session.rollback()
+
+
+async def test_a_ranker_trained_with_another_embedding_model_is_not_served(
+    client, admin, learnt, settings, owner_engine, cli_env, app
+):
+    """A ranker's features are its embedding model's cosines: under another model (after a
+    model change) it is not served or activated, and training learns only from shortlists
+    made with the service's model."""
+    default_version, summary = learnt
+    version = summary["version"]
+    shown = (await client.get(f"/v1/models/{version}", headers=admin)).json()
+    assert shown["embedding_model"] == app.state.encoder.model_id
+    assert (await shortlist_version(client, admin))["ranker_version"] == version
+    sql = Sql(owner_engine)
+    await sql.execute("UPDATE ranker_models SET embedding_model = 'another-model'")
+    model_registry.configure(settings.models_dir)  # what a restart under the new model reads
+    assert (await shortlist_version(client, admin))["ranker_version"] == default_version
+    assert "another embedding model" in (await client.get("/readyz")).json()["checks"]["rankers"]
+    refused = await client.post(f"/v1/models/{version}/activate", headers=admin)
+    assert refused.status_code == 409
+    assert "another-model" in refused.json()["detail"]
+    before = await train(cli_env, *SMALL, "--dry-run")
+    assert before["counts"]["examples"] > 0
+    await sql.execute("UPDATE shortlists SET embedding_model = 'another-model'")
+    after = await train(cli_env, *SMALL, "--dry-run")
+    assert after["counts"]["examples"] == 0
 
 
 class _Untrusted:

@@ -45,6 +45,8 @@ class RankerModel(Base):
     family: Mapped[str] = mapped_column(Text, nullable=False)
     sha256: Mapped[str] = mapped_column(Text, nullable=False)
     feature_version: Mapped[str] = mapped_column(Text, nullable=False)
+    # the model whose vectors made its features (None: trained before this was recorded)
+    embedding_model: Mapped[str | None] = mapped_column(Text)
     features: Mapped[list[str]] = mapped_column(JSONB, nullable=False)
     # scikit-learn, numpy, skops (and Ponte) as they were when it was trained.
     libraries: Mapped[dict[str, str]] = mapped_column(JSONB, nullable=False)

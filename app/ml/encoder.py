@@ -19,6 +19,13 @@ def window_tokens(max_seq_length: int) -> int:
     return max(16, min(200, max_seq_length * 200 // 256)) if max_seq_length else 200
 
 
+def model_id_of(model_path: str | Path) -> str:
+    """The id vectors made from the model folder ``model_path`` are recorded with (its folder's
+    name; the package's for a folder named ``model``), known without loading the model."""
+    path = Path(model_path)
+    return path.resolve().name if path.name != "model" else path.resolve().parent.name
+
+
 class Encoder:
     """Turns texts into L2-normalised float32 vectors with one sentence-transformers model.
 
@@ -51,11 +58,7 @@ class Encoder:
 
         self._model: Any = SentenceTransformer(model_path, device=device)
         self.model_path = model_path
-        self.model_id = (
-            Path(model_path).resolve().name
-            if Path(model_path).name != "model"
-            else (Path(model_path).resolve().parent.name)
-        )
+        self.model_id = model_id_of(model_path)
         self.batch_size = batch_size
         self.dimension = int(self._model.get_embedding_dimension() or 0)
         self.max_seq_length = int(self._model.max_seq_length or 0)

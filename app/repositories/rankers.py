@@ -102,13 +102,18 @@ class RankerRepository:
         )
 
     async def training_rows(
-        self, tenant_id: uuid.UUID, feature_versions: Sequence[str], since: dt.datetime | None
+        self,
+        tenant_id: uuid.UUID,
+        feature_versions: Sequence[str],
+        since: dt.datetime | None,
+        model_id: str | None = None,
     ) -> Sequence[Any]:
         """Every item of the tenant's shortlists (made with one of ``feature_versions``, since
-        ``since``) that received any effective linked feedback, with the effective events
-        linked to that item's person: its stored features, never recomputed ones. Items
-        whose person was erased (candidate NULL) are left out, and so is a shortlist whose only
-        feedback was on people erased since (its others would count as unwanted)."""
+        ``since``, with the vectors of ``model_id`` when given) that received any effective
+        linked feedback, with the effective events linked to that item's person: its stored
+        features, never recomputed ones. Items whose person was erased (candidate NULL) are
+        left out, and so is a shortlist whose only feedback was on people erased since (its
+        others would count as unwanted)."""
         # One pass over the tenant's linked events, grouped per (shortlist, person) and kept
         # (materialised: it is read twice); the shortlists are those it names.
         sql = f"""
@@ -124,6 +129,7 @@ class RankerRepository:
                 SELECT s.id, s.created_at FROM shortlists s
                  WHERE s.tenant_id = :t AND s.feature_version = ANY(:fv)
                    AND (CAST(:since AS timestamptz) IS NULL OR s.created_at >= :since)
+                   AND (CAST(:model AS text) IS NULL OR s.embedding_model = :model)
                    AND s.id IN (SELECT shortlist_id FROM linked)
             )
             SELECT fed.id AS shortlist_id, fed.created_at, i.rank, i.features,
@@ -136,5 +142,5 @@ class RankerRepository:
              WHERE i.candidate_id IS NOT NULL
              ORDER BY fed.created_at, fed.id, i.rank
         """
-        params = {"t": tenant_id, "fv": list(feature_versions), "since": since}
+        params = {"t": tenant_id, "fv": list(feature_versions), "since": since, "model": model_id}
         return (await self.session.execute(text(sql), params)).all()

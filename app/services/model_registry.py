@@ -49,7 +49,11 @@ class ArtefactError(Exception):
 class _State:
     def __init__(self) -> None:
         self.models_dir = Path("./models")
-        self.cache: OrderedDict[tuple[uuid.UUID, str], LinearRanker] = OrderedDict()
+        # (tenant, version) → the model and the embedding model it was trained with (None:
+        # not recorded)
+        self.cache: OrderedDict[tuple[uuid.UUID, str], tuple[LinearRanker, str | None]] = (
+            OrderedDict()
+        )
         self.failures: dict[uuid.UUID, str] = {}
         # (tenant, version) → when its load last failed
         self.failed_at: dict[tuple[uuid.UUID, str], float] = {}
@@ -123,14 +127,37 @@ def read_artefact(digest: str) -> dict[str, Any]:
     return loaded
 
 
-async def load(session: AsyncSession, tenant_id: uuid.UUID, version: str) -> LinearRanker:
-    """The tenant's model ``version``, from the cache or its checked artefact."""
+async def load(
+    session: AsyncSession, tenant_id: uuid.UUID, version: str, model_id: str | None = None
+) -> LinearRanker:
+    """The tenant's model ``version``, from the cache or its checked artefact; refused when it
+    was trained on the features of another embedding model than ``model_id`` (when given)."""
     key = (tenant_id, version)
     with _state.lock:
         cached = _state.cache.get(key)
         if cached is not None:
             _state.cache.move_to_end(key)
-            return cached
+    if cached is None:
+        cached = await _read(session, tenant_id, version)
+        with _state.lock:
+            _state.cache[key] = cached
+            _state.failed_at.pop(key, None)  # loads now (an activation checks it so)
+            while len(_state.cache) > CACHE_SIZE:
+                _state.cache.popitem(last=False)
+    ranker, trained_with = cached
+    if model_id is not None and trained_with is not None and trained_with != model_id:
+        raise ArtefactError(
+            f"model '{version}' was trained on features of the embedding model "
+            f"'{trained_with}'; this service embeds with '{model_id}': train again (ponte train)"
+        )
+    return ranker
+
+
+async def _read(
+    session: AsyncSession, tenant_id: uuid.UUID, version: str
+) -> tuple[LinearRanker, str | None]:
+    """Model ``version`` from its registry row and checked artefact, with the embedding model
+    its features were made with."""
     row = await RankerRepository(session).get(tenant_id, version)
     if row is None:
         raise ArtefactError(f"no model '{version}' in the registry")
@@ -147,15 +174,12 @@ async def load(session: AsyncSession, tenant_id: uuid.UUID, version: str) -> Lin
     unknown = set(ranker.features) - set(FEATURES)
     if unknown or list(ranker.features) != list(row.features):
         raise ArtefactError(f"model '{version}' reads features this service does not compute")
-    with _state.lock:
-        _state.cache[key] = ranker
-        _state.failed_at.pop(key, None)  # loads now (an activation checks it so)
-        while len(_state.cache) > CACHE_SIZE:
-            _state.cache.popitem(last=False)
-    return ranker
+    return ranker, row.embedding_model
 
 
-async def serving(session: AsyncSession, tenant_id: uuid.UUID, version: str) -> LinearRanker | None:
+async def serving(
+    session: AsyncSession, tenant_id: uuid.UUID, version: str, model_id: str | None = None
+) -> LinearRanker | None:
     """The model to serve, or None (and the failure logged and remembered) when it cannot be
     loaded; the caller then serves the default scorer."""
     key = (tenant_id, version)
@@ -164,7 +188,7 @@ async def serving(session: AsyncSession, tenant_id: uuid.UUID, version: str) -> 
     if failed is not None and time.monotonic() - failed < RETRY_FAILED_S:
         return None
     try:
-        ranker = await load(session, tenant_id, version)
+        ranker = await load(session, tenant_id, version, model_id)
     except ArtefactError as exc:
         message = f"{version}: {exc}"
         with _state.lock:
@@ -193,6 +217,7 @@ def health() -> str:
     if not failures:
         return "ok"
     return (
-        f"{failures} tenant(s) served the default scorer: their learned ranker failed to load "
-        "(the log's ranker_fallback events say which and why)"
+        f"{failures} tenant(s) served the default scorer: their learned ranker failed to load, "
+        "or was trained with another embedding model (the log's ranker_fallback events say "
+        "which and why)"
     )

@@ -26,6 +26,7 @@ def represent(model: RankerModel, active: str | None) -> dict[str, Any]:
         "family": model.family,
         "sha256": model.sha256,
         "feature_version": model.feature_version,
+        "embedding_model": model.embedding_model,
         "features": model.features,
         "libraries": model.libraries,
         "trained_from": model.trained_from,
@@ -45,17 +46,20 @@ def represent(model: RankerModel, active: str | None) -> dict[str, Any]:
 
 
 class RankerModelService:
-    def __init__(self, session: AsyncSession, principal: Principal) -> None:
+    def __init__(
+        self, session: AsyncSession, principal: Principal, model_id: str | None = None
+    ) -> None:
         self.session = session
         self.principal = principal
         self.repo = RankerRepository(session)
+        self.model_id = model_id  # the service's embedding model (what "serving" is judged by)
 
     async def _active(self) -> str | None:
         tenant = await TenantRepository(self.session).get(self.principal.tenant_id)
         return tenant.active_ranker if tenant else None
 
     async def list(self) -> dict[str, Any]:
-        serving = await ranker_for(self.session, self.principal.tenant_id)
+        serving = await ranker_for(self.session, self.principal.tenant_id, model_id=self.model_id)
         active = await self._active()
         models = await self.repo.list(self.principal.tenant_id)
         return {
@@ -79,7 +83,7 @@ class RankerModelService:
         if model is None:
             raise NotFound(f"no model '{version}'")
         try:
-            await model_registry.load(self.session, tenant_id, version)
+            await model_registry.load(self.session, tenant_id, version, self.model_id)
         except model_registry.ArtefactError as exc:
             raise Conflict(f"model '{version}' cannot be served: {exc}") from exc
         job = None
@@ -113,7 +117,7 @@ class RankerModelService:
         origin = await self.repo.activation_of(tenant_id, target, current.id)
         before = origin.previous if origin is not None else None
         await self.repo.activate(tenant, target, before, "rollback", self.principal.key_id)
-        serving = await ranker_for(self.session, tenant_id)
+        serving = await ranker_for(self.session, tenant_id, model_id=self.model_id)
         answer = {
             "active": target,
             "serving": serving.version,

@@ -36,17 +36,24 @@ _DEFAULTS: dict[Direction, dict[str, float]] = {
 
 
 async def ranker_for(
-    session: AsyncSession, tenant_id: uuid.UUID, direction: Direction = "shortlists"
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    direction: Direction = "shortlists",
+    *,
+    model_id: str | None = None,
 ) -> Ranker:
     """The ranker that serves the tenant now, in one direction: candidates for a vacancy
     (shortlists) or vacancies for a candidate (matches), each with its own default weights
-    under the tenant's own."""
+    under the tenant's own. ``model_id``: the embedding model the features are computed with;
+    a learned ranker trained on another model's is not served (the default is)."""
     tenant = await TenantRepository(session).get(tenant_id)
     if tenant is not None and direction == "shortlists":
         if tenant.active_ranker is None:
             model_registry.forget_failure(tenant_id)
         else:
-            learned = await model_registry.serving(session, tenant_id, tenant.active_ranker)
+            learned = await model_registry.serving(
+                session, tenant_id, tenant.active_ranker, model_id
+            )
             if learned is not None:
                 return learned
     return default_ranker(tenant.settings if tenant else None, direction)

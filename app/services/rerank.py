@@ -56,7 +56,7 @@ async def rerank_block(
         return BlockResult(0, len(vacancy_ids))
     rows = await JobRepository(session).still_open(tenant_id, vacancy_ids)
     service = ShortlistService(session, batch_principal(tenant), encoder)
-    ranker = await ranker_for(session, tenant_id)
+    ranker = await ranker_for(session, tenant_id, model_id=encoder.model_id)
     made = await service.create_batch_shortlists([row[0] for row in rows], limit, ranker, job_id)
     notified = 0
     for vacancy_id, snapshot, _ in made:

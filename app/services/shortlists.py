@@ -61,7 +61,9 @@ class ShortlistService:
         ranking = ranking or RankingService(self.session, self.principal, self.encoder)
         vacancy = await ranking.vacancy(vacancy_external_id)
         if ranker is None:
-            ranker = await ranker_for(self.session, self.principal.tenant_id)
+            ranker = await ranker_for(
+                self.session, self.principal.tenant_id, model_id=self.encoder.model_id
+            )
         return vacancy, ranker, await ranking.rank_candidates(vacancy, limit, ranker, gates)
 
     async def create_shortlist(

@@ -59,6 +59,9 @@ class TrainingOptions:
     eta: float = learning.DEFAULT_ETA
     clip: float = learning.DEFAULT_CLIP
     actor: str | None = None
+    # The model the service embeds with: only shortlists made with it are learnt from, and
+    # the ranker is recorded as trained on its features (None: any shortlist, unrecorded).
+    model_id: str | None = None
     seed: int = 0
     # Fit on top of the tenant's weighted scorer (app/ml/learning.fit); off only to measure.
     prior: bool = True
@@ -185,7 +188,9 @@ async def _train(session: AsyncSession, tenant: Tenant, options: TrainingOptions
     tenant_id = tenant.id
     compared_with = tenant.active_ranker
     repo = RankerRepository(session)
-    rows = await repo.training_rows(tenant_id, (FEATURE_VERSION, *READS_AS_CURRENT), options.since)
+    rows = await repo.training_rows(
+        tenant_id, (FEATURE_VERSION, *READS_AS_CURRENT), options.since, options.model_id
+    )
     data = training_set(rows)
     counts = {
         "examples": len(data.examples),
@@ -223,7 +228,7 @@ async def _train(session: AsyncSession, tenant: Tenant, options: TrainingOptions
         )
     except ValueError as exc:
         return {"version": None, "activated": False, "reason": str(exc), "counts": counts}
-    serving = await ranker_for(session, tenant_id)
+    serving = await ranker_for(session, tenant_id, model_id=options.model_id)
     candidate = LinearRanker(
         "candidate",
         FEATURES,
@@ -261,6 +266,7 @@ async def _train(session: AsyncSession, tenant: Tenant, options: TrainingOptions
                 "family": options.family,
                 "sha256": digest,
                 "feature_version": FEATURE_VERSION,
+                "embedding_model": options.model_id,
                 "features": list(FEATURES),
                 "libraries": _libraries(),
                 "trained_from": min(window),
