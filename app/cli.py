@@ -306,6 +306,10 @@ def train(
     if family not in ("pairwise", "pointwise"):
         raise _fail("--family must be pairwise or pointwise")
     model_registry.configure(settings.models_dir)
+    model_path = settings.resolved_model_path()
+    if not Path(model_path).is_dir():
+        # training reads only the shortlists made with the service's model: name it rightly
+        raise _fail(f"model folder not found: {model_path} (PONTE_MODEL_PATH)")
     when = since.replace(tzinfo=since.tzinfo or dt.UTC) if since else None
     options = training.TrainingOptions(
         since=when,
@@ -317,7 +321,7 @@ def train(
         eta=eta,
         max_tilt=max_tilt or None,
         actor="cli",
-        model_id=model_id_of(settings.resolved_model_path()),
+        model_id=model_id_of(model_path),
     )
 
     async def work(session: AsyncSession) -> dict[str, Any]:

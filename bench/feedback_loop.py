@@ -203,7 +203,7 @@ async def run_arm(
             ]
             async with sc.sessions() as session, session.begin():
                 await FeedbackService(session, sc.principal).record_many(body)
-        options = training.TrainingOptions(seed=seed, **arm_options)
+        options = training.TrainingOptions(seed=seed, model_id=sc.encoder.model_id, **arm_options)
         started = time.perf_counter()
         async with sc.sessions() as session, session.begin():
             summary = await training.train(session, sc.principal.tenant_id, options)

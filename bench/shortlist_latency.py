@@ -210,7 +210,7 @@ async def recall(args: argparse.Namespace, settings: Settings, sample: int) -> d
             service = ranking.RankingService(
                 session, principal, encoder, pool_max_rows=None if pool else 0
             )
-            ranker = await ranker_for(session, principal.tenant_id)
+            ranker = await ranker_for(session, principal.tenant_id, model_id=encoder.model_id)
             row = await service.vacancy(vacancy)
             items, _, _ = await service.rank_candidates(row, args.limit, ranker)
         ranking.EXACT_SCAN_BELOW = default_exact_below

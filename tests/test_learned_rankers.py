@@ -419,3 +419,14 @@ async def test_feedback_on_features_v2_shortlists_still_trains(
         await conn.execute(text("UPDATE shortlists SET feature_version = 'features-v1'"))
     older = await train(cli_env, *SMALL, "--dry-run")
     assert older["counts"]["examples"] == 0
+
+
+async def test_training_names_a_missing_model_folder(cli_env, tmp_path):
+    """Training reads only the shortlists of the service's model: a wrong model folder is an
+    error that says so, not an empty training set."""
+    missing = tmp_path / "no-model"
+    result = await asyncio.to_thread(
+        cli_env.invoke, cli, ["train", "--tenant", "alpha"], env={"PONTE_MODEL_PATH": str(missing)}
+    )
+    assert result.exit_code != 0
+    assert "model folder not found" in result.output

@@ -134,3 +134,39 @@ async def test_service_role_may_delete_cached_labels(database):
         assert await conn.execute("DELETE FROM skill_embeddings WHERE false") == "DELETE 0"
     finally:
         await conn.close()
+
+
+async def test_0020_gives_a_ranker_the_model_its_training_window_used_alone(scratch, settings):
+    """A ranker trained before 0020 takes the embedding model of its window's shortlists when
+    they all used one; none (served as before) when they mixed."""
+    owner = await asyncpg.connect(_dsn(scratch.owner))
+    try:
+        await asyncio.to_thread(migrate.upgrade, scratch.owner, settings, "0019")
+        tenant = await owner.fetchval("INSERT INTO tenants (name) VALUES ('t') RETURNING id")
+        for day, model in ((1, "m1"), (2, "m1"), (5, "m1"), (6, "m2")):
+            await owner.execute(
+                "INSERT INTO shortlists (id, tenant_id, ranker_version, feature_version, "
+                "embedding_model, params, excluded_by_gate, considered, created_at) VALUES "
+                "(gen_random_uuid(), $1, 'w', 'features-v3', $2, '{}', '{}', 0, "
+                "timestamptz '2026-01-01' + make_interval(days => $3))",
+                tenant,
+                model,
+                day,
+            )
+        for version, first, last in (("one", 1, 2), ("mixed", 4, 7)):
+            await owner.execute(
+                "INSERT INTO ranker_models (tenant_id, version, family, sha256, feature_version, "
+                "features, libraries, trained_from, trained_to, examples, positives, shortlists, "
+                "holdout, scoring) VALUES ($1, $2, 'pairwise', 'x', 'features-v3', '[]', '{}', "
+                "timestamptz '2026-01-01' + make_interval(days => $3), "
+                "timestamptz '2026-01-01' + make_interval(days => $4), 1, 1, 1, '{}', '{}')",
+                tenant,
+                version,
+                first,
+                last,
+            )
+        await asyncio.to_thread(migrate.upgrade, scratch.owner, settings, "0020")
+        found = dict(await owner.fetch("SELECT version, embedding_model FROM ranker_models"))
+        assert found == {"one": "m1", "mixed": None}
+    finally:
+        await owner.close()

@@ -375,7 +375,7 @@ async def rank_in_process(app, encoder, vacancy_id, limit=10, pool_max_rows=None
         tenant_id = await session.scalar(select(Tenant.id).where(Tenant.name == "alpha"))
         principal = Principal(tenant_id=tenant_id, tenant_name="alpha", role=Role.admin, key_id="t")
         service = RankingService(session, principal, encoder, pool_max_rows=pool_max_rows)
-        ranker = await ranker_for(session, tenant_id)
+        ranker = await ranker_for(session, tenant_id, model_id=encoder.model_id)
         vacancy = await service.vacancy(vacancy_id)
         return await service.rank_candidates(vacancy, limit, ranker)
 

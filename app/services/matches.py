@@ -34,7 +34,7 @@ async def matches_for_candidate(
         Vacancy, principal.tenant_id, encoder.model_id
     )
     await ranking.vectors.refresh_vacancies(stale)
-    ranker = await ranker_for(session, principal.tenant_id, "matches")
+    ranker = await ranker_for(session, principal.tenant_id, "matches", model_id=None)
     ranked, excluded, total = await ranking.rank_vacancies(candidate, limit, ranker, gates)
     items = [
         {

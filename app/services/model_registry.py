@@ -3,8 +3,9 @@
 - **Artefacts** are skops files under ``PONTE_MODELS_DIR``, named ``<sha256>.skops`` after
   their bytes, written once (to a temporary name, then renamed) and read-only after. Loading
   refuses a file whose SHA-256 is not the one the registry row records, a file holding any
-  type skops does not trust by default (nothing in it may run code), and a model whose
-  ``feature_version`` is not the one the service computes.
+  type skops does not trust by default (nothing in it may run code), a model whose
+  ``feature_version`` is not the one the service computes, and (given the service's model)
+  one trained on the features of another embedding model (migration 0020).
 - **Serving.** Every request reads the tenant's row (``active_ranker``) with the ranker it
   needs, so each process serves an activation on its next request; loaded models are cached
   per process by (tenant, version), which never changes meaning (artefacts are immutable).

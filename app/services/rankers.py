@@ -40,12 +40,13 @@ async def ranker_for(
     tenant_id: uuid.UUID,
     direction: Direction = "shortlists",
     *,
-    model_id: str | None = None,
+    model_id: str | None,
 ) -> Ranker:
     """The ranker that serves the tenant now, in one direction: candidates for a vacancy
     (shortlists) or vacancies for a candidate (matches), each with its own default weights
-    under the tenant's own. ``model_id``: the embedding model the features are computed with;
-    a learned ranker trained on another model's is not served (the default is)."""
+    under the tenant's own. ``model_id``: the embedding model the features are computed with
+    (required: a learned ranker trained on another model's is not served, the default is;
+    None only where no learned ranker can serve, as for matches)."""
     tenant = await TenantRepository(session).get(tenant_id)
     if tenant is not None and direction == "shortlists":
         if tenant.active_ranker is None:

@@ -168,6 +168,8 @@ async def train(
     if tenant is None:
         raise NotFound("no such tenant")
     summary = await _train(session, tenant, options)
+    if options.model_id is not None:
+        summary["embedding_model"] = options.model_id  # the shortlists it could learn from
     version = summary["version"]
     model = audit.refs("model", [version])
     detail = {
@@ -209,8 +211,9 @@ async def _train(session: AsyncSession, tenant: Tenant, options: TrainingOptions
             "version": None,
             "activated": False,
             "reason": f"too little feedback to train: needs {' and '.join(needs)} "
-            f"(minimum {options.min_examples} examples with {options.min_positives} positive); "
-            "the current ranker stays",
+            f"(minimum {options.min_examples} examples with {options.min_positives} positive"
+            + (f", from shortlists made with '{options.model_id}'" if options.model_id else "")
+            + "); the current ranker stays",
             "counts": counts,
         }
     held = holdout_split(data)
