@@ -215,6 +215,14 @@ async def test_the_export_holds_everything_the_erasure_removes(client, admin, ow
         assert needle.lower() in as_text, needle
     assert ONLY_THEIRS in as_text
     assert document["candidate"]["id"] == str(person_id)
+    # every column of the profile is there (those shown elsewhere, or copies, apart), as stored
+    stored_row = await sql.scalar(f"SELECT to_jsonb(c) FROM candidates c WHERE id = '{person_id}'")
+    elsewhere = {"tenant_id", "esco", "search_text", "text_language", "embedding",
+                 "occupation_embedding", "embedding_model", "lat", "lon", "search_tsv",
+                 "content_hash", "changed_xid"}  # fmt: skip
+    assert set(stored_row) - elsewhere <= set(document["candidate"])
+    for name in ("summary", "skills", "desired_occupations", "location", "languages"):
+        assert document["candidate"][name] == stored_row[name], name
     assert document["sensitive"]["support_tracks"] == ["refugee_or_asylum_seeker"]
     assert (
         document["taxonomy_links"]

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.tables import Candidate
+from app.db.tables import Candidate, CandidateSensitive
 from app.errors import NotFound
 from app.ml.text import skill_labels
 from app.repositories.audit import AuditRepository
@@ -28,32 +28,34 @@ from app.services.explanations import public_explanation
 from app.services.feedback import represent as represent_event
 
 EXPORT_FORMAT = "ponte.candidate-export/1"
-_PROFILE = (
-    "skills",
-    "summary",
-    "languages",
-    "location",
-    "max_commute_km",
-    "available_from",
-    "desired_occupations",
-    "desired_occupation_uris",
-    "education_level",
-    "work_permit",
-    "status",
-    "status_changed_at",
-    "status_source",
-    "entered_on",
-    "version",
-    "created_at",
-    "updated_at",
+# Every column of the profile and of the sensitive part is exported, so a column added later is
+# too; these are shown elsewhere in the document or are copies of what it shows.
+_NOT_PROFILE = frozenset(
+    {
+        "id",  # as the surrogate id, beside external_id
+        "tenant_id",
+        "external_id",
+        "esco",  # as taxonomy_links
+        # under "derived": the search text, its language, the vectors and their model
+        "search_text",
+        "text_language",
+        "embedding",
+        "occupation_embedding",
+        "embedding_model",
+        # copies of what is shown: lat/lon of location, the lexemes and hash of search_text,
+        # and the change feed's transaction id
+        "lat",
+        "lon",
+        "search_tsv",
+        "content_hash",
+        "changed_xid",
+    }
 )
-_SENSITIVE = (
-    "support_tracks",
-    "fairness_consent",
-    "consent_recorded_on",
-    "self_declared",
-    "created_at",
-    "updated_at",
+_PROFILE = tuple(c.name for c in Candidate.__table__.columns if c.name not in _NOT_PROFILE)
+_SENSITIVE = tuple(
+    c.name
+    for c in CandidateSensitive.__table__.columns
+    if c.name not in {"candidate_id", "tenant_id"}
 )
 
 
