@@ -6,14 +6,15 @@ from __future__ import annotations
 import random
 
 import pytest
+import Stemmer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.tables import Candidate
 from app.ml import bm25
 from app.ml.bm25 import Bm25Index, KeyedBm25
-from app.ml.languages import UNDETERMINED, detect_language
-from app.ml.lexical_terms import LANGUAGE_CODES, lexical_tokens, query_terms
+from app.ml.languages import STEMMERS, UNDETERMINED, detect_language
+from app.ml.lexical_terms import LANGUAGE_CODES, language_code, lexical_tokens, query_terms
 from app.ml.pool import CandidatePool
 from app.repositories.vectors import VectorRepository
 from tests import payloads
@@ -31,6 +32,7 @@ from tests.test_pool import pool_row
         ("Buscamos camarero con experiencia para un restaurante en el centro.", "es"),
         ("Шукаю роботу кухаря, маю досвід роботи в ресторані п'ять років.", "uk"),
         ("Kam punuar si kuzhinier në një restorant për pesë vjet.", "sq"),
+        ("Radio sam kao kuhar u restoranu pet godina, tražim posao.", "hr"),
         ("", UNDETERMINED),
         ("1234 - 5678", UNDETERMINED),
     ],
@@ -49,6 +51,28 @@ def test_tokens_are_stemmed_in_their_language_then_folded():
     assert lexical_tokens("Cuochi", "xx") == ["cuochi"]
     # a mark with no composed letter goes, rather than splitting the word ("İ" lowers to i + dot)
     assert lexical_tokens("İstanbul İŞÇİ", "tr") == ["istanbul", "isci"]
+
+
+@pytest.mark.parametrize(("language", "algorithm"), sorted(STEMMERS.items()))
+def test_every_language_named_has_its_stemmer(language, algorithm):
+    assert algorithm in Stemmer.algorithms()
+    assert language_code(language) > 0
+    assert LANGUAGE_CODES[language_code(language)] in STEMMERS
+
+
+def test_languages_that_share_a_stemmer_share_one_analysis():
+    # Croatian, Bosnian and Serbian: one grammar, the Serbian stemmer, one code (one pass)
+    assert language_code("hr") == language_code("bs") == language_code("sr") > 0
+    assert language_code("hr") != language_code("en")
+    assert lexical_tokens("kuhara u restoranu", "hr") == lexical_tokens("kuharu u restorana", "sr")
+    assert lexical_tokens("кувара", "sr") == lexical_tokens("kuvar", "sr")  # Cyrillic as Latin
+    index = Bm25Index()
+    index.stage([0, 1], ["kuhar u restoranu", "kuvar u restoranu"], ["hr", "sr"])
+    index = index.rebuild([0, 1])
+    assert len(index.present) == 1
+    scores, _ = index.query("Tražimo kuhara", 2)
+    assert scores[0] > 0  # "kuhara" meets "kuhar"
+    assert scores[1] == 0
 
 
 def test_each_row_is_matched_with_the_query_analysed_in_its_language():

