@@ -135,5 +135,6 @@ AUDIT_ACTIONS = (
     "settings.update",
     "taxonomy.import",
     "audit.read",
+    "fairness.read",
 )
 AUDIT_OUTCOMES = ("ok", "refused")

@@ -47,6 +47,7 @@ EXPECTED: dict[tuple[str, str], str | frozenset[str]] = {
     ("GET", "/v1/metrics/outcomes"): WRITERS,
     ("GET", "/v1/metrics/cohorts"): WRITERS,
     ("GET", "/v1/metrics/ranking"): ADMIN,
+    ("GET", "/v1/metrics/fairness"): ADMIN,
     ("GET", "/v1/models"): ADMIN,
     ("GET", "/v1/models/{version}"): ADMIN,
     ("POST", "/v1/models/{version}/activate"): ADMIN,

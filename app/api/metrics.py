@@ -1,4 +1,4 @@
-"""Reports read from the feedback log: outcomes, cohorts and online ranking quality."""
+"""Reports read from the feedback log: outcomes, cohorts, online ranking quality and fairness."""
 
 from __future__ import annotations
 
@@ -10,12 +10,14 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from app.deps import SessionDep, require
 from app.schemas import Principal
 from app.services.authz import Permission
+from app.services.fairness import fairness_metrics
 from app.services.outcomes import cohort_metrics, outcome_metrics
 from app.services.ranking_quality import ranking_metrics
 
 router = APIRouter(tags=["metrics"])
 Reader = Annotated[Principal, require(Permission.metrics_read)]
 RankingReader = Annotated[Principal, require(Permission.metrics_ranking)]
+FairnessReader = Annotated[Principal, require(Permission.metrics_fairness)]
 
 
 class Period(BaseModel):
@@ -27,6 +29,15 @@ class Period(BaseModel):
 
 class OutcomeQuery(Period):
     group_by: Literal["month", "quarter", "employer", "contract"] = "month"
+
+
+class FairnessQuery(Period):
+    # the fields of SelfDeclared (app/schemas), the attributes people may declare for this
+    attribute: Literal["gender", "age_band", "migrant_background", "disability"]
+    top: int = Field(default=10, ge=1, le=200, description="The ranks that count as placed")
+    min_group: int = Field(
+        default=10, ge=5, le=1000, description="Groups of fewer people are not shown"
+    )
 
 
 class CohortQuery(BaseModel):
@@ -63,3 +74,22 @@ async def ranking(
     query: Annotated[Period, Query()], session: SessionDep, principal: RankingReader
 ) -> Any:
     return await ranking_metrics(session, principal, query.start, query.end)
+
+
+@router.get(
+    "/v1/metrics/fairness",
+    summary="Per self-declared group (consented people): selection rates through the ranking "
+    "and the decisions, and how the groups compare",
+)
+async def fairness(
+    query: Annotated[FairnessQuery, Query()], session: SessionDep, principal: FairnessReader
+) -> Any:
+    return await fairness_metrics(
+        session,
+        principal,
+        query.attribute,
+        query.start,
+        query.end,
+        query.top,
+        query.min_group,
+    )

@@ -1,4 +1,4 @@
-"""Aggregations of the feedback log for outcome, cohort and ranking-quality reports.
+"""Aggregations of the feedback log for outcome, cohort, ranking-quality and fairness reports.
 
 Every figure counts effective events only (not retractions, nor events retracted). Periods are
 half-open, ``[from, to)``, on ``occurred_at`` (events) or ``created_at`` (shortlists); months
@@ -47,6 +47,11 @@ COUNTS: dict[str, tuple[str, bool]] = {
     "contracts": ("hired", False),
     "dropouts": ("dropped_out", False),
 }
+
+
+# The recruiters' decisions and outcomes a fairness report follows per group, in the order a
+# person passes them.
+FAIRNESS_EVENTS = ("shortlisted", "interviewed", "internship_started", "hired")
 
 
 def _tallies() -> str:
@@ -171,4 +176,58 @@ class MetricsRepository:
             f"WHERE s.tenant_id = :t AND {_period('s.created_at', start, end)} GROUP BY 1"
         )
         params = {"t": tenant_id, "start": start, "end": end, "positive": list(POSITIVE_EVENTS)}
+        return (await self.session.execute(text(sql), params)).all()
+
+    async def fairness_counts(
+        self,
+        tenant_id: uuid.UUID,
+        attribute: str,
+        start: dt.datetime | None,
+        end: dt.datetime | None,
+        top: int,
+    ) -> Sequence[Any]:
+        """Per value of a self-declared ``attribute`` (app/schemas: ``SelfDeclared``), among the
+        people who consented to fairness monitoring, declared it and were on record before the
+        period's end: how many they are, how many a shortlist made in the period placed within
+        its first ``top`` ranks (``in_top``), and how many had each of :data:`FAIRNESS_EVENTS`
+        recorded in the period (people, once each; effective events only). An erased person
+        has no sensitive part left, so is in no group."""
+        stages = ", ".join(
+            f"count(*) FILTER (WHERE '{event}' = ANY(ev.events)) AS {event}"
+            for event in FAIRNESS_EVENTS
+        )
+        sql = f"""
+            WITH p AS MATERIALIZED (
+                SELECT s.candidate_id AS id, s.self_declared ->> :attribute AS grp
+                  FROM candidate_sensitive s
+                  JOIN candidates c ON c.tenant_id = s.tenant_id AND c.id = s.candidate_id
+                 WHERE s.tenant_id = :t AND s.fairness_consent
+                   AND s.self_declared ->> :attribute IS NOT NULL
+                   AND (CAST(:end AS timestamptz) IS NULL OR c.created_at < :end)
+            ), ranked AS (
+                SELECT DISTINCT i.candidate_id AS id
+                  FROM shortlist_items i
+                  JOIN shortlists sh ON sh.tenant_id = i.tenant_id AND sh.id = i.shortlist_id
+                 WHERE i.tenant_id = :t AND i.rank <= :top AND i.candidate_id IN (SELECT id FROM p)
+                   AND {_period("sh.created_at", start, end)}
+            ), ev AS (
+                SELECT e.candidate_id AS id, array_agg(DISTINCT e.event) AS events
+                  FROM feedback_events e
+                 WHERE e.tenant_id = :t AND e.candidate_id IN (SELECT id FROM p)
+                   AND e.event = ANY(:events) AND {_period("e.occurred_at", start, end)}
+                   AND {EFFECTIVE}
+                 GROUP BY 1
+            )
+            SELECT p.grp, count(*) AS people, count(ranked.id) AS in_top, {stages}
+              FROM p LEFT JOIN ranked ON ranked.id = p.id LEFT JOIN ev ON ev.id = p.id
+             GROUP BY p.grp ORDER BY p.grp
+        """
+        params = {
+            "t": tenant_id,
+            "attribute": attribute,
+            "start": start,
+            "end": end,
+            "top": top,
+            "events": list(FAIRNESS_EVENTS),
+        }
         return (await self.session.execute(text(sql), params)).all()

@@ -24,6 +24,7 @@ class Permission(StrEnum):
     feedback_read = "feedback:read"
     metrics_read = "metrics:read"
     metrics_ranking = "metrics:ranking"
+    metrics_fairness = "metrics:fairness"
     models_read = "models:read"
     models_manage = "models:manage"
     jobs_read = "jobs:read"
