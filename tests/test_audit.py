@@ -369,23 +369,39 @@ def counted_appends(monkeypatch):
     return calls
 
 
+def counted_statements(monkeypatch):
+    """Per snapshot statement: whether it carried audit entries (all or nothing with them)."""
+    calls = []
+    real = ShortlistRepository.create_many
+
+    async def create_many(self, tenant_id, snapshots, audit=None):
+        calls.append(audit is not None)
+        return await real(self, tenant_id, snapshots, audit)
+
+    monkeypatch.setattr(ShortlistRepository, "create_many", create_many)
+    return calls
+
+
 async def test_a_shortlists_entry_rides_on_its_snapshots_statement(
     client, admin, cli_env, owner_engine, monkeypatch
 ):
     """The entry of a shortlist made on request is appended by the statement that stores the
     snapshot (no round trip of its own) and names whom the snapshot holds; with a stale guess
-    of the head it is appended again, alone, onto the real one."""
+    of the head that statement stores nothing, and a second one, onto the real head, stores
+    the snapshot with its entry."""
     await setup_kitchen(client, admin)
     tenant_id = await Sql(owner_engine).scalar("SELECT id FROM tenants WHERE name = 'alpha'")
     calls = counted_appends(monkeypatch)
+    statements = counted_statements(monkeypatch)
     made = await client.post("/v1/vacancies/vac-1/shortlists", json={}, headers=admin)
     assert made.status_code == 201, made.text
-    assert calls == []
+    assert (calls, statements) == ([], [True])
     audit._HEADS.put(tenant_id, (1, b"\0" * 32))  # another process appended meanwhile
     again = await client.post("/v1/vacancies/vac-1/shortlists", json={}, headers=admin)
     assert again.status_code == 201, again.text
-    assert len(calls) == 1
+    assert (calls, statements) == ([], [True, True, True])
     sql = Sql(owner_engine)
+    assert await sql.scalar("SELECT count(*) FROM shortlists") == 2  # the stale try stored none
     for snapshot in (made.json(), again.json()):
         (entry,) = [
             e
@@ -441,15 +457,57 @@ async def test_someone_erased_while_ranked_is_not_in_the_shortlists_entry(
         return await real(self, *args, **kwargs)
 
     monkeypatch.setattr(ShortlistRepository, "create_many", erase_first)
+    statements = counted_statements(monkeypatch)
     made = await client.post("/v1/vacancies/vac-1/shortlists", json={}, headers=admin)
     assert made.status_code == 201, made.text
     assert len(made.json()["items"]) == 2
+    # the statement carrying the entry stored nothing; then the snapshot as it could be stored,
+    # and its entry as stored
+    assert statements == [True, False]
+    assert await sql.scalar("SELECT count(*) FROM shortlists") == 1
     assert len(calls) == 1
     (entry,) = await entries(client, admin, action="shortlist.create")
     people = [o["id"] for o in entry["objects"] if o["type"] == "candidate"]
     assert len(people) == 2
     assert str(gone) not in people
     assert entry["detail"]["items"] == 2
+    result = await invoker(cli_env)("audit", "verify", "--tenant", "alpha")
+    assert result.exit_code == 0, result.output
+
+
+async def test_an_erasure_under_way_does_not_deadlock_with_a_shortlists_entry(
+    client, admin, cli_env, owner_engine
+):
+    """An erasure holds the person's row, then takes the chain's lock for its own entry. A
+    shortlist stored meanwhile waits for that row before it takes the chain's lock (not after,
+    which would have them wait on each other), then stores the shortlist without the person."""
+    await setup_kitchen(client, admin)
+    sql = Sql(owner_engine)
+    tenant_id = await sql.scalar("SELECT id FROM tenants WHERE name = 'alpha'")
+    gone = await candidate_id(owner_engine, "cand-2")
+    async with owner_engine.connect() as erasing:
+        await erasing.begin()
+        await erasing.execute(text(f"DELETE FROM candidates WHERE id = '{gone}'"))
+        made = asyncio.ensure_future(
+            client.post("/v1/vacancies/vac-1/shortlists", json={}, headers=admin)
+        )
+        for _ in range(200):  # until the shortlist's statement waits for a lock
+            await asyncio.sleep(0.05)
+            if await sql.scalar("SELECT count(*) FROM pg_locks WHERE NOT granted"):
+                break
+        else:
+            pytest.fail("the shortlist never waited for the erased person's row")
+        chain_free = await erasing.scalar(
+            text("SELECT pg_try_advisory_xact_lock(1096107092, hashtext(:t))"),
+            {"t": str(tenant_id)},
+        )
+        await erasing.commit()
+    assert chain_free  # the waiting statement had not taken the chain's lock
+    made = await made
+    assert made.status_code == 201, made.text
+    assert len(made.json()["items"]) == 2
+    (entry,) = await entries(client, admin, action="shortlist.create")
+    assert str(gone) not in [o["id"] for o in entry["objects"]]
     result = await invoker(cli_env)("audit", "verify", "--tenant", "alpha")
     assert result.exit_code == 0, result.output
 

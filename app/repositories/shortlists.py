@@ -19,49 +19,65 @@ def _json(value: Any) -> str:
     return orjson.dumps(value, default=str, option=orjson.OPT_SERIALIZE_NUMPY).decode()
 
 
-# One statement, built once, for any number of snapshots of one tenant (a request stores one, a
-# batch task its block's): the snapshot rows of the vacancies that still exist, then their items
-# joined to the candidates that still exist (someone erased meanwhile is left out and the ranks
-# close up), then what was stored.
-_SNAPSHOTS = (
-    "WITH s AS (INSERT INTO shortlists (id, tenant_id, vacancy_id, key_id, "
-    "ranker_version, feature_version, embedding_model, params, excluded_by_gate, considered, "
-    "origin, job_id) "
-    "SELECT x.id, :tenant_id, x.vacancy_id, x.key_id, x.ranker_version, x.feature_version, "
-    "x.embedding_model, x.params, x.excluded_by_gate, x.considered, x.origin, x.job_id "
-    "FROM jsonb_to_recordset(CAST(:snapshots AS jsonb)) AS x(id uuid, vacancy_id uuid, "
-    "key_id text, ranker_version text, feature_version text, embedding_model text, "
-    "params jsonb, excluded_by_gate jsonb, considered integer, origin text, job_id uuid) "
+# The snapshot rows of the vacancies that still exist, and their items joined to the candidates
+# that still exist (someone erased meanwhile is left out and the ranks close up). Both are
+# locked as the foreign keys will lock them, but first: an erasure holds the person's row and
+# then takes the audit chain's lock, so a statement that appended under that lock must not then
+# wait for the row (a deadlock); it waits before, and finds the person gone.
+_RANKED = (
+    "x AS (SELECT x.* FROM jsonb_to_recordset(CAST(:snapshots AS jsonb)) AS x(id uuid, "
+    "vacancy_id uuid, key_id text, ranker_version text, feature_version text, "
+    "embedding_model text, params jsonb, excluded_by_gate jsonb, considered integer, "
+    "origin text, job_id uuid) "
     "WHERE EXISTS (SELECT FROM vacancies v WHERE v.tenant_id = :tenant_id "
-    "AND v.id = x.vacancy_id) "
-    "RETURNING id, created_at), "
-    "r AS (SELECT x.*, row_number() OVER (PARTITION BY x.shortlist_id ORDER BY x.rank) "
-    "AS kept_rank FROM jsonb_to_recordset(CAST(:items AS jsonb)) AS x(shortlist_id uuid, "
+    "AND v.id = x.vacancy_id FOR KEY SHARE)), "
+    "held AS (SELECT x.* FROM jsonb_to_recordset(CAST(:items AS jsonb)) AS x(shortlist_id uuid, "
     "rank integer, candidate_id uuid, score double precision, features jsonb, "
     "explanation jsonb) "
-    "JOIN candidates c ON c.tenant_id = :tenant_id AND c.id = x.candidate_id), "
-    "i AS (INSERT INTO shortlist_items (shortlist_id, rank, tenant_id, "
-    "candidate_id, score, features, explanation) SELECT r.shortlist_id, r.kept_rank, "
-    ":tenant_id, r.candidate_id, r.score, r.features, r.explanation FROM r "
-    "JOIN s ON s.id = r.shortlist_id RETURNING shortlist_id, rank, candidate_id)"
+    "JOIN candidates c ON c.tenant_id = :tenant_id AND c.id = x.candidate_id "
+    "FOR KEY SHARE OF c), "
+    "r AS (SELECT h.*, row_number() OVER (PARTITION BY h.shortlist_id ORDER BY h.rank) "
+    "AS kept_rank FROM held h)"
 )
-_STORED = (
-    " SELECT s.id, s.created_at, (SELECT array_agg(i.candidate_id ORDER BY i.rank) FROM i "
-    "WHERE i.shortlist_id = s.id)"
+
+
+def _stored(condition: str) -> str:
+    """Inserting the snapshots of ``x`` (where ``condition`` holds) and their items of ``r``."""
+    return (
+        "s AS (INSERT INTO shortlists (id, tenant_id, vacancy_id, key_id, "  # noqa: S608 (constants)
+        "ranker_version, feature_version, embedding_model, params, excluded_by_gate, "
+        "considered, origin, job_id) "
+        "SELECT x.id, :tenant_id, x.vacancy_id, x.key_id, x.ranker_version, x.feature_version, "
+        "x.embedding_model, x.params, x.excluded_by_gate, x.considered, x.origin, x.job_id "
+        f"FROM x WHERE {condition} RETURNING id, created_at), "
+        "i AS (INSERT INTO shortlist_items (shortlist_id, rank, tenant_id, "
+        "candidate_id, score, features, explanation) SELECT r.shortlist_id, r.kept_rank, "
+        ":tenant_id, r.candidate_id, r.score, r.features, r.explanation FROM r "
+        "JOIN s ON s.id = r.shortlist_id RETURNING shortlist_id, rank, candidate_id)"
+    )
+
+
+_KEPT = "(SELECT array_agg(i.candidate_id ORDER BY i.rank) FROM i WHERE i.shortlist_id = s.id)"
+# One statement, built once, for any number of snapshots of one tenant (a request stores one, a
+# batch task its block's): what was stored, per snapshot.
+_INSERT_SNAPSHOTS = text(
+    f"WITH {_RANKED}, {_stored('true')} SELECT s.id, s.created_at, {_KEPT} FROM s"  # noqa: S608
 )
-_INSERT_SNAPSHOTS = text(f"{_SNAPSHOTS}{_STORED} FROM s")
-# The same, carrying the audit entries of the snapshots as the last act of the transaction
-# (app/services/audit.py): appended under the chain lock only if everything was stored as the
-# entries say (no vacancy deleted, no candidate erased meanwhile); else nothing is appended and
-# the caller records what was stored, in a statement of its own.
+# The same, all or nothing with the audit entries of the snapshots (app/services/audit.py):
+# under the tenant's chain lock, the entries are appended if everything is still there to be
+# stored as they say (no vacancy deleted, no candidate erased meanwhile) and the chain's last
+# entry is the one they were chained onto; the snapshots are stored only if they were. One
+# row always comes back, with what appending answered (NULL: not tried, something was gone).
 _INSERT_SNAPSHOTS_SEALED = text(
-    f"{_SNAPSHOTS}, a AS (SELECT {APPEND_CALL} AS r "  # noqa: S608 (module constants only)
-    "WHERE (SELECT count(*) FROM s) = :audit_snapshots "
-    "AND (SELECT count(*) FROM i) = :audit_items)"
-    f"{_STORED}, (SELECT a.r FROM a) FROM s"
+    f"WITH {_RANKED}, a AS (SELECT {APPEND_CALL} AS r "  # noqa: S608 (module constants only)
+    "WHERE (SELECT count(*) FROM x) = :audit_snapshots "
+    "AND (SELECT count(*) FROM r) = :audit_items), "
+    f"{_stored('(SELECT (a.r).appended FROM a)')} "
+    f"SELECT s.id, s.created_at, {_KEPT}, (SELECT a.r FROM a) "
+    "FROM (VALUES (1)) AS one (n) LEFT JOIN s ON true"
 )
 # A snapshot as stored (with the candidate ids kept, in rank order), and what appending the
-# audit entries it carried answered (appended, the chain's head's number and hash as it was).
+# audit entries answered (appended, the chain's head's number and hash as it was).
 Stored = tuple[Shortlist, list[uuid.UUID]]
 Sealed = tuple[bool, int, bytes | None]
 
@@ -93,9 +109,12 @@ class ShortlistRepository:
         An item whose candidate no longer exists (erased while the ranking ran) is left out and
         the ranks close up, so a snapshot never names anyone who is gone.
 
-        ``audit``: audit entries chained onto a head (its number and hash), appended by the same
-        statement when every snapshot and item was stored; then also returned: whether they were
-        appended and the chain's head as it was (None: not tried, something was not stored)."""
+        ``audit``: audit entries chained onto a head (its number and hash). The statement is
+        then all or nothing: the entries are appended, and the snapshots stored, only if every
+        snapshot and item is still there to be stored as the entries say and the chain's last
+        entry is that head. Also returned: whether they were appended and the chain's head as
+        it was (None: not tried, something was gone); when they were not, nothing was stored
+        (every snapshot None)."""
         if not snapshots:
             return [], None
         made = [
@@ -129,8 +148,8 @@ class ShortlistRepository:
             params["audit_snapshots"] = len(made)
             params["audit_items"] = sum(len(items) for _, _, items in made)
         rows = (await self.session.execute(statement, params)).all()
-        stored = {row[0]: (row[1], list(row[2] or [])) for row in rows}
-        sealed = rows[0][3] if audit is not None and rows else None
+        stored = {row[0]: (row[1], list(row[2] or [])) for row in rows if row[0] is not None}
+        sealed = rows[0][3] if audit is not None else None
         out: list[Stored | None] = []
         for shortlist, snapshot_id, _ in made:
             if snapshot_id not in stored:

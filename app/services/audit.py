@@ -6,8 +6,9 @@ act and its entry commit together or not at all (a refused key, whose request ro
 recorded in a transaction of its own). Writing takes the tenant's chain lock (held to commit:
 that is what keeps the chain a line, not a tree) and appends with the previous entry's hash,
 keyed with the deployment's audit key, in one round trip when this process knows the chain's
-last entry (migration 0017) — or none of its own, where the act's last statement carries the
-entries (:func:`prepare`, :func:`settle`: a request's shortlist, app/repositories/shortlists.py);
+last entry (migration 0017) — or none of its own, where the act's one statement carries the
+entries and is its own transaction, the lock released as it ends (:func:`prepare`,
+:func:`settle`: a request's shortlist, app/services/shortlists.py);
 ``verify`` walks the chain and recomputes every hash.
 Objects are named by surrogate ids.
 """

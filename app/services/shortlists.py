@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.tables import Shortlist
+from app.db.transactions import each_statement_commits
 from app.errors import NotFound
 from app.ml.encoder import Encoder
 from app.ml.features import FEATURE_VERSION
@@ -128,9 +129,11 @@ class ShortlistService:
         run's; returns their representations and audit acts, in order (None: the vacancy was
         deleted).
         ``taxonomy``: what they were matched through (its import is recorded; None: off).
-        ``record``: the acts are also recorded here, as the transaction's last act — carried by
-        the snapshot's own statement when everything is stored as ranked (no round trip of
-        their own), else in one of their own, as stored."""
+        ``record``: the acts are also recorded here — appended by the snapshots' own
+        statement, all or nothing and its own transaction, when everything is stored as ranked
+        (no round trip of their own, the chain's lock not held past the statement); else the
+        snapshots are stored as they can be and their acts recorded as stored, as the request's
+        transaction's last act."""
         params = {
             "limit": limit,
             "gates": {g: g in gates for g in GATES},
@@ -141,26 +144,24 @@ class ShortlistService:
         ids = [uuid.uuid4() for _ in rankings]
         stored = [[stored_explanation(item) for item in ranked] for _, (ranked, _, _) in rankings]
         # The answer is rendered from what is stored, as a later read would render it — before
-        # the statement, which (carrying the audit entry) takes the chain lock held to commit.
+        # the statement, so that nothing but the statement stands between a transaction
+        # holding the chain's lock and its commit.
         shown = [
             [public_explanation(e, item["candidate_labels"]) for item, e in zip(r, es, strict=True)]
             for (_, (r, _, _)), es in zip(rankings, stored, strict=True)
         ]
-        prepared = None
+        made = None
         if record:
-            ranked_acts = [
+            acts = [
                 self._act(snapshot_id, origin, vacancy, ranked, ranker, job_id, limit)
                 for snapshot_id, (vacancy, (ranked, _, _)) in zip(ids, rankings, strict=True)
             ]
-            prepared = await audit.prepare(self.session, self.principal, *ranked_acts)
-        try:
-            made, sealed = await self._insert(
-                rankings, ids, stored, origin, job_id, ranker, params, prepared
-            )
-        except BaseException:
-            if prepared is not None:
-                audit.settle(prepared, None)  # nothing was appended: the chain is where it was
-            raise
+            made = await self._insert_sealed(rankings, ids, stored, origin, ranker, params, acts)
+        # not sealed (something was gone when it was stored, or the chain moved twice): stored
+        # as it can be, in the request's transaction, its entries recorded as stored below
+        unsealed = made is None
+        if made is None:
+            made, _ = await self._insert(rankings, ids, stored, origin, job_id, ranker, params)
         views: list[tuple[dict[str, Any], audit.Act] | None] = []
         for (vacancy, (ranked, _, _)), rendered, stored_one in zip(
             rankings, shown, made, strict=True
@@ -189,13 +190,42 @@ class ShortlistService:
                 snapshot.id, origin, vacancy, [i for i, _ in pairs], ranker, job_id, limit
             )
             views.append((_snapshot_view(snapshot, vacancy.external_id, items), act))
-        if prepared is not None:
-            audit.settle(prepared, sealed)
-            if sealed is None or not sealed[0]:
-                # not carried (something was not stored as ranked, or another writer appended
-                # first): recorded as stored, onto the chain as it is
-                await audit.record(self.session, self.principal, *(v[1] for v in views if v))
+        if record and unsealed:
+            await audit.record(self.session, self.principal, *(v[1] for v in views if v))
         return views
+
+    async def _insert_sealed(
+        self,
+        rankings: Sequence[tuple[RankingVacancy, Ranked]],
+        ids: Sequence[uuid.UUID],
+        stored: Sequence[Sequence[dict[str, Any]]],
+        origin: str,
+        ranker: Ranker,
+        params: dict[str, Any],
+        acts: Sequence[audit.Act],
+    ) -> list[Stored | None] | None:
+        """A request's snapshots and their audit entries in one statement that is its own
+        transaction, all or nothing (repositories/shortlists.py): the chain's lock is released
+        as the statement ends. None when nothing was stored: something was gone meanwhile, or
+        the chain moved (another process appended) before each of two tries."""
+        onto = None
+        async with each_statement_commits(self.session):
+            for _ in range(2):
+                prepared = await audit.prepare(self.session, self.principal, *acts, onto=onto)
+                try:
+                    made, sealed = await self._insert(
+                        rankings, ids, stored, origin, None, ranker, params, prepared
+                    )
+                except BaseException:
+                    audit.settle(prepared, None)  # nothing was appended: the chain is where it was
+                    raise
+                audit.settle(prepared, sealed)
+                if sealed is None:
+                    return None
+                if sealed[0]:
+                    return made
+                onto = sealed[1], sealed[2]  # chain onto what is there
+        return None
 
     async def _insert(
         self,
@@ -206,9 +236,10 @@ class ShortlistService:
         job_id: uuid.UUID | None,
         ranker: Ranker,
         params: dict[str, Any],
-        prepared: audit.Prepared | None,
+        prepared: audit.Prepared | None = None,
     ) -> tuple[list[Stored | None], Sealed | None]:
-        """The snapshots' one statement (carrying ``prepared``'s entries, when given)."""
+        """The snapshots' one statement (all or nothing with ``prepared``'s entries, when
+        given)."""
         return await self.repo.create_many(
             self.principal.tenant_id,
             [
