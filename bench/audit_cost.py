@@ -8,14 +8,17 @@ In this process, against the loaded database, asks the service (in-process, over
 network, no client process) for shortlists of 50 with every gate on, for vacancies drawn at
 random, each round asking for the same vacancy (or, at concurrency 4, the same four at once) from
 the service as it is (the entry built and hashed by ``audit.prepare`` and carried by the
-snapshot's own statement, or appended alone when the guess of the chain's head was stale),
-from the service with the audit write switched off (no entry built, none recorded), and, as a
-control: no entry, one ``SELECT 1`` of its own instead (on one event loop, any extra await lets
-the other requests' work run first), in a rotating order. Prints, per mode, p50/p95/p99 of the
-request; the median of the rounds' differences from "off", with a bootstrap 95% interval
-(pairing takes the vacancy's own cost out); the time spent building and hashing the entry; and
-the share of entries the snapshot's statement carried. Then the same with four requests at
-once on one tenant: they also queue on the tenant's chain lock, held from the entry to commit.
+snapshot's own statement, all or nothing and its own transaction), from the service with the
+audit write switched off (no entry built, none recorded), the same switched off again (how far
+two identical modes differ: the measurement's own noise), and, as a control: no entry, one
+``SELECT 1`` of its own instead (on one event loop, any extra await lets the other requests'
+work run first), in a rotating order. Prints, per mode, p50/p95/p99 of the request; the median
+of the rounds' differences from "off", with a bootstrap 95% interval (pairing takes the
+vacancy's own cost out), of the requests' median latency and of the round's wall time per
+request (the work a shortlist adds, queueing aside); the time spent building and hashing the
+entry; and the share of entries the snapshot's statement carried. Then the same with four
+requests at once on one tenant: they also queue on the tenant's chain lock, held for the
+snapshot's statement.
 """
 
 from __future__ import annotations
@@ -38,12 +41,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from app.config import Settings  # noqa: E402
+from app.db.transactions import each_statement_commits  # noqa: E402
 from app.logging import configure_logging  # noqa: E402
 from app.main import create_app  # noqa: E402
 from app.services import audit  # noqa: E402
+from app.services.shortlists import ShortlistService  # noqa: E402
 
 REAL_RECORD = audit.record
 REAL_PREPARE = audit.prepare
+REAL_SEALED = ShortlistService._insert_sealed
 INSIDE: list[float] = []
 CARRIED: list[bool] = []  # per request: was the entry carried by the snapshot's statement
 
@@ -62,25 +68,33 @@ async def counted_record(*args: Any, **kwargs: Any) -> None:
     await REAL_RECORD(*args, **kwargs)
 
 
-async def no_prepare(*args: Any, **kwargs: Any) -> None:
-    return None  # the snapshot's statement then carries no entry
-
-
 async def no_record(*args: Any, **kwargs: Any) -> None:
     return None
 
 
-async def control(session: Any, *args: Any, **kwargs: Any) -> None:
-    """The control: no entry, one statement of its own instead, no lock, no row (what any
-    extra await costs a request among others on one event loop)."""
-    await session.execute(text("SELECT 1"))
+async def stored_alone(self: ShortlistService, *args: Any, extra: bool = False) -> Any:
+    """The snapshot's statement as the service runs it, its own transaction, carrying no entry
+    (with ``extra``, the control: one statement of its own before it, no lock, no row — what
+    any extra await costs a request among others on one event loop)."""
+    rankings, ids, stored, origin, ranker, params, _ = args
+    async with each_statement_commits(self.session):
+        if extra:
+            await self.session.execute(text("SELECT 1"))
+        made, _ = await self._insert(rankings, ids, stored, origin, None, ranker, params)
+    return made
 
 
-# per mode: what builds the entry a snapshot's statement carries, and what records one alone
+async def stored_after_one_more(self: ShortlistService, *args: Any) -> Any:
+    return await stored_alone(self, *args, extra=True)
+
+
+# per mode: what stores a request's snapshot (with its entry, or without), and what records
+# an entry alone
 MODES = {
-    "on": (timed_prepare, counted_record),
-    "off": (no_prepare, no_record),
-    "one round trip": (control, no_record),
+    "on": (REAL_SEALED, counted_record),
+    "off": (stored_alone, no_record),
+    "one round trip": (stored_after_one_more, no_record),
+    "off again": (stored_alone, no_record),
 }
 
 
@@ -108,8 +122,10 @@ async def run(args: argparse.Namespace) -> None:
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
             for _ in range(20):  # warm: pool, lexical index, taxonomy, caches
                 await shortlist(client, key, rng.choice(vacancies))
+            audit.prepare = timed_prepare  # type: ignore[assignment]
             for concurrency in args.concurrency:
                 samples: dict[str, list[float]] = {mode: [] for mode in MODES}
+                walls: dict[str, list[float]] = {mode: [] for mode in MODES}
                 INSIDE.clear()
                 CARRIED.clear()
                 for i in range(args.n):
@@ -118,11 +134,15 @@ async def run(args: argparse.Namespace) -> None:
                     picked = [rng.choice(vacancies) for _ in range(concurrency)]
                     order = list(MODES)[i % len(MODES) :] + list(MODES)[: i % len(MODES)]
                     for mode in order:
-                        audit.prepare, audit.record = MODES[mode]  # type: ignore[assignment]
+                        sealed, audit.record = MODES[mode]  # type: ignore[assignment]
+                        ShortlistService._insert_sealed = sealed  # type: ignore[method-assign]
+                        started = time.perf_counter()
                         took = await asyncio.gather(*(shortlist(client, key, v) for v in picked))
+                        walls[mode].append((time.perf_counter() - started) / concurrency)
                         samples[mode].append(statistics.median(took))
-                audit.prepare, audit.record = REAL_PREPARE, REAL_RECORD
-                report(tenant, concurrency, args.n, samples, rng)
+                ShortlistService._insert_sealed = REAL_SEALED  # type: ignore[method-assign]
+                audit.record = REAL_RECORD
+                report(tenant, concurrency, args.n, samples, walls, rng)
 
 
 def paired(a: list[float], b: list[float], rng: random.Random) -> tuple[float, float, float]:
@@ -133,7 +153,12 @@ def paired(a: list[float], b: list[float], rng: random.Random) -> tuple[float, f
 
 
 def report(
-    tenant: str, concurrency: int, rounds: int, samples: dict[str, list[float]], rng: random.Random
+    tenant: str,
+    concurrency: int,
+    rounds: int,
+    samples: dict[str, list[float]],
+    walls: dict[str, list[float]],
+    rng: random.Random,
 ) -> None:
     print(f"\n{tenant}, concurrency {concurrency}, {rounds} rounds, each in every mode")
     print("| mode | p50 ms | p95 ms | p99 ms |\n|---|---:|---:|---:|")
@@ -141,6 +166,7 @@ def report(
         "on": "audit on",
         "off": "audit off",
         "one round trip": "no audit, one SELECT 1 instead",
+        "off again": "audit off, again",
     }
     for mode, label in labels.items():
         p50, p95, p99 = percentiles(samples[mode])
@@ -151,9 +177,15 @@ def report(
     print(
         f"entries carried by the snapshot's statement: {carried:.0%} (the rest: one of their own)"
     )
-    for mode in ("on", "one round trip"):
+    print("| − audit off, per round | latency (median of the round) | wall time ÷ requests |")
+    print("|---|---:|---:|")
+    for mode in ("on", "one round trip", "off again"):
         median, low, high = paired(samples[mode], samples["off"], rng)
-        print(f"{labels[mode]} - audit off, per round: {median:+.2f} ms [{low:+.2f}, {high:+.2f}]")
+        work, work_low, work_high = paired(walls[mode], walls["off"], rng)
+        print(
+            f"| {labels[mode]} | {median:+.2f} ms [{low:+.2f}, {high:+.2f}] "
+            f"| {work:+.2f} ms [{work_low:+.2f}, {work_high:+.2f}] |"
+        )
 
 
 def main() -> None:
