@@ -183,10 +183,11 @@ async def run_arm(
     rounds = 0 if arm_options is None else args.rounds
     for r in range(rounds):
         for vid in train_ids:
-            async with sc.sessions() as session, session.begin():
+            async with sc.sessions() as session:
                 made = await ShortlistService(session, sc.principal, sc.encoder).create_shortlist(
                     vid, SHOWN, None
                 )
+                await session.commit()  # as the request's session does (app/deps.py)
             decided = scouts(rng, made["items"], hidden[vid], sc.data.qrels.get(vid, {}), args.eta)
             if not decided:
                 continue

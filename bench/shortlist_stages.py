@@ -89,9 +89,10 @@ async def run(args: argparse.Namespace) -> None:
     principal = Principal(tenant_id=tenant_id, tenant_name=args.tenant, role=Role.admin, key_id="b")
 
     async def one(vacancy: str) -> None:
-        async with sessions() as session, session.begin():
+        async with sessions() as session:
             service = shortlists.ShortlistService(session, principal, encoder)
             await service.create_shortlist(vacancy, 50, None)
+            await session.commit()  # as the request's session does (app/deps.py)
 
     rng = random.Random(9)
     for _ in range(100):

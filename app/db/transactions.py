@@ -15,7 +15,9 @@ async def each_statement_commits(session: AsyncSession) -> AsyncIterator[None]:
     (autocommit). A lock such a statement takes is released there and then, not when this
     process next gets round to sending COMMIT — which, on an event loop busy ranking other
     requests, can be tens of milliseconds later. Each statement is atomic; the block is not.
-    After the block the session runs transactions as usual."""
+    After the block the session runs transactions as usual. The session must not be inside a
+    ``session.begin()`` block, which cannot go on once its transaction was committed (the
+    request's session, app/deps.py, is not)."""
     await session.commit()
     await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     try:
