@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from app.deps import SessionDep, require
 from app.schemas import Principal
@@ -25,6 +25,12 @@ class Period(BaseModel):
 
     start: AwareDatetime | None = Field(default=None, alias="from", description="Inclusive")
     end: AwareDatetime | None = Field(default=None, alias="to", description="Exclusive")
+
+    @model_validator(mode="after")
+    def _a_period(self) -> Period:
+        if self.start is not None and self.end is not None and self.start >= self.end:
+            raise ValueError("'from' must come before 'to'")
+        return self
 
 
 class OutcomeQuery(Period):

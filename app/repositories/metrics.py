@@ -187,11 +187,12 @@ class MetricsRepository:
         top: int,
     ) -> Sequence[Any]:
         """Per value of a self-declared ``attribute`` (app/schemas: ``SelfDeclared``), among the
-        people who consented to fairness monitoring, declared it and were on record before the
-        period's end: how many they are, how many a shortlist made in the period placed within
-        its first ``top`` ranks (``in_top``), and how many had each of :data:`FAIRNESS_EVENTS`
-        recorded in the period (people, once each; effective events only). An erased person
-        has no sensitive part left, so is in no group."""
+        people who consented to fairness monitoring, declared it (not as "prefer not to say")
+        and were on record before the period's end: how many they are, how many a shortlist
+        made in the period placed within its first ``top`` ranks (``in_top``), and how many
+        had each of :data:`FAIRNESS_EVENTS` recorded in the period (people, once each;
+        effective events only). An erased person has no sensitive part left, so is in no
+        group."""
         stages = ", ".join(
             f"count(*) FILTER (WHERE '{event}' = ANY(ev.events)) AS {event}"
             for event in FAIRNESS_EVENTS
@@ -203,6 +204,7 @@ class MetricsRepository:
                   JOIN candidates c ON c.tenant_id = s.tenant_id AND c.id = s.candidate_id
                  WHERE s.tenant_id = :t AND s.fairness_consent
                    AND s.self_declared ->> :attribute IS NOT NULL
+                   AND s.self_declared ->> :attribute <> 'prefer_not_to_say'
                    AND (CAST(:end AS timestamptz) IS NULL OR c.created_at < :end)
             ), ranked AS (
                 SELECT DISTINCT i.candidate_id AS id
