@@ -58,14 +58,15 @@ async def timed_prepare(*args: Any, **kwargs: Any) -> Any:
     started = time.perf_counter()
     made = await REAL_PREPARE(*args, **kwargs)
     INSIDE.append(time.perf_counter() - started)
-    CARRIED.append(True)
     return made
 
 
-async def counted_record(*args: Any, **kwargs: Any) -> None:
-    if CARRIED:
-        CARRIED[-1] = False  # not carried: appended by a statement of its own
-    await REAL_RECORD(*args, **kwargs)
+async def counted_sealed(self: ShortlistService, *args: Any) -> Any:
+    """The service's own statement, noting whether it stored the snapshot with its entry
+    (None: it stored nothing, and the entry is recorded alone, in the request's transaction)."""
+    made = await REAL_SEALED(self, *args)
+    CARRIED.append(made is not None)
+    return made
 
 
 async def no_record(*args: Any, **kwargs: Any) -> None:
@@ -91,7 +92,7 @@ async def stored_after_one_more(self: ShortlistService, *args: Any) -> Any:
 # per mode: what stores a request's snapshot (with its entry, or without), and what records
 # an entry alone
 MODES = {
-    "on": (REAL_SEALED, counted_record),
+    "on": (counted_sealed, REAL_RECORD),
     "off": (stored_alone, no_record),
     "one round trip": (stored_after_one_more, no_record),
     "off again": (stored_alone, no_record),

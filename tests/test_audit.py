@@ -16,10 +16,12 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import text
 
+from app.db.transactions import each_statement_commits
 from app.errors import NotFound
 from app.repositories.audit import AuditRepository
 from app.repositories.shortlists import ShortlistRepository
 from app.services import audit, deployment_keys
+from app.services.shortlists import ShortlistService
 from tests import payloads
 from tests.cli_helpers import Sql, invoker
 from tests.test_feedback import event, setup_kitchen
@@ -473,6 +475,43 @@ async def test_someone_erased_while_ranked_is_not_in_the_shortlists_entry(
     assert entry["detail"]["items"] == 2
     result = await invoker(cli_env)("audit", "verify", "--tenant", "alpha")
     assert result.exit_code == 0, result.output
+
+
+async def test_a_shortlists_statement_commits_as_it_ends_its_lock_with_it(
+    client, admin, owner_engine, monkeypatch, app
+):
+    """The snapshot and its entry are committed by the statement itself: before the request
+    has done anything more, another connection sees them and can take the chain's lock."""
+    await setup_kitchen(client, admin)
+    tenant_id = await Sql(owner_engine).scalar("SELECT id FROM tenants WHERE name = 'alpha'")
+    real = ShortlistService._insert_sealed
+    seen = []
+
+    async def then_look(self, *args, **kwargs):
+        made = await real(self, *args, **kwargs)
+        async with owner_engine.connect() as other:
+            free = await other.scalar(
+                text("SELECT pg_try_advisory_xact_lock(1096107092, hashtext(:t))"),
+                {"t": str(tenant_id)},
+            )
+            stored = await other.scalar(text("SELECT count(*) FROM shortlists"))
+            entries_now = await other.scalar(
+                text("SELECT count(*) FROM audit_entries WHERE action = 'shortlist.create'")
+            )
+            await other.rollback()
+        seen.append((free, stored, entries_now))
+        return made
+
+    monkeypatch.setattr(ShortlistService, "_insert_sealed", then_look)
+    made = await client.post("/v1/vacancies/vac-1/shortlists", json={}, headers=admin)
+    assert made.status_code == 201, made.text
+    assert seen == [(True, 1, 1)]
+    # a session inside session.begin() is refused before anything is committed
+    async with app.state.sessionmaker() as session, session.begin():
+        await session.execute(text("SELECT 1"))
+        with pytest.raises(RuntimeError, match="outside session"):
+            async with each_statement_commits(session):
+                pass
 
 
 async def test_an_erasure_under_way_does_not_deadlock_with_a_shortlists_entry(

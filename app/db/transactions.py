@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import SessionTransactionOrigin
 
 
 @asynccontextmanager
@@ -18,6 +19,10 @@ async def each_statement_commits(session: AsyncSession) -> AsyncIterator[None]:
     After the block the session runs transactions as usual. The session must not be inside a
     ``session.begin()`` block, which cannot go on once its transaction was committed (the
     request's session, app/deps.py, is not)."""
+    begun = session.sync_session.get_transaction()
+    if begun is not None and begun.origin is not SessionTransactionOrigin.AUTOBEGIN:
+        # refused before committing anything: the caller's block is left as it was
+        raise RuntimeError("each_statement_commits needs a session outside session.begin()")
     await session.commit()
     await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     try:
