@@ -73,20 +73,21 @@ async def no_record(*args: Any, **kwargs: Any) -> None:
     return None
 
 
-async def stored_alone(self: ShortlistService, *args: Any, extra: bool = False) -> Any:
+async def stored_alone(
+    self: ShortlistService, snapshots: Any, acts: Any, *, extra: bool = False
+) -> Any:
     """The snapshot's statement as the service runs it, its own transaction, carrying no entry
     (with ``extra``, the control: one statement of its own before it, no lock, no row — what
     any extra await costs a request among others on one event loop)."""
-    rankings, ids, stored, origin, ranker, params, _ = args
     async with each_statement_commits(self.session):
         if extra:
             await self.session.execute(text("SELECT 1"))
-        made, _ = await self._insert(rankings, ids, stored, origin, None, ranker, params)
+        made, _ = await self.repo.create_many(self.principal.tenant_id, snapshots)
     return made
 
 
-async def stored_after_one_more(self: ShortlistService, *args: Any) -> Any:
-    return await stored_alone(self, *args, extra=True)
+async def stored_after_one_more(self: ShortlistService, snapshots: Any, acts: Any) -> Any:
+    return await stored_alone(self, snapshots, acts, extra=True)
 
 
 # per mode: what stores a request's snapshot (with its entry, or without), and what records

@@ -80,6 +80,8 @@ _INSERT_SNAPSHOTS_SEALED = text(
 # audit entries answered (appended, the chain's head's number and hash as it was).
 Stored = tuple[Shortlist, list[uuid.UUID]]
 Sealed = tuple[bool, int, bytes | None]
+# What a snapshot is stored from: its row's fields and its items' (rank order).
+SnapshotRows = tuple[dict[str, Any], Sequence[dict[str, Any]]]
 
 _SNAPSHOT_COLUMNS = (
     "vacancy_id", "key_id", "ranker_version", "feature_version", "embedding_model", "params",
@@ -96,11 +98,9 @@ class ShortlistRepository:
     async def create_many(
         self,
         tenant_id: uuid.UUID,
-        snapshots: Sequence[tuple[dict[str, Any], Sequence[dict[str, Any]]]],
+        snapshots: Sequence[SnapshotRows],
         audit: tuple[tuple[int, bytes | None], Sequence[dict[str, Any]]] | None = None,
-    ) -> tuple[
-        list[tuple[Shortlist, list[uuid.UUID]] | None], tuple[bool, int, bytes | None] | None
-    ]:
+    ) -> tuple[list[Stored | None], Sealed | None]:
         """Stores the tenant's snapshots with their ranked items in one statement; returns, in
         their order, each snapshot and the candidate ids stored with it, in rank order — None
         for one whose vacancy no longer exists (deleted while it was ranked: not stored).

@@ -23,7 +23,7 @@ from app.ml.ranker import Ranker, WeightedRanker
 from app.ml.taxonomy_match import Taxonomy
 from app.ml.text import skill_labels
 from app.repositories.resources import RankingVacancy, VacancyRepository
-from app.repositories.shortlists import Sealed, ShortlistRepository, Stored
+from app.repositories.shortlists import ShortlistRepository, SnapshotRows, Stored
 from app.schemas import Principal
 from app.services import audit
 from app.services.explanations import public_explanation, stored_explanation
@@ -150,18 +150,19 @@ class ShortlistService:
             [public_explanation(e, item["candidate_labels"]) for item, e in zip(r, es, strict=True)]
             for (_, (r, _, _)), es in zip(rankings, stored, strict=True)
         ]
+        snapshots = self._snapshot_rows(rankings, ids, stored, origin, job_id, ranker, params)
         made = None
         if record:
             acts = [
                 self._act(snapshot_id, origin, vacancy, ranked, ranker, job_id, limit)
                 for snapshot_id, (vacancy, (ranked, _, _)) in zip(ids, rankings, strict=True)
             ]
-            made = await self._insert_sealed(rankings, ids, stored, origin, ranker, params, acts)
+            made = await self._insert_sealed(snapshots, acts)
         # not sealed (something was gone when it was stored, or the chain moved twice): stored
         # as it can be, in the request's transaction, its entries recorded as stored below
         unsealed = made is None
         if made is None:
-            made, _ = await self._insert(rankings, ids, stored, origin, job_id, ranker, params)
+            made, _ = await self.repo.create_many(self.principal.tenant_id, snapshots)
         views: list[tuple[dict[str, Any], audit.Act] | None] = []
         for (vacancy, (ranked, _, _)), rendered, stored_one in zip(
             rankings, shown, made, strict=True
@@ -195,14 +196,7 @@ class ShortlistService:
         return views
 
     async def _insert_sealed(
-        self,
-        rankings: Sequence[tuple[RankingVacancy, Ranked]],
-        ids: Sequence[uuid.UUID],
-        stored: Sequence[Sequence[dict[str, Any]]],
-        origin: str,
-        ranker: Ranker,
-        params: dict[str, Any],
-        acts: Sequence[audit.Act],
+        self, snapshots: Sequence[SnapshotRows], acts: Sequence[audit.Act]
     ) -> list[Stored | None] | None:
         """A request's snapshots and their audit entries in one statement that is its own
         transaction, all or nothing (repositories/shortlists.py): the chain's lock is released
@@ -213,8 +207,8 @@ class ShortlistService:
             for _ in range(2):
                 prepared = await audit.prepare(self.session, self.principal, *acts, onto=onto)
                 try:
-                    made, sealed = await self._insert(
-                        rankings, ids, stored, origin, None, ranker, params, prepared
+                    made, sealed = await self.repo.create_many(
+                        self.principal.tenant_id, snapshots, (prepared.onto, prepared.rows)
                     )
                 except BaseException:
                     audit.settle(prepared, None)  # nothing was appended: the chain is where it was
@@ -227,7 +221,7 @@ class ShortlistService:
                 onto = sealed[1], sealed[2]  # chain onto what is there
         return None
 
-    async def _insert(
+    def _snapshot_rows(
         self,
         rankings: Sequence[tuple[RankingVacancy, Ranked]],
         ids: Sequence[uuid.UUID],
@@ -236,47 +230,41 @@ class ShortlistService:
         job_id: uuid.UUID | None,
         ranker: Ranker,
         params: dict[str, Any],
-        prepared: audit.Prepared | None = None,
-    ) -> tuple[list[Stored | None], Sealed | None]:
-        """The snapshots' one statement (all or nothing with ``prepared``'s entries, when
-        given)."""
-        return await self.repo.create_many(
-            self.principal.tenant_id,
-            [
-                (
+    ) -> list[SnapshotRows]:
+        """The rows the snapshots' statement stores: per ranking, its snapshot and items."""
+        return [
+            (
+                {
+                    "id": snapshot_id,
+                    "tenant_id": self.principal.tenant_id,
+                    "vacancy_id": vacancy.id,
+                    "key_id": None if job_id else self.principal.key_id,
+                    "origin": origin,
+                    "job_id": job_id,
+                    "ranker_version": ranker.version,
+                    "feature_version": FEATURE_VERSION,
+                    "embedding_model": self.encoder.model_id,
+                    "params": params,
+                    "excluded_by_gate": excluded,
+                    "considered": total,
+                },
+                [
                     {
-                        "id": snapshot_id,
-                        "tenant_id": self.principal.tenant_id,
-                        "vacancy_id": vacancy.id,
-                        "key_id": None if job_id else self.principal.key_id,
-                        "origin": origin,
-                        "job_id": job_id,
-                        "ranker_version": ranker.version,
-                        "feature_version": FEATURE_VERSION,
-                        "embedding_model": self.encoder.model_id,
-                        "params": params,
-                        "excluded_by_gate": excluded,
-                        "considered": total,
-                    },
-                    [
-                        {
-                            "rank": rank,
-                            "candidate_id": item["candidate_id"],
-                            "score": item["score"],
-                            "features": item["features"],
-                            "explanation": explanation,
-                        }
-                        for rank, (item, explanation) in enumerate(
-                            zip(ranked, explanations, strict=True), 1
-                        )
-                    ],
-                )
-                for snapshot_id, (vacancy, (ranked, excluded, total)), explanations in zip(
-                    ids, rankings, stored, strict=True
-                )
-            ],
-            None if prepared is None else (prepared.onto, prepared.rows),
-        )
+                        "rank": rank,
+                        "candidate_id": item["candidate_id"],
+                        "score": item["score"],
+                        "features": item["features"],
+                        "explanation": explanation,
+                    }
+                    for rank, (item, explanation) in enumerate(
+                        zip(ranked, explanations, strict=True), 1
+                    )
+                ],
+            )
+            for snapshot_id, (vacancy, (ranked, excluded, total)), explanations in zip(
+                ids, rankings, stored, strict=True
+            )
+        ]
 
     def _act(
         self,
