@@ -61,6 +61,7 @@ from app.ml.text import (  # noqa: E402
     vacancy_text,
 )
 from app.schemas import Role  # noqa: E402
+from app.services import deployment_keys  # noqa: E402
 from app.services import keys as key_service  # noqa: E402
 from app.services.label_key import read_label_key  # noqa: E402
 
@@ -281,6 +282,9 @@ async def recreate_schema(settings: Settings, tenant_names: list[str]) -> Any:
 
 async def load(args: argparse.Namespace) -> None:
     settings = Settings(data_dir=args.data_dir)
+    # Every key this load uses (the label cache's hashes, the audit chain of the keys it makes)
+    # is the data folder's, as the service and `ponte` started on it will read them.
+    deployment_keys.load(settings)
     esco_dir = Path(args.set)
     esco_candidates = read_jsonl(esco_dir / "candidates.jsonl")
     esco_vacancies = read_jsonl(esco_dir / "vacancies.jsonl")

@@ -6,7 +6,8 @@ hubness), descriptions fused (docs/EVALUATION.md, "Linking skill phrases").
     PONTE_DATA_DIR=var/tax-try .venv/bin/python bench/skill_links_sweep.py [--descriptions]
 
 Needs the full taxonomy imported there (``ponte taxonomy import ../shared/taxonomy/esco``).
-``--descriptions`` also embeds every skill's "label. description" (about 90 s).
+``--descriptions`` also embeds every skill's "label. description" (about 90 s); ``--lexical``
+fuses BM25 over each skill's labels.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from sqlalchemy import text  # noqa: E402
 
 from app.config import Settings  # noqa: E402
 from app.db.engine import create_engine, resolve_database  # noqa: E402
+from app.ml.bm25 import Bm25Index, lexical_share  # noqa: E402
 from app.ml.encoder import Encoder  # noqa: E402
 
 
@@ -85,6 +87,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", default=str(ROOT.parent / "shared" / "eval" / "skill_links_dev"))
     parser.add_argument("--descriptions", action="store_true")
+    parser.add_argument("--lexical", action="store_true")
     args = parser.parse_args()
     settings = Settings()
     encoder = Encoder.from_settings(settings)
@@ -167,6 +170,25 @@ def main() -> None:
             f"alternative − 0.04, − {weight} × closeness to its 10 nearest labels",
             lambda qi, w=weight: best(sims[qi] - alt - w * crowd),
         )
+    if args.lexical:
+        # BM25 over each skill's labels (preferred and alternative, stemmed as English, as
+        # the lexical matching analyses them), fused with the cosine: a fused lexical score
+        lexicon = Bm25Index()
+        texts_of: dict[str, list[str]] = {}
+        for r in rows:
+            texts_of.setdefault(r[0], []).append(r[2])
+        for i, u in enumerate(uris):
+            lexicon.put(i, " ".join(texts_of[u]), "en")
+        lexicon = lexicon.rebuild(range(len(uris)))
+        shares = []
+        for q in queries:
+            bm25, ceiling = lexicon.query(q["text"], len(uris))
+            shares.append(lexical_share(bm25, ceiling))
+        for weight in (0.02, 0.05, 0.1, 0.2):
+            report(
+                f"alternative − 0.04, + {weight} × BM25 share over the skill's labels",
+                lambda qi, w=weight: best(sims[qi] - 0.04 * ~preferred) + w * shares[qi],
+            )
     if args.descriptions:
         names = {r[0]: r[2] for r in rows if r[1] == "preferred"}
         texts = [f"{names.get(u, '')}. {data['descriptions'].get(u, '')}".strip() for u in uris]
