@@ -63,7 +63,6 @@ from app.ml.text import (  # noqa: E402
 from app.schemas import Role  # noqa: E402
 from app.services import deployment_keys  # noqa: E402
 from app.services import keys as key_service  # noqa: E402
-from app.services.label_key import read_label_key  # noqa: E402
 
 TENANTS = {
     "scale-it": {
@@ -347,7 +346,7 @@ async def load(args: argparse.Namespace) -> None:
     now = dt.datetime.now(dt.UTC)
 
     clock = time.perf_counter()
-    key = read_label_key(settings)  # the server started on this data folder reads the same
+    key = deployment_keys.LABEL.current()  # the data folder's, as loaded above
     async with engine.connect() as conn:
         raw = (await conn.get_raw_connection()).driver_connection
         await register_vector(raw)

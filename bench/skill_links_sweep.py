@@ -171,23 +171,19 @@ def main() -> None:
             lambda qi, w=weight: best(sims[qi] - alt - w * crowd),
         )
     if args.lexical:
-        # BM25 over each skill's labels (preferred and alternative, stemmed as English, as
-        # the lexical matching analyses them), fused with the cosine: a fused lexical score
-        lexicon = Bm25Index()
+        # BM25 over each skill's labels (preferred and alternative as one text, stemmed as
+        # English, as lexical matching analyses it), its share added to the cosine
         texts_of: dict[str, list[str]] = {}
         for r in rows:
             texts_of.setdefault(r[0], []).append(r[2])
-        for i, u in enumerate(uris):
-            lexicon.put(i, " ".join(texts_of[u]), "en")
+        lexicon = Bm25Index()
+        lexicon.stage(range(len(uris)), [" ".join(texts_of[u]) for u in uris], ["en"] * len(uris))
         lexicon = lexicon.rebuild(range(len(uris)))
-        shares = []
-        for q in queries:
-            bm25, ceiling = lexicon.query(q["text"], len(uris))
-            shares.append(lexical_share(bm25, ceiling))
+        shares = [lexical_share(*lexicon.query(q["text"], len(uris))) for q in queries]
         for weight in (0.02, 0.05, 0.1, 0.2):
             report(
                 f"alternative − 0.04, + {weight} × BM25 share over the skill's labels",
-                lambda qi, w=weight: best(sims[qi] - 0.04 * ~preferred) + w * shares[qi],
+                lambda qi, w=weight: best(sims[qi] - alt) + w * shares[qi],
             )
     if args.descriptions:
         names = {r[0]: r[2] for r in rows if r[1] == "preferred"}
