@@ -63,6 +63,37 @@ async def batch_counts(owner_engine, job_id) -> dict[str, int]:
         return {row[0]: row[1] for row in rows}
 
 
+def _close(a, b, path="") -> None:
+    """Equal structures, numbers to float32 rounding: the block's products and a single
+    ranking's come from different BLAS kernels (docs/ARCHITECTURE.md, Batch jobs)."""
+    if isinstance(a, float) or isinstance(b, float):
+        assert a == pytest.approx(b, abs=2e-4), path
+    elif isinstance(a, dict) and isinstance(b, dict):
+        assert a.keys() == b.keys(), path
+        for key in a:
+            _close(a[key], b[key], f"{path}.{key}")
+    elif isinstance(a, list) and isinstance(b, list):
+        assert len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            _close(x, y, f"{path}[{i}]")
+    else:
+        assert a == b, path
+
+
+def assert_same_ranking(batch: list[dict], api: list[dict], name: str) -> None:
+    """The same items in the same order, but for candidates whose scores tie to float32
+    rounding, whose order the last bit may decide."""
+
+    def ordered(items: list[dict]) -> list[dict]:
+        return sorted(items, key=lambda i: (-round(i["score"], 5), i["candidate_external_id"]))
+
+    assert [i["rank"] for i in batch] == [i["rank"] for i in api], name
+    for b, a in zip(batch, api, strict=True):
+        assert b["score"] == pytest.approx(a["score"], abs=2e-6), name
+    strip = [{k: v for k, v in i.items() if k != "rank"} for i in ordered(batch)]
+    _close(strip, [{k: v for k, v in i.items() if k != "rank"} for i in ordered(api)], name)
+
+
 async def test_a_run_stores_one_batch_snapshot_per_open_vacancy_equal_to_the_apis(
     app, client, admin, encoder, owner_engine
 ):
@@ -90,7 +121,7 @@ async def test_a_run_stores_one_batch_snapshot_per_open_vacancy_equal_to_the_api
     assert {e["detail"]["origin"] for e in entries} == {"batch"}
 
     # Each vacancy of the run, ranked by the batch (its block ranked together) and by the API
-    # in the same state: the same snapshot.
+    # in the same state: the same snapshot (to float32 rounding).
     for v in range(6):
         name = f"vac-{v:02d}"
         listed = (await client.get(f"/v1/vacancies/{name}/shortlists", headers=admin)).json()
@@ -105,7 +136,7 @@ async def test_a_run_stores_one_batch_snapshot_per_open_vacancy_equal_to_the_api
         for key in ("ranker_version", "feature_version", "embedding_model", "considered", "params"):
             assert batch[key] == api[key], (name, key)
         assert batch["excluded_by_gate"] == api["excluded_by_gate"], name
-        assert batch["items"] == api["items"], name
+        assert_same_ranking(batch["items"], api["items"], name)
         assert len(api["items"]) == 10
 
 

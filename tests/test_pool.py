@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.tables import Candidate, Employer, Tenant, Vacancy
 from app.ml import gates
+from app.ml.centring import centred_cosines
 from app.ml.evaluation import BM25
 from app.ml.gates import VacancyView
 from app.ml.pool import CandidatePool, PoolRow
@@ -289,6 +290,42 @@ def test_a_blocks_products_give_each_query_its_own_similarities(centred):
             np.testing.assert_allclose(shared[0], alone[0], rtol=0, atol=1e-6)
             np.testing.assert_allclose(shared[1], alone[1], rtol=0, atol=1e-6)
             assert not np.allclose(shared[1], shared[0])  # the windows took part
+
+
+def test_the_pools_centroid_products_follow_its_rows():
+    # The rows' products with the centroid are kept between rankings (one pass over the vectors
+    # per ranking): an edit, a deletion or a compaction must not leave a stale one, even when
+    # the centroid asked for is the same.
+    rng = np.random.default_rng(4)
+
+    def unit(*shape):
+        v = rng.normal(size=(*shape, 8)).astype(np.float32)
+        return v / np.linalg.norm(v, axis=-1, keepdims=True)
+
+    pool = CandidatePool(8)
+    rows = [pool_row(str(i), dim=8) for i in range(40)]
+    for row in rows:
+        row.embedding = unit()
+    pool.apply(rows)
+    centroid, query = unit() * 0.3, unit()
+
+    def check(pool):
+        # every slot, the dead ones too: the products are of the vectors as they are now
+        slots = np.arange(pool.size)
+        for chosen in (slots[::7], slots):  # gathered, and a pass over all
+            profile, _ = similarities(pool, query, chosen, centroid)
+            rows_ = pool.vectors[chosen]
+            expected = centred_cosines(rows_ @ query, rows_ @ centroid, query, centroid)
+            np.testing.assert_allclose(profile, expected, rtol=0, atol=1e-6)
+
+    check(pool)
+    pool.apply([], [rows[14].id])  # a deletion zeroes the row's vector in its slot
+    check(pool)
+    edited = pool_row("edited", xid=2, row_id=rows[7].id, dim=8)
+    edited.embedding = unit()
+    pool.apply([edited])  # an edit: the old slot dies, a new one is filled
+    check(pool)
+    check(pool.compacted())
 
 
 def test_occupation_vectors_are_shared_and_survive_compaction():

@@ -157,6 +157,13 @@ class CandidatePool:
         # kept as rows come and go (app/ml/centring.py).
         self.vector_sum = np.zeros(dim, dtype=np.float64)
         self.vector_count = 0
+        self._forget_centre_products()
+
+    def _forget_centre_products(self) -> None:
+        # Every slot's profile vector · the centroid (see :meth:`centre_products`), and what it
+        # was made for: the profile vectors' revision and the centroid.
+        self._vectors_revision = 0
+        self._centre_products: tuple[tuple[int, int, bytes], F32] | None = None
 
     def _alloc(self, capacity: int) -> None:
         self.capacity = capacity
@@ -260,6 +267,7 @@ class CandidatePool:
         if self.has_vector[slot]:
             self.vector_sum -= self.vectors[slot]
             self.vector_count -= 1
+        self._vectors_revision += 1
         self.alive[slot] = False
         self.has_vector[slot] = False
         self.vectors[slot] = 0.0
@@ -303,6 +311,7 @@ class CandidatePool:
             if row.chunks is not None and len(row.chunks) > 1:
                 self._pending_chunks.append((slot, row.chunks))
         embedded = [i for i, row in enumerate(rows) if row.embedding is not None]
+        self._vectors_revision += 1
         if embedded:
             slots = np.asarray(embedded, dtype=np.int64) + start
             self.vectors[slots] = np.stack([rows[i].embedding for i in embedded])  # type: ignore[misc]
@@ -340,6 +349,7 @@ class CandidatePool:
         new.dim = self.dim
         new._pending_chunks = []
         new.dead = 0
+        new._forget_centre_products()
         new.vector_sum, new.vector_count = self.vector_sum.copy(), self.vector_count
         new.bm25 = self.bm25.rebuild(keep.tolist())
         n = len(keep)
@@ -402,6 +412,17 @@ class CandidatePool:
             return None
         mean: F32 = (self.vector_sum / (self.vector_count + prior)).astype(np.float32)
         return mean
+
+    def centre_products(self, centroid: F32) -> F32:
+        """Every slot's profile vector · ``centroid`` (zero for a slot without one): what
+        centring each ranking's similarities needs (app/ml/centring.py). The centroid moves only
+        as rows do, so the products are made once and kept until a row changes or another
+        centroid is asked for; a ranking then makes one pass over the vectors, not two."""
+        key = (self._vectors_revision, self.size, centroid.tobytes())
+        held = self._centre_products
+        if held is None or held[0] != key:
+            held = self._centre_products = (key, self.vectors[: self.size] @ centroid)
+        return held[1]
 
     def lexical_scores(self, query: str) -> tuple[F64, F64]:
         """The BM25 score of every slot for the query text, and the query's ceiling there

@@ -45,6 +45,9 @@ RETRIEVAL_WEIGHTS: dict[str, float] = {
     "distance": 0.03,
     "availability": 0.03,
 }
+# Below this share of a pool's rows (1 / GATHER_BELOW) passing, their vectors are gathered for
+# the product; above it, one pass over every vector reads less (docs/BENCHMARKS.md).
+GATHER_BELOW = 6
 # A nice-to-have skill counts this much of a must-have one for the skill-label retriever.
 NICE_TO_HAVE_HITS = 0.2
 
@@ -118,24 +121,24 @@ def similarities(
     plain cosines without a ``centroid``. ``products``: the query's column of
     :class:`BlockProducts` when a batch has them; otherwise the products are made here."""
     n = pool.size
-    basis = query[:, None] if centroid is None else np.stack([query, centroid], axis=1)
 
     def centred(dots: F32, centre: F32 | None) -> F64:
         return centred_cosines(dots, dots if centre is None else centre, query, centroid)
 
-    def split(product: F32) -> tuple[F32, F32 | None]:
-        return product[:, 0], None if centroid is None else product[:, -1]
-
     if products is not None:
         profile = centred(products[0][slots], _at(products[2], slots))
-    elif 4 * len(slots) < n:
-        # The product is bound by reading the vectors: for a small share of the rows, gather
-        # them; for a large one, a straight pass over all of them reads less. Query and
-        # centroid go in one pass.
-        profile = centred(*split(np.take(pool.vectors, slots, axis=0) @ basis))
     else:
-        dots, centre = split(pool.vectors[:n] @ basis)
-        profile = centred(dots[slots], _at(centre, slots))
+        # One product per query, a matrix by a vector (a product with the query and the
+        # centroid as two columns takes OpenBLAS's matrix path, several times slower for this
+        # shape); the rows' products with the centroid are the pool's, made once
+        # (CandidatePool.centre_products). Bound by reading the vectors: for a small share of
+        # the rows, gather them; for a larger one, a straight pass over all of them reads less.
+        if GATHER_BELOW * len(slots) < n:
+            dots = np.take(pool.vectors, slots, axis=0) @ query
+        else:
+            dots = (pool.vectors[:n] @ query)[slots]
+        centre = None if centroid is None else pool.centre_products(centroid)[slots]
+        profile = centred(dots, centre)
     best = profile
     if len(pool.chunk_owner):
         position = np.full(n, -1, dtype=np.int64)
@@ -147,7 +150,8 @@ def similarities(
             if products is not None:
                 windows = centred(products[1][held], _at(products[3], held))
             else:
-                windows = centred(*split(pool.chunk_vectors[: len(owners)][held] @ basis))
+                chunks = pool.chunk_vectors[: len(owners)][held]
+                windows = centred(chunks @ query, None if centroid is None else chunks @ centroid)
             np.maximum.at(best, owners[held], windows)
     return profile, best
 
