@@ -73,6 +73,12 @@ class Settings(BaseSettings):
     # shortlist. Off by default: at 100,000 candidates it raised resident memory from about
     # 1.0 to 1.15 GiB (peak 1.2) and slowed requests while it ran (docs/BENCHMARKS.md).
     warm_pools: bool = False
+    # Threads numpy's BLAS (OpenBLAS) may use in the serving process; 0 leaves its default (one
+    # per core). One: requests run side by side on the event loop and PostgreSQL shares the
+    # cores, and a second BLAS thread there mostly waits for a core — on two cores it raised
+    # the shortlist's p50 by 3 ms and its p95 by 7 to 14 ms (docs/BENCHMARKS.md). The model's
+    # own threads (torch) are not these.
+    blas_threads: int = Field(default=1, ge=0, le=256)
 
     def resolved_model_path(self) -> str:
         """Returns the sentence-transformers model folder: the setting, or the offline package."""

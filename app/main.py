@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from threadpoolctl import threadpool_limits
 
 from app import __version__
 from app.api import (
@@ -108,6 +109,9 @@ def create_app(
         )
         engine = create_engine(urls.service, settings)
         model_registry.configure(settings.models_dir)
+        if settings.blas_threads:
+            # for the process's lifetime (the object would restore the default if kept)
+            threadpool_limits(settings.blas_threads, user_api="blas")
         deployment_keys.load(settings)  # an unreadable key fails the start, not a write
         app.state.engine = engine
         app.state.sessionmaker = session_factory(engine)

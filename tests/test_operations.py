@@ -9,6 +9,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from app.config import Settings
 from app.db import engine as engine_module
@@ -90,6 +91,28 @@ async def test_readyz_reports_migrations_behind_and_ahead(settings, encoder, dat
             r = await c.get("/readyz")
             assert r.status_code == 200
             assert r.json()["checks"]["migrations"] == "ahead"
+
+
+def _blas_threads() -> set[int]:
+    return {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}
+
+
+async def test_the_serving_process_uses_the_blas_threads_it_is_set_to(settings, encoder, database):
+    # 3: neither OpenBLAS's default on this machine's cores nor the setting's default (1), so
+    # only the start-up's own limit can make it so; restored after the test.
+    with threadpool_limits(None, user_api="blas"):
+        app = create_app(
+            settings.model_copy(update={"blas_threads": 3}), encoder=encoder, database=database
+        )
+        async with app.router.lifespan_context(app):
+            assert _blas_threads() == {3}
+        # 0 leaves the library's threads as they are
+        with threadpool_limits(2, user_api="blas"):
+            app = create_app(
+                settings.model_copy(update={"blas_threads": 0}), encoder=encoder, database=database
+            )
+            async with app.router.lifespan_context(app):
+                assert _blas_threads() == {2}
 
 
 async def test_readyz_without_model(settings, database):
