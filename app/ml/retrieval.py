@@ -47,7 +47,7 @@ RETRIEVAL_WEIGHTS: dict[str, float] = {
 }
 # Below this share of a pool's rows (1 / GATHER_BELOW) passing, their vectors are gathered for
 # the product; above it, one pass over every vector reads less (docs/BENCHMARKS.md).
-GATHER_BELOW = 6
+GATHER_BELOW = 4
 # A nice-to-have skill counts this much of a must-have one for the skill-label retriever.
 NICE_TO_HAVE_HITS = 0.2
 
