@@ -76,8 +76,8 @@ class Settings(BaseSettings):
     # Threads numpy's BLAS (OpenBLAS) may use in the serving process; 0 leaves its default (one
     # per core). One: requests run side by side on the event loop and PostgreSQL shares the
     # cores, and a second BLAS thread there mostly waits for a core — on two cores it raised
-    # the shortlist's p50 by 3 ms and its p95 by 7 to 14 ms (docs/BENCHMARKS.md). The model's
-    # own threads (torch) are not these.
+    # the shortlist's p95 by 2 to 15 ms and its p99 by 9 to 30 ms at the same p50
+    # (docs/BENCHMARKS.md). The model's own threads (torch) are not these.
     blas_threads: int = Field(default=1, ge=0, le=256)
 
     def resolved_model_path(self) -> str:
