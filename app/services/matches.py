@@ -41,7 +41,9 @@ async def matches_for_candidate(
             "rank": rank,
             "vacancy_external_id": item["vacancy_external_id"],
             "score": item["score"],
-            "explanation": public_explanation(stored_explanation(item), item["candidate_labels"]),
+            "explanation": public_explanation(
+                stored_explanation(item), item["candidate_labels"], labels_stored=True
+            ),
         }
         for rank, item in enumerate(ranked, start=1)
     ]

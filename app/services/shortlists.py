@@ -147,7 +147,10 @@ class ShortlistService:
         # the statement, so that nothing but the statement stands between a transaction
         # holding the chain's lock and its commit.
         shown = [
-            [public_explanation(e, item["candidate_labels"]) for item, e in zip(r, es, strict=True)]
+            [
+                public_explanation(e, item["candidate_labels"], labels_stored=True)
+                for item, e in zip(r, es, strict=True)
+            ]
             for (_, (r, _, _)), es in zip(rankings, stored, strict=True)
         ]
         snapshots = self._snapshot_rows(rankings, ids, stored, origin, job_id, ranker, params)
