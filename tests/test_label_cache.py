@@ -53,6 +53,9 @@ async def test_labels_are_cached_under_a_keyed_hash(
     client, make_key, owner_engine, encoder, settings, label_key
 ):
     admin = await make_key("alpha")
+    # an earlier test may have left the label's vector in this process's memory (the tables
+    # are emptied between tests, the process is not): then nothing would be written
+    forget_skill_vectors([ml_text.skill_key("Forklift Driving")])
     body = payloads.candidate(skills=["Forklift Driving"])
     assert (await client.put("/v1/candidates/c1", json=body, headers=admin)).status_code == 201
     stored = await cached_hashes(owner_engine, encoder.model_id)
