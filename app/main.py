@@ -109,9 +109,6 @@ def create_app(
         )
         engine = create_engine(urls.service, settings)
         model_registry.configure(settings.models_dir)
-        if settings.blas_threads:
-            # for the process's lifetime (the object would restore the default if kept)
-            threadpool_limits(settings.blas_threads, user_api="blas")
         deployment_keys.load(settings)  # an unreadable key fails the start, not a write
         app.state.engine = engine
         app.state.sessionmaker = session_factory(engine)
@@ -140,6 +137,13 @@ def create_app(
         # hundred ms).
         gc.collect()
         gc.freeze()
+        # After the model: loading it loads a second OpenBLAS (scipy's), limited here too.
+        # Restored when the app stops (tests start several apps in one process).
+        limits = (
+            threadpool_limits(settings.blas_threads, user_api="blas")
+            if settings.blas_threads
+            else None
+        )
         warming = None
         if settings.warm_pools:
             warming = asyncio.create_task(_warm_pools(app, settings))
@@ -148,6 +152,8 @@ def create_app(
         finally:
             if warming is not None:
                 warming.cancel()
+            if limits is not None:
+                limits.restore_original_limits()
             await engine.dispose()
 
     app = FastAPI(

@@ -4,6 +4,7 @@ real ``ponte`` processes (one killed with SIGKILL mid-run, two sharing a run).""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import signal
@@ -65,9 +66,10 @@ async def batch_counts(owner_engine, job_id) -> dict[str, int]:
 
 def _close(a, b, path="") -> None:
     """Equal structures, numbers to float32 rounding: the block's products and a single
-    ranking's come from different BLAS kernels (docs/ARCHITECTURE.md, Batch jobs)."""
+    ranking's come from different BLAS kernels (docs/ARCHITECTURE.md, Batch jobs); a figure
+    shown to 4 decimals may then differ in its last."""
     if isinstance(a, float) or isinstance(b, float):
-        assert a == pytest.approx(b, abs=2e-4), path
+        assert a == pytest.approx(b, abs=1.01e-4), path
     elif isinstance(a, dict) and isinstance(b, dict):
         assert a.keys() == b.keys(), path
         for key in a:
@@ -81,17 +83,21 @@ def _close(a, b, path="") -> None:
 
 
 def assert_same_ranking(batch: list[dict], api: list[dict], name: str) -> None:
-    """The same items in the same order, but for candidates whose scores tie to float32
-    rounding, whose order the last bit may decide."""
-
-    def ordered(items: list[dict]) -> list[dict]:
-        return sorted(items, key=lambda i: (-round(i["score"], 5), i["candidate_external_id"]))
-
-    assert [i["rank"] for i in batch] == [i["rank"] for i in api], name
-    for b, a in zip(batch, api, strict=True):
-        assert b["score"] == pytest.approx(a["score"], abs=2e-6), name
-    strip = [{k: v for k, v in i.items() if k != "rank"} for i in ordered(batch)]
-    _close(strip, [{k: v for k, v in i.items() if k != "rank"} for i in ordered(api)], name)
+    """The same candidates, each item as the API's to float32 rounding, in an order the API's
+    scores agree with: only candidates whose scores tie to that rounding may swap."""
+    by_candidate = {item["candidate_external_id"]: item for item in api}
+    assert len(batch) == len(api), name
+    assert {i["candidate_external_id"] for i in batch} == set(by_candidate), name
+    for item in batch:
+        asked = by_candidate[item["candidate_external_id"]]
+        assert item["score"] == pytest.approx(asked["score"], abs=2e-6), name
+        _close(
+            {k: v for k, v in item.items() if k != "rank"},
+            {k: v for k, v in asked.items() if k != "rank"},
+            name,
+        )
+    scores = [by_candidate[i["candidate_external_id"]]["score"] for i in batch]
+    assert all(a >= b - 2e-6 for a, b in itertools.pairwise(scores)), name
 
 
 async def test_a_run_stores_one_batch_snapshot_per_open_vacancy_equal_to_the_apis(

@@ -101,11 +101,13 @@ async def test_the_serving_process_uses_the_blas_threads_it_is_set_to(settings, 
     # 3: neither OpenBLAS's default on this machine's cores nor the setting's default (1), so
     # only the start-up's own limit can make it so; restored after the test.
     with threadpool_limits(None, user_api="blas"):
+        before = _blas_threads()
         app = create_app(
             settings.model_copy(update={"blas_threads": 3}), encoder=encoder, database=database
         )
         async with app.router.lifespan_context(app):
-            assert _blas_threads() == {3}
+            assert _blas_threads() == {3}  # every OpenBLAS loaded, scipy's too
+        assert _blas_threads() == before  # given back when the app stops
         # 0 leaves the library's threads as they are
         with threadpool_limits(2, user_api="blas"):
             app = create_app(

@@ -309,15 +309,18 @@ def test_the_pools_centroid_products_follow_its_rows():
     pool.apply(rows)
     centroid, query = unit() * 0.3, unit()
 
-    def check(pool):
-        # every slot, the dead ones too: the products are of the vectors as they are now
+    def check(pool, centroid=centroid):
+        # every slot, the dead ones too: the products are of the vectors as they are now; a
+        # pass over all first (it makes the pool's products), then a few gathered (they read
+        # the products the pool keeps, if it keeps any for its rows as they are)
         slots = np.arange(pool.size)
-        for chosen in (slots[::7], slots):  # gathered, and a pass over all
+        for chosen in (slots, slots[::7]):
             profile, _ = similarities(pool, query, chosen, centroid)
             rows_ = pool.vectors[chosen]
             expected = centred_cosines(rows_ @ query, rows_ @ centroid, query, centroid)
             np.testing.assert_allclose(profile, expected, rtol=0, atol=1e-6)
 
+    check(pool, unit() * 0.2)  # another centroid, the same rows
     check(pool)
     pool.apply([], [rows[14].id])  # a deletion zeroes the row's vector in its slot
     check(pool)

@@ -416,13 +416,28 @@ class CandidatePool:
     def centre_products(self, centroid: F32) -> F32:
         """Every slot's profile vector · ``centroid`` (zero for a slot without one): what
         centring each ranking's similarities needs (app/ml/centring.py). The centroid moves only
-        as rows do, so the products are made once and kept until a row changes or another
-        centroid is asked for; a ranking then makes one pass over the vectors, not two."""
-        key = (self._vectors_revision, self.size, centroid.tobytes())
+        as rows do, so the products are made once (by a ranking that passes over every vector
+        anyway) and kept until a row changes or another centroid is asked for.
+
+        A pool compacted from this one without dead slots shares its vector column; a slot the
+        newer pool kills is zeroed there, and this pool, which nobody syncs any more, keeps its
+        old product (as it keeps the slot's other columns): its last rankings see that person
+        as they were, and the snapshot leaves out whoever is gone (app/services/shortlists.py)."""
+        kept = self.kept_centre_products(centroid)
+        if kept is not None:
+            return kept
+        products = self.vectors[: self.size] @ centroid
+        self._centre_products = (self._centre_key(centroid), products)
+        return products
+
+    def kept_centre_products(self, centroid: F32) -> F32 | None:
+        """:meth:`centre_products` if they are kept for the rows as they are, else None (a
+        ranking that reads only a few rows makes its own rather than a pass over all)."""
         held = self._centre_products
-        if held is None or held[0] != key:
-            held = self._centre_products = (key, self.vectors[: self.size] @ centroid)
-        return held[1]
+        return held[1] if held is not None and held[0] == self._centre_key(centroid) else None
+
+    def _centre_key(self, centroid: F32) -> tuple[int, int, bytes]:
+        return self._vectors_revision, self.size, centroid.tobytes()
 
     def lexical_scores(self, query: str) -> tuple[F64, F64]:
         """The BM25 score of every slot for the query text, and the query's ceiling there

@@ -128,16 +128,23 @@ def similarities(
     if products is not None:
         profile = centred(products[0][slots], _at(products[2], slots))
     else:
-        # One product per query, a matrix by a vector (a product with the query and the
-        # centroid as two columns takes OpenBLAS's matrix path, several times slower for this
-        # shape); the rows' products with the centroid are the pool's, made once
-        # (CandidatePool.centre_products). Bound by reading the vectors: for a small share of
-        # the rows, gather them; for a larger one, a straight pass over all of them reads less.
+        # Matrix-by-vector products (the query and the centroid as two columns of one product
+        # take OpenBLAS's matrix path, several times slower for this shape); the rows' products
+        # with the centroid are the pool's when it keeps them (CandidatePool.centre_products).
+        # Bound by reading the vectors: for a small share of the rows, gather them; for a
+        # larger one, a straight pass over all of them reads less (and makes the pool's
+        # centroid products when it has none for its current rows).
+        centre: F32 | None = None
         if GATHER_BELOW * len(slots) < n:
-            dots = np.take(pool.vectors, slots, axis=0) @ query
+            rows = np.take(pool.vectors, slots, axis=0)
+            dots = rows @ query
+            if centroid is not None:
+                kept = pool.kept_centre_products(centroid)
+                centre = rows @ centroid if kept is None else kept[slots]
         else:
             dots = (pool.vectors[:n] @ query)[slots]
-        centre = None if centroid is None else pool.centre_products(centroid)[slots]
+            if centroid is not None:
+                centre = pool.centre_products(centroid)[slots]
         profile = centred(dots, centre)
     best = profile
     if len(pool.chunk_owner):

@@ -275,9 +275,9 @@ class RankingService:
         looked up once. Vacancies the pool cannot serve take the single path.
 
         The same code ranks, with one difference: a vector product's last bit depends on the
-        BLAS kernel its shape selects, and a single ranking gathers the passing rows when they
-        are few (a smaller product) where the block multiplies all of them, so a similarity
-        may differ by up to about 1e-7 (docs/ARCHITECTURE.md, Batch jobs)."""
+        BLAS kernel, and a single ranking makes matrix-by-vector products (over the passing
+        rows gathered when they are few) where the block makes one matrix product, so a
+        similarity may differ by up to about 1e-7 (docs/ARCHITECTURE.md, Batch jobs)."""
         tenant_id = self.principal.tenant_id
         pool = None
         if self.pool_max_rows > 0 and any(v.embedding is not None for v in vacancies):
