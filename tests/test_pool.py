@@ -311,10 +311,10 @@ def test_the_pools_centroid_products_follow_its_rows():
 
     def check(pool, centroid=centroid):
         # every slot, the dead ones too: the products are of the vectors as they are now; a
-        # pass over all first (it makes the pool's products), then a few gathered (they read
-        # the products the pool keeps, if it keeps any for its rows as they are)
+        # few gathered before anything is kept for the rows as they are (they make their
+        # own), a pass over all (it makes the pool's), a few gathered again (they read those)
         slots = np.arange(pool.size)
-        for chosen in (slots, slots[::7]):
+        for chosen in (slots[::7], slots, slots[::7]):
             profile, _ = similarities(pool, query, chosen, centroid)
             rows_ = pool.vectors[chosen]
             expected = centred_cosines(rows_ @ query, rows_ @ centroid, query, centroid)

@@ -420,9 +420,11 @@ class CandidatePool:
         anyway) and kept until a row changes or another centroid is asked for.
 
         A pool compacted from this one without dead slots shares its vector column; a slot the
-        newer pool kills is zeroed there, and this pool, which nobody syncs any more, keeps its
-        old product (as it keeps the slot's other columns): its last rankings see that person
-        as they were, and the snapshot leaves out whoever is gone (app/services/shortlists.py)."""
+        newer pool kills is zeroed there while this pool, which nobody syncs any more, still
+        holds it alive: a ranking still running on this pool then reads that row's product
+        with the query as zero and its product with the centroid as it was (the similarity is
+        neither the old one nor the new), and the snapshot leaves out whoever is gone
+        (app/services/shortlists.py)."""
         kept = self.kept_centre_products(centroid)
         if kept is not None:
             return kept
