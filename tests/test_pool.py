@@ -260,16 +260,22 @@ def test_long_texts_keep_every_window():
     assert len(pool.text_vectors(slot)) == 2
 
 
+def unit_vectors(rng: np.random.Generator, dim: int = 8):
+    """``unit(*shape)``: random unit vectors of ``dim`` dimensions in that shape."""
+
+    def unit(*shape):
+        v = rng.normal(size=(*shape, dim)).astype(np.float32)
+        return v / np.linalg.norm(v, axis=-1, keepdims=True)
+
+    return unit
+
+
 @pytest.mark.parametrize("centred", [True, False])
 def test_a_blocks_products_give_each_query_its_own_similarities(centred):
     # What a batch computes in one matrix product for a block of vacancies is, per vacancy,
     # what a single ranking computes by itself: for a small share of the rows (gathered) and
     # for a large one (a pass over all), profile vectors and text windows alike.
-    rng = np.random.default_rng(3)
-
-    def unit(*shape):
-        v = rng.normal(size=(*shape, 8)).astype(np.float32)
-        return v / np.linalg.norm(v, axis=-1, keepdims=True)
+    unit = unit_vectors(np.random.default_rng(3))
 
     pool = CandidatePool(8)
     rows = []
@@ -296,11 +302,7 @@ def test_the_pools_centroid_products_follow_its_rows():
     # The rows' products with the centroid are kept between rankings (one pass over the vectors
     # per ranking): an edit, a deletion or a compaction must not leave a stale one, even when
     # the centroid asked for is the same.
-    rng = np.random.default_rng(4)
-
-    def unit(*shape):
-        v = rng.normal(size=(*shape, 8)).astype(np.float32)
-        return v / np.linalg.norm(v, axis=-1, keepdims=True)
+    unit = unit_vectors(np.random.default_rng(4))
 
     pool = CandidatePool(8)
     rows = [pool_row(str(i), dim=8) for i in range(40)]

@@ -42,11 +42,11 @@ def stored_explanation(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def public_explanation(
-    stored: dict[str, Any], labels: list[str] | None, *, labels_stored: bool = False
+    stored: dict[str, Any], labels: list[str] | None, *, ranked_labels: bool = False
 ) -> dict[str, Any]:
     """Renders a stored explanation against the candidate's current labels.
-    ``labels_stored``: ``labels`` are the very list its refs were just made from (an answer
-    rendered as it is stored), so they are not hashed again to be checked."""
+    ``ranked_labels``: ``labels`` are the very list the ranking matched against (an answer
+    rendered as the ranking made it), so no ref is hashed to check them — and none is needed."""
     matched = []
     for m in stored.get("matched_skills", []):
         index = m.get("matched_index")
@@ -55,7 +55,7 @@ def public_explanation(
             if labels is not None and index is not None and index < len(labels)
             else None
         )
-        if label is not None and not labels_stored and not _same_label(label, m.get("matched_ref")):
+        if label is not None and not ranked_labels and not _same_label(label, m.get("matched_ref")):
             label = None
         matched.append(
             {

@@ -12,7 +12,7 @@ from app.ml.features import FEATURE_VERSION
 from app.repositories.vectors import VectorRepository
 from app.schemas import Principal
 from app.services import audit
-from app.services.explanations import public_explanation, stored_explanation
+from app.services.explanations import public_explanation
 from app.services.rankers import ranker_for
 from app.services.ranking import RankingService, enabled_gates
 
@@ -41,8 +41,9 @@ async def matches_for_candidate(
             "rank": rank,
             "vacancy_external_id": item["vacancy_external_id"],
             "score": item["score"],
+            # nothing is stored: no refs to make (they are only checked against later reads)
             "explanation": public_explanation(
-                stored_explanation(item), item["candidate_labels"], labels_stored=True
+                item["explanation"], item["candidate_labels"], ranked_labels=True
             ),
         }
         for rank, item in enumerate(ranked, start=1)

@@ -148,7 +148,7 @@ class ShortlistService:
         # holding the chain's lock and its commit.
         shown = [
             [
-                public_explanation(e, item["candidate_labels"], labels_stored=True)
+                public_explanation(e, item["candidate_labels"], ranked_labels=True)
                 for item, e in zip(r, es, strict=True)
             ]
             for (_, (r, _, _)), es in zip(rankings, stored, strict=True)
