@@ -348,6 +348,34 @@ async def test_snapshots_are_stored_and_keep_no_candidate_text(client, kitchen, 
     assert after["items"][0]["score"] == created["items"][0]["score"]
 
 
+async def test_a_snapshot_stores_its_feature_values_once(client, kitchen, owner_engine):
+    """An item's features are stored as its ``features``, not copied into its explanation
+    again; reading the snapshot shows them as the explanation's components, as the answer did.
+    A snapshot stored before keeps its own copy, and that copy is what is shown."""
+    created = await shortlist(client, kitchen, limit=3)
+    async with owner_engine.begin() as conn:
+        rows = (
+            await conn.execute(
+                text("SELECT features, explanation FROM shortlist_items ORDER BY rank")
+            )
+        ).all()
+        assert len(rows) == len(created["items"]) > 1
+        for (features, explanation), item in zip(rows, created["items"], strict=True):
+            assert "components" not in explanation
+            assert item["explanation"]["components"] == {
+                k: None if v is None else round(v, 4) for k, v in features.items()
+            }
+        await conn.execute(
+            text(
+                "UPDATE shortlist_items SET explanation = explanation || "
+                """'{"components": {"lexical": 0.5}}'::jsonb WHERE rank = 1"""
+            )
+        )
+    read = (await client.get(f"/v1/shortlists/{created['id']}", headers=kitchen)).json()
+    assert read["items"][0]["explanation"]["components"] == {"lexical": 0.5}
+    assert read["items"][1:] == created["items"][1:]
+
+
 async def test_snapshot_items_belong_to_their_snapshots_tenant(client, kitchen, owner_engine):
     """Items carry no foreign key of their own to tenants: the one to (tenant, snapshot) keeps
     their tenant right and removes them with their tenant."""

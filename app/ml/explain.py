@@ -22,6 +22,12 @@ def gate_state(value: int | None) -> GateState:
     return _GATE_STATE[0 if value is None else int(value)]
 
 
+def components(features: Mapping[str, float | None]) -> dict[str, float | None]:
+    """The feature values an explanation shows (rounded to four places). A snapshot stores the
+    features once, and its explanations are given them again as they are read."""
+    return {k: (round(v, 4) if v is not None else None) for k, v in features.items()}
+
+
 def explain(
     features: Mapping[str, float | None],
     skills: SkillMatrix,
@@ -35,8 +41,11 @@ def explain(
 ) -> dict[str, Any]:
     """Explains one row: the candidate's skills are ``skills``' row ``row``; a matched skill
     names the candidate's label by its position (``matched_index``, None for text evidence);
-    ``contributions`` is what the ranker credited each feature with; ``esco``, what the pair
-    shares through the taxonomy, when it was matched through it."""
+    ``contributions`` is what the ranker credited each feature with (rounded by the caller, a
+    column at a time); ``esco``, what the pair shares through the taxonomy, when it was
+    matched through it. The feature values themselves are not copied in: they are the item's
+    ``features``, shown as the explanation's ``components`` when it is rendered
+    (:func:`components`)."""
     matched: list[dict[str, Any]] = []
     missing: list[str] = []
     must = met = soft = text = 0
@@ -97,10 +106,7 @@ def explain(
         summary += " Missing: " + ", ".join(missing) + "."
     return {
         "summary": summary,
-        "components": {k: (round(v, 4) if v is not None else None) for k, v in features.items()},
-        "contributions": {
-            k: (round(v, 4) if v is not None else None) for k, v in contributions.items()
-        },
+        "contributions": dict(contributions),
         "matched_skills": matched,
         "missing_skills": missing,
         "gates": dict(gates),

@@ -9,8 +9,10 @@ erasure or an edit, it is null).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from typing import Any
 
+from app.ml.explain import components
 from app.ml.text import skill_key
 from app.services.label_key import label_hash
 
@@ -31,8 +33,9 @@ def _same_label(label: str, ref: str | None) -> bool:
 
 
 def stored_explanation(item: dict[str, Any]) -> dict[str, Any]:
-    """The ranked item's explanation as a snapshot keeps it (each matched skill gains its
-    ``matched_ref``)."""
+    """The ranked item's explanation as a snapshot keeps it: each matched skill gains its
+    ``matched_ref``. (The feature values are not in it: the item stores them as its
+    ``features``, and rendering shows them as ``components``.)"""
     explanation: dict[str, Any] = item["explanation"]
     labels = item["candidate_labels"]
     for m in explanation["matched_skills"]:
@@ -42,9 +45,15 @@ def stored_explanation(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def public_explanation(
-    stored: dict[str, Any], labels: list[str] | None, *, ranked_labels: bool = False
+    stored: dict[str, Any],
+    labels: list[str] | None,
+    features: Mapping[str, float | None],
+    *,
+    ranked_labels: bool = False,
 ) -> dict[str, Any]:
-    """Renders a stored explanation against the candidate's current labels.
+    """Renders a stored explanation against the candidate's current labels, with the item's
+    ``features`` as its components (snapshots made before they were stored once keep their own
+    copy, which is shown).
     ``ranked_labels``: ``labels`` are the very list the ranking matched against (an answer
     rendered as the ranking made it), so no ref is hashed to check them — and none is needed."""
     matched = []
@@ -67,7 +76,7 @@ def public_explanation(
         )
     return {
         "summary": stored["summary"],
-        "components": stored["components"],
+        "components": stored["components"] if "components" in stored else components(features),
         # Snapshots made before rankers reported contributions have none.
         "contributions": stored.get("contributions"),
         "matched_skills": matched,

@@ -123,7 +123,7 @@ async def _shortlists(repo: ExportRepository, row: Candidate) -> list[dict[str, 
     return [
         {
             **{k: v for k, v in item.items() if k != "explanation"},
-            "explanation": public_explanation(item["explanation"], labels)
+            "explanation": public_explanation(item["explanation"], labels, item["features"])
             if item["explanation"]
             else None,
         }

@@ -43,7 +43,10 @@ async def matches_for_candidate(
             "score": item["score"],
             # nothing is stored: no refs to make (they are only checked against later reads)
             "explanation": public_explanation(
-                item["explanation"], item["candidate_labels"], ranked_labels=True
+                item["explanation"],
+                item["candidate_labels"],
+                item["features"],
+                ranked_labels=True,
             ),
         }
         for rank, item in enumerate(ranked, start=1)

@@ -445,8 +445,9 @@ class RankingService:
         order = sorted(range(n), key=lambda i: (-keys[i], str(ids[i])))
         chosen = order if limit is None else order[:limit]
         picked = {name: values[chosen].tolist() for name, values in columns.items()}
+        # rounded as the explanation shows them, a column at a time
         credit = {
-            name: values.tolist()
+            name: np.round(values, 4).tolist()
             for name, values in ranker.contributions(
                 {name: values[chosen] for name, values in columns.items()}
             ).items()

@@ -148,7 +148,9 @@ class ShortlistService:
         # holding the chain's lock and its commit.
         shown = [
             [
-                public_explanation(e, item["candidate_labels"], ranked_labels=True)
+                public_explanation(
+                    e, item["candidate_labels"], item["features"], ranked_labels=True
+                )
                 for item, e in zip(r, es, strict=True)
             ]
             for (_, (r, _, _)), es in zip(rankings, stored, strict=True)
@@ -310,7 +312,7 @@ class ShortlistService:
                     "candidate_external_id": external_id,
                     "score": item.score,
                     # emptied when the candidate was erased
-                    "explanation": public_explanation(item.explanation, labels)
+                    "explanation": public_explanation(item.explanation, labels, item.features)
                     if item.explanation
                     else None,
                 }
