@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from app.ml.concept_lexicon import ConceptLexicon
 from app.ml.concept_links import (
     ALTERNATIVE_DISCOUNT,
     LEXICAL_BASE,
+    NEAR_CAP,
     LabelMatch,
     contained_keys,
     contained_matches,
@@ -42,6 +44,54 @@ def test_a_similar_alternative_label_counts_a_little_less_than_a_preferred_one()
     )
     assert [link.uri for link in links] == ["u:exact", "u:broad"]
     assert links[1].score == pytest.approx(0.80 - ALTERNATIVE_DISCOUNT)
+
+
+def test_a_nearest_label_is_averaged_with_its_concepts_share_of_the_texts_wording():
+    # two sibling skills a hundredth apart: the one whose labels share the words wins
+    matches = [
+        LabelMatch("u:principles", "supply chain principles", "preferred", exact=False,
+                   similarity=0.80),
+        LabelMatch("u:manage", "manage supply chain", "preferred", exact=False,
+                   similarity=0.81),
+    ]  # fmt: skip
+    plain = rank_links(matches, limit=2)
+    assert [link.uri for link in plain] == ["u:manage", "u:principles"]
+    shares = {"u:principles": 1.0, "u:manage": 0.4}
+    links = rank_links(matches, limit=2, lexical=shares, weight=0.2)
+    assert [link.uri for link in links] == ["u:principles", "u:manage"]
+    assert links[0].score == pytest.approx((0.80 + 0.2 * 1.0) / 1.2)
+    assert links[1].score == pytest.approx((0.81 + 0.2 * 0.4) / 1.2)
+    # a concept the shares do not name shares nothing; weight 0 is the plain ranking
+    assert rank_links(matches, 2, {}, 0.2)[0].score == pytest.approx(0.81 / 1.2)
+    assert rank_links(matches, 2, shares, 0.0) == plain
+    # however much it shares, a similar label stays below an exact one
+    close = [
+        LabelMatch("u:near", "forklift operation", "preferred", exact=False, similarity=0.999),
+        LabelMatch("u:exact", "operate forklift", "preferred", exact=True),
+    ]
+    ranked = rank_links(close, 2, {"u:near": 1.0}, 0.2)
+    assert [(link.uri, link.score) for link in ranked] == [("u:exact", 1.0), ("u:near", NEAR_CAP)]
+
+
+def test_a_concepts_lexical_share_is_its_best_language_analysed_as_that_language():
+    lexicon = ConceptLexicon(
+        [
+            ("u:forklift", "en", "operate forklift"),
+            ("u:forklift", "en", "drive forklift trucks"),
+            ("u:coffee", "it", "preparare il caffè"),
+            ("u:coffee", "en", "prepare coffee"),
+            ("u:dishes", "en", "wash the dishes"),
+        ]
+    )
+    shares = lexicon.shares("driving forklifts", ["u:forklift", "u:dishes", "u:unknown"])
+    assert shares["u:forklift"] > 0.5  # stems: "driving" ~ "drive", "forklifts" ~ "forklift"
+    assert shares["u:dishes"] == 0.0
+    assert shares["u:unknown"] == 0.0
+    assert all(0.0 <= v <= 1.0 for v in shares.values())
+    # an Italian text meets the Italian labels, accents folded
+    assert lexicon.shares("preparazione caffe", ["u:coffee"])["u:coffee"] > 0
+    assert lexicon.shares("anything", []) == {}
+    assert ConceptLexicon([]).shares("anything", ["u:x"]) == {}
 
 
 def test_the_best_label_of_a_concept_decides_and_the_limit_and_ties_hold():

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.ml import concept_links
+from app.ml.concept_lexicon import ConceptLexicon
+from app.repositories.taxonomy_links import TaxonomyLinkRepository
 from app.services import taxonomy_import
 from app.services.taxonomy_linking import forget_links
 from tests import payloads
@@ -85,6 +88,35 @@ async def test_skill_phrases_link_to_skills(client, scout, imported):
     assert len(items[0]["concepts"]) == 10  # the default limit
     # skills are not occupations: the skill endpoint never answers an occupation
     assert all("/skill/" in c["uri"] for item in items for c in item["concepts"])
+
+
+async def test_a_skills_nearest_label_score_is_averaged_with_its_lexical_share(
+    client, scout, imported, owner_engine, monkeypatch
+):
+    """The link endpoint scores a skill found by its nearest label as the weighted mean of that
+    label's score and the skill's labels' BM25 share of the phrase (app/ml/concept_links.py)."""
+    phrase = ["driving a forklift truck"]
+    with monkeypatch.context() as off:
+        off.setitem(concept_links.LEXICAL_WEIGHTS, "skill", 0.0)
+        (plain,) = await link(client, scout, "skills", phrase)
+    forget_links()
+    (fused,) = await link(client, scout, "skills", phrase)
+    async with owner_engine.connect() as conn:
+        rows = await TaxonomyLinkRepository(AsyncSession(conn)).lexicon_rows("skill")
+    before = {c["uri"]: c["score"] for c in plain["concepts"] if c["matched"]["how"] == "vector"}
+    after = {c["uri"]: c["score"] for c in fused["concepts"] if c["matched"]["how"] == "vector"}
+    shares = ConceptLexicon(rows).shares(phrase[0], list(before))
+    weight = concept_links.LEXICAL_WEIGHTS["skill"]
+    assert weight > 0
+    both = set(before) & set(after)
+    assert len(both) >= 5
+    for uri in both:
+        assert after[uri] == pytest.approx((before[uri] + weight * shares[uri]) / (1 + weight),
+                                           abs=2e-4)  # fmt: skip
+    # the words shared count: the forklift skill's labels share the phrase's, its score rises
+    assert shares[OPERATE_FORKLIFT] > before[OPERATE_FORKLIFT]
+    assert after[OPERATE_FORKLIFT] > before[OPERATE_FORKLIFT]
+    assert fused["concepts"][0]["uri"] == OPERATE_FORKLIFT
 
 
 async def test_a_concept_reads_with_its_labels_and_relations(client, scout, imported):

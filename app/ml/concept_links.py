@@ -11,8 +11,15 @@ label's match: 1 for an exact preferred or alternative label, 0.95 for an exact 
 ``ALTERNATIVE_DISCOUNT`` for an alternative label: alternative labels include broader and
 looser names, and a phrase close to one is less surely that concept than a phrase as close to
 its preferred label (on skill_links_dev, acc@1 0.553 with no discount, 0.585–0.596 with any
-from 0.02 to 0.1; docs/EVALUATION.md). So an exact match always outranks a merely similar
-label, and a concept named in several languages counts once. ``LINK_THRESHOLD`` is the least
+from 0.02 to 0.1; docs/EVALUATION.md). A skill found by its nearest label then has that
+score averaged with how much of the text's wording its labels share (BM25,
+app/ml/concept_lexicon.py), weighted 1 to ``LEXICAL_WEIGHTS``: the small model places sibling
+skills within hundredths of each other, and the words the text and the labels have in common
+often tell them apart. The weight was chosen on ESCO's own alternative labels held out as
+phrases (bench/skill_links_selftuned.py), not on an evaluation set, and a weighted mean keeps
+the score on the scale the threshold reads; occupations have none yet (0: not measured for
+titles). A similar label scores at most ``NEAR_CAP``, so an exact match always outranks it,
+and a concept named in several languages counts once. ``LINK_THRESHOLD`` is the least
 score an automatic link (stored on candidates and vacancies) needs; the link endpoints show the
 best concepts with their scores and leave the choice to the caller.
 """
@@ -20,20 +27,23 @@ best concepts with their scores and leave the choice to the caller.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 EXACT_SCORES = {"preferred": 1.0, "alternative": 1.0, "hidden": 0.95}
 # What a row's stored links (``esco``) are made by: a row linked by an earlier version is linked
 # again by ``ponte taxonomy link``. 2: the lexical stage, occupations a profile's skills show, a
-# title's nearest occupations.
-LINKS_VERSION = 2
+# title's nearest occupations. 3: a skill's nearest labels gain its labels' lexical share.
+LINKS_VERSION = 3
 # A contained label scores LEXICAL_BASE + (1 - LEXICAL_BASE) × the share of the text's words it
 # covers; a label of one word is too loose alone ("open-source" contains "source").
 LEXICAL_BASE = 0.6
 LEXICAL_MIN_WORDS = 2
 LEXICAL_MAX_WORDS = 8  # the longest label looked for inside a text, in words
 ALTERNATIVE_DISCOUNT = 0.04
+# Per concept kind, the weight of the lexical share in a nearest label's score (its cosine's: 1).
+LEXICAL_WEIGHTS = {"skill": 0.2, "occupation": 0.0}
+NEAR_CAP = 0.99  # the most a similar (not exact) label scores
 # The least score an automatic link needs: on skill_links_dev (docs/EVALUATION.md) the first
 # concept was right for 66-91 % of the phrases scoring 0.7 or more, for 26-40 % below.
 LINK_THRESHOLD = 0.7
@@ -57,8 +67,16 @@ class Link:
     how: str  # "exact", "lexical" or "vector"
 
 
-def rank_links(matches: Iterable[LabelMatch], limit: int) -> list[Link]:
-    """The ``limit`` best concepts of a text's label matches, best first (ties by URI)."""
+def rank_links(
+    matches: Iterable[LabelMatch],
+    limit: int,
+    lexical: Mapping[str, float] | None = None,
+    weight: float = 0.0,
+) -> list[Link]:
+    """The ``limit`` best concepts of a text's label matches, best first (ties by URI).
+    ``lexical``: per concept, its labels' share of the text's wording, averaged into a
+    nearest label's score with ``weight`` (the label's own score weighs 1)."""
+    shares = lexical or {}
     best: dict[str, Link] = {}
     for match in matches:
         if match.exact:
@@ -72,7 +90,8 @@ def rank_links(matches: Iterable[LabelMatch], limit: int) -> list[Link]:
             score = match.similarity
             if match.label_kind == "alternative":
                 score -= ALTERNATIVE_DISCOUNT
-            link = Link(match.uri, max(0.0, min(1.0, score)), match.label, "vector")
+            score = (score + weight * shares.get(match.uri, 0.0)) / (1.0 + weight)
+            link = Link(match.uri, max(0.0, min(NEAR_CAP, score)), match.label, "vector")
         held = best.get(match.uri)
         if held is None or link.score > held.score:
             best[match.uri] = link

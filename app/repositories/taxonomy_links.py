@@ -55,6 +55,18 @@ class TaxonomyLinkRepository:
             found.setdefault(key, []).append(LabelMatch(uri, label, label_kind, exact=True))
         return found
 
+    async def lexicon_rows(self, concept_kind: str) -> list[tuple[str, str, str]]:
+        """(URI, language, label) of every preferred and alternative label of this kind's
+        concepts: what lexical linking reads (app/ml/concept_lexicon.py)."""
+        rows = await self.session.execute(
+            text(
+                "SELECT l.uri, l.lang, l.label FROM esco_labels l JOIN esco_concepts c "
+                "ON c.uri = l.uri WHERE c.kind = :kind AND l.kind IN ('preferred', 'alternative')"
+            ),
+            {"kind": concept_kind},
+        )
+        return [(uri, lang, label) for uri, lang, label in rows]
+
     async def nearest(
         self, concept_kind: str, model_id: str, vectors: Any, k: int
     ) -> list[list[LabelMatch]]:

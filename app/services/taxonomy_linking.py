@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.db.tables import Candidate, Vacancy
 from app.errors import ValidationFailed
 from app.ml.concept_links import (
+    LEXICAL_WEIGHTS,
     LINK_THRESHOLD,
     LINKS_VERSION,
     Link,
@@ -40,7 +41,7 @@ from app.ml.text import skill_key, skill_labels
 from app.repositories.taxonomy import TaxonomyRepository
 from app.repositories.taxonomy_links import TaxonomyLinkRepository
 from app.services.lru import Lru
-from app.services.taxonomy_model import forget_taxonomy, taxonomy_of
+from app.services.taxonomy_model import forget_taxonomy, lexicon_of, taxonomy_of
 from app.services.vectors import VectorService
 
 NEAREST_LABELS = 100  # labels searched per text (several labels of a concept may come first)
@@ -133,7 +134,9 @@ class TaxonomyLinker:
         missing = list(dict.fromkeys(k for k in keys if k not in found))
         if missing:
             text_of = {k: t for k, t in zip(keys, texts, strict=True)}
-            ranked = await self._ranked(concept_kind, text_of, missing, max(limit, 10), vectors)
+            ranked = await self._ranked(
+                imported, concept_kind, text_of, missing, max(limit, 10), vectors
+            )
             for key, links in ranked.items():
                 _LINKS.put((imported, model_id, concept_kind, key), links)
             found |= ranked
@@ -157,7 +160,9 @@ class TaxonomyLinker:
         missing = list(dict.fromkeys(k for k in keys if k not in found))
         if missing:
             text_of = {k: t for k, t in zip(keys, titles, strict=True)}
-            ranked = await self._ranked("occupation", text_of, missing, TITLE_OCCUPATIONS, vectors)
+            ranked = await self._ranked(
+                imported, "occupation", text_of, missing, TITLE_OCCUPATIONS, vectors
+            )
             for key, links in ranked.items():
                 found[key] = {link.uri: link.score for link in links}
                 _TITLES.put((imported, model_id, key), found[key])
@@ -167,6 +172,7 @@ class TaxonomyLinker:
 
     async def _ranked(
         self,
+        imported: str,
         concept_kind: str,
         text_of: dict[str, str],
         keys: Sequence[str],
@@ -174,7 +180,8 @@ class TaxonomyLinker:
         vectors: dict[str, Any] | None = None,
     ) -> dict[str, tuple[Link, ...]]:
         """The ``limit`` best concepts of each text (by key): exact labels, labels the text
-        contains, nearest labels (app/ml/concept_links.py)."""
+        contains, nearest labels and their concepts' lexical shares of the text
+        (app/ml/concept_links.py)."""
         known = vectors or {}
         to_encode = [k for k in keys if k not in known]
         by_key: dict[str, Any] = {k: known[k] for k in keys if k in known}
@@ -192,14 +199,16 @@ class TaxonomyLinker:
             np.stack([np.asarray(by_key[k], dtype=np.float32) for k in keys]),
             NEAREST_LABELS,
         )
-        return {
-            key: tuple(
-                rank_links(
-                    [*exact.get(key, []), *contained_matches(inside[key], words), *near], limit
-                )
-            )
-            for key, near in zip(keys, nearest, strict=True)
-        }
+        weight = LEXICAL_WEIGHTS.get(concept_kind, 0.0)
+        lexicon = await lexicon_of(self.session, imported, concept_kind) if weight else None
+        ranked = {}
+        for key, near in zip(keys, nearest, strict=True):
+            shares = None
+            if lexicon is not None:
+                shares = lexicon.shares(text_of[key], list({m.uri for m in near}))
+            matches = [*exact.get(key, []), *contained_matches(inside[key], words), *near]
+            ranked[key] = tuple(rank_links(matches, limit, shares, weight))
+        return ranked
 
     async def link_rows(self, rows: Sequence[Candidate | Vacancy]) -> None:
         """Derives and stores the rows' links (``esco``), all the rows' texts in one go."""

@@ -1,5 +1,6 @@
-"""The taxonomy matching reads (app/ml/taxonomy_match.Taxonomy), loaded once per import per
-process — about a second and some 20 MB for the whole of ESCO — and whether a tenant matches
+"""The taxonomy matching reads (app/ml/taxonomy_match.Taxonomy) and the BM25 over its labels
+that linking reads (app/ml/concept_lexicon.py), loaded once per import per process — about a
+second and some 20 MB each for the whole of ESCO — and whether a tenant matches
 through it: the tenant setting ``taxonomy`` (on unless switched off), given an imported
 taxonomy embedded with the service's model (app/services/taxonomy_linking.TaxonomyLinker
 .current tells which)."""
@@ -8,31 +9,62 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.ml.concept_lexicon import ConceptLexicon
 from app.ml.taxonomy_match import Taxonomy
 from app.repositories.taxonomy_links import TaxonomyLinkRepository
 from app.repositories.tenants import TenantRepository
 
 SETTING = "taxonomy"
-_HELD: dict[str, Taxonomy] = {}  # import id → its model; one import is current at a time
+# Keyed by (import id, what): one import is current at a time, and what an older one held is
+# dropped as the current one's is loaded.
+_HELD: dict[tuple[str, str], Taxonomy] = {}  # (import, "matching") → its model
+_LEXICONS: dict[tuple[str, str], ConceptLexicon] = {}  # (import, concept kind) → labels' BM25
 _LOADING = asyncio.Lock()
+
+V = TypeVar("V")
+
+
+async def _once(
+    held: dict[tuple[str, str], V], key: tuple[str, str], load: Callable[[], Awaitable[V]]
+) -> V:
+    """``held[key]``, loaded on first use."""
+    found = held.get(key)
+    if found is not None:
+        return found
+    async with _LOADING:
+        found = held.get(key)
+        if found is None:
+            found = await load()
+            for stale in [k for k in held if k[0] != key[0]]:
+                del held[stale]  # an older import's: no longer read
+            held[key] = found
+    return found
 
 
 async def taxonomy_of(session: AsyncSession, import_id: str) -> Taxonomy:
     """The matching model of an import, loaded on first use."""
-    held = _HELD.get(import_id)
-    if held is not None:
-        return held
-    async with _LOADING:
-        held = _HELD.get(import_id)
-        if held is None:
-            groups, relations, labels = await TaxonomyLinkRepository(session).matching_rows()
-            held = Taxonomy(import_id, groups, relations, labels)
-            _HELD.clear()  # an older import's model is no longer read
-            _HELD[import_id] = held
-    return held
+
+    async def load() -> Taxonomy:
+        groups, relations, labels = await TaxonomyLinkRepository(session).matching_rows()
+        return Taxonomy(import_id, groups, relations, labels)
+
+    return await _once(_HELD, (import_id, "matching"), load)
+
+
+async def lexicon_of(session: AsyncSession, import_id: str, concept_kind: str) -> ConceptLexicon:
+    """BM25 over the import's labels of one concept kind, built on first use (0.2 s for ESCO's
+    14,000 skills, in a worker thread)."""
+
+    async def load() -> ConceptLexicon:
+        rows = await TaxonomyLinkRepository(session).lexicon_rows(concept_kind)
+        return await asyncio.to_thread(ConceptLexicon, rows)
+
+    return await _once(_LEXICONS, (import_id, concept_kind), load)
 
 
 async def taxonomy_for(
@@ -51,3 +83,4 @@ async def taxonomy_for(
 def forget_taxonomy() -> None:
     """Drops the models held (tests)."""
     _HELD.clear()
+    _LEXICONS.clear()
