@@ -90,11 +90,12 @@ async def test_skill_phrases_link_to_skills(client, scout, imported):
     assert all("/skill/" in c["uri"] for item in items for c in item["concepts"])
 
 
-async def test_a_skills_nearest_label_score_is_averaged_with_its_lexical_share(
+async def test_a_skills_nearest_label_score_is_lifted_by_its_lexical_share(
     client, scout, imported, owner_engine, monkeypatch
 ):
-    """The link endpoint scores a skill found by its nearest label as the weighted mean of that
-    label's score and the skill's labels' BM25 share of the phrase (app/ml/concept_links.py)."""
+    """The link endpoint scores a skill found by its nearest label as that label's score or its
+    weighted mean with the skill's labels' BM25 share of the phrase, whichever is higher
+    (app/ml/concept_links.py)."""
     phrase = ["driving a forklift truck"]
     with monkeypatch.context() as off:
         off.setitem(concept_links.LEXICAL_WEIGHTS, "skill", 0.0)
@@ -111,8 +112,8 @@ async def test_a_skills_nearest_label_score_is_averaged_with_its_lexical_share(
     both = set(before) & set(after)
     assert len(both) >= 5
     for uri in both:
-        assert after[uri] == pytest.approx((before[uri] + weight * shares[uri]) / (1 + weight),
-                                           abs=2e-4)  # fmt: skip
+        mean = (before[uri] + weight * shares[uri]) / (1 + weight)
+        assert after[uri] == pytest.approx(max(before[uri], mean), abs=2e-4)
     # the words shared count: the forklift skill's labels share the phrase's, its score rises
     assert shares[OPERATE_FORKLIFT] > before[OPERATE_FORKLIFT]
     assert after[OPERATE_FORKLIFT] > before[OPERATE_FORKLIFT]

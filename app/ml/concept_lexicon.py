@@ -13,8 +13,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 from app.ml.bm25 import Bm25Index, lexical_share
+
+F64 = npt.NDArray[np.float64]
 
 
 class ConceptLexicon:
@@ -23,10 +26,11 @@ class ConceptLexicon:
         texts: dict[tuple[str, str], list[str]] = {}
         for uri, lang, label in rows:
             texts.setdefault((uri, lang), []).append(label)
-        keys = sorted(texts)
-        self._slots: dict[str, list[int]] = {}
-        for slot, (uri, _) in enumerate(keys):
-            self._slots.setdefault(uri, []).append(slot)
+        keys = sorted(texts)  # a concept's rows side by side
+        self.uris: list[str] = sorted({uri for uri, _ in keys})
+        self._position = {uri: i for i, uri in enumerate(self.uris)}
+        owners = np.array([self._position[uri] for uri, _ in keys], dtype=np.intp)
+        self._starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]]) if keys else owners
         index = Bm25Index()
         index.stage(
             range(len(keys)), [" ".join(texts[k]) for k in keys], [lang for _, lang in keys]
@@ -34,12 +38,19 @@ class ConceptLexicon:
         self._index = index.rebuild(range(len(keys)))
         self._size = len(keys)
 
+    def all_shares(self, text: str) -> F64:
+        """Every concept's share of ``text``'s wording, in the order of :attr:`uris`."""
+        if not self._size:
+            return np.zeros(0)
+        share = lexical_share(*self._index.query(text, self._size))
+        best: F64 = np.maximum.reduceat(share, self._starts)
+        return best
+
     def shares(self, text: str, uris: Sequence[str]) -> Mapping[str, float]:
         """Each of these concepts' share of ``text``'s wording (a URI it does not hold: 0)."""
         if not self._size or not uris:
             return {}
-        share = lexical_share(*self._index.query(text, self._size))
+        every = self.all_shares(text)
         return {
-            uri: float(np.max(share[self._slots[uri]])) if uri in self._slots else 0.0
-            for uri in uris
+            uri: float(every[self._position[uri]]) if uri in self._position else 0.0 for uri in uris
         }

@@ -445,7 +445,7 @@ class RankingService:
         order = sorted(range(n), key=lambda i: (-keys[i], str(ids[i])))
         chosen = order if limit is None else order[:limit]
         picked = {name: values[chosen].tolist() for name, values in columns.items()}
-        # rounded as the explanation shows them, a column at a time
+        # rounded to four places, a column at a time (numpy: half-way values to even)
         credit = {
             name: np.round(values, 4).tolist()
             for name, values in ranker.contributions(

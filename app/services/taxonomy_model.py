@@ -1,6 +1,7 @@
-"""The taxonomy matching reads (app/ml/taxonomy_match.Taxonomy) and the BM25 over its labels
-that linking reads (app/ml/concept_lexicon.py), loaded once per import per process — about a
-second and some 20 MB each for the whole of ESCO — and whether a tenant matches
+"""The taxonomy matching reads (app/ml/taxonomy_match.Taxonomy; about a second and some 20 MB
+for the whole of ESCO) and the BM25 over its skill labels that linking reads
+(app/ml/concept_lexicon.py; 0.2 s and 5 MB for ESCO's English skills), loaded once per import
+per process — and whether a tenant matches
 through it: the tenant setting ``taxonomy`` (on unless switched off), given an imported
 taxonomy embedded with the service's model (app/services/taxonomy_linking.TaxonomyLinker
 .current tells which)."""
