@@ -25,19 +25,24 @@ SETTING = "taxonomy"
 # dropped as the current one's is loaded.
 _HELD: dict[tuple[str, str], Taxonomy] = {}  # (import, "matching") → its model
 _LEXICONS: dict[tuple[str, str], ConceptLexicon] = {}  # (import, concept kind) → labels' BM25
-_LOADING = asyncio.Lock()
+# one load at a time per cache: a first link need not wait for a first ranking's model
+_LOADING_MODEL = asyncio.Lock()
+_LOADING_LEXICON = asyncio.Lock()
 
 V = TypeVar("V")
 
 
 async def _once(
-    held: dict[tuple[str, str], V], key: tuple[str, str], load: Callable[[], Awaitable[V]]
+    held: dict[tuple[str, str], V],
+    loading: asyncio.Lock,
+    key: tuple[str, str],
+    load: Callable[[], Awaitable[V]],
 ) -> V:
-    """``held[key]``, loaded on first use."""
+    """``held[key]``, loaded on first use (one load at a time under ``loading``)."""
     found = held.get(key)
     if found is not None:
         return found
-    async with _LOADING:
+    async with loading:
         found = held.get(key)
         if found is None:
             found = await load()
@@ -54,7 +59,7 @@ async def taxonomy_of(session: AsyncSession, import_id: str) -> Taxonomy:
         groups, relations, labels = await TaxonomyLinkRepository(session).matching_rows()
         return Taxonomy(import_id, groups, relations, labels)
 
-    return await _once(_HELD, (import_id, "matching"), load)
+    return await _once(_HELD, _LOADING_MODEL, (import_id, "matching"), load)
 
 
 async def lexicon_of(session: AsyncSession, import_id: str, concept_kind: str) -> ConceptLexicon:
@@ -65,7 +70,7 @@ async def lexicon_of(session: AsyncSession, import_id: str, concept_kind: str) -
         rows = await TaxonomyLinkRepository(session).lexicon_rows(concept_kind)
         return await asyncio.to_thread(ConceptLexicon, rows)
 
-    return await _once(_LEXICONS, (import_id, concept_kind), load)
+    return await _once(_LEXICONS, _LOADING_LEXICON, (import_id, concept_kind), load)
 
 
 async def taxonomy_for(
