@@ -35,7 +35,8 @@ from dataclasses import dataclass
 EXACT_SCORES = {"preferred": 1.0, "alternative": 1.0, "hidden": 0.95}
 # What a row's stored links (``esco``) are made by: a row linked by an earlier version is linked
 # again by ``ponte taxonomy link``. 2: the lexical stage, occupations a profile's skills show, a
-# title's nearest occupations. 3: a skill's nearest labels gain its labels' lexical share.
+# title's nearest occupations. 3: a skill's nearest label may be lifted by its labels' lexical
+# share; a similar label of any kind scores at most NEAR_CAP (it could reach 1 before).
 LINKS_VERSION = 3
 # A contained label scores LEXICAL_BASE + (1 - LEXICAL_BASE) × the share of the text's words it
 # covers; a label of one word is too loose alone ("open-source" contains "source").
@@ -48,7 +49,7 @@ ALTERNATIVE_DISCOUNT = 0.04
 LEXICAL_WEIGHTS = {"skill": 0.2, "occupation": 0.0}
 NEAR_CAP = 0.99  # the most a similar (not exact) label scores
 # The least score an automatic link needs: on skill_links_dev (docs/EVALUATION.md) the first
-# concept was right for 58-88 % of the phrases scoring 0.7 or more (74 % of all 128), for 36-38 %
+# concept was right for 58-88 % of the phrases scoring 0.7 or more (73 % of all 128), for 36-38 %
 # between 0.5 and 0.7.
 LINK_THRESHOLD = 0.7
 
