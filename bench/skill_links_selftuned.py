@@ -5,9 +5,9 @@ label cosine, help when the weights are not read off an evaluation set?
     PONTE_DATA_DIR=var/bench-tax .venv/bin/python bench/skill_links_selftuned.py [--kind occupation]
 
 The tuning queries are ESCO's own alternative labels: for a sample of concepts, one
-alternative label each is held out — taken out of the label vectors searched and out of the
-concept's BM25 rows (app/ml/concept_lexicon.py, as the linker builds them) — and linked as a
-phrase; the grid's best weights by acc@1 on them are then scored on skill_links_dev (skills
+alternative label each is held out — taken out of the label vectors its own query searches,
+and (all of them at once) out of the concepts' BM25 rows (app/ml/concept_lexicon.py, as the
+linker builds them) — and linked as a phrase; the grid's best weights by acc@1 on them are then scored on skill_links_dev (skills
 only: docs/EVALUATION.md, "Linking skill phrases"). Needs the full taxonomy imported there;
 embeds every concept's "label. description" (about 90 s for the skills).
 """
