@@ -7,9 +7,10 @@ label cosine, help when the weights are not read off an evaluation set?
 The tuning queries are ESCO's own alternative labels: for a sample of concepts, one
 alternative label each is held out — taken out of the label vectors its own query searches,
 and (all of them at once) out of the concepts' BM25 rows (app/ml/concept_lexicon.py, as the
-linker builds them) — and linked as a phrase; the grid's best weights by acc@1 on them are then scored on skill_links_dev (skills
-only: docs/EVALUATION.md, "Linking skill phrases"). Needs the full taxonomy imported there;
-embeds every concept's "label. description" (about 90 s for the skills).
+linker builds them) — and linked as a phrase; the grid's best weights by acc@1 on them are
+then scored on skill_links_dev (skills only: docs/EVALUATION.md, "Linking skill phrases").
+Needs the full taxonomy imported there; embeds every concept's "label. description" (about
+90 s for the skills).
 """
 
 from __future__ import annotations
