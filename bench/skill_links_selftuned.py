@@ -21,7 +21,6 @@ import itertools
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -29,13 +28,11 @@ import numpy.typing as npt
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import text  # noqa: E402
 
 from app.config import Settings  # noqa: E402
-from app.db.engine import create_engine, resolve_database  # noqa: E402
 from app.ml.concept_lexicon import ConceptLexicon  # noqa: E402
 from app.ml.encoder import Encoder  # noqa: E402
-from bench.skill_links_sweep import metrics_row  # noqa: E402
+from bench.skill_links_sweep import metrics_row, read  # noqa: E402
 
 F32 = npt.NDArray[np.float32]
 DISCOUNTS = (0.0, 0.04, 0.1)
@@ -64,37 +61,6 @@ def best_labels(
     return {d: np.concatenate(parts) for d, parts in out.items()}
 
 
-async def read(settings: Settings, model_id: str, kind: str) -> dict[str, Any]:
-    """The kind's label vectors (URI, label kind, label, language, vector as text) and English
-    descriptions."""
-    engine = create_engine(resolve_database(settings).owner, settings, pool_size=1)
-    try:
-        async with engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    text(
-                        "SELECT uri, kind, label, lang, embedding::text FROM esco_label_vectors "
-                        "WHERE model_id = :m AND concept_kind = :k"
-                    ),
-                    {"m": model_id, "k": kind},
-                )
-            ).all()
-            descriptions = dict(
-                (
-                    await conn.execute(
-                        text(
-                            "SELECT d.uri, d.description FROM esco_descriptions d JOIN "
-                            "esco_concepts c ON c.uri = d.uri WHERE c.kind = :k AND d.lang = 'en'"
-                        ),
-                        {"k": kind},
-                    )
-                ).all()
-            )
-    finally:
-        await engine.dispose()
-    return {"rows": rows, "descriptions": descriptions}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", default=str(ROOT.parent / "shared" / "eval" / "skill_links_dev"))
@@ -110,7 +76,7 @@ def main() -> None:
     owner = np.array([index[r[0]] for r in rows])
     starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
     alternative = np.array([r[1] != "preferred" for r in rows])
-    labels = np.stack([np.array(json.loads(r[4]), dtype=np.float32) for r in rows])
+    labels = np.stack([np.array(json.loads(r[3]), dtype=np.float32) for r in rows])
 
     # the held-out labels: one alternative label of each of a sample of skills
     rng = np.random.default_rng(7)
@@ -126,8 +92,8 @@ def main() -> None:
 
     # BM25 over each concept's labels per language, as the linker has it: for the tuning
     # queries with their held-out labels left out, for the evaluation set with all of them
-    pruned = ConceptLexicon((r[0], r[3], r[2]) for at, r in enumerate(rows) if at not in held_set)
-    full = ConceptLexicon((r[0], r[3], r[2]) for r in rows)
+    pruned = ConceptLexicon((r[0], r[4], r[2]) for at, r in enumerate(rows) if at not in held_set)
+    full = ConceptLexicon((r[0], r[4], r[2]) for r in rows)
     assert pruned.uris == full.uris == uris  # every concept keeps its preferred label
 
     names = {r[0]: r[2] for r in rows if r[1] == "preferred"}

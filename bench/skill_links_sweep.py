@@ -33,17 +33,19 @@ from app.ml.bm25 import Bm25Index, lexical_share  # noqa: E402
 from app.ml.encoder import Encoder  # noqa: E402
 
 
-async def read(settings: Settings, model_id: str) -> dict[str, Any]:
+async def read(settings: Settings, model_id: str, kind: str = "skill") -> dict[str, Any]:
+    """The kind's label vectors (URI, label kind, label, vector as text, language), how many
+    occupations list each concept, and its English description."""
     engine = create_engine(resolve_database(settings).owner, settings, pool_size=1)
     try:
         async with engine.connect() as conn:
             rows = (
                 await conn.execute(
                     text(
-                        "SELECT uri, kind, label, embedding::text FROM esco_label_vectors "
-                        "WHERE model_id = :m AND concept_kind = 'skill'"
+                        "SELECT uri, kind, label, embedding::text, lang FROM esco_label_vectors "
+                        "WHERE model_id = :m AND concept_kind = :k"
                     ),
-                    {"m": model_id},
+                    {"m": model_id, "k": kind},
                 )
             ).all()
             popularity = dict(
@@ -62,8 +64,9 @@ async def read(settings: Settings, model_id: str) -> dict[str, Any]:
                         text(
                             "SELECT d.uri, d.description FROM esco_descriptions d JOIN "
                             "esco_concepts c ON c.uri = d.uri "
-                            "WHERE c.kind = 'skill' AND d.lang = 'en'"
-                        )
+                            "WHERE c.kind = :k AND d.lang = 'en'"
+                        ),
+                        {"k": kind},
                     )
                 ).all()
             )
