@@ -34,6 +34,22 @@ def test_an_exact_label_outranks_any_similar_one_and_a_concept_counts_once():
     assert links[0].label == "lavapiatti"
 
 
+def test_a_text_that_is_one_concepts_preferred_label_names_that_concept_first():
+    # ESCO lists narrower names as a broader concept's alternative labels: "CSS" is the skill
+    # CSS and an alternative label of "style sheet languages" (whose URI sorts first)
+    links = rank_links(
+        [
+            LabelMatch("u:a-style-sheets", "CSS", "alternative", exact=True),
+            LabelMatch("u:b-css", "CSS", "preferred", exact=True),
+        ],
+        limit=2,
+    )
+    assert [(link.uri, link.score) for link in links] == [
+        ("u:b-css", 1.0),
+        ("u:a-style-sheets", 1.0),
+    ]
+
+
 def test_a_similar_alternative_label_counts_a_little_less_than_a_preferred_one():
     links = rank_links(
         [

@@ -3,27 +3,29 @@ occupations a job title names, each with a confidence.
 
 Cheapest first: the text's comparison form (case and spacing folded, app/ml/text.skill_key)
 equal to a label of the concept in any imported language — the text names it; then labels the
-text contains word for word ("Lead Data Scientist - Marketing" contains "data scientist"), scored
-by the share of the text's words the label covers (``LEXICAL_BASE`` up to 1); then the labels
-nearest the text's vector (the same model as every other vector). A concept scores its best
-label's match: 1 for an exact preferred or alternative label, 0.95 for an exact hidden one
-(ESCO's common misspellings), otherwise its nearest label's cosine similarity, less
-``ALTERNATIVE_DISCOUNT`` for an alternative label: alternative labels include broader and
+text contains word for word ("Lead Data Scientist - Marketing" contains "data scientist"),
+scored by the share of the text's words the label covers (``LEXICAL_BASE`` up to 1); then the
+labels nearest the text's vector (the same model as every other vector). A concept scores its
+best label's match: 1 for an exact preferred or alternative label, 0.95 for an exact hidden one
+(ESCO's common misspellings; where a text is one concept's preferred label and another's
+alternative label — "CSS": the skill *CSS*, and an alternative label of *style sheet languages*
+— the concept it names outright comes first), otherwise its nearest label's cosine similarity,
+less ``ALTERNATIVE_DISCOUNT`` for an alternative label: alternative labels include broader and
 looser names, and a phrase close to one is less surely that concept than a phrase as close to
-its preferred label (on skill_links_dev, acc@1 0.553 with no discount, 0.585–0.596 with any
-from 0.02 to 0.1; docs/EVALUATION.md). A skill found by its nearest label can then be lifted
-by how much of the text's wording its labels share (BM25, app/ml/concept_lexicon.py): it
-scores the higher of its label's score and that score's weighted mean with the share (weights
-1 and ``LEXICAL_WEIGHTS``). The small model places sibling skills within hundredths of each
-other, and the words the text and the labels have in common often tell them apart; a text that
-shares no word with any label (written in a language the labels are not in, or in other words)
-keeps its similarity's score. The weight was chosen on ESCO's own alternative labels held out
-as phrases (bench/skill_links_selftuned.py), not on an evaluation set; occupations have none
-(0: their held-out labels gained a third of a point). A similar label scores at most
-``NEAR_CAP``, so an exact preferred or alternative label (1) always outranks it, and a concept
-named in several languages counts once. ``LINK_THRESHOLD`` is the least
-score an automatic link (stored on candidates and vacancies) needs; the link endpoints show the
-best concepts with their scores and leave the choice to the caller.
+its preferred label (on skill_links_dev, acc@1 0.553 with no discount, 0.585–0.596 with any from
+0.02 to 0.1; docs/EVALUATION.md). A skill found by its nearest label can then be lifted by how
+much of the text's wording its labels share (BM25, app/ml/concept_lexicon.py): it scores the
+higher of its label's score and that score's weighted mean with the share (weights 1 and
+``LEXICAL_WEIGHTS``). The small model places sibling skills within hundredths of each other, and
+the words the text and the labels have in common often tell them apart; a text that shares no
+word with any label (written in a language the labels are not in, or in other words) keeps its
+similarity's score. The weight was chosen on ESCO's own alternative labels held out as phrases
+(bench/skill_links_selftuned.py), not on an evaluation set; occupations have none (0: their
+held-out labels gained a third of a point). A similar label scores at most ``NEAR_CAP``, so an
+exact preferred or alternative label (1) always outranks it, and a concept named in several
+languages counts once. ``LINK_THRESHOLD`` is the least score an automatic link (stored on
+candidates and vacancies) needs; the link endpoints show the best concepts with their scores and
+leave the choice to the caller.
 """
 
 from __future__ import annotations
@@ -36,8 +38,9 @@ EXACT_SCORES = {"preferred": 1.0, "alternative": 1.0, "hidden": 0.95}
 # What a row's stored links (``esco``) are made by: a row linked by an earlier version is linked
 # again by ``ponte taxonomy link``. 2: the lexical stage, occupations a profile's skills show, a
 # title's nearest occupations. 3: a skill's nearest label may be lifted by its labels' lexical
-# share; a similar label of any kind scores at most NEAR_CAP (it could reach 1 before).
-LINKS_VERSION = 3
+# share; a similar label of any kind scores at most NEAR_CAP (it could reach 1 before). 4: of
+# concepts an exact label ties, the one it is the preferred label of comes first.
+LINKS_VERSION = 4
 # A contained label scores LEXICAL_BASE + (1 - LEXICAL_BASE) × the share of the text's words it
 # covers; a label of one word is too loose alone ("open-source" contains "source").
 LEXICAL_BASE = 0.6
@@ -78,14 +81,19 @@ def rank_links(
     lexical: Mapping[str, float] | None = None,
     weight: float = 0.0,
 ) -> list[Link]:
-    """The ``limit`` best concepts of a text's label matches, best first (ties by URI).
+    """The ``limit`` best concepts of a text's label matches, best first; of concepts tied
+    (an exact label names both), the one whose preferred label the text is first, then by
+    URI.
     ``lexical``: per concept, its labels' share of the text's wording; a nearest label's score
     becomes its mean with the share (weights 1 and ``weight``) where that is higher."""
     shares = lexical or {}
     best: dict[str, Link] = {}
+    named = set()  # concepts the text is the preferred label of: first among exact ties
     for match in matches:
         if match.exact:
             link = Link(match.uri, EXACT_SCORES[match.label_kind], match.label, "exact")
+            if match.label_kind == "preferred":
+                named.add(match.uri)
         elif match.coverage is not None:
             score = LEXICAL_BASE + (1.0 - LEXICAL_BASE) * match.coverage
             if match.label_kind == "alternative":
@@ -102,7 +110,8 @@ def rank_links(
         held = best.get(match.uri)
         if held is None or link.score > held.score:
             best[match.uri] = link
-    return sorted(best.values(), key=lambda link: (-link.score, link.uri))[:limit]
+    ranked = sorted(best.values(), key=lambda link: (-link.score, link.uri not in named, link.uri))
+    return ranked[:limit]
 
 
 _WORD = re.compile(r"\w+")
