@@ -10,7 +10,7 @@ import time
 import uuid
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 
 from app.db.tables import Tenant
 from app.ml.pool import CandidatePool
@@ -53,6 +53,27 @@ async def _tenant_id(app, name: str) -> uuid.UUID:
         found = await session.scalar(select(Tenant.id).where(Tenant.name == name))
     assert found is not None
     return found
+
+
+async def test_a_shortlist_request_reads_its_tenants_row_once(app, client, make_key):
+    # the key's look-up brings the tenant along; its ranker and its taxonomy setting are read
+    # from that same row, not from the database again
+    headers = await _kitchen(client, make_key, "alpha")
+    await shortlist(client, headers)  # the pool is built, the key touched
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    engine = app.state.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        await shortlist(client, headers)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert any("FROM api_keys" in s for s in statements)  # the key was looked up, with it
+    reads = [s for s in statements if "FROM tenants" in s and "api_keys" not in s]
+    assert reads == []
 
 
 async def test_a_full_pool_cache_evicts_one_tenant_not_all(app, client, make_key, monkeypatch):

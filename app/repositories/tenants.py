@@ -13,12 +13,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.tables import ApiKey, Tenant
 
 # Every request starts with this lookup: built once. The tenant comes along as an entity, so a
-# later read of its settings in the same session needs no query.
+# later read of its settings in the same session needs no query (see _kept).
 _BY_HASH = (
     select(ApiKey, Tenant)
     .join(Tenant, Tenant.id == ApiKey.tenant_id)
     .where(ApiKey.key_hash == bindparam("key_hash"))
 )
+
+
+def _kept(session: AsyncSession, tenant: Tenant | None) -> Tenant | None:
+    """Keeps a tenant read for the rest of the session. The session's identity map holds its
+    rows weakly: a tenant no caller still refers to is forgotten, and the request's next read of
+    it (its ranker, then whether it matches through the taxonomy) went to the database again.
+    Held here, ``session.get`` finds it in the map, as current as the session's view of it."""
+    if tenant is not None:
+        session.info.setdefault("tenants", {})[tenant.id] = tenant
+    return tenant
 
 
 class TenantRepository:
@@ -29,7 +39,7 @@ class TenantRepository:
 
     async def get(self, tenant_id: uuid.UUID) -> Tenant | None:
         """Returns the tenant with this id, if any."""
-        return await self.session.get(Tenant, tenant_id)
+        return _kept(self.session, await self.session.get(Tenant, tenant_id))
 
     async def set_settings(self, tenant: Tenant, settings: dict[str, Any]) -> None:
         """Replaces the tenant's settings document."""
@@ -91,7 +101,7 @@ class ApiKeyRepository:
     async def find_by_hash(self, key_hash: bytes) -> tuple[ApiKey, Tenant] | None:
         """Returns the key with this hash and its tenant, whatever the key's state."""
         row = (await self.session.execute(_BY_HASH, {"key_hash": key_hash})).first()
-        return (row[0], row[1]) if row else None
+        return (row[0], _kept(self.session, row[1])) if row else None  # type: ignore[return-value]
 
     async def list_for_tenant(self, tenant_id: uuid.UUID) -> Sequence[ApiKey]:
         """Returns the tenant's keys, oldest first."""
