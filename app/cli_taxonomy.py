@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sys
 from importlib import resources as package_files
 from pathlib import Path
@@ -28,6 +29,7 @@ from app.services import taxonomy_import, taxonomy_linking
 taxonomy_cli = typer.Typer(help="The ESCO taxonomy: import it, show what is imported.")
 # The subset `ponte demo` imports when no taxonomy is (app/demo/esco/README.md).
 DEMO_SUBSET = Path(str(package_files.files("app.demo").joinpath("esco")))
+_LANGUAGE = re.compile(r"^[a-z]{2,3}$")  # as ESCO's file names give them (app/ml/esco_files.py)
 
 
 def import_demo_subset(urls: DatabaseUrls, settings: Settings, encoder: Encoder) -> bool:
@@ -54,13 +56,29 @@ def import_(
     folder: Annotated[Path, typer.Argument(help="The ESCO CSV download (v1.2 layout)")],
     version: Annotated[str, typer.Option(help="The ESCO version the files are")] = "1.2.0",
     embed: Annotated[bool, typer.Option(help="Embed the labels with the model")] = True,
+    languages: Annotated[
+        str | None,
+        typer.Option(
+            help="Only these languages, comma-separated (e.g. it,en,nl): labels of any other, "
+            "imported before, are removed. Default: every language in the folder."
+        ),
+    ] = None,
 ) -> None:
     """Import (or resume importing) ESCO occupations, skills, ISCO groups, their labels in every
-    language present and their relations; then embed the labels once for the model."""
+    language present (or those of --languages) and their relations; then embed the labels once
+    for the model."""
     settings = cli_support.settings()
     urls = resolve_database(settings)
+    chosen = None
+    if languages is not None:
+        chosen = sorted({code.strip().lower() for code in languages.split(",") if code.strip()})
+        if not chosen or not all(_LANGUAGE.match(code) for code in chosen):
+            raise cli_support.fail(
+                f"--languages takes ESCO's language codes, comma-separated (it,en,nl), not "
+                f"{languages!r}"
+            )
     try:
-        files = taxonomy_import.esco_files(folder)
+        files = taxonomy_import.esco_files(folder, chosen)
     except AppError as exc:
         raise cli_support.fail(exc.detail) from exc
     if embed:
@@ -81,7 +99,7 @@ def import_(
                     bar.advance(shown[stage], rows)
 
                 return await taxonomy_import.import_esco(
-                    session_factory(engine), files, version, encoder, advance
+                    session_factory(engine), files, version, encoder, advance, chosen
                 )
         finally:
             await engine.dispose()

@@ -21,6 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from app.cli import cli
+from app.errors import BadRequest
 from app.services import taxonomy_import
 from app.services.label_key import label_hash
 
@@ -197,6 +198,43 @@ async def test_a_new_version_replaces_what_the_files_no_longer_say(
     )
 
 
+async def test_an_import_of_chosen_languages_leaves_the_others_out(
+    owner_sessions, owner_engine, encoder
+):
+    await taxonomy_import.import_esco(
+        owner_sessions, taxonomy_import.esco_files(SUBSET), "1.2.0", encoder
+    )
+    italian = "SELECT count(*) FROM {} WHERE lang = 'it'"
+    assert await scalar(owner_engine, italian.format("esco_labels")) > 0
+    assert await scalar(owner_engine, italian.format("esco_label_vectors")) > 0
+    # relation files are the same in every language: read whatever theirs
+    assert {f.name for f in taxonomy_import.esco_files(SUBSET, ["it"])} == {
+        "ISCOGroups_it.csv",
+        "occupations_it.csv",
+        "occupationSkillRelations_en.csv",
+        "broaderRelationsOccPillar_en.csv",
+    }
+    files = taxonomy_import.esco_files(SUBSET, ["en"])
+    assert not any(f.lang == "it" for f in files)
+    report = await taxonomy_import.import_esco(
+        owner_sessions, files, "1.2.0", encoder, languages=["en"]
+    )
+    # every English file was done before, but the taxonomy changed: a new import stands
+    assert all(entry.get("skipped") for entry in report.files.values())
+    assert report.labels_dropped > 0
+    assert not report.unchanged
+    assert set(report.counts["labels"]) == {"en"}
+    for table in ("esco_labels", "esco_label_vectors", "esco_descriptions"):
+        assert await scalar(owner_engine, italian.format(table)) == 0
+    assert await scalar(owner_engine, "SELECT count(*) FROM esco_label_vectors") > 0
+    languages = await scalar(
+        owner_engine, "SELECT languages FROM taxonomy_imports WHERE id = :i", i=report.import_id
+    )
+    assert languages == ["en"]
+    with pytest.raises(BadRequest, match=r"no ESCO concept files in nl .*languages there: en, it"):
+        taxonomy_import.esco_files(SUBSET, ["en", "nl"])
+
+
 async def test_the_service_role_may_read_the_taxonomy_but_not_write_it(owner_sessions, database):
     await taxonomy_import.import_esco(
         owner_sessions, taxonomy_import.esco_files(SUBSET), "1.2.0", None
@@ -227,6 +265,12 @@ async def test_the_command_imports_reports_and_refuses_a_folder_without_esco(
     )
     assert empty.exit_code == 1
     assert "no ESCO CSV files" in empty.output
+    for wrong in ("en,it-IT", " , "):
+        refused = await asyncio.to_thread(
+            cli_env.invoke, cli, ["taxonomy", "import", str(SUBSET), "--languages", wrong]
+        )
+        assert refused.exit_code == 1
+        assert "--languages takes ESCO's language codes" in refused.output
     made = await asyncio.to_thread(
         cli_env.invoke, cli, ["taxonomy", "import", str(SUBSET), "--no-embed"]
     )
@@ -252,3 +296,12 @@ async def test_the_command_imports_reports_and_refuses_a_folder_without_esco(
         "1.2.0",
         ["en", "it"],
     )
+    english = await asyncio.to_thread(
+        cli_env.invoke,
+        cli,
+        ["taxonomy", "import", str(SUBSET), "--no-embed", "--languages", "EN"],
+    )
+    assert english.exit_code == 0, english.output
+    assert json.loads(english.stdout.strip().splitlines()[-1])["labels_dropped"] > 0
+    status = await asyncio.to_thread(cli_env.invoke, cli, ["taxonomy", "status"])
+    assert json.loads(status.stdout.strip().splitlines()[-1])["languages"] == ["en"]

@@ -189,6 +189,20 @@ class TaxonomyRepository:
                 ],
             )
 
+    async def keep_languages(self, languages: Sequence[str]) -> int:
+        """Removes every label, description and label vector in a language not of these;
+        returns how many labels went."""
+        kept = {"langs": list(languages)}
+        for table in ("esco_label_vectors", "esco_descriptions"):
+            await self.session.execute(
+                text(f"DELETE FROM {table} WHERE lang <> ALL(:langs)"),  # noqa: S608 (constants)
+                kept,
+            )
+        gone = await self.session.execute(
+            text("DELETE FROM esco_labels WHERE lang <> ALL(:langs)"), kept
+        )
+        return int(gone.rowcount)  # type: ignore[attr-defined]
+
     async def labels_to_embed(self) -> list[str]:
         """Every distinct label that names a concept (preferred and alternative), in order:
         read once, so paging through them costs one sort, not one per page."""

@@ -13,7 +13,7 @@ shares with ESCO is embedded once.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,10 +58,13 @@ class ImportReport:
     labels_embedded: int = 0
     embed_seconds: float = 0.0
     unchanged: bool = False  # every file done before, nothing embedded: the last import stands
+    labels_dropped: int = 0  # labels of languages not chosen (``languages``), removed
 
 
-def esco_files(folder: Path) -> list[EscoFile]:
-    """The ESCO files of ``folder``, in the order they are imported; none is an error."""
+def esco_files(folder: Path, languages: Sequence[str] | None = None) -> list[EscoFile]:
+    """The ESCO files of ``folder``, in the order they are imported; none is an error.
+    ``languages``: only these languages' concept files (relation files, the same in every
+    language, are read whatever theirs); each must have one in the folder."""
     if not folder.is_dir():
         raise BadRequest(f"{folder} is not a folder")
     files = find_files(folder)
@@ -69,7 +72,16 @@ def esco_files(folder: Path) -> list[EscoFile]:
         raise BadRequest(
             f"no ESCO CSV files in {folder} (occupations_<lang>.csv, skills_<lang>.csv, …)"
         )
-    return files
+    if languages is None:
+        return files
+    present = sorted({f.lang for f in files if f.holds_concepts})
+    missing = sorted(set(languages) - set(present))
+    if missing:
+        raise BadRequest(
+            f"no ESCO concept files in {', '.join(missing)} in {folder} "
+            f"(languages there: {', '.join(present) or 'none'})"
+        )
+    return [f for f in files if not f.holds_concepts or f.lang in languages]
 
 
 async def import_esco(
@@ -78,12 +90,16 @@ async def import_esco(
     version: str,
     encoder: Encoder | None,
     progress: Progress = _quiet,
+    languages: Sequence[str] | None = None,
 ) -> ImportReport:
     """Imports ``files`` (:func:`esco_files`) as ``version``; embeds the labels with
-    ``encoder`` (none: labels are left for a later run)."""
+    ``encoder`` (none: labels are left for a later run). ``languages``: the taxonomy is to hold
+    these languages only — labels, descriptions and label vectors of any other, imported
+    before, are removed (what linking searches and holds in memory grows with each language)."""
+    read = sorted({f.lang for f in files if f.holds_concepts})
     async with sessions() as session, session.begin():
         repo = TaxonomyRepository(session)
-        run = await repo.open_import(SOURCE, version, sorted({f.lang for f in files}))
+        run = await repo.open_import(SOURCE, version, sorted(languages or read))
         done = await repo.files_done(SOURCE, version)
     report = ImportReport(str(run.id), version)
     for file in files:
@@ -98,6 +114,9 @@ async def import_esco(
         async with sessions() as session, session.begin():
             await TaxonomyRepository(session).file_done(run.id, file.name, digest, rows)
         report.files[file.name] = {"rows": rows, "left_out": dropped}
+    if languages is not None:
+        async with sessions() as session, session.begin():
+            report.labels_dropped = await TaxonomyRepository(session).keep_languages(languages)
     if encoder is not None:
         report.labels, report.labels_embedded, report.embed_seconds = await embed_labels(
             sessions, encoder, progress
@@ -113,6 +132,7 @@ async def import_esco(
             and latest.version == version
             and latest.model_id == model_id
             and not report.labels_embedded
+            and not report.labels_dropped
         ):
             # nothing new: the import links are made from stays the one they were made from
             await repo.discard(run.id)
