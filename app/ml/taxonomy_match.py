@@ -34,6 +34,7 @@ import math
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -52,12 +53,14 @@ MIN_SHARED = 2  # an occupation is inferred from at least two shared skills
 MIN_INFERRED = 0.15  # … and a cosine at least this
 NICE_TO_HAVE = 0.2  # a nice-to-have requirement's weight against a must-have's
 TITLE_OCCUPATIONS = 50  # a title's nearest occupations the title_occupation feature looks among
+_UNSEEN: Any = object()  # a candidate occupation not looked up yet
 
 
 # By candidate occupation URI, ISCO group, minor group: (value, the vacancy occupation giving it)
 AgreementTable = tuple[
     dict[str, tuple[float, str]], dict[str, tuple[float, str]], dict[str, tuple[float, str]]
 ]
+_NO_TABLE: AgreementTable = ({}, {}, {})  # a vacancy with no occupations
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,17 +295,22 @@ class Taxonomy:
         self, table: AgreementTable, candidate: Sequence[tuple[str, float]]
     ) -> tuple[float, str | None, str | None]:
         """:meth:`agreement` with the vacancy's side looked up once (:meth:`agreement_table`)."""
-        if not table[0] or not candidate:
-            return math.nan, None, None
-        best_c = candidate[0][1] or 1.0
-        found: tuple[float, str | None, str | None] = (0.0, None, None)
-        for c, confidence in candidate:
-            group = self.isco.get(c) or ""
-            for held, key in ((table[0], c), (table[1], group), (table[2], group[:3])):
-                hit = held.get(key) if key else None
-                if hit is not None and hit[0] * confidence / best_c > found[0]:
-                    found = (hit[0] * confidence / best_c, hit[1], c)
-        return found
+        value, (v, c), _, _ = occupation_fit(self, table, {}, candidate)
+        return value, v, c
+
+    def agrees_with(self, table: AgreementTable, occupation: str) -> tuple[float, str] | None:
+        """What a vacancy's occupations (:meth:`agreement_table`) agree with one candidate
+        occupation at best: the value (level × the vacancy occupation's relative confidence)
+        and that vacancy occupation; None when nothing agrees. Of equal values, the closer
+        level's (same occupation, then group, then minor group)."""
+        group = self.isco.get(occupation) or ""
+        found = table[0].get(occupation)
+        if group:
+            for held, key in ((table[1], group), (table[2], group[:3])):
+                hit = held.get(key)
+                if hit is not None and (found is None or hit[0] > found[0]):
+                    found = hit
+        return found if found is not None and found[0] > 0 else None
 
     def label(self, uri: str) -> str:
         return self.labels.get(uri, uri)
@@ -328,13 +336,48 @@ def title_fit(
     """How well a title names one of these occupations (URI, confidence, best first): the
     title's link score to each, scaled by its relative confidence, at best, and which; NaN
     when either side has none."""
-    if not title or not occupations:
-        return math.nan, None
-    best = occupations[0][1] or 1.0
-    value, named = max(
-        (title.get(uri, 0.0) * (confidence / best), uri) for uri, confidence in occupations
-    )
-    return value, named if value > 0 else None
+    _, _, value, named = occupation_fit(None, _NO_TABLE, title, occupations)
+    return value, None if named is None else named[0]
+
+
+def occupation_fit(
+    taxonomy: Taxonomy | None,
+    table: AgreementTable,
+    title: Mapping[str, float],
+    occupations: Sequence[tuple[str, float]],
+    agrees: dict[str, Any] | None = None,
+) -> tuple[float, tuple[str | None, str | None], float, tuple[str, float] | None]:
+    """A pair's two occupation features in one pass over the candidate's occupations (URI,
+    confidence, best first), each scaled by its confidence relative to the best: the best
+    agreement with the vacancy's occupations (``table``, :meth:`Taxonomy.agreement_table`; NaN
+    when a side has none) and the (vacancy, candidate) occupations that gave it; the title's
+    best link score (``title``: URI → score; NaN when a side has none) and the occupation it
+    names with that score (None when 0). ``agrees``: what ``table`` agrees with each candidate
+    occupation, kept across the pairs of one vacancy (a pool's rows share few occupations)."""
+    agreement, fit = math.nan, math.nan
+    pair: tuple[str | None, str | None] = (None, None)
+    if not occupations:
+        return agreement, pair, fit, None
+    held = {} if agrees is None else agrees
+    best_c = occupations[0][1] or 1.0
+    value, best_title = 0.0, None
+    for c, confidence in occupations:
+        if table[0] and taxonomy is not None:
+            hit = held.get(c, _UNSEEN)
+            if hit is _UNSEEN:
+                hit = held[c] = taxonomy.agrees_with(table, c)
+            if hit is not None and hit[0] * confidence / best_c > value:
+                value, pair = hit[0] * confidence / best_c, (hit[1], c)
+        scored = (title.get(c, 0.0) * (confidence / best_c), c)
+        if best_title is None or scored > best_title:
+            best_title = scored
+    if table[0] and taxonomy is not None:
+        agreement = value
+    named = None
+    if title and best_title is not None:
+        fit = best_title[0]
+        named = (best_title[1], fit) if fit > 0 else None
+    return agreement, pair, fit, named
 
 
 def taxonomy_features(
@@ -351,27 +394,26 @@ def taxonomy_features(
     skills, occupation = np.full(n, np.nan), np.full(n, np.nan)
     titled = np.full(n, np.nan)
     evidence: list[PairEvidence] = []
-    # per vacancy once: its targets' weights, their total, its occupations' agreement table
-    once: dict[int, tuple[dict[str, float], float, AgreementTable]] = {}
+    # per vacancy once: its targets' weights, their total, its occupations' agreement table,
+    # and what that table agrees with each candidate occupation met (a pool's rows share few)
+    once: dict[int, tuple[dict[str, float], float, AgreementTable, dict[str, Any]]] = {}
     for i, (wanted, linked) in enumerate(zip(targets, candidates, strict=True)):
         once_held = once.get(id(wanted))
         if once_held is None:
             weights = {uri: t.weight for uri, t in wanted.skills.items()}
             table = taxonomy.agreement_table(wanted.occupations)
-            once_held = once[id(wanted)] = (weights, wanted.total, table)
-        weights, total, table = once_held
+            once_held = once[id(wanted)] = (weights, wanted.total, table, {})
+        weights, total, table, agrees = once_held
         if total > 0 and linked.skills:
             if held is None:
                 found = sum(weights[uri] for uri in linked.skills if uri in weights)
             else:
                 found = float(held[i])
             skills[i] = min(1.0, found / total)
-        value, v, c = taxonomy.agreement_with(table, linked.occupations)
-        occupation[i] = value
-        titled[i], named = title_fit(wanted.title, linked.occupations)
-        evidence.append(
-            PairEvidence(linked, (v, c), None if named is None else (named, float(titled[i])))
+        occupation[i], pair, titled[i], named = occupation_fit(
+            taxonomy, table, wanted.title, linked.occupations, agrees
         )
+        evidence.append(PairEvidence(linked, pair, named))
     columns = {"esco_skills": skills, "occupation": occupation, "title_occupation": titled}
     return columns, evidence
 
