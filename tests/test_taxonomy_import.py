@@ -207,21 +207,20 @@ async def test_an_import_of_chosen_languages_leaves_the_others_out(
     italian = "SELECT count(*) FROM {} WHERE lang = 'it'"
     assert await scalar(owner_engine, italian.format("esco_labels")) > 0
     assert await scalar(owner_engine, italian.format("esco_label_vectors")) > 0
-    # relation files are the same in every language: read whatever theirs
-    assert {f.name for f in taxonomy_import.esco_files(SUBSET, ["it"])} == {
-        "ISCOGroups_it.csv",
-        "occupations_it.csv",
+    files = taxonomy_import.esco_files(SUBSET, ["en"])
+    assert {f.name for f in files} == {
+        "ISCOGroups_en.csv",
+        "occupations_en.csv",
+        "skills_en.csv",
         "occupationSkillRelations_en.csv",
         "broaderRelationsOccPillar_en.csv",
     }
-    files = taxonomy_import.esco_files(SUBSET, ["en"])
-    assert not any(f.lang == "it" for f in files)
     report = await taxonomy_import.import_esco(
         owner_sessions, files, "1.2.0", encoder, languages=["en"]
     )
     # every English file was done before, but the taxonomy changed: a new import stands
     assert all(entry.get("skipped") for entry in report.files.values())
-    assert report.labels_dropped > 0
+    assert report.dropped > 0
     assert not report.unchanged
     assert set(report.counts["labels"]) == {"en"}
     for table in ("esco_labels", "esco_label_vectors", "esco_descriptions"):
@@ -233,6 +232,21 @@ async def test_an_import_of_chosen_languages_leaves_the_others_out(
     assert languages == ["en"]
     with pytest.raises(BadRequest, match=r"no ESCO concept files in nl .*languages there: en, it"):
         taxonomy_import.esco_files(SUBSET, ["en", "nl"])
+    # the subset's skills come in English only: Italian alone would leave them without labels
+    with pytest.raises(BadRequest, match=r"no skills file in them \(skills in en only\)"):
+        taxonomy_import.esco_files(SUBSET, ["it"])
+    # a language removed comes back when chosen again, though its files were done before
+    again = await taxonomy_import.import_esco(
+        owner_sessions, taxonomy_import.esco_files(SUBSET), "1.2.0", encoder
+    )
+    assert again.files["occupations_it.csv"].get("rows", 0) > 0
+    assert again.files["occupations_en.csv"] == {"skipped": True}
+    assert not again.unchanged
+    assert set(again.counts["labels"]) == {"en", "it"}
+    assert await scalar(owner_engine, italian.format("esco_label_vectors")) > 0
+    assert await scalar(
+        owner_engine, "SELECT languages FROM taxonomy_imports WHERE id = :i", i=again.import_id
+    ) == ["en", "it"]
 
 
 async def test_the_service_role_may_read_the_taxonomy_but_not_write_it(owner_sessions, database):
@@ -302,6 +316,6 @@ async def test_the_command_imports_reports_and_refuses_a_folder_without_esco(
         ["taxonomy", "import", str(SUBSET), "--no-embed", "--languages", "EN"],
     )
     assert english.exit_code == 0, english.output
-    assert json.loads(english.stdout.strip().splitlines()[-1])["labels_dropped"] > 0
+    assert json.loads(english.stdout.strip().splitlines()[-1])["dropped"] > 0
     status = await asyncio.to_thread(cli_env.invoke, cli, ["taxonomy", "status"])
     assert json.loads(status.stdout.strip().splitlines()[-1])["languages"] == ["en"]

@@ -82,8 +82,7 @@ def rank_links(
     weight: float = 0.0,
 ) -> list[Link]:
     """The ``limit`` best concepts of a text's label matches, best first; of concepts tied
-    (an exact label names both), the one whose preferred label the text is first, then by
-    URI.
+    at a score, those whose preferred label the text is exactly come first, then by URI.
     ``lexical``: per concept, its labels' share of the text's wording; a nearest label's score
     becomes its mean with the share (weights 1 and ``weight``) where that is higher."""
     shares = lexical or {}

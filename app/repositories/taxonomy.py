@@ -87,8 +87,10 @@ class TaxonomyRepository:
     async def finish(
         self, import_id: uuid.UUID, model_id: str | None, embedded: int, seconds: float
     ) -> TaxonomyImport:
+        """Marks an import done, recording the languages the taxonomy now holds labels in."""
         found = await self.session.get(TaxonomyImport, import_id, populate_existing=True)
         assert found is not None
+        found.languages = await self.label_languages()
         found.state = "done"
         found.model_id = model_id
         found.labels_embedded = embedded
@@ -191,17 +193,20 @@ class TaxonomyRepository:
 
     async def keep_languages(self, languages: Sequence[str]) -> int:
         """Removes every label, description and label vector in a language not of these;
-        returns how many labels went."""
-        kept = {"langs": list(languages)}
-        for table in ("esco_label_vectors", "esco_descriptions"):
-            await self.session.execute(
+        returns how many rows went."""
+        gone = 0
+        for table in ("esco_label_vectors", "esco_descriptions", "esco_labels"):
+            result = await self.session.execute(
                 text(f"DELETE FROM {table} WHERE lang <> ALL(:langs)"),  # noqa: S608 (constants)
-                kept,
+                {"langs": list(languages)},
             )
-        gone = await self.session.execute(
-            text("DELETE FROM esco_labels WHERE lang <> ALL(:langs)"), kept
-        )
-        return int(gone.rowcount)  # type: ignore[attr-defined]
+            gone += int(result.rowcount)  # type: ignore[attr-defined]
+        return gone
+
+    async def label_languages(self) -> list[str]:
+        """The languages the taxonomy holds labels in."""
+        found = await self.session.scalars(select(EscoLabel.lang).distinct())
+        return sorted(found)
 
     async def labels_to_embed(self) -> list[str]:
         """Every distinct label that names a concept (preferred and alternative), in order:

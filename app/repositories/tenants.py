@@ -7,8 +7,9 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, event, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from app.db.tables import ApiKey, Tenant
 
@@ -22,13 +23,23 @@ _BY_HASH = (
 
 
 def _kept(session: AsyncSession, tenant: Tenant | None) -> Tenant | None:
-    """Keeps a tenant read for the rest of the session. The session's identity map holds its
+    """Keeps a tenant read until the transaction ends. The session's identity map holds its
     rows weakly: a tenant no caller still refers to is forgotten, and the request's next read of
     it (its ranker, then whether it matches through the taxonomy) went to the database again.
-    Held here, ``session.get`` finds it in the map, as current as the session's view of it."""
+    Held here, ``session.get`` finds it in the map, as the transaction read it; after a commit
+    or a rollback (sessions do not expire rows on commit) the next read goes to the database."""
     if tenant is not None:
-        session.info.setdefault("tenants", {})[tenant.id] = tenant
+        session.info.setdefault(_KEPT, {})[tenant.id] = tenant
     return tenant
+
+
+_KEPT = "ponte.tenants"
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_kept(session: Session, *_: Any) -> None:
+    session.info.pop(_KEPT, None)
 
 
 class TenantRepository:

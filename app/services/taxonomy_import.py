@@ -58,7 +58,7 @@ class ImportReport:
     labels_embedded: int = 0
     embed_seconds: float = 0.0
     unchanged: bool = False  # every file done before, nothing embedded: the last import stands
-    labels_dropped: int = 0  # labels of languages not chosen (``languages``), removed
+    dropped: int = 0  # labels, descriptions, label vectors of languages not chosen, removed
 
 
 def esco_files(folder: Path, languages: Sequence[str] | None = None) -> list[EscoFile]:
@@ -81,7 +81,22 @@ def esco_files(folder: Path, languages: Sequence[str] | None = None) -> list[Esc
             f"no ESCO concept files in {', '.join(missing)} in {folder} "
             f"(languages there: {', '.join(present) or 'none'})"
         )
-    return [f for f in files if not f.holds_concepts or f.lang in languages]
+    chosen = [f for f in files if not f.holds_concepts or f.lang in languages]
+    # every kind of concept the folder has must come in a chosen language: the others' labels
+    # are removed, and a concept with none could not be linked or named
+    uncovered = sorted(
+        {f.stem for f in files if f.holds_concepts} - {f.stem for f in chosen if f.holds_concepts}
+    )
+    if uncovered:
+        where = "; ".join(
+            f"{stem} in {', '.join(sorted(f.lang for f in files if f.stem == stem))}"
+            for stem in uncovered
+        )
+        raise BadRequest(
+            f"--languages {','.join(languages)} leaves concepts without labels: {folder} has no "
+            f"{', '.join(uncovered)} file in them ({where} only); add one of those languages"
+        )
+    return chosen
 
 
 async def import_esco(
@@ -101,10 +116,12 @@ async def import_esco(
         repo = TaxonomyRepository(session)
         run = await repo.open_import(SOURCE, version, sorted(languages or read))
         done = await repo.files_done(SOURCE, version)
+        held = set(await repo.label_languages())
     report = ImportReport(str(run.id), version)
     for file in files:
         digest = file.sha256()
-        if done.get(file.name) == digest:
+        # a concept file done before is done again if its language was removed since
+        if done.get(file.name) == digest and (not file.holds_concepts or file.lang in held):
             report.files[file.name] = {"skipped": True}
             continue
         if file.holds_concepts:
@@ -116,7 +133,7 @@ async def import_esco(
         report.files[file.name] = {"rows": rows, "left_out": dropped}
     if languages is not None:
         async with sessions() as session, session.begin():
-            report.labels_dropped = await TaxonomyRepository(session).keep_languages(languages)
+            report.dropped = await TaxonomyRepository(session).keep_languages(languages)
     if encoder is not None:
         report.labels, report.labels_embedded, report.embed_seconds = await embed_labels(
             sessions, encoder, progress
@@ -132,7 +149,7 @@ async def import_esco(
             and latest.version == version
             and latest.model_id == model_id
             and not report.labels_embedded
-            and not report.labels_dropped
+            and not report.dropped
         ):
             # nothing new: the import links are made from stays the one they were made from
             await repo.discard(run.id)
