@@ -104,7 +104,10 @@ def import_(
         finally:
             await engine.dispose()
 
-    report = asyncio.run(run())
+    try:
+        report = asyncio.run(run())
+    except AppError as exc:
+        raise cli_support.fail(exc.detail) from exc
     typer.echo(json.dumps(report.__dict__, default=str))
     typer.echo(
         "candidates and vacancies are linked on write; `ponte taxonomy link` links those "

@@ -21,7 +21,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from app.cli import cli
-from app.errors import BadRequest
+from app.errors import BadRequest, Conflict
+from app.repositories.taxonomy import TaxonomyRepository
 from app.services import taxonomy_import
 from app.services.label_key import label_hash
 
@@ -247,6 +248,17 @@ async def test_an_import_of_chosen_languages_leaves_the_others_out(
     assert await scalar(
         owner_engine, "SELECT languages FROM taxonomy_imports WHERE id = :i", i=again.import_id
     ) == ["en", "it"]
+
+
+async def test_one_import_runs_at_a_time(owner_sessions, owner_engine):
+    files = taxonomy_import.esco_files(SUBSET)
+    async with owner_sessions() as other:  # another import holds the lock while this one runs
+        assert await TaxonomyRepository(other).lock_imports()
+        with pytest.raises(Conflict, match="another taxonomy import is running"):
+            await taxonomy_import.import_esco(owner_sessions, files, "1.2.0", None)
+        assert await scalar(owner_engine, "SELECT count(*) FROM taxonomy_imports") == 0
+    report = await taxonomy_import.import_esco(owner_sessions, files, "1.2.0", None)
+    assert report.counts["concepts"]["occupation"] == 23
 
 
 async def test_the_service_role_may_read_the_taxonomy_but_not_write_it(owner_sessions, database):

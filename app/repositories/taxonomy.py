@@ -30,11 +30,21 @@ from app.ml.text import skill_key
 EMBEDDED_LABELS = ("preferred", "alternative")
 
 
+_IMPORT_LOCK_SPACE = 0x45534300  # "ESC": apart from the other advisory locks ("PONT", "LABL")
+
+
 class TaxonomyRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
     # -- imports ------------------------------------------------------------------------------
+
+    async def lock_imports(self) -> bool:
+        """The imports' transaction-level advisory lock, or False at once if another holds it."""
+        held = await self.session.scalar(
+            text("SELECT pg_try_advisory_xact_lock(:space, 0)"), {"space": _IMPORT_LOCK_SPACE}
+        )
+        return bool(held)
 
     async def open_import(self, source: str, version: str, languages: list[str]) -> TaxonomyImport:
         """The unfinished import of this version to resume, or a new one."""

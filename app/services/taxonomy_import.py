@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.errors import BadRequest
+from app.errors import BadRequest, Conflict
 from app.ml.encoder import Encoder
 from app.ml.esco_files import EscoFile, RelationRow, find_files, read_concepts, read_relations
 from app.repositories.taxonomy import TaxonomyRepository
@@ -110,7 +110,23 @@ async def import_esco(
     """Imports ``files`` (:func:`esco_files`) as ``version``; embeds the labels with
     ``encoder`` (none: labels are left for a later run). ``languages``: the taxonomy is to hold
     these languages only — labels, descriptions and label vectors of any other, imported
-    before, are removed (what linking searches and holds in memory grows with each language)."""
+    before, are removed (what linking searches and holds in memory grows with each language).
+    One import at a time: another one running is a Conflict (it could remove what this one
+    writes)."""
+    async with sessions() as guard:  # its transaction, and the lock, last until the end
+        if not await TaxonomyRepository(guard).lock_imports():
+            raise Conflict("another taxonomy import is running; wait for it to end")
+        return await _import(sessions, files, version, encoder, progress, languages)
+
+
+async def _import(
+    sessions: async_sessionmaker[AsyncSession],
+    files: list[EscoFile],
+    version: str,
+    encoder: Encoder | None,
+    progress: Progress,
+    languages: Sequence[str] | None,
+) -> ImportReport:
     read = sorted({f.lang for f in files if f.holds_concepts})
     async with sessions() as session, session.begin():
         repo = TaxonomyRepository(session)
