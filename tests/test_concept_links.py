@@ -113,18 +113,6 @@ def test_a_concepts_lexical_share_is_its_best_language_analysed_as_that_language
     assert ConceptLexicon([]).shares("anything", ["u:x"]) == {}
 
 
-def test_a_whole_part_of_a_coordinated_text_is_looked_up_however_short():
-    keys = contained_keys("Organize and maintain markup JavaScript and CSS")
-    assert keys["css"] == pytest.approx(1 / 7)
-    assert keys["maintain markup javascript"] == pytest.approx(3 / 7)  # also a run
-    assert "javascript" not in keys  # one word inside a part is too loose
-    assert contained_keys("Cuoco/a")["cuoco"] == 0.5  # the Italian gender ending
-    assert contained_keys("HACCP e igiene alimentare")["haccp"] == pytest.approx(1 / 4)
-    # no coordination: single words stay out, as before
-    assert "java" not in contained_keys("knowledge of Java")
-    assert "c" not in contained_keys("C++ programming")
-
-
 def test_the_best_label_of_a_concept_decides_and_the_limit_and_ties_hold():
     matches = [
         LabelMatch(f"u:{i}", "x", "preferred", exact=False, similarity=0.5) for i in (3, 1, 2)

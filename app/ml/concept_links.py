@@ -3,8 +3,7 @@ occupations a job title names, each with a confidence.
 
 Cheapest first: the text's comparison form (case and spacing folded, app/ml/text.skill_key)
 equal to a label of the concept in any imported language — the text names it; then labels the
-text contains word for word ("Lead Data Scientist - Marketing" contains "data scientist"; of
-one word, only a whole part of a coordinated text: "CSS" of "JavaScript and CSS"),
+text contains word for word ("Lead Data Scientist - Marketing" contains "data scientist"),
 scored by the share of the text's words the label covers (``LEXICAL_BASE`` up to 1); then the
 labels nearest the text's vector (the same model as every other vector). A concept scores its
 best label's match: 1 for an exact preferred or alternative label, 0.95 for an exact hidden one
@@ -40,9 +39,8 @@ EXACT_SCORES = {"preferred": 1.0, "alternative": 1.0, "hidden": 0.95}
 # again by ``ponte taxonomy link``. 2: the lexical stage, occupations a profile's skills show, a
 # title's nearest occupations. 3: a skill's nearest label may be lifted by its labels' lexical
 # share; a similar label of any kind scores at most NEAR_CAP (it could reach 1 before). 4: of
-# concepts an exact label ties, the one it is the preferred label of comes first. 5: a whole part
-# of a coordinated text is looked up as a contained label, one word too.
-LINKS_VERSION = 5
+# concepts an exact label ties, the one it is the preferred label of comes first.
+LINKS_VERSION = 4
 # A contained label scores LEXICAL_BASE + (1 - LEXICAL_BASE) × the share of the text's words it
 # covers; a label of one word is too loose alone ("open-source" contains "source").
 LEXICAL_BASE = 0.6
@@ -116,18 +114,12 @@ def rank_links(
 
 
 _WORD = re.compile(r"\w+")
-# What joins the parts of a coordinated phrase: "and" and "or" in English, Italian, Dutch
-# (not its "of": English's "of" is no coordinator), French, German and Spanish, a slash, a
-# comma, a semicolon. Not "+": "C++".
-_COORDINATION = re.compile(r"\s+(?:and|or|&|e|ed|o|en|et|ou|und|oder|y)\s+|[/,;]", re.IGNORECASE)
 
 
 def contained_keys(text: str) -> dict[str, float]:
     """The comparison forms of the runs of words inside ``text`` (not the whole text: that is
-    the exact stage) of at least ``LEXICAL_MIN_WORDS`` words, and of each whole part of a
-    coordinated text however short ("CSS" of "JavaScript and CSS", "cuoco" of "Cuoco/a": a part
-    is a name in its own right, where a word inside a run is not), each with the share of the
-    text's words it covers."""
+    the exact stage) of at least ``LEXICAL_MIN_WORDS`` words, each with the share of the text's
+    words it covers."""
     words = [w.casefold() for w in _WORD.findall(text)]
     n = len(words)
     found: dict[str, float] = {}
@@ -136,12 +128,6 @@ def contained_keys(text: str) -> dict[str, float]:
         for start in range(n - size + 1):
             key = " ".join(words[start : start + size])
             found.setdefault(key, coverage)
-    # a coordinated part whole, one word too: "communication and teamwork", "JavaScript/CSS"
-    parts = [_WORD.findall(part) for part in _COORDINATION.split(text)]
-    if len(parts) > 1:
-        for part in parts:
-            if 0 < len(part) < n:
-                found.setdefault(" ".join(w.casefold() for w in part), len(part) / n)
     return found
 
 
