@@ -23,13 +23,14 @@ from app.config import Settings
 from app.db.engine import DatabaseUrls, create_engine, resolve_database, session_factory
 from app.errors import AppError
 from app.ml.encoder import Encoder
+from app.ml.esco_files import LANGUAGE_CODE
 from app.repositories.taxonomy import TaxonomyRepository
 from app.services import taxonomy_import, taxonomy_linking
 
 taxonomy_cli = typer.Typer(help="The ESCO taxonomy: import it, show what is imported.")
 # The subset `ponte demo` imports when no taxonomy is (app/demo/esco/README.md).
 DEMO_SUBSET = Path(str(package_files.files("app.demo").joinpath("esco")))
-_LANGUAGE = re.compile(r"^[a-z]{2,3}$")  # as ESCO's file names give them (app/ml/esco_files.py)
+_LANGUAGE = re.compile(rf"^{LANGUAGE_CODE}$")
 
 
 def import_demo_subset(urls: DatabaseUrls, settings: Settings, encoder: Encoder) -> bool:
@@ -48,7 +49,10 @@ def import_demo_subset(urls: DatabaseUrls, settings: Settings, encoder: Encoder)
         finally:
             await engine.dispose()
 
-    return asyncio.run(run())
+    try:
+        return asyncio.run(run())
+    except AppError as exc:  # an import running meanwhile (one at a time)
+        raise cli_support.fail(exc.detail) from exc
 
 
 @taxonomy_cli.command("import")

@@ -18,8 +18,9 @@ from pathlib import Path
 
 CONCEPT_FILES = ("ISCOGroups", "occupations", "skills")
 RELATION_FILES = ("occupationSkillRelations", "broaderRelationsOccPillar")
+LANGUAGE_CODE = r"[a-z]{2,3}"  # a language as ESCO's file names give it
 _NAME = re.compile(
-    r"^(?P<stem>" + "|".join(CONCEPT_FILES + RELATION_FILES) + r")_(?P<lang>[a-z]{2,3})\.csv$"
+    r"^(?P<stem>" + "|".join(CONCEPT_FILES + RELATION_FILES) + rf")_(?P<lang>{LANGUAGE_CODE})\.csv$"
 )
 _KINDS = {
     "Occupation": "occupation",

@@ -359,19 +359,20 @@ def occupation_fit(
     if not occupations:
         return agreement, pair, fit, None
     held = {} if agrees is None else agrees
+    agreeing = taxonomy if table[0] else None  # None: a side has no occupations
     best_c = occupations[0][1] or 1.0
     value, best_title = 0.0, None
     for c, confidence in occupations:
-        if table[0] and taxonomy is not None:
+        if agreeing is not None:
             hit = held.get(c, _UNSEEN)
             if hit is _UNSEEN:
-                hit = held[c] = taxonomy.agrees_with(table, c)
+                hit = held[c] = agreeing.agrees_with(table, c)
             if hit is not None and hit[0] * confidence / best_c > value:
                 value, pair = hit[0] * confidence / best_c, (hit[1], c)
         scored = (title.get(c, 0.0) * (confidence / best_c), c)
         if best_title is None or scored > best_title:
             best_title = scored
-    if table[0] and taxonomy is not None:
+    if agreeing is not None:
         agreement = value
     named = None
     if title and best_title is not None:
