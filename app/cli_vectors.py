@@ -82,7 +82,11 @@ def reembed(
                     detected += len(tenants)
                     touched.update(tenants)
                     typer.echo(f"{kind}: {detected} texts' language detected", err=True)
-            labels = await vector_jobs.embed_taxonomy_labels(sessions, encoder)
+            labels = await vector_jobs.embed_taxonomy_labels(
+                sessions,
+                encoder,
+                lambda: typer.echo("taxonomy: waiting for the running import to end", err=True),
+            )
             if labels is not None:
                 if labels:
                     typer.echo(f"taxonomy: {labels} labels embedded", err=True)

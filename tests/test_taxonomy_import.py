@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from app.cli import cli
 from app.errors import BadRequest, Conflict
 from app.repositories.taxonomy import TaxonomyRepository
-from app.services import taxonomy_import
+from app.services import taxonomy_import, vector_jobs
 from app.services.label_key import label_hash
 
 SUBSET = Path(str(resources.files("app.demo").joinpath("esco")))
@@ -259,6 +259,43 @@ async def test_one_import_runs_at_a_time(owner_sessions, owner_engine):
         assert await scalar(owner_engine, "SELECT count(*) FROM taxonomy_imports") == 0
     report = await taxonomy_import.import_esco(owner_sessions, files, "1.2.0", None)
     assert report.counts["concepts"]["occupation"] == 23
+
+
+async def test_the_import_lock_outlives_a_servers_idle_in_transaction_timeout(owner_sessions):
+    # the guard's transaction is idle while the import works in other sessions
+    async with owner_sessions() as guard:
+        await guard.execute(text("SET idle_in_transaction_session_timeout = '200ms'"))
+        await guard.commit()
+        try:
+            assert await TaxonomyRepository(guard).lock_imports()
+            await asyncio.sleep(0.6)
+            async with owner_sessions() as other:
+                assert not await TaxonomyRepository(other).lock_imports()
+            assert await guard.scalar(text("SELECT 1")) == 1  # not ended by the server
+            await guard.commit()
+        finally:
+            await guard.execute(text("RESET idle_in_transaction_session_timeout"))
+            await guard.commit()
+
+
+async def test_embedding_labels_for_a_new_model_waits_for_a_running_import(
+    owner_sessions, owner_engine, encoder
+):
+    await taxonomy_import.import_esco(
+        owner_sessions, taxonomy_import.esco_files(SUBSET), "1.2.0", None
+    )
+    told: list[str] = []
+    async with owner_sessions() as other:  # an import holds the lock
+        assert await TaxonomyRepository(other).lock_imports()
+        job = asyncio.create_task(
+            vector_jobs.embed_taxonomy_labels(owner_sessions, encoder, lambda: told.append("w"))
+        )
+        await asyncio.sleep(0.5)
+        assert told == ["w"]
+        assert not job.done()
+        assert await scalar(owner_engine, "SELECT count(*) FROM esco_label_vectors") == 0
+    assert await asyncio.wait_for(job, 120) > 0  # the import ended: it went on
+    assert await vector_jobs.embed_taxonomy_labels(owner_sessions, encoder) == 0
 
 
 async def test_the_service_role_may_read_the_taxonomy_but_not_write_it(owner_sessions, database):

@@ -39,8 +39,17 @@ class TaxonomyRepository:
 
     # -- imports ------------------------------------------------------------------------------
 
-    async def lock_imports(self) -> bool:
-        """The imports' transaction-level advisory lock, or False at once if another holds it."""
+    async def lock_imports(self, wait: bool = False) -> bool:
+        """The imports' transaction-level advisory lock, or False at once if another holds it
+        (``wait``: until the other lets it go). The transaction holding it sits idle while the
+        work runs in other sessions, so a server's idle-in-transaction timeout, which would end
+        it and free the lock mid-import, is lifted for it."""
+        await self.session.execute(text("SET LOCAL idle_in_transaction_session_timeout = 0"))
+        if wait:
+            await self.session.execute(
+                text("SELECT pg_advisory_xact_lock(:space, 0)"), {"space": _IMPORT_LOCK_SPACE}
+            )
+            return True
         held = await self.session.scalar(
             text("SELECT pg_try_advisory_xact_lock(:space, 0)"), {"space": _IMPORT_LOCK_SPACE}
         )

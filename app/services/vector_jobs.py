@@ -4,6 +4,7 @@ resumably; detecting the language of texts stored before detection."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -54,14 +55,23 @@ async def detect_batch(session: AsyncSession, kind: str, batch: int) -> list[uui
 
 
 async def embed_taxonomy_labels(
-    sessions: async_sessionmaker[AsyncSession], encoder: Encoder
+    sessions: async_sessionmaker[AsyncSession],
+    encoder: Encoder,
+    waiting: Callable[[], None] = lambda: None,
 ) -> int | None:
     """Embeds the imported taxonomy's labels under the encoder's model when none are (a new
-    model); returns how many labels it embedded (None: no taxonomy imported; 0: they were)."""
-    async with sessions() as session:
-        if await TaxonomyRepository(session).latest() is None:
-            return None
-        if await TaxonomyLinkRepository(session).has_vectors("skill", encoder.model_id):
-            return 0
-    _, embedded, _ = await embed_labels(sessions, encoder, lambda *_: None)
-    return embedded
+    model); returns how many labels it embedded (None: no taxonomy imported; 0: they were).
+    It holds the imports' lock, as an import does (one removing a language could remove
+    labels while they are embedded): a running import is waited for (``waiting`` is told)."""
+    async with sessions() as guard:  # its transaction, and the lock, last until the end
+        repo = TaxonomyRepository(guard)
+        if not await repo.lock_imports():
+            waiting()
+            await repo.lock_imports(wait=True)
+        async with sessions() as session:
+            if await TaxonomyRepository(session).latest() is None:
+                return None
+            if await TaxonomyLinkRepository(session).has_vectors("skill", encoder.model_id):
+                return 0
+        _, embedded, _ = await embed_labels(sessions, encoder, lambda *_: None)
+        return embedded
