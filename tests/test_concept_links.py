@@ -146,3 +146,24 @@ def test_a_label_the_text_contains_word_for_word_scores_by_the_share_it_covers()
     ]  # fmt: skip
     assert links[0].score == pytest.approx(LEXICAL_BASE + (1 - LEXICAL_BASE) * 2 / 5)
     assert links[1].score == pytest.approx(links[0].score - ALTERNATIVE_DISCOUNT)
+
+
+def test_each_whole_part_of_a_coordinated_text_is_looked_up_one_word_too():
+    runs = contained_keys("JavaScript and CSS")
+    assert runs["css"] == pytest.approx(1 / 3)
+    assert runs["javascript"] == pytest.approx(1 / 3)
+    assert contained_keys("Node.js, CSS")["node.js"] == pytest.approx(2 / 3)  # its own form
+    assert {"css", "sass"} <= set(contained_keys("CSS/SASS"))
+    assert {"barber", "hair"} <= set(contained_keys("Barber / Hair"))
+    # a slash inside a name does not part it
+    assert contained_keys("PL/SQL") == {}
+    assert "tcp" not in contained_keys("TCP/IP networking")
+    # another language's coordinators only where the text is in that language
+    italian = "gestione magazzino e logistica"
+    assert "logistica" in contained_keys(italian, "it")
+    assert "logistica" not in contained_keys(italian, "en")
+    assert "marketing" not in contained_keys("formation en marketing", "es")
+    assert "marketing" in contained_keys("formation et marketing", "fr")
+    # a title naming both genders is looked up as its first, covering the whole text
+    assert contained_keys("Cuoco/a") == {"cuoco": 1.0}
+    assert contained_keys("Addetto/a alle pulizie")["addetto alle pulizie"] == 1.0

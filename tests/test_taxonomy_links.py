@@ -90,6 +90,17 @@ async def test_skill_phrases_link_to_skills(client, scout, imported):
     assert all("/skill/" in c["uri"] for item in items for c in item["concepts"])
 
 
+async def test_each_part_of_a_coordinated_text_and_a_two_gender_title_link(client, scout, imported):
+    skills = await link(client, scout, "skills", ["wash the dishes and operate forklift"])
+    first_two = {c["uri"]: c for c in skills[0]["concepts"][:2]}
+    assert set(first_two) == {WASH_THE_DISHES, OPERATE_FORKLIFT}
+    assert {c["matched"]["how"] for c in first_two.values()} == {"lexical"}
+    (title,) = await link(client, scout, "occupations", ["Magazziniere/a"])
+    assert title["concepts"][0]["uri"] == WAREHOUSE_WORKER
+    # "magazziniere" whole: an alternative label of the concept, covering all the text
+    assert title["concepts"][0]["score"] == pytest.approx(1.0 - concept_links.ALTERNATIVE_DISCOUNT)
+
+
 async def test_a_skills_nearest_label_score_is_lifted_by_its_lexical_share(
     client, scout, imported, owner_engine, monkeypatch
 ):

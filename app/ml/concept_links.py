@@ -34,13 +34,17 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from app.ml.text import comparison_form
+
 EXACT_SCORES = {"preferred": 1.0, "alternative": 1.0, "hidden": 0.95}
 # What a row's stored links (``esco``) are made by: a row linked by an earlier version is linked
 # again by ``ponte taxonomy link``. 2: the lexical stage, occupations a profile's skills show, a
 # title's nearest occupations. 3: a skill's nearest label may be lifted by its labels' lexical
 # share; a similar label of any kind scores at most NEAR_CAP (it could reach 1 before). 4: of
-# concepts an exact label ties, the one it is the preferred label of comes first.
-LINKS_VERSION = 4
+# concepts an exact label ties, the one it is the preferred label of comes first. 5: each whole
+# part of a coordinated text is looked up as a contained label, one word too; a title naming
+# both genders ("Cuoco/a") as its first.
+LINKS_VERSION = 5
 # A contained label scores LEXICAL_BASE + (1 - LEXICAL_BASE) × the share of the text's words it
 # covers; a label of one word is too loose alone ("open-source" contains "source").
 LEXICAL_BASE = 0.6
@@ -114,20 +118,52 @@ def rank_links(
 
 
 _WORD = re.compile(r"\w+")
+# What joins the parts of a coordinated phrase in any language: English's "and" and "or" (the
+# language of most labels and of job ads' jargon), "&", a comma, a semicolon, a spaced slash,
+# and an unspaced one between words of three letters or more ("CSS/SASS"; not "PL/SQL",
+# "TCP/IP", "I/O", which are names). Other languages' coordinators only in a text detected in
+# that language: French and Spanish "en" is "in", Dutch "of" is English "of".
+_JOINS = r"\s+(?:and|or|&)\s+|[,;]|\s+/\s*|\s*/\s+|(?<=\w{3})/(?=\w{3})"
+_COORDINATORS = {
+    "it": ("e", "ed", "o", "oppure"),
+    "nl": ("en", "of"),
+    "fr": ("et", "ou"),
+    "de": ("und", "oder"),
+    "es": ("y", "e", "o", "u"),
+}
+_SPLITS = {
+    lang: re.compile(rf"\s+(?:{'|'.join(words)})\s+|{_JOINS}", re.IGNORECASE)
+    for lang, words in _COORDINATORS.items()
+}
+_SPLIT = re.compile(_JOINS, re.IGNORECASE)
+# Italian titles name both genders with a slash: "Cuoco/a", "Cameriere/a", "Addetto/a"
+_GENDER_ENDING = re.compile(r"(?<=\w\w)/[aeio]\b", re.IGNORECASE)
 
 
-def contained_keys(text: str) -> dict[str, float]:
+def contained_keys(text: str, language: str | None = None) -> dict[str, float]:
     """The comparison forms of the runs of words inside ``text`` (not the whole text: that is
-    the exact stage) of at least ``LEXICAL_MIN_WORDS`` words, each with the share of the text's
-    words it covers."""
-    words = [w.casefold() for w in _WORD.findall(text)]
+    the exact stage) of at least ``LEXICAL_MIN_WORDS`` words, and of each whole part of a
+    coordinated text however short ("CSS" of "JavaScript and CSS": a part is a name in its own
+    right, where a word inside a run is not; ``language``, the text's, adds its coordinators),
+    each with the share of the text's words it covers. A title naming both genders is also
+    looked up as its first ("cuoco" of "Cuoco/a", covering the whole text)."""
+    folded = _GENDER_ENDING.sub("", text)
+    words = [w.casefold() for w in _WORD.findall(folded)]
     n = len(words)
     found: dict[str, float] = {}
+    if folded != text:
+        found[comparison_form(folded)] = 1.0
     for size in range(min(n - 1, LEXICAL_MAX_WORDS), LEXICAL_MIN_WORDS - 1, -1):
         coverage = size / n
         for start in range(n - size + 1):
             key = " ".join(words[start : start + size])
             found.setdefault(key, coverage)
+    parts = _SPLITS.get(language or "", _SPLIT).split(folded)
+    if len(parts) > 1:
+        for part in parts:
+            size = len(_WORD.findall(part))
+            if 0 < size < n:  # its own form, punctuation kept: "Node.js" of "Node.js and CSS"
+                found.setdefault(comparison_form(part), size / n)
     return found
 
 

@@ -17,13 +17,18 @@ _KEYS: dict[str, str] = {}
 _KEYS_MAX = 200_000
 
 
+def comparison_form(text: str) -> str:
+    """A text case- and spacing-insensitive: what labels are compared by (not remembered)."""
+    return _SPACE.sub(" ", text).strip().casefold()
+
+
 def skill_key(label: str) -> str:
-    """Returns the comparison form of a skill label (case- and spacing-insensitive)."""
+    """Returns the comparison form of a skill label, remembered."""
     key = _KEYS.get(label)
     if key is None:
         if len(_KEYS) >= _KEYS_MAX:
             _KEYS.clear()
-        key = _KEYS[label] = _SPACE.sub(" ", label).strip().casefold()
+        key = _KEYS[label] = comparison_form(label)
     return key
 
 

@@ -36,6 +36,7 @@ from app.ml.concept_links import (
     rank_links,
 )
 from app.ml.encoder import Encoder
+from app.ml.languages import detect_language
 from app.ml.taxonomy_match import TITLE_OCCUPATIONS, Taxonomy
 from app.ml.text import skill_key, skill_labels
 from app.repositories.taxonomy import TaxonomyRepository
@@ -188,7 +189,7 @@ class TaxonomyLinker:
         if to_encode:
             encoded = await asyncio.to_thread(self.encoder.encode, [text_of[k] for k in to_encode])
             by_key |= dict(zip(to_encode, encoded, strict=True))
-        inside = {k: contained_keys(text_of[k]) for k in keys}
+        inside = {k: contained_keys(text_of[k], detect_language(text_of[k])) for k in keys}
         # one look-up for the whole texts and the runs of words inside them
         exact = words = await self.repo.exact(
             concept_kind, list({*keys, *(w for runs in inside.values() for w in runs)})
