@@ -42,7 +42,10 @@ from app.services.resources import (
     VacancyService,
 )
 
-cli = typer.Typer(help="Ponte: employer–candidate matching for job-integration programmes.")
+cli = typer.Typer(
+    cls=cli_support.Commands,
+    help="Ponte: employer–candidate matching for job-integration programmes.",
+)
 tenants_cli = typer.Typer(help="Manage tenants (one per programme or partner organisation).")
 keys_cli = typer.Typer(help="Manage API keys.")
 feedback_cli = typer.Typer(help="Recruiter feedback and placement outcomes.")

@@ -7,7 +7,10 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import typer
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from typer import _click  # the click Typer bundles: what its groups are typed with
+from typer.core import TyperGroup
 
 from app.config import Settings, get_settings
 from app.db.engine import DatabaseUrls, create_engine, session_factory
@@ -16,6 +19,7 @@ from app.errors import AppError
 from app.logging import configure_logging
 from app.ml.encoder import Encoder
 from app.services import deployment_keys
+from app.services.health import schema_problem
 
 T = TypeVar("T")
 
@@ -32,6 +36,20 @@ def settings() -> Settings:
 def fail(message: str) -> typer.Exit:
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(code=1)
+
+
+class Commands(TyperGroup):
+    """The ``ponte`` command group: any command run on a database not migrated (or behind the
+    code) fails in one line saying to run ``ponte migrate``, not with a traceback."""
+
+    def invoke(self, ctx: _click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except DBAPIError as exc:
+            problem = schema_problem(exc)
+            if problem is None:
+                raise
+            raise fail(f"database: {problem}") from exc
 
 
 def with_session(

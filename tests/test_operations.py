@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 
 import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
+from sqlalchemy.exc import DBAPIError
 from threadpoolctl import threadpool_info, threadpool_limits
+from typer.testing import CliRunner
 
-from app.config import Settings
+from app.config import Settings, get_settings
 from app.db import engine as engine_module
 from app.db import migrate
 from app.db.embedded import (
@@ -22,7 +25,8 @@ from app.db.embedded import (
 from app.db.engine import DatabaseUrls, create_engine
 from app.main import create_app
 from tests import payloads
-from tests.conftest import make_settings
+from tests.cli_helpers import invoker
+from tests.conftest import create_database, drop_database, make_settings
 
 
 async def test_healthz_and_readyz(client):
@@ -95,6 +99,28 @@ async def test_readyz_reports_migrations_behind_and_ahead(settings, encoder, dat
 
 def _blas_threads() -> set[int]:
     return {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}
+
+
+async def test_a_command_on_a_database_not_migrated_says_to_migrate(
+    server_owner, settings, monkeypatch
+):
+    name = f"ponte_unmigrated_{uuid.uuid4().hex[:8]}"
+    owner = await create_database(server_owner, name)
+    try:
+        monkeypatch.setenv("DATABASE_URL", owner.render_as_string(hide_password=False))
+        monkeypatch.setenv("PONTE_DATA_DIR", str(settings.data_dir))
+        invoke = invoker(CliRunner())
+        for command in (["taxonomy", "status"], ["keys", "list", "--tenant", "alpha"]):
+            result = await invoke(*command)
+            assert result.exit_code == 1, result.output
+            assert "error: database: not migrated (a table is missing): run `ponte migrate`" in (
+                result.output
+            )
+            assert "Traceback" not in result.output
+            assert not isinstance(result.exception, DBAPIError)
+    finally:
+        get_settings.cache_clear()
+        await drop_database(server_owner, name)
 
 
 async def test_the_serving_process_uses_the_blas_threads_it_is_set_to(settings, encoder, database):

@@ -26,20 +26,26 @@ def migration_state(applied: set[str], head: set[str], known: set[str]) -> str:
     return f"behind: {MIGRATE_HINT}"
 
 
-def database_problem(exc: BaseException) -> str:
-    """Says why the database could not be used, in words an operator can act on: a database
-    never migrated has no service role yet (migrations create it), which the driver reports as
-    a failed login."""
+def schema_problem(exc: BaseException) -> str | None:
+    """What to run when a database error says the database is not (or not fully) migrated,
+    in words an operator can act on; None for any other error. A database never migrated has
+    no service role yet (migrations create it), which the driver reports as a failed login."""
     cause = getattr(exc, "orig", None) or exc.__cause__ or exc
     state = sqlstate_of(exc)
-    message = str(cause)
-    if state == "28000" and "does not exist" in message:
+    if state == "28000" and "does not exist" in str(cause):
         return f"not migrated (its service role does not exist yet): {MIGRATE_HINT}"
     if state == "3D000":
         return f"the database does not exist: create it, then {MIGRATE_HINT}"
     if state == "42P01":
         return f"not migrated (a table is missing): {MIGRATE_HINT}"
-    return f"unreachable ({type(exc).__name__})"
+    if state == "42703":
+        return f"behind the code (a column is missing): {MIGRATE_HINT}"
+    return None
+
+
+def database_problem(exc: BaseException) -> str:
+    """Says why the database could not be used (:func:`schema_problem`, else unreachable)."""
+    return schema_problem(exc) or f"unreachable ({type(exc).__name__})"
 
 
 async def readiness(
