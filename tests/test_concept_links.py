@@ -7,12 +7,14 @@ import pytest
 from app.ml.concept_lexicon import ConceptLexicon
 from app.ml.concept_links import (
     ALTERNATIVE_DISCOUNT,
+    EXACT_SCORES,
     LEXICAL_BASE,
     NEAR_CAP,
     LabelMatch,
     contained_keys,
     contained_matches,
     rank_links,
+    word_form_index,
 )
 
 
@@ -127,7 +129,8 @@ def test_the_best_label_of_a_concept_decides_and_the_limit_and_ties_hold():
 def test_a_label_the_text_contains_word_for_word_scores_by_the_share_it_covers():
     runs = contained_keys("Lead Data Scientist - Marketing Squad")
     assert runs["data scientist"] == pytest.approx(2 / 5)
-    assert "lead data scientist marketing squad" not in runs  # the whole text: the exact stage
+    # the whole text as its words, covering all of it: a label with other punctuation
+    assert runs["lead data scientist marketing squad"] == 1.0
     assert "scientist" not in runs  # one word alone is too loose ("open-source" has "source")
     assert "open source" in contained_keys("open-source software")
     labels = {
@@ -156,7 +159,7 @@ def test_each_whole_part_of_a_coordinated_text_is_looked_up_one_word_too():
     assert {"css", "sass"} <= set(contained_keys("CSS/SASS"))
     assert {"barber", "hair"} <= set(contained_keys("Barber / Hair"))
     # a slash inside a name does not part it
-    assert contained_keys("PL/SQL") == {}
+    assert contained_keys("PL/SQL") == {"pl sql": 1.0}
     assert "tcp" not in contained_keys("TCP/IP networking")
     # another language's coordinators only where the text is in that language
     italian = "gestione magazzino e logistica"
@@ -167,3 +170,34 @@ def test_each_whole_part_of_a_coordinated_text_is_looked_up_one_word_too():
     # a title naming both genders is looked up as its first, covering the whole text
     assert contained_keys("Cuoco/a") == {"cuoco": 1.0}
     assert contained_keys("Addetto/a alle pulizie")["addetto alle pulizie"] == 1.0
+
+
+def test_labels_are_looked_for_inside_a_text_by_word_form_punctuation_folded():
+    # a label with punctuation between its words is found by its word form
+    index = word_form_index(
+        [
+            ("node.js", "u:node", "Node.js", "preferred"),
+            ("operatore socio-sanitario", "u:oss", "operatore socio-sanitario", "preferred"),
+            ("time@work", "u:tw", "time@work", "preferred"),
+            ("c++", "u:cpp", "C++", "preferred"),
+            ("caffè", "u:coffee", "caffè", "alternative"),  # no punctuation: found by key
+        ]
+    )
+    assert set(index) == {"node js", "operatore socio sanitario"}
+    runs = contained_keys("Backend developer (Node.js, TypeScript)")
+    assert [m.uri for m in contained_matches(runs, {}, index)] == ["u:node"]
+    # the whole text's word form, covering all of it
+    title = contained_matches(contained_keys("Operatore Socio Sanitario"), {}, index)
+    assert [(m.uri, m.coverage) for m in title] == [("u:oss", 1.0)]
+    assert contained_keys("English .") == {"english": 1.0}
+    # a sign keeps a name whole: "C++" alone, and not the "time work" of other words
+    runs = contained_keys("C++ developer, full time work")
+    assert runs["c++"] == pytest.approx(1 / 5)
+    assert "c" not in runs
+    assert not contained_matches(runs, {}, index)
+    # a contained label never outscores the same label met exactly: a hidden one 0.95
+    hidden = [
+        LabelMatch("u:x", "excell", "hidden", exact=True),
+        LabelMatch("u:x", "excell", "hidden", exact=False, coverage=1.0),
+    ]
+    assert rank_links(hidden, 1)[0].score == EXACT_SCORES["hidden"]

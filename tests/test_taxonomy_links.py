@@ -101,6 +101,31 @@ async def test_each_part_of_a_coordinated_text_and_a_two_gender_title_link(clien
     assert title["concepts"][0]["score"] == pytest.approx(1.0 - concept_links.ALTERNATIVE_DISCOUNT)
 
 
+READY_MADE_DISHES = "http://data.europa.eu/esco/skill/b72395ea-623b-4204-abef-a67592b0781a"
+WELDER = "http://data.europa.eu/esco/occupation/7aedaa07-3884-4c5b-88f9-80997b2aa54b"
+
+
+async def test_a_label_with_punctuation_is_found_inside_a_text_written_without(
+    client, scout, imported
+):
+    # the skill "prepare ready-made dishes" spelt "ready made": its label, not a near one
+    skills = await link(
+        client, scout, "skills", ["Prepare ready made dishes", "Prepare ready made dishes; serve"]
+    )
+    first = skills[0]["concepts"][0]
+    assert (first["uri"], first["matched"]["how"], first["score"]) == (
+        READY_MADE_DISHES, "lexical", 1.0
+    )  # fmt: skip
+    # inside a longer text, covering the share of it its words do
+    (found,) = [c for c in skills[1]["concepts"] if c["uri"] == READY_MADE_DISHES]
+    assert found["score"] >= concept_links.LEXICAL_BASE + (1 - concept_links.LEXICAL_BASE) * 4 / 5
+    # the whole title as words: "oxy-fuel welder", an alternative label of welder
+    (title,) = await link(client, scout, "occupations", ["Oxy fuel welder"])
+    first = title["concepts"][0]
+    assert (first["uri"], first["matched"]["how"]) == (WELDER, "lexical")
+    assert first["score"] == pytest.approx(1.0 - concept_links.ALTERNATIVE_DISCOUNT)
+
+
 async def test_a_skills_nearest_label_score_is_lifted_by_its_lexical_share(
     client, scout, imported, owner_engine, monkeypatch
 ):

@@ -4,6 +4,7 @@ occupations a job title names, each with a confidence.
 Cheapest first: the text's comparison form (case and spacing folded, app/ml/text.skill_key)
 equal to a label of the concept in any imported language — the text names it; then labels the
 text contains word for word ("Lead Data Scientist - Marketing" contains "data scientist"),
+compared by word form, punctuation between words folded ("node js" contains "Node.js"), and
 scored by the share of the text's words the label covers (``LEXICAL_BASE`` up to 1); then the
 labels nearest the text's vector (the same model as every other vector). A concept scores its
 best label's match: 1 for an exact preferred or alternative label, 0.95 for an exact hidden one
@@ -34,7 +35,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from app.ml.text import comparison_form
+from app.ml.text import comparison_form, word_form, words
 
 EXACT_SCORES = {"preferred": 1.0, "alternative": 1.0, "hidden": 0.95}
 # What a row's stored links (``esco``) are made by: a row linked by an earlier version is linked
@@ -43,10 +44,14 @@ EXACT_SCORES = {"preferred": 1.0, "alternative": 1.0, "hidden": 0.95}
 # share; a similar label of any kind scores at most NEAR_CAP (it could reach 1 before). 4: of
 # concepts an exact label ties, the one it is the preferred label of comes first. 5: each whole
 # part of a coordinated text is looked up as a contained label, one word too; a title naming
-# both genders ("Cuoco/a") as its first.
-LINKS_VERSION = 5
+# both genders ("Cuoco/a") as its first. 6: labels are looked for inside a text by word form
+# (punctuation between words folded on both sides: "Node.js" in "node js developer", the
+# label "operatore socio-sanitario" in "Operatore socio sanitario"), a single word with a
+# sign ("C++") too, the whole text's word form as well; a contained label never outscores
+# the same label met exactly.
+LINKS_VERSION = 6
 # A contained label scores LEXICAL_BASE + (1 - LEXICAL_BASE) × the share of the text's words it
-# covers; a label of one word is too loose alone ("open-source" contains "source").
+# covers; a plain label of one word is too loose alone ("open-source" contains "source").
 LEXICAL_BASE = 0.6
 LEXICAL_MIN_WORDS = 2
 LEXICAL_MAX_WORDS = 8  # the longest label looked for inside a text, in words
@@ -101,7 +106,10 @@ def rank_links(
             score = LEXICAL_BASE + (1.0 - LEXICAL_BASE) * match.coverage
             if match.label_kind == "alternative":
                 score -= ALTERNATIVE_DISCOUNT
-            link = Link(match.uri, min(1.0, score), match.label, "lexical")
+            # never above the label met exactly: a hidden label (a misspelling) 0.95
+            link = Link(
+                match.uri, min(EXACT_SCORES[match.label_kind], score), match.label, "lexical"
+            )
         else:
             score = match.similarity
             if match.label_kind == "alternative":
@@ -117,7 +125,6 @@ def rank_links(
     return ranked[:limit]
 
 
-_WORD = re.compile(r"\w+")
 # What joins the parts of a coordinated phrase in any language: English's "and" and "or" (the
 # language of most labels and of job ads' jargon), "&", a comma, a semicolon, a spaced slash,
 # and an unspaced one between words of three letters or more ("CSS/SASS"; not "PL/SQL",
@@ -141,39 +148,59 @@ _GENDER_ENDING = re.compile(r"(?<=\w\w)/[aeio]\b", re.IGNORECASE)
 
 
 def contained_keys(text: str, language: str | None = None) -> dict[str, float]:
-    """The comparison forms of the runs of words inside ``text`` (not the whole text: that is
-    the exact stage) of at least ``LEXICAL_MIN_WORDS`` words, and of each whole part of a
-    coordinated text however short ("CSS" of "JavaScript and CSS": a part is a name in its own
-    right, where a word inside a run is not; ``language``, the text's, adds its coordinators),
-    each with the share of the text's words it covers. A title naming both genders is also
-    looked up as its first ("cuoco" of "Cuoco/a", covering the whole text)."""
+    """What labels are looked for inside ``text`` by, each with the share of the text's words
+    it covers (words: app/ml/text.words, "Node.js" two of them, "C++" one): the text's whole
+    word form (a label with other punctuation, "operatore socio-sanitario" of "Operatore
+    socio sanitario"); its runs of at least ``LEXICAL_MIN_WORDS`` words, and single words
+    with a sign in them ("C++" of "C++ developer": a name, where a plain word inside a text
+    is too loose); and each whole part of a coordinated text however short ("CSS" of
+    "JavaScript and CSS": a part is a name in its own right; ``language``, the text's, adds
+    its coordinators), as its comparison form, punctuation kept. A title naming both genders
+    is looked for as its first ("cuoco" of "Cuoco/a", covering the whole text)."""
     folded = _GENDER_ENDING.sub("", text)
-    words = [w.casefold() for w in _WORD.findall(folded)]
-    n = len(words)
+    tokens = words(folded)
+    n = len(tokens)
     found: dict[str, float] = {}
-    if folded != text:
-        found[comparison_form(folded)] = 1.0
-    for size in range(min(n - 1, LEXICAL_MAX_WORDS), LEXICAL_MIN_WORDS - 1, -1):
+    if n:
+        found[" ".join(tokens)] = 1.0
+    for size in range(min(n - 1, LEXICAL_MAX_WORDS), 0, -1):
         coverage = size / n
         for start in range(n - size + 1):
-            key = " ".join(words[start : start + size])
-            found.setdefault(key, coverage)
+            run = tokens[start : start + size]
+            if size >= LEXICAL_MIN_WORDS or not run[0].isalnum():
+                found.setdefault(" ".join(run), coverage)
     parts = _SPLITS.get(language or "", _SPLIT).split(folded)
     if len(parts) > 1:
         for part in parts:
-            size = len(_WORD.findall(part))
+            size = len(words(part))
             if 0 < size < n:  # its own form, punctuation kept: "Node.js" of "Node.js and CSS"
                 found.setdefault(comparison_form(part), size / n)
     return found
 
 
 def contained_matches(
-    runs: dict[str, float], labels: dict[str, list[LabelMatch]]
+    runs: dict[str, float],
+    labels: Mapping[str, list[LabelMatch]],
+    by_words: Mapping[str, list[LabelMatch]] | None = None,
 ) -> list[LabelMatch]:
-    """The labels a text contains, given its runs of words (:func:`contained_keys`) and the
-    labels found by key (app/repositories/taxonomy_links.exact)."""
+    """The labels a text contains, given what they are looked for by (:func:`contained_keys`),
+    the labels found by comparison key (app/repositories/taxonomy_links.exact) and
+    ``by_words``: labels with punctuation, by word form (:func:`word_form_index`)."""
     return [
         LabelMatch(m.uri, m.label, m.label_kind, exact=False, coverage=coverage)
         for key, coverage in runs.items()
-        for m in labels.get(key, ())
+        for found in (labels, by_words or {})
+        for m in found.get(key, ())
     ]
+
+
+def word_form_index(rows: Iterable[tuple[str, str, str, str]]) -> dict[str, list[LabelMatch]]:
+    """By word form, the labels whose word form is not their comparison key (a label with
+    punctuation between its words: "Node.js", "operatore socio-sanitario"), from (key, URI,
+    label, label kind) rows; the others are found by key."""
+    index: dict[str, list[LabelMatch]] = {}
+    for key, uri, label, label_kind in rows:
+        form = word_form(label)
+        if form and form != key:
+            index.setdefault(form, []).append(LabelMatch(uri, label, label_kind, exact=True))
+    return index

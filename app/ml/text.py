@@ -9,6 +9,10 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 _SPACE = re.compile(r"\s+")
+# A word of a text's word form: letters and digits, with the signs that make a name of one
+# ("C++", "C#", "time@work"); any other sign parts words ("Node.js", "socio-sanitario",
+# "all'ufficio") or is dropped.
+_WORD = re.compile(r"\w[\w+#@]*")
 
 
 # Labels recur across thousands of profiles and every ranking compares them: their keys are
@@ -20,6 +24,18 @@ _KEYS_MAX = 200_000
 def comparison_form(text: str) -> str:
     """A text case- and spacing-insensitive: what labels are compared by (not remembered)."""
     return _SPACE.sub(" ", text).strip().casefold()
+
+
+def words(text: str) -> list[str]:
+    """The words of a text's word form, case folded."""
+    return _WORD.findall(text.casefold())
+
+
+def word_form(text: str) -> str:
+    """A text as its words alone: case, spacing and the punctuation between words folded
+    ("Node.js" and "node js", "socio-sanitario" and "socio sanitario" are one form), what
+    labels are looked for inside a text by (app/ml/concept_links.py)."""
+    return " ".join(words(text))
 
 
 def skill_key(label: str) -> str:

@@ -55,6 +55,19 @@ class TaxonomyLinkRepository:
             found.setdefault(key, []).append(LabelMatch(uri, label, label_kind, exact=True))
         return found
 
+    async def punctuated_labels(self, concept_kind: str) -> list[tuple[str, str, str, str]]:
+        """(key, URI, label, label kind) of this kind's labels whose comparison key has a
+        character other than a-z, 0-9 and a space: those a word form may fold
+        (app/ml/concept_links.word_form_index keeps the ones it does)."""
+        rows = await self.session.execute(
+            text(
+                "SELECT l.key, l.uri, l.label, l.kind FROM esco_labels l JOIN esco_concepts c "
+                "ON c.uri = l.uri WHERE c.kind = :kind AND l.key ~ '[^a-z0-9 ]'"
+            ),
+            {"kind": concept_kind},
+        )
+        return [(key, uri, label, label_kind) for key, uri, label, label_kind in rows]
+
     async def lexicon_rows(self, concept_kind: str) -> list[tuple[str, str, str]]:
         """(URI, language, label) of every preferred and alternative label of this kind's
         concepts: what lexical linking reads (app/ml/concept_lexicon.py)."""

@@ -42,7 +42,7 @@ from app.ml.text import skill_key, skill_labels
 from app.repositories.taxonomy import TaxonomyRepository
 from app.repositories.taxonomy_links import TaxonomyLinkRepository
 from app.services.lru import Lru
-from app.services.taxonomy_model import forget_taxonomy, lexicon_of, taxonomy_of
+from app.services.taxonomy_model import forget_taxonomy, lexicon_of, taxonomy_of, word_forms_of
 from app.services.vectors import VectorService
 
 NEAREST_LABELS = 100  # labels searched per text (several labels of a concept may come first)
@@ -194,6 +194,7 @@ class TaxonomyLinker:
         exact = words = await self.repo.exact(
             concept_kind, list({*keys, *(w for runs in inside.values() for w in runs)})
         )
+        punctuated = await word_forms_of(self.session, imported, concept_kind)
         nearest = await self.repo.nearest(
             concept_kind,
             self.encoder.model_id,
@@ -207,7 +208,11 @@ class TaxonomyLinker:
             shares = None
             if lexicon is not None:
                 shares = lexicon.shares(text_of[key], list({m.uri for m in near}))
-            matches = [*exact.get(key, []), *contained_matches(inside[key], words), *near]
+            matches = [
+                *exact.get(key, []),
+                *contained_matches(inside[key], words, punctuated),
+                *near,
+            ]
             ranked[key] = tuple(rank_links(matches, limit, shares, weight))
         return ranked
 

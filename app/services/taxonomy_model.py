@@ -1,7 +1,7 @@
 """The taxonomy matching reads (app/ml/taxonomy_match.Taxonomy; about a second and some 20 MB
 for the whole of ESCO) and the BM25 over its skill labels that linking reads
-(app/ml/concept_lexicon.py; 0.2 s and 5 MB for ESCO's English skills), loaded once per import
-per process — and whether a tenant matches
+(app/ml/concept_lexicon.py; 0.2 s and 5 MB for ESCO's English skills) and its labels with
+punctuation by word form, loaded once per import per process — and whether a tenant matches
 through it: the tenant setting ``taxonomy`` (on unless switched off), given an imported
 taxonomy embedded with the service's model (app/services/taxonomy_linking.TaxonomyLinker
 .current tells which)."""
@@ -16,6 +16,7 @@ from typing import TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.ml.concept_lexicon import ConceptLexicon
+from app.ml.concept_links import LabelMatch, word_form_index
 from app.ml.taxonomy_match import Taxonomy
 from app.repositories.taxonomy_links import TaxonomyLinkRepository
 from app.repositories.tenants import TenantRepository
@@ -25,9 +26,12 @@ SETTING = "taxonomy"
 # dropped as the current one's is loaded.
 _HELD: dict[tuple[str, str], Taxonomy] = {}  # (import, "matching") → its model
 _LEXICONS: dict[tuple[str, str], ConceptLexicon] = {}  # (import, concept kind) → labels' BM25
+# (import, concept kind) → its labels with punctuation, by word form
+_WORD_FORMS: dict[tuple[str, str], dict[str, list[LabelMatch]]] = {}
 # one load at a time per cache: a first link need not wait for a first ranking's model
 _LOADING_MODEL = asyncio.Lock()
 _LOADING_LEXICON = asyncio.Lock()
+_LOADING_WORD_FORMS = asyncio.Lock()
 
 V = TypeVar("V")
 
@@ -73,6 +77,21 @@ async def lexicon_of(session: AsyncSession, import_id: str, concept_kind: str) -
     return await _once(_LEXICONS, _LOADING_LEXICON, (import_id, concept_kind), load)
 
 
+async def word_forms_of(
+    session: AsyncSession, import_id: str, concept_kind: str
+) -> dict[str, list[LabelMatch]]:
+    """The import's labels of one concept kind with punctuation between their words, by word
+    form (app/ml/concept_links.word_form_index; 1,395 of ESCO's skill labels, 4,663 of its
+    English and Italian occupation labels),
+    loaded on first use."""
+
+    async def load() -> dict[str, list[LabelMatch]]:
+        rows = await TaxonomyLinkRepository(session).punctuated_labels(concept_kind)
+        return word_form_index(rows)
+
+    return await _once(_WORD_FORMS, _LOADING_WORD_FORMS, (import_id, concept_kind), load)
+
+
 async def taxonomy_for(
     session: AsyncSession, tenant_id: uuid.UUID, imported: str | None
 ) -> Taxonomy | None:
@@ -90,3 +109,4 @@ def forget_taxonomy() -> None:
     """Drops the models held (tests)."""
     _HELD.clear()
     _LEXICONS.clear()
+    _WORD_FORMS.clear()
