@@ -49,7 +49,8 @@ class Commands(TyperGroup):
             problem = schema_problem(exc)
             if problem is None:
                 raise
-            raise fail(f"database: {problem}") from exc
+            said = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+            raise fail(f"database: {problem} ({said})") from exc
 
 
 def with_session(

@@ -14,6 +14,7 @@ from app.ml.concept_links import (
     contained_keys,
     contained_matches,
     rank_links,
+    two_forms,
     word_form_index,
 )
 
@@ -195,9 +196,36 @@ def test_labels_are_looked_for_inside_a_text_by_word_form_punctuation_folded():
     assert runs["c++"] == pytest.approx(1 / 5)
     assert "c" not in runs
     assert not contained_matches(runs, {}, index)
+    # "+" between words parts them: "customer service" of "customer service+sales"
+    assert "customer service" in contained_keys("customer service+sales")
     # a contained label never outscores the same label met exactly: a hidden one 0.95
     hidden = [
         LabelMatch("u:x", "excell", "hidden", exact=True),
         LabelMatch("u:x", "excell", "hidden", exact=False, coverage=1.0),
     ]
     assert rank_links(hidden, 1)[0].score == EXACT_SCORES["hidden"]
+
+
+def test_each_half_of_a_label_naming_two_forms_is_looked_for_as_that_label():
+    assert two_forms("operatore socio-sanitario/operatrice socio-sanitaria") == (
+        "operatore socio-sanitario", "operatrice socio-sanitaria"
+    )  # fmt: skip
+    assert two_forms("waiter/waitress") == ("waiter", "waitress")
+    # two names, or a name with a slash in it, are not two forms of one
+    for label in ("fabricator/welder", "graphic designer/digital printer", "SAP R/3", "PL/SQL"):
+        assert two_forms(label) is None
+    index = word_form_index(
+        [("operatore socio-sanitario/operatrice socio-sanitaria", "u:oss",
+          "operatore socio-sanitario/operatrice socio-sanitaria", "preferred"),
+         ("fabricator/welder", "u:fw", "fabricator/welder", "alternative")]
+    )  # fmt: skip
+    assert {"operatore socio sanitario", "operatrice socio sanitaria"} <= set(index)
+    assert "welder" not in index
+    # the half covers the whole title; a text another concept's label names exactly ties it
+    # at 1 and comes first
+    runs = contained_keys("Operatore socio-sanitario")
+    matches = contained_matches(runs, {}, index)
+    assert [(m.uri, m.coverage) for m in matches] == [("u:oss", 1.0)]
+    exact = LabelMatch("u:other", "operatore socio-sanitario", "alternative", exact=True)
+    links = rank_links([*matches, exact], 2)
+    assert [(link.uri, link.score) for link in links] == [("u:other", 1.0), ("u:oss", 1.0)]

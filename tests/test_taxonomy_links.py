@@ -97,12 +97,14 @@ async def test_each_part_of_a_coordinated_text_and_a_two_gender_title_link(clien
     assert {c["matched"]["how"] for c in first_two.values()} == {"lexical"}
     (title,) = await link(client, scout, "occupations", ["Magazziniere/a"])
     assert title["concepts"][0]["uri"] == WAREHOUSE_WORKER
-    # "magazziniere" whole: an alternative label of the concept, covering all the text
-    assert title["concepts"][0]["score"] == pytest.approx(1.0 - concept_links.ALTERNATIVE_DISCOUNT)
+    # "magazziniere" whole: half of the concept's preferred label "magazziniere/magazziniera"
+    # (and an alternative label), covering all the text
+    assert title["concepts"][0]["score"] == 1.0
 
 
 READY_MADE_DISHES = "http://data.europa.eu/esco/skill/b72395ea-623b-4204-abef-a67592b0781a"
 WELDER = "http://data.europa.eu/esco/occupation/7aedaa07-3884-4c5b-88f9-80997b2aa54b"
+HEALTHCARE_ASSISTANT = "http://data.europa.eu/esco/occupation/d38c2107-98f2-47b7-8bb4-f69750d51082"
 
 
 async def test_a_label_with_punctuation_is_found_inside_a_text_written_without(
@@ -119,6 +121,12 @@ async def test_a_label_with_punctuation_is_found_inside_a_text_written_without(
     # inside a longer text, covering the share of it its words do
     (found,) = [c for c in skills[1]["concepts"] if c["uri"] == READY_MADE_DISHES]
     assert found["score"] >= concept_links.LEXICAL_BASE + (1 - concept_links.LEXICAL_BASE) * 4 / 5
+    # half of the label "operatore socio-sanitario/operatrice socio-sanitaria", the whole title
+    (oss,) = await link(client, scout, "occupations", ["Operatore Socio-Sanitario"])
+    first = oss["concepts"][0]
+    assert (first["uri"], first["matched"]["how"], first["score"]) == (
+        HEALTHCARE_ASSISTANT, "lexical", 1.0
+    )  # fmt: skip
     # the whole title as words: "oxy-fuel welder", an alternative label of welder
     (title,) = await link(client, scout, "occupations", ["Oxy fuel welder"])
     first = title["concepts"][0]

@@ -48,7 +48,8 @@ EXACT_SCORES = {"preferred": 1.0, "alternative": 1.0, "hidden": 0.95}
 # (punctuation between words folded on both sides: "Node.js" in "node js developer", the
 # label "operatore socio-sanitario" in "Operatore socio sanitario"), a single word with a
 # sign ("C++") too, the whole text's word form as well; a contained label never outscores
-# the same label met exactly.
+# the same label met exactly; each half of a label naming two forms ("cuoco/cuoca") is looked
+# for as that label.
 LINKS_VERSION = 6
 # A contained label scores LEXICAL_BASE + (1 - LEXICAL_BASE) × the share of the text's words it
 # covers; a plain label of one word is too loose alone ("open-source" contains "source").
@@ -91,7 +92,8 @@ def rank_links(
     weight: float = 0.0,
 ) -> list[Link]:
     """The ``limit`` best concepts of a text's label matches, best first; of concepts tied
-    at a score, those whose preferred label the text is exactly come first, then by URI.
+    at a score, those whose preferred label the text is exactly come first, then those it
+    names exactly, then by URI.
     ``lexical``: per concept, its labels' share of the text's wording; a nearest label's score
     becomes its mean with the share (weights 1 and ``weight``) where that is higher."""
     shares = lexical or {}
@@ -121,7 +123,10 @@ def rank_links(
         held = best.get(match.uri)
         if held is None or link.score > held.score:
             best[match.uri] = link
-    ranked = sorted(best.values(), key=lambda link: (-link.score, link.uri not in named, link.uri))
+    ranked = sorted(
+        best.values(),
+        key=lambda link: (-link.score, link.uri not in named, link.how != "exact", link.uri),
+    )
     return ranked[:limit]
 
 
@@ -194,13 +199,34 @@ def contained_matches(
     ]
 
 
+def two_forms(label: str) -> tuple[str, str] | None:
+    """The halves of a label naming one name in two forms, ESCO's two genders ("cuoco/cuoca",
+    "operatore socio-sanitario/operatrice socio-sanitaria", "waiter/waitress"): one slash,
+    halves of as many words, each word the other's or sharing its first three letters with
+    it. None for any other label: two names ("fabricator/welder", "graphic designer/digital
+    printer"), a name with a slash ("SAP R/3", "PL/SQL")."""
+    if label.count("/") != 1:
+        return None
+    first, second = label.split("/")
+    a, b = words(first), words(second)
+    if not a or len(a) != len(b) or a == b:
+        return None
+    for x, y in zip(a, b, strict=True):
+        if x != y and (len(x) < 3 or len(y) < 3 or x[:3] != y[:3]):
+            return None
+    return first.strip(), second.strip()
+
+
 def word_form_index(rows: Iterable[tuple[str, str, str, str]]) -> dict[str, list[LabelMatch]]:
     """By word form, the labels whose word form is not their comparison key (a label with
-    punctuation between its words: "Node.js", "operatore socio-sanitario"), from (key, URI,
-    label, label kind) rows; the others are found by key."""
+    punctuation between its words: "Node.js", "operatore socio-sanitario"), and each half of
+    a label naming two forms (:func:`two_forms`: "operatore socio-sanitario" of the label
+    "operatore socio-sanitario/operatrice socio-sanitaria", which ESCO does not always give as
+    a label of its own), from (key, URI, label, label kind) rows; the others are found by key."""
     index: dict[str, list[LabelMatch]] = {}
     for key, uri, label, label_kind in rows:
-        form = word_form(label)
-        if form and form != key:
-            index.setdefault(form, []).append(LabelMatch(uri, label, label_kind, exact=True))
+        forms = {word_form(label), *(word_form(half) for half in two_forms(label) or ())}
+        for form in sorted(forms):
+            if form and form != key:
+                index.setdefault(form, []).append(LabelMatch(uri, label, label_kind, exact=True))
     return index

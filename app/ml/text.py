@@ -10,9 +10,10 @@ from typing import Any
 
 _SPACE = re.compile(r"\s+")
 # A word of a text's word form: letters and digits, with the signs that make a name of one
-# ("C++", "C#", "time@work"); any other sign parts words ("Node.js", "socio-sanitario",
-# "all'ufficio") or is dropped.
-_WORD = re.compile(r"\w[\w+#@]*")
+# ("C++", "C#" at a word's end, "time@work" inside); any other sign parts words ("Node.js",
+# "socio-sanitario", "all'ufficio", and "+" between words: "customer service+sales") or is
+# dropped.
+_WORD = re.compile(r"\w+(?:@\w+)*(?:[+#]+(?!\w))?")
 
 
 # Labels recur across thousands of profiles and every ranking compares them: their keys are
