@@ -182,15 +182,20 @@ def test_labels_are_looked_for_inside_a_text_by_word_form_punctuation_folded():
             ("time@work", "u:tw", "time@work", "preferred"),
             ("c++", "u:cpp", "C++", "preferred"),
             ("caffè", "u:coffee", "caffè", "alternative"),  # no punctuation: found by key
+            (".ql", "u:ql", ".QL", "preferred"),  # a name of one word keeps its signs
         ]
     )
     assert set(index) == {"node js", "operatore socio sanitario"}
+    assert not contained_matches(contained_keys("QL"), {}, index)
     runs = contained_keys("Backend developer (Node.js, TypeScript)")
     assert [m.uri for m in contained_matches(runs, {}, index)] == ["u:node"]
     # the whole text's word form, covering all of it
     title = contained_matches(contained_keys("Operatore Socio Sanitario"), {}, index)
     assert [(m.uri, m.coverage) for m in title] == [("u:oss", 1.0)]
     assert contained_keys("English .") == {"english": 1.0}
+    # a part of a list is looked for by its word form too: its stray punctuation dropped
+    runs = contained_keys("English, French.")
+    assert runs["french"] == runs["english"] == pytest.approx(1 / 2)
     # a sign keeps a name whole: "C++" alone, and not the "time work" of other words
     runs = contained_keys("C++ developer, full time work")
     assert runs["c++"] == pytest.approx(1 / 5)

@@ -49,8 +49,9 @@ EXACT_SCORES = {"preferred": 1.0, "alternative": 1.0, "hidden": 0.95}
 # label "operatore socio-sanitario" in "Operatore socio sanitario"), a single word with a
 # sign ("C++") too, the whole text's word form as well; a contained label never outscores
 # the same label met exactly; each half of a label naming two forms ("cuoco/cuoca") is looked
-# for as that label.
-LINKS_VERSION = 6
+# for as that label. 7: a coordinated part is looked for by its word form too ("French" of
+# "English, French."); a label of one word is not looked for by its word form (".QL").
+LINKS_VERSION = 7
 # A contained label scores LEXICAL_BASE + (1 - LEXICAL_BASE) × the share of the text's words it
 # covers; a plain label of one word is too loose alone ("open-source" contains "source").
 LEXICAL_BASE = 0.6
@@ -160,7 +161,8 @@ def contained_keys(text: str, language: str | None = None) -> dict[str, float]:
     with a sign in them ("C++" of "C++ developer": a name, where a plain word inside a text
     is too loose); and each whole part of a coordinated text however short ("CSS" of
     "JavaScript and CSS": a part is a name in its own right; ``language``, the text's, adds
-    its coordinators), as its comparison form, punctuation kept. A title naming both genders
+    its coordinators), as its comparison form, punctuation kept, and as its word form
+    ("French" of "English, French."). A title naming both genders
     is looked for as its first ("cuoco" of "Cuoco/a", covering the whole text)."""
     folded = _GENDER_ENDING.sub("", text)
     tokens = words(folded)
@@ -177,9 +179,14 @@ def contained_keys(text: str, language: str | None = None) -> dict[str, float]:
     parts = _SPLITS.get(language or "", _SPLIT).split(folded)
     if len(parts) > 1:
         for part in parts:
-            size = len(words(part))
-            if 0 < size < n:  # its own form, punctuation kept: "Node.js" of "Node.js and CSS"
+            part_words = words(part)
+            size = len(part_words)
+            if 0 < size < n:
+                # its own form, punctuation kept ("Node.js" of "Node.js and CSS"), and its
+                # word form, the stray punctuation of a list dropped ("French" of "English,
+                # French.")
                 found.setdefault(comparison_form(part), size / n)
+                found.setdefault(" ".join(part_words), size / n)
     return found
 
 
@@ -218,14 +225,18 @@ def two_forms(label: str) -> tuple[str, str] | None:
 
 
 def word_form_index(rows: Iterable[tuple[str, str, str, str]]) -> dict[str, list[LabelMatch]]:
-    """By word form, the labels whose word form is not their comparison key (a label with
-    punctuation between its words: "Node.js", "operatore socio-sanitario"), and each half of
-    a label naming two forms (:func:`two_forms`: "operatore socio-sanitario" of the label
-    "operatore socio-sanitario/operatrice socio-sanitaria", which ESCO does not always give as
-    a label of its own), from (key, URI, label, label kind) rows; the others are found by key."""
+    """By word form, the labels of two words or more whose word form is not their comparison
+    key (a label with punctuation between its words: "Node.js", "operatore socio-sanitario"),
+    and each half of a label naming two forms (:func:`two_forms`: "operatore socio-sanitario"
+    of the label "operatore socio-sanitario/operatrice socio-sanitaria", which ESCO does not
+    always give as a label of its own), from (key, URI, label, label kind) rows; the others
+    are found by key."""
     index: dict[str, list[LabelMatch]] = {}
     for key, uri, label, label_kind in rows:
-        forms = {word_form(label), *(word_form(half) for half in two_forms(label) or ())}
+        # a name of one word keeps its signs: "QL" is not ".QL", nor "net" ".NET"
+        whole = word_form(label)
+        forms = {whole} if " " in whole else set()
+        forms.update(word_form(half) for half in two_forms(label) or ())
         for form in sorted(forms):
             if form and form != key:
                 index.setdefault(form, []).append(LabelMatch(uri, label, label_kind, exact=True))
