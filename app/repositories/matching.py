@@ -74,6 +74,10 @@ class Scope:
 
 
 _FROM = "FROM candidates c JOIN vacancies v ON v.tenant_id = c.tenant_id"
+# Each side's documents a pair's features and explanations read (pair_features): per row for
+# the ranked side, once for the anchor.
+_CANDIDATE_DOCS = "c.skills, c.esco AS candidate_esco"
+_VACANCY_DOCS = "v.required_skills, v.esco AS vacancy_esco, v.title AS vacancy_title"
 # Of no declared size: the stored vectors' size is the model's (app/db/vector_dimension.py).
 _QVEC = bindparam("qvec", type_=Vector())
 _MU_C = bindparam("mu_c", type_=Vector())
@@ -188,10 +192,15 @@ class MatchRepository:
     ) -> list[dict[str, Any]]:
         """Returns, for these ranked rows, every database-side feature, gate and field the
         scorer and the explanations need. The semantic similarities are centred: each side's
-        vectors less its centroid (app/ml/centring.py), as the pool computes them."""
+        vectors less its centroid (app/ml/centring.py), as the pool computes them. The
+        anchor's documents (its skills and stored links) are read once and shared by every
+        row, not sent and decoded again per row."""
         if not ids:
             return []
         r = scope.ranked
+        ranked_docs, anchor_docs = (
+            (_CANDIDATE_DOCS, _VACANCY_DOCS) if r == "c" else (_VACANCY_DOCS, _CANDIDATE_DOCS)
+        )
         gates = ", ".join(f"({sql}) AS gate_{name}" for name, sql in GATE_SQL.items())
         sql = f"""
             SELECT c.id AS candidate_id, c.external_id AS candidate_external_id,
@@ -206,9 +215,7 @@ class MatchRepository:
                    ponte_language_fit(v.languages, c.languages) AS language,
                    CASE WHEN c.lat IS NOT NULL AND v.lat IS NOT NULL
                         THEN ponte_haversine_km(c.lat, c.lon, v.lat, v.lon) END AS distance_km,
-                   c.max_commute_km, v.remote, c.skills, v.required_skills,
-                   c.esco AS candidate_esco, v.esco AS vacancy_esco, v.title AS vacancy_title,
-                   {gates}
+                   c.max_commute_km, v.remote, {ranked_docs}, {gates}
             {_FROM} WHERE {scope.where()} AND {scope.passing()} AND {r}.id = ANY(:ids)
         """
         stmt = text(sql).bindparams(_MU_C, _MU_V)
@@ -222,4 +229,20 @@ class MatchRepository:
                 "mu_v": zero if vacancy_centroid is None else vacancy_centroid,
             },
         )
-        return [dict(row) for row in rows.mappings()]
+        found = [dict(row) for row in rows.mappings()]
+        anchor = await self._anchor_documents(scope, anchor_docs) if found else None
+        if anchor is None:  # no row, or the anchor erased since: nothing to rank
+            return []
+        for row in found:
+            row.update(anchor)
+        return found
+
+    async def _anchor_documents(self, scope: Scope, columns: str) -> dict[str, Any] | None:
+        a = scope.anchor
+        table = "vacancies" if a == "v" else "candidates"
+        sql = (
+            f"SELECT {columns} FROM {table} {a} "
+            f"WHERE {a}.tenant_id = :tenant_id AND {a}.id = :anchor_id"
+        )
+        row = (await self.session.execute(text(sql), scope.params())).mappings().one_or_none()
+        return None if row is None else dict(row)
