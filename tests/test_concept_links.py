@@ -196,6 +196,10 @@ def test_labels_are_looked_for_inside_a_text_by_word_form_punctuation_folded():
     # a part of a list is looked for by its word form too: its stray punctuation dropped
     runs = contained_keys("English, French.")
     assert runs["french"] == runs["english"] == pytest.approx(1 / 2)
+    # ... a name of one word keeping its other signs
+    runs = contained_keys("Java, .NET, C#.")
+    assert {".net", "c#"} <= set(runs)
+    assert "net" not in runs
     # a sign keeps a name whole: "C++" alone, and not the "time work" of other words
     runs = contained_keys("C++ developer, full time work")
     assert runs["c++"] == pytest.approx(1 / 5)
@@ -222,9 +226,11 @@ def test_each_half_of_a_label_naming_two_forms_is_looked_for_as_that_label():
     index = word_form_index(
         [("operatore socio-sanitario/operatrice socio-sanitaria", "u:oss",
           "operatore socio-sanitario/operatrice socio-sanitaria", "preferred"),
-         ("fabricator/welder", "u:fw", "fabricator/welder", "alternative")]
+         ("fabricator/welder", "u:fw", "fabricator/welder", "alternative"),
+         ("cuoco/cuoca", "u:cook", "cuoco/cuoca", "preferred")]
     )  # fmt: skip
     assert {"operatore socio sanitario", "operatrice socio sanitaria"} <= set(index)
+    assert {"cuoco", "cuoca"} <= set(index)  # halves of one word each too
     assert "welder" not in index
     # the half covers the whole title; a text another concept's label names exactly ties it
     # at 1 and comes first

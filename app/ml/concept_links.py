@@ -50,8 +50,9 @@ EXACT_SCORES = {"preferred": 1.0, "alternative": 1.0, "hidden": 0.95}
 # sign ("C++") too, the whole text's word form as well; a contained label never outscores
 # the same label met exactly; each half of a label naming two forms ("cuoco/cuoca") is looked
 # for as that label. 7: a coordinated part is looked for by its word form too ("French" of
-# "English, French."); a label of one word is not looked for by its word form (".QL").
-LINKS_VERSION = 7
+# "English, French."); a label of one word is not looked for by its word form (".QL"). 8: a
+# part of one word keeps its signs but a list's stray punctuation (".NET" of "Java, .NET").
+LINKS_VERSION = 8
 # A contained label scores LEXICAL_BASE + (1 - LEXICAL_BASE) × the share of the text's words it
 # covers; a plain label of one word is too loose alone ("open-source" contains "source").
 LEXICAL_BASE = 0.6
@@ -182,12 +183,20 @@ def contained_keys(text: str, language: str | None = None) -> dict[str, float]:
             part_words = words(part)
             size = len(part_words)
             if 0 < size < n:
-                # its own form, punctuation kept ("Node.js" of "Node.js and CSS"), and its
-                # word form, the stray punctuation of a list dropped ("French" of "English,
-                # French.")
-                found.setdefault(comparison_form(part), size / n)
-                found.setdefault(" ".join(part_words), size / n)
+                # its own form, punctuation kept ("Node.js" of "Node.js and CSS"), and without
+                # the stray punctuation of a list ("French" of "English, French."): by word
+                # form, but a name of one word keeps its other signs (".NET" of "Java, .NET")
+                own = comparison_form(part)
+                found.setdefault(own, size / n)
+                bare = " ".join(part_words) if size > 1 else _bare(own)
+                found.setdefault(bare, size / n)
     return found
+
+
+def _bare(word: str) -> str:
+    # one word without a list's stray punctuation: brackets and quotes around it, a full stop
+    # or other sentence sign after it
+    return word.strip("()[]\"'").rstrip(".:;!?")
 
 
 def contained_matches(
