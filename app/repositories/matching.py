@@ -8,7 +8,7 @@ filtering, the per-gate counts and the explanations all read the same definition
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -74,8 +74,8 @@ class Scope:
 
 
 _FROM = "FROM candidates c JOIN vacancies v ON v.tenant_id = c.tenant_id"
-# Each side's documents a pair's features and explanations read (pair_features): per row for
-# the ranked side, once for the anchor.
+# The ranked side's documents a pair's features and explanations read (pair_features); the
+# anchor's come from the caller, which has read them already.
 _CANDIDATE_DOCS = "c.skills, c.esco AS candidate_esco"
 _VACANCY_DOCS = "v.required_skills, v.esco AS vacancy_esco, v.title AS vacancy_title"
 # Of no declared size: the stored vectors' size is the model's (app/db/vector_dimension.py).
@@ -186,21 +186,21 @@ class MatchRepository:
         self,
         scope: Scope,
         ids: Sequence[uuid.UUID],
+        anchor: Mapping[str, Any],
         candidate_centroid: Any,
         vacancy_centroid: Any,
         dimension: int,
     ) -> list[dict[str, Any]]:
         """Returns, for these ranked rows, every database-side feature, gate and field the
         scorer and the explanations need. The semantic similarities are centred: each side's
-        vectors less its centroid (app/ml/centring.py), as the pool computes them. The
-        anchor's documents (its skills and stored links) are read once and shared by every
-        row, not sent and decoded again per row."""
+        vectors less its centroid (app/ml/centring.py), as the pool computes them.
+        ``anchor``: the anchor's documents as the caller has read them (a vacancy's
+        ``required_skills``, ``vacancy_esco`` and ``vacancy_title``; a candidate's ``skills``
+        and ``candidate_esco``), shared by every row rather than sent and decoded per row."""
         if not ids:
             return []
         r = scope.ranked
-        ranked_docs, anchor_docs = (
-            (_CANDIDATE_DOCS, _VACANCY_DOCS) if r == "c" else (_VACANCY_DOCS, _CANDIDATE_DOCS)
-        )
+        ranked_docs = _CANDIDATE_DOCS if r == "c" else _VACANCY_DOCS
         gates = ", ".join(f"({sql}) AS gate_{name}" for name, sql in GATE_SQL.items())
         sql = f"""
             SELECT c.id AS candidate_id, c.external_id AS candidate_external_id,
@@ -229,20 +229,4 @@ class MatchRepository:
                 "mu_v": zero if vacancy_centroid is None else vacancy_centroid,
             },
         )
-        found = [dict(row) for row in rows.mappings()]
-        anchor = await self._anchor_documents(scope, anchor_docs) if found else None
-        if anchor is None:  # no row, or the anchor erased since: nothing to rank
-            return []
-        for row in found:
-            row.update(anchor)
-        return found
-
-    async def _anchor_documents(self, scope: Scope, columns: str) -> dict[str, Any] | None:
-        a = scope.anchor
-        table = "vacancies" if a == "v" else "candidates"
-        sql = (
-            f"SELECT {columns} FROM {table} {a} "
-            f"WHERE {a}.tenant_id = :tenant_id AND {a}.id = :anchor_id"
-        )
-        row = (await self.session.execute(text(sql), scope.params())).mappings().one_or_none()
-        return None if row is None else dict(row)
+        return [{**row, **anchor} for row in rows.mappings()]

@@ -191,8 +191,13 @@ class RankingService:
         pooled = await self._rank_pooled(scope, vacancy, limit, ranker)
         if pooled is not None:
             return pooled
+        anchor = {
+            "required_skills": vacancy.required_skills,
+            "vacancy_esco": vacancy.esco,
+            "vacancy_title": vacancy.title,
+        }
         return await self._rank_in_database(
-            scope, np.asarray(vacancy.embedding), vacancy.search_text or "", limit, ranker
+            scope, np.asarray(vacancy.embedding), vacancy.search_text or "", anchor, limit, ranker
         )
 
     async def rank_vacancies(
@@ -200,15 +205,28 @@ class RankingService:
     ) -> Ranked:
         """Ranks the tenant's open vacancies for a candidate."""
         scope = Scope("matches", self.principal.tenant_id, candidate.id, gates)
+        anchor = {"skills": candidate.skills, "candidate_esco": candidate.esco}
         return await self._rank_in_database(
-            scope, np.asarray(candidate.embedding), candidate.search_text or "", limit, ranker
+            scope,
+            np.asarray(candidate.embedding),
+            candidate.search_text or "",
+            anchor,
+            limit,
+            ranker,
         )
 
     # -- retrieval paths ---------------------------------------------------------------------
 
     async def _rank_in_database(
-        self, scope: Scope, query_vector: Any, query_text: str, limit: int, ranker: Ranker
+        self,
+        scope: Scope,
+        query_vector: Any,
+        query_text: str,
+        anchor: Mapping[str, Any],
+        limit: int,
+        ranker: Ranker,
     ) -> Ranked:
+        """``anchor``: the anchor's documents the rows share (MatchRepository.pair_features)."""
         counts = await self.repo.gate_counts(scope)
         passing = counts["passing"]
         # Each retriever proposes 2×limit (at least 50); the union is re-scored as a whole.
@@ -228,7 +246,7 @@ class RankingService:
         centres = await centroids(self.session, scope.tenant_id, candidates=held is None)
         candidate_centroid = held if held is not None else centres.candidates
         rows = await self.repo.pair_features(
-            scope, ids, candidate_centroid, centres.vacancies, self.encoder.dimension
+            scope, ids, anchor, candidate_centroid, centres.vacancies, self.encoder.dimension
         )
         key = "candidate_id" if scope.ranked == "c" else "vacancy_id"
         bm25 = answer.of([row[key] for row in rows])
