@@ -180,16 +180,16 @@ def contained_keys(text: str, language: str | None = None) -> dict[str, float]:
     parts = _SPLITS.get(language or "", _SPLIT).split(folded)
     if len(parts) > 1:
         for part in parts:
-            part_words = words(part)
-            size = len(part_words)
+            size = len(words(part))
             if 0 < size < n:
-                # its own form, punctuation kept ("Node.js" of "Node.js and CSS"), and without
-                # the stray punctuation of a list ("French" of "English, French."): by word
-                # form, but a name of one word keeps its other signs (".NET" of "Java, .NET")
+                # its own form, punctuation kept ("Node.js" of "Node.js and CSS"); a part of
+                # several words is a run above, by word form, and one word is looked for
+                # without a list's stray punctuation too ("French" of "English, French."),
+                # keeping its other signs (".NET" of "Java, .NET")
                 own = comparison_form(part)
                 found.setdefault(own, size / n)
-                bare = " ".join(part_words) if size > 1 else _bare(own)
-                found.setdefault(bare, size / n)
+                if size == 1:
+                    found.setdefault(_bare(own), size / n)
     return found
 
 
